@@ -1,0 +1,43 @@
+# Two commands from a fresh clone:
+#   make run    install everything, build the demo registry if missing, serve on 127.0.0.1:8501
+#   make test   the same install, then the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+DEMO_PATIENTS ?= 2000
+DEMO_SEED ?= 20260715
+export DASHBOARD_DB ?= $(CURDIR)/data/registry.duckdb
+
+.PHONY: run test install system-deps demo docs bench clean
+
+install: $(VENV)/.installed system-deps
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: install
+	$(PY) -m dashboard demo --if-missing --patients $(DEMO_PATIENTS) --seed $(DEMO_SEED)
+
+run: demo
+	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+test: install
+	$(PY) -m pytest -q
+
+docs: install
+	$(PY) -m dashboard docs
+
+bench: install
+	$(PY) bench/bench_build.py --patients 10000,100000,1000000
+
+clean:
+	rm -rf $(VENV) data/*.duckdb data/backups data/.serving

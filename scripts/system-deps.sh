@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# System packages the project needs, from Debian. Idempotent: installs only what is missing.
+#   chromium                     headless browser for end-to-end tests, screenshots, static figure export
+#   r-base-core r-cran-survival  R's survival package, the independent reference for the statistics tests
+set -euo pipefail
+PACKAGES=(chromium r-base-core r-cran-survival)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "system-deps: need root to install ${missing[*]} (apt-get)." >&2; exit 1
+  fi
+fi
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

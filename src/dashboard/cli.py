@@ -1,0 +1,159 @@
+"""Command line: ``python -m dashboard <command>``.
+
+demo      build the seeded synthetic registry
+import    validate and load a registry export (CSV folder, XLSX, REDCap)
+validate  check an export without loading it
+export    write the served store in the canonical CSV format
+template  write header-only CSV templates and a README of the import format
+docs      regenerate docs/data-dictionary.md and docs/endpoints.md (--check: fail if stale)
+info      provenance and row counts of the served store
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .store import default_db_path
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.db).resolve() if args.db else default_db_path()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .synth import build_demo
+
+    db = _db(args)
+    if args.if_missing and db.exists():
+        print(f"{db} exists; not rebuilding (drop --if-missing to rebuild).")
+        return 0
+    meta = build_demo(db, args.patients, args.seed, progress=not args.quiet)
+    print(f"Built synthetic registry: {args.patients} patients, seed {args.seed} -> {db}")
+    print(f"content hash {meta['content_hash']}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .ingest import ImportRejected, import_registry
+
+    db = _db(args)
+    try:
+        meta = import_registry(Path(args.path), db)
+    except ImportRejected as exc:
+        print(exc.report.format(max_rows=args.max_rows), file=sys.stderr)
+        print(f"\nImport rejected: {len(exc.report.problems)} problem(s). The store at {db} was not changed.", file=sys.stderr)
+        return 1
+    print(f"Imported {args.path} -> {db}")
+    print(f"rows: {meta['table_counts']}")
+    if meta.get("backup"):
+        print(f"previous store kept as {meta['backup']}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .ingest import validate_path
+
+    report = validate_path(Path(args.path))
+    if report.ok:
+        print(f"{args.path}: no problems found.")
+        return 0
+    print(report.format(max_rows=args.max_rows), file=sys.stderr)
+    print(f"\n{len(report.problems)} problem(s).", file=sys.stderr)
+    return 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .ingest import export_registry
+
+    out = Path(args.to)
+    export_registry(_db(args), out)
+    print(f"Exported {_db(args)} -> {out}")
+    return 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from .ingest import write_template
+
+    write_template(Path(args.to))
+    print(f"Template written to {args.to}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .docs import stale_docs, write_docs
+
+    if args.check:
+        stale = stale_docs()
+        if stale:
+            print(f"Stale generated docs: {', '.join(stale)}. Run 'python -m dashboard docs'.", file=sys.stderr)
+            return 1
+        print("Generated docs are current.")
+        return 0
+    for p in write_docs():
+        print(f"wrote {p}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .store import read_meta
+
+    meta = read_meta(_db(args))
+    for k in sorted(meta):
+        v = meta[k]
+        if k == "table_counts":
+            v = ", ".join(f"{t}={n}" for t, n in json.loads(v).items())
+        print(f"{k:18} {v}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def db_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--db", help="database file (default: $DASHBOARD_DB or data/registry.duckdb)")
+
+    sp = sub.add_parser("demo", help="build the seeded synthetic registry")
+    sp.add_argument("--patients", type=int, default=2000)
+    sp.add_argument("--seed", type=int, default=20260715)
+    sp.add_argument("--if-missing", action="store_true", help="do nothing if the database exists")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    db_arg(sp)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("import", help="validate and load a registry export")
+    sp.add_argument("path", help="CSV folder, .xlsx workbook, or REDCap export folder")
+    sp.add_argument("--max-rows", type=int, default=200, help="problems to print (all are counted)")
+    db_arg(sp)
+    sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("validate", help="check an export without loading it")
+    sp.add_argument("path")
+    sp.add_argument("--max-rows", type=int, default=200)
+    sp.set_defaults(func=cmd_validate)
+
+    sp = sub.add_parser("export", help="write the store in the canonical CSV format")
+    sp.add_argument("--to", required=True)
+    db_arg(sp)
+    sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("template", help="write header-only CSV templates")
+    sp.add_argument("--to", required=True)
+    sp.set_defaults(func=cmd_template)
+
+    sp = sub.add_parser("docs", help="regenerate the generated docs")
+    sp.add_argument("--check", action="store_true")
+    sp.set_defaults(func=cmd_docs)
+
+    sp = sub.add_parser("info", help="provenance and counts of the store")
+    db_arg(sp)
+    sp.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)

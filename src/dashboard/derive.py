@@ -1,0 +1,333 @@
+"""Derived analysis tables, in the spirit of CDISC ADaM, built inside DuckDB.
+
+``adsl``  one row per registered subject: population flags, T0, T1, restaging response,
+          initial / final strategy, organ-lost date, first date of every oncological
+          event, last contact, vital status, pCR / MPR, sustained cCR at 12 months.
+``adtte`` one row per subject x endpoint x time origin: start date, analysis date, time
+          in months (AVAL), CNSR (0 = event, 1 = censored), event description, and for
+          competing-risk endpoints the event type (``REGROWTH`` / ``COMPETING``).
+
+Endpoints are declared as data (:data:`ENDPOINTS`); the SQL and docs/endpoints.md are
+both generated from the declarations so the rules on screen, in SQL and in the docs are
+the same rules. Column names in the generated SQL come only from this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import duckdb
+
+from .schema import DAYS_PER_MONTH, LOCAL_PROCEDURES, RADICAL_PROCEDURES, STRATEGY_TO_GROUP
+
+# Alive patients without contact for longer than this before the data cut-off
+# (the latest last-contact date in the registry) count as lost to follow-up.
+LOST_TO_FOLLOW_UP_MONTHS = 12
+
+
+def _sql_list(values) -> str:
+    return ", ".join(f"'{v}'" for v in sorted(values))
+
+
+def adsl_sql() -> str:
+    """The ``adsl`` statement (constants from schema.py are inlined, no user values)."""
+    text = resources.files("dashboard").joinpath("sql/adsl.sql").read_text()
+    group_case = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in STRATEGY_TO_GROUP.items())
+    return (
+        text.replace("{{RADICAL}}", _sql_list(RADICAL_PROCEDURES))
+        .replace("{{LOCAL}}", _sql_list(LOCAL_PROCEDURES))
+        .replace("{{GROUP_CASE}}", group_case)
+        .replace("{{DAYS_PER_MONTH}}", repr(DAYS_PER_MONTH))
+        .replace("{{LTFU_MONTHS}}", str(LOST_TO_FOLLOW_UP_MONTHS))
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Endpoints
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """A dated candidate for ending follow-up: an ``adsl`` column and what it means."""
+
+    column: str
+    description: str
+    event_type: str = "EVENT"  # EVENT, REGROWTH, COMPETING (ignored for censorings)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    code: str
+    label: str
+    definition: str
+    population: str  # SQL predicate over adsl columns (constant, from this module)
+    population_text: str
+    events: tuple[Source, ...]
+    censor: Source  # where follow-up ends without an event
+    censor_early: tuple[Source, ...] = ()  # censorings that end follow-up before `censor`
+    origins: tuple[str, ...] = ("T0", "T1")
+    competing: bool = False
+
+
+ORIGINS = {
+    "T0": ("t0", "first immunotherapy dose"),
+    "T1": ("t1", "strategy decision at restaging"),
+    "INDEX": (
+        "index_date",
+        "Definitive treatment: first resection (local or radical) for patients whose initial "
+        "strategy was a resection; T1 for Watch & Wait",
+    ),
+}
+
+_ANALYSIS = "analysis_fl"
+_CURATIVE = "analysis_fl AND initial_strategy IN ('WW', 'LE', 'ESD', 'EMR', 'RO')"
+_LAST_CONTACT = Source("last_contact_date", "Last follow-up")
+_DEATH = Source("death_date", "Death")
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "OPS",
+        "Organ-preservation survival",
+        "Event: the first radical resection for any reason (upfront, salvage or completion) "
+        "or death. Local excision, ESD and EMR are not organ loss.",
+        _ANALYSIS,
+        "Full analysis set (eligible, at least one immunotherapy dose)",
+        (Source("organ_lost_date", "Radical resection"), _DEATH),
+        Source("last_contact_date", "Last assessment with the organ in place"),
+    ),
+    Endpoint(
+        "RG",
+        "Local regrowth (Watch & Wait)",
+        "Event: first local regrowth (lumen, wall or regional nodes; biopsy- or MDT-confirmed), "
+        "dated at the first diagnostic examination. Distant metastasis and death before regrowth "
+        "are competing events. Follow-up ends at the last surveillance visit, or earlier at a "
+        "resection done without a regrowth (e.g. patient choice), after which regrowth cannot be "
+        "observed.",
+        f"{_ANALYSIS} AND initial_strategy = 'WW'",
+        "Full analysis set with Watch & Wait as the initial strategy",
+        (
+            Source("first_regrowth_date", "Local regrowth", "REGROWTH"),
+            Source("first_distant_date", "Distant metastasis (competing)", "COMPETING"),
+            Source("death_date", "Death (competing)", "COMPETING"),
+        ),
+        Source("last_surveillance_date", "Last surveillance visit"),
+        (Source("first_resection_date", "Resection without regrowth"),),
+        competing=True,
+    ),
+    Endpoint(
+        "LR",
+        "Local recurrence after resection",
+        "Event: first local recurrence after the first resection (local excision, endoscopic "
+        "resection or radical surgery); kept separate from regrowth under Watch & Wait. Death "
+        "without local recurrence censors (cause-specific).",
+        f"{_ANALYSIS} AND first_resection_date IS NOT NULL",
+        "Full analysis set with at least one resection",
+        (Source("first_local_recur_after_resection_date", "Local recurrence"),),
+        _LAST_CONTACT,
+        (Source("death_date", "Death without local recurrence"),),
+        origins=("T0", "T1", "INDEX"),
+    ),
+    Endpoint(
+        "DMFS",
+        "Distant-metastasis-free survival",
+        "Event: distant metastasis or death.",
+        _ANALYSIS,
+        "Full analysis set",
+        (Source("first_distant_date", "Distant metastasis"), _DEATH),
+        _LAST_CONTACT,
+    ),
+    Endpoint(
+        "DFS",
+        "Disease-free survival (salvage-adjusted)",
+        "Event: local or regional recurrence, regrowth NOT salvaged with an R0 resection, "
+        "progression, distant metastasis, death. A regrowth salvaged with R0 is not an event. "
+        "This is the default DFS.",
+        _CURATIVE,
+        "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",
+        (
+            Source("first_local_recur_date", "Local recurrence"),
+            Source("first_nodal_date", "Regional nodal recurrence"),
+            Source("first_unsalvaged_regrowth_date", "Regrowth not salvaged with R0"),
+            Source("first_progression_date", "Progression"),
+            Source("first_distant_date", "Distant metastasis"),
+            _DEATH,
+        ),
+        _LAST_CONTACT,
+        origins=("T0", "T1", "INDEX"),
+    ),
+    Endpoint(
+        "DFS_STRICT",
+        "Disease-free survival (strict)",
+        "As DFS, but every local regrowth is an event at the regrowth date, salvaged or not.",
+        _CURATIVE,
+        "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",
+        (
+            Source("first_regrowth_date", "Local regrowth"),
+            Source("first_local_recur_date", "Local recurrence"),
+            Source("first_nodal_date", "Regional nodal recurrence"),
+            Source("first_progression_date", "Progression"),
+            Source("first_distant_date", "Distant metastasis"),
+            _DEATH,
+        ),
+        _LAST_CONTACT,
+        origins=("T0", "T1", "INDEX"),
+    ),
+    Endpoint(
+        "EFS",
+        "Event-free survival",
+        "Event: progression precluding curative treatment, local or regional recurrence, "
+        "regrowth not salvaged with R0, distant metastasis, death.",
+        _ANALYSIS,
+        "Full analysis set",
+        (
+            Source("first_progression_date", "Progression precluding curative treatment"),
+            Source("first_local_recur_date", "Local recurrence"),
+            Source("first_nodal_date", "Regional nodal recurrence"),
+            Source("first_unsalvaged_regrowth_date", "Regrowth not salvaged with R0"),
+            Source("first_distant_date", "Distant metastasis"),
+            _DEATH,
+        ),
+        _LAST_CONTACT,
+    ),
+    Endpoint(
+        "OS",
+        "Overall survival",
+        "Event: death from any cause.",
+        _ANALYSIS,
+        "Full analysis set",
+        (_DEATH,),
+        Source("last_contact_date", "Last known alive"),
+    ),
+)
+ENDPOINTS_BY_CODE = {e.code: e for e in ENDPOINTS}
+
+
+def _endpoint_sql(ep: Endpoint, origin: str) -> str:
+    origin_col, _ = ORIGINS[origin]
+    cands = []
+    for prio, s in enumerate(ep.events):
+        cands.append(f"SELECT subject_id, {s.column} AS d, {prio} AS prio, 0 AS cnsr, '{s.description}' AS descr, '{s.event_type}' AS etype FROM base WHERE {s.column} IS NOT NULL")
+    for prio, s in enumerate(ep.censor_early, start=len(ep.events)):
+        cands.append(f"SELECT subject_id, {s.column}, {prio}, 1, '{s.description}', NULL FROM base WHERE {s.column} IS NOT NULL")
+    union = "\n    UNION ALL ".join(cands)
+    return f"""
+WITH base AS (
+  SELECT *, {origin_col} AS origin_date,
+         coalesce({ep.censor.column}, {origin_col}) AS end_date
+  FROM adsl WHERE ({ep.population}) AND {origin_col} IS NOT NULL
+),
+cand AS (
+    {union}
+),
+first_cand AS (
+  SELECT c.subject_id, arg_min(c, (c.d, c.prio)) AS f
+  FROM cand c JOIN base b USING (subject_id)
+  -- an event counts while under follow-up; a censoring only if it ends follow-up early
+  WHERE c.d <= b.last_contact_date AND (c.cnsr = 0 OR c.d < b.end_date)
+  GROUP BY c.subject_id
+)
+SELECT b.subject_id,
+       '{ep.code}' AS paramcd,
+       '{ep.label}' AS param,
+       '{origin}' AS origin,
+       b.origin_date AS startdt,
+       CASE WHEN fc.f IS NOT NULL AND (fc.f.cnsr = 0 OR fc.f.d < b.end_date) THEN fc.f.d ELSE b.end_date END AS adt,
+       CASE WHEN fc.f IS NOT NULL AND fc.f.cnsr = 0 THEN 0 ELSE 1 END AS cnsr,
+       CASE WHEN fc.f IS NOT NULL THEN fc.f.descr ELSE '{ep.censor.description}' END AS evntdesc,
+       CASE WHEN fc.f IS NOT NULL AND fc.f.cnsr = 0 THEN fc.f.etype END AS evnt_type
+FROM base b LEFT JOIN first_cand fc USING (subject_id)
+"""
+
+
+def adtte_sql() -> str:
+    parts = [_endpoint_sql(ep, o) for ep in ENDPOINTS for o in ep.origins]
+    body = "\nUNION ALL\n".join(f"SELECT * FROM ({p})" for p in parts)
+    return f"""
+CREATE TABLE adtte AS
+SELECT subject_id, paramcd, param, origin, startdt, adt,
+       greatest(date_diff('day', startdt, adt), 0) / {DAYS_PER_MONTH!r} AS aval,
+       cnsr::TINYINT AS cnsr, evntdesc, evnt_type
+FROM ({body})
+ORDER BY paramcd, origin, subject_id
+"""
+
+
+def build_analysis_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``adsl`` and ``adtte`` from the source tables in ``con``."""
+    con.execute(adsl_sql())
+    con.execute(adtte_sql())
+
+
+# --------------------------------------------------------------------------------------
+# docs/endpoints.md
+# --------------------------------------------------------------------------------------
+def endpoints_markdown() -> str:
+    """docs/endpoints.md, generated from :data:`ENDPOINTS` (a test keeps it current)."""
+    out = [
+        "# Endpoint definitions",
+        "",
+        "Generated from `src/dashboard/derive.py` by `python -m dashboard docs`; do not edit by hand.",
+        "The definitions follow ../shared/domain.md (OPRA, IWWD, INFINITY conventions).",
+        "",
+        "## Conventions",
+        "",
+        f"- Time is in months: days / {DAYS_PER_MONTH} (365.25 / 12).",
+        "- `CNSR` 0 = event, 1 = censored. The earliest qualifying date ends follow-up; on the same "
+        "day an event outranks a censoring, and events rank in the order listed.",
+        "- An event counts only if dated on or before the patient's last-contact date.",
+        "- Follow-up that would end before the origin is counted as 0 months.",
+        "- Time origins:",
+    ]
+    for code, (_, text) in ORIGINS.items():
+        out.append(f"  - `{code}`: {text}.")
+    out += [
+        "- Comparing groups defined after T0 (response, strategy) with time from T0 introduces "
+        "immortal-time bias: compare from T1 or use a landmark.",
+        f"- Lost to follow-up: alive with no contact for more than {LOST_TO_FOLLOW_UP_MONTHS} months "
+        "before the data cut-off (the latest last-contact date in the registry).",
+        "",
+    ]
+    for ep in ENDPOINTS:
+        out += [
+            f"## {ep.code}: {ep.label}",
+            "",
+            ep.definition,
+            "",
+            f"- Population: {ep.population_text}.",
+            f"- Origins: {', '.join(f'`{o}`' for o in ep.origins)}.",
+            "- Events, in order of precedence: "
+            + "; ".join(f"{s.description} (`{s.column}`{', ' + s.event_type if ep.competing else ''})" for s in ep.events)
+            + ".",
+        ]
+        if ep.censor_early:
+            out.append("- Censored early at: " + "; ".join(f"{s.description} (`{s.column}`)" for s in ep.censor_early) + ".")
+        out.append(f"- Otherwise censored at: {ep.censor.description} (`{ep.censor.column}`).")
+        if ep.competing:
+            out.append(
+                "- Reported as cumulative incidence (Aalen-Johansen) with `evnt_type` = `REGROWTH` "
+                "for the event of interest and `COMPETING` for competing events."
+            )
+        out.append("")
+    out += [
+        "## Subject-level derivations (`adsl`)",
+        "",
+        "- `t0`: first immunotherapy dose. `t1`: decision date of strategy episode 1.",
+        "- `restaging_response`: the overall response of the last restaging assessment on or before T1.",
+        "- `initial_strategy` / `final_strategy`: strategy of the first / last episode; groups: "
+        + ", ".join(f"{k} -> {v}" for k, v in STRATEGY_TO_GROUP.items())
+        + ".",
+        "- `organ_lost_date`: first radical resection (" + ", ".join(sorted(RADICAL_PROCEDURES)) + ").",
+        "- `first_unsalvaged_regrowth_date`: a local regrowth with no linked salvage procedure, or whose "
+        "salvage procedure was not R0.",
+        "- `pcr_fl`: ypT0 and ypN0 on the first resection specimen (ypT0N+ is not pCR); `mpr_fl`: "
+        "residual viable tumour <= 10%; `path_response_fl`: <= 50%.",
+        "- `sccr12_evaluable_fl` / `sccr12_fl` (sustained cCR at 12 months): among patients with cCR at "
+        "restaging, evaluable if followed to 12 months after the last immunotherapy dose or failed "
+        "before; sustained if no regrowth, recurrence, progression, distant metastasis, radical "
+        "resection or death before that date.",
+        "- `status_at_last_fu`: DEAD; else LOST_TO_FU; else WITH_DISEASE (recurrence, distant metastasis "
+        "or progression); else REGROWTH_SALVAGED / REGROWTH_NOT_SALVAGED (a regrowth with or without "
+        "a linked salvage procedure); else ORGAN_PRESERVED (organ in place); else RESECTED_NED.",
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Parameterised SQL over the store, returning Polars frames (``select_*``)."""

@@ -1,0 +1,122 @@
+"""Hand-built registries for rule tests: a few patients written out in full."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from dashboard.derive import build_analysis_tables
+from dashboard.schema import TABLES_BY_NAME
+from dashboard.store import create_source_tables, insert_frame
+
+
+def d(s: str) -> dt.date:
+    return dt.date.fromisoformat(s)
+
+
+class Registry:
+    """Collects rows per source table; ``patient()`` adds a patient with defaults."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def patient(
+        self,
+        sid: str,
+        *,
+        t0: str = "2022-01-01",
+        ici_end: str = "2022-06-01",
+        response: str | None = "CCR",
+        restaging: str = "2022-06-15",
+        site: str = "RECTUM",
+        eligibility: str = "ELIGIBLE",
+        last_contact: str = "2025-01-01",
+        death: str | None = None,
+        cohort: str = "RETRO",
+        regimen: str = "PD1",
+        **subject: Any,
+    ) -> "PatientBuilder":
+        self.rows["subject"].append(
+            dict(
+                subject_id=sid, cohort=cohort, centre="PKU", registration_date=d(t0 or "2022-01-01") - dt.timedelta(days=7),
+                eligibility=eligibility, age=subject.pop("age", 55), sex=subject.pop("sex", "F"),
+                tumour_site=site, biomarker_basis=subject.pop("biomarker_basis", "DMMR_IHC"), **subject,
+            )
+        )
+        if t0 is not None:
+            self.rows["ici_exposure"].append(
+                dict(subject_id=sid, exposure_no=1, regimen_class=regimen, drugs="dostarlimab",
+                     start_date=d(t0), end_date=d(ici_end), cycles=9, stop_reason="COMPLETED")
+            )
+        pb = PatientBuilder(self, sid)
+        if response is not None:
+            pb.assessment(restaging, "RESTAGING", "ENDOSCOPY", response=response)
+        self.rows["follow_up"].append(
+            dict(subject_id=sid, last_contact_date=d(death or last_contact),
+                 vital_status="DEAD" if death else "ALIVE", death_date=d(death) if death else None,
+                 death_cause="CANCER" if death else None)
+        )
+        return pb
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        create_source_tables(con)
+        for name, rows in self.rows.items():
+            t = TABLES_BY_NAME[name]
+            schema = {c.name: _pl_type(c.type) for c in t.columns}
+            df = pl.DataFrame(rows, schema={k: v for k, v in schema.items() if any(k in r for r in rows)})
+            insert_frame(con, name, df)
+        build_analysis_tables(con)
+        return con
+
+
+def _pl_type(t: str):
+    return {"str": pl.String, "code": pl.String, "int": pl.Int64, "float": pl.Float64,
+            "date": pl.Date, "bool": pl.Boolean}[t]
+
+
+class PatientBuilder:
+    def __init__(self, reg: Registry, sid: str) -> None:
+        self.reg, self.sid = reg, sid
+        self.n = defaultdict(int)
+
+    def _next(self, key: str) -> int:
+        self.n[key] += 1
+        return self.n[key]
+
+    def assessment(self, date: str, timepoint: str = "SURVEILLANCE", modality: str = "ENDOSCOPY",
+                   result: str = "NED", response: str | None = None) -> "PatientBuilder":
+        self.reg.rows["assessment"].append(
+            dict(subject_id=self.sid, assessment_no=self._next("a"), assessment_date=d(date), timepoint=timepoint,
+                 modality=modality, result=result, overall_response=response))
+        return self
+
+    def episode(self, strategy: str, decision: str, start: str | None = None, trigger: str | None = None) -> "PatientBuilder":
+        no = self._next("e")
+        self.reg.rows["strategy_episode"].append(
+            dict(subject_id=self.sid, episode_no=no, strategy=strategy, decision_date=d(decision),
+                 start_date=d(start or decision), trigger=trigger or ("INITIAL" if no == 1 else "REGROWTH")))
+        return self
+
+    def procedure(self, ptype: str, date: str, intent: str = "PRIMARY", r: str = "R0",
+                  episode: int | None = None, **extra: Any) -> "PatientBuilder":
+        no = self._next("p")
+        self.reg.rows["procedure"].append(
+            dict(subject_id=self.sid, procedure_no=no, episode_no=episode or self.n["e"], procedure_date=d(date),
+                 procedure_type=ptype, intent=intent, r_status=r, **extra))
+        return self
+
+    def pathology(self, procedure_no: int, ypt: str, ypn: str, residual: float | None = None) -> "PatientBuilder":
+        self.reg.rows["pathology"].append(
+            dict(subject_id=self.sid, procedure_no=procedure_no, ypt=ypt, ypn=ypn, residual_viable_pct=residual))
+        return self
+
+    def event(self, etype: str, date: str, salvage_procedure_no: int | None = None) -> "PatientBuilder":
+        self.reg.rows["onc_event"].append(
+            dict(subject_id=self.sid, event_no=self._next("o"), event_type=etype, event_date=d(date),
+                 confirmation="BIOPSY", salvage_procedure_no=salvage_procedure_no))
+        return self

@@ -1,0 +1,203 @@
+"""Endpoint and subject-level rules (docs/endpoints.md) on hand-built patients.
+
+Every expected value below is worked out by hand from the patient's dates and the rule
+in ../shared/domain.md, not read back from the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from builders import Registry, d
+from dashboard.schema import DAYS_PER_MONTH
+
+
+@pytest.fixture(scope="module")
+def con():
+    r = Registry()
+    # P01: W&W -> regrowth -> salvage LAR with R0.
+    (r.patient("P01").episode("WW", "2022-07-01")
+     .assessment("2022-10-01").assessment("2023-01-02")
+     .assessment("2023-03-01", result="TUMOUR")
+     .episode("RO", "2023-03-20", "2023-04-15", "REGROWTH")
+     .procedure("TME_LAR", "2023-04-15", intent="SALVAGE", r="R0")
+     .event("LOCAL_REGROWTH", "2023-03-01", salvage_procedure_no=1))
+    # P02: same, but the salvage was R1: the regrowth is not salvaged.
+    (r.patient("P02").episode("WW", "2022-07-01")
+     .assessment("2023-03-01", result="TUMOUR")
+     .episode("RO", "2023-03-20", "2023-04-15", "REGROWTH")
+     .procedure("TME_LAR", "2023-04-15", intent="SALVAGE", r="R1")
+     .event("LOCAL_REGROWTH", "2023-03-01", salvage_procedure_no=1))
+    # P03: W&W, no regrowth, dies: death is a competing event for regrowth.
+    (r.patient("P03", death="2024-06-01").episode("WW", "2022-07-01")
+     .assessment("2023-12-01"))
+    # P04: W&W, patient-choice LAR without regrowth: regrowth follow-up ends at surgery.
+    (r.patient("P04").episode("WW", "2022-07-01").assessment("2022-12-01")
+     .episode("RO", "2023-01-01", "2023-01-10", "PATIENT_CHOICE")
+     .procedure("TME_LAR", "2023-01-10").assessment("2024-06-01"))
+    # P05: near-cCR -> TEM with ypT2 -> completion LAR.
+    (r.patient("P05", response="NEAR_CCR").episode("LE", "2022-07-01", "2022-07-15")
+     .procedure("TEM", "2022-07-15").pathology(1, "T2", "NX", 30.0)
+     .episode("RO", "2022-08-15", "2022-09-01", "ADVERSE_PATHOLOGY")
+     .procedure("TME_LAR", "2022-09-01", intent="COMPLETION").pathology(2, "T0", "N0", 0.0))
+    # P06: near-cCR -> ESD, then W&W; organ kept.
+    (r.patient("P06", response="NEAR_CCR", site="GASTRIC").episode("ESD", "2022-07-01", "2022-07-10")
+     .procedure("ESD", "2022-07-10").pathology(1, "T0", "N0", 0.0)
+     .episode("WW", "2022-08-01", trigger="RESPONSE").assessment("2024-10-01"))
+    # P07: non-cCR -> upfront LAR, ypT0N1 (not pCR), local recurrence later.
+    (r.patient("P07", response="NON_CCR").episode("RO", "2022-07-01", "2022-07-20")
+     .procedure("TME_LAR", "2022-07-20").pathology(1, "T0", "N1", 5.0)
+     .event("LOCAL_RECUR", "2024-01-01"))
+    # P08: excluded at registration.
+    r.patient("P08", eligibility="PMMR_MSS").episode("RO", "2022-07-01")
+    # P09: registered, never started immunotherapy.
+    r.patient("P09", eligibility="NO_ICI", t0=None, response=None)
+    # P10: W&W, distant metastasis before a regrowth.
+    (r.patient("P10").episode("WW", "2022-07-01").assessment("2023-05-01")
+     .event("DISTANT", "2023-06-01").event("LOCAL_REGROWTH", "2023-08-01")
+     .episode("SYSTEMIC", "2023-06-10", trigger="DISTANT_MET"))
+    # P11: W&W, lost to follow-up (no contact for 2 years before the cut-off).
+    (r.patient("P11", last_contact="2023-01-01").episode("WW", "2022-07-01")
+     .assessment("2022-12-01"))
+    return r.connect()
+
+
+def row(con, sid, paramcd, origin="T1"):
+    rows = con.execute(
+        "SELECT startdt, adt, aval, cnsr, evntdesc, evnt_type FROM adtte WHERE subject_id = ? AND paramcd = ? AND origin = ?",
+        [sid, paramcd, origin],
+    ).fetchall()
+    assert len(rows) <= 1
+    return rows[0] if rows else None
+
+
+def adsl(con, sid, col):
+    return con.execute(f"SELECT {col} FROM adsl WHERE subject_id = ?", [sid]).fetchone()[0]
+
+
+def months(a: str, b: str) -> float:
+    return (d(b) - d(a)).days / DAYS_PER_MONTH
+
+
+def test_ww_regrowth_salvaged_r0(con):
+    # OPS: event at the salvage resection; strict DFS: event at the regrowth;
+    # salvage-adjusted DFS: no event (censored at last contact).
+    start, adt, aval, cnsr, desc, _ = row(con, "P01", "OPS")
+    assert (start, adt, cnsr, desc) == (d("2022-07-01"), d("2023-04-15"), 0, "Radical resection")
+    assert aval == pytest.approx(months("2022-07-01", "2023-04-15"), abs=1e-12)
+    assert row(con, "P01", "DFS_STRICT")[1:4:2] == (d("2023-03-01"), 0)
+    assert row(con, "P01", "DFS")[1:4:2] == (d("2025-01-01"), 1)
+    assert row(con, "P01", "EFS", "T0")[3] == 1
+    rg = row(con, "P01", "RG")
+    assert (rg[1], rg[3], rg[5]) == (d("2023-03-01"), 0, "REGROWTH")
+    assert adsl(con, "P01", "status_at_last_fu") == "REGROWTH_SALVAGED"
+    assert adsl(con, "P01", "organ_lost_intent") == "SALVAGE"
+
+
+def test_regrowth_salvaged_r1_is_a_dfs_event(con):
+    assert row(con, "P02", "DFS")[1:4:2] == (d("2023-03-01"), 0)
+    assert row(con, "P02", "EFS", "T0")[1:4:2] == (d("2023-03-01"), 0)
+    assert row(con, "P02", "DFS")[4] == "Regrowth not salvaged with R0"
+
+
+def test_death_competes_with_regrowth(con):
+    rg = row(con, "P03", "RG")
+    assert (rg[1], rg[3], rg[5]) == (d("2024-06-01"), 0, "COMPETING")
+    ops = row(con, "P03", "OPS")
+    assert (ops[1], ops[3], ops[4]) == (d("2024-06-01"), 0, "Death")
+    assert row(con, "P03", "OS", "T0")[1:4:2] == (d("2024-06-01"), 0)
+    assert row(con, "P03", "OS", "T0")[2] == pytest.approx(months("2022-01-01", "2024-06-01"), abs=1e-12)
+
+
+def test_resection_without_regrowth_censors_regrowth_followup(con):
+    rg = row(con, "P04", "RG")
+    assert (rg[1], rg[3], rg[4], rg[5]) == (d("2023-01-10"), 1, "Resection without regrowth", None)
+    assert row(con, "P04", "OPS")[1:4:2] == (d("2023-01-10"), 0)
+
+
+def test_completion_surgery_after_local_excision_is_organ_loss(con):
+    assert row(con, "P05", "OPS")[1:4:2] == (d("2022-09-01"), 0)
+    assert adsl(con, "P05", "organ_lost_intent") == "COMPLETION"
+    # pCR/MPR come from the first specimen (the TEM: ypT2, 30 %)
+    assert adsl(con, "P05", "pcr_fl") is False
+    assert adsl(con, "P05", "mpr_fl") is False
+    assert adsl(con, "P05", "path_response_fl") is True
+    # DFS from INDEX = first resection (TEM) date
+    assert row(con, "P05", "DFS", "INDEX")[0] == d("2022-07-15")
+
+
+def test_local_excision_is_not_organ_loss(con):
+    start, adt, aval, cnsr, desc, _ = row(con, "P06", "OPS", "T0")
+    assert (start, adt, cnsr) == (d("2022-01-01"), d("2025-01-01"), 1)
+    assert desc == "Last assessment with the organ in place"
+    assert adsl(con, "P06", "status_at_last_fu") == "ORGAN_PRESERVED"
+    assert adsl(con, "P06", "pcr_fl") is True
+    assert adsl(con, "P06", "initial_group") == "OPFS"
+    assert adsl(con, "P06", "final_strategy") == "WW"
+
+
+def test_upfront_radical_and_local_recurrence(con):
+    assert row(con, "P07", "OPS")[1:4:2] == (d("2022-07-20"), 0)
+    assert adsl(con, "P07", "pcr_fl") is False  # ypT0N+ is not pCR
+    assert adsl(con, "P07", "mpr_fl") is True
+    lr = row(con, "P07", "LR", "INDEX")
+    assert (lr[0], lr[1], lr[3]) == (d("2022-07-20"), d("2024-01-01"), 0)
+    assert lr[2] == pytest.approx(months("2022-07-20", "2024-01-01"), abs=1e-12)
+    assert row(con, "P07", "DFS", "INDEX")[1:4:2] == (d("2024-01-01"), 0)
+    assert adsl(con, "P07", "status_at_last_fu") == "WITH_DISEASE"
+    # LR only for resected patients; RG only for initial W&W
+    assert row(con, "P01", "LR") is not None and row(con, "P03", "LR") is None
+    assert row(con, "P07", "RG") is None
+
+
+def test_population_flags(con):
+    assert [adsl(con, "P08", c) for c in ("eligible_fl", "safety_fl", "analysis_fl")] == [False, True, False]
+    assert [adsl(con, "P09", c) for c in ("eligible_fl", "safety_fl", "analysis_fl")] == [False, False, False]
+    n = con.execute("SELECT count(*) FROM adtte WHERE subject_id IN ('P08', 'P09')").fetchone()[0]
+    assert n == 0
+
+
+def test_distant_metastasis_before_regrowth_is_competing(con):
+    rg = row(con, "P10", "RG")
+    assert (rg[1], rg[3], rg[5]) == (d("2023-06-01"), 0, "COMPETING")
+    assert row(con, "P10", "DMFS", "T0")[1:4:2] == (d("2023-06-01"), 0)
+    assert row(con, "P10", "DFS_STRICT")[1:4:2] == (d("2023-06-01"), 0)
+    assert adsl(con, "P10", "final_group") == "SYSTEMIC"
+
+
+def test_regrowth_censored_at_last_surveillance_visit(con):
+    rg = row(con, "P11", "RG")
+    assert (rg[1], rg[3], rg[4]) == (d("2022-12-01"), 1, "Last surveillance visit")
+    assert row(con, "P11", "OS", "T0")[1:4:2] == (d("2023-01-01"), 1)
+    assert adsl(con, "P11", "status_at_last_fu") == "LOST_TO_FU"
+
+
+def test_sustained_ccr_at_12_months(con):
+    # ICI ends 2022-06-01, so the 12-month mark is 2023-06-01.
+    assert (adsl(con, "P01", "sccr12_evaluable_fl"), adsl(con, "P01", "sccr12_fl")) == (True, False)  # regrowth 2023-03
+    assert (adsl(con, "P03", "sccr12_evaluable_fl"), adsl(con, "P03", "sccr12_fl")) == (True, True)  # death 2024-06
+    assert (adsl(con, "P04", "sccr12_evaluable_fl"), adsl(con, "P04", "sccr12_fl")) == (True, False)  # LAR 2023-01
+    assert (adsl(con, "P11", "sccr12_evaluable_fl"), adsl(con, "P11", "sccr12_fl")) == (False, None)  # lost 2023-01
+    assert (adsl(con, "P05", "sccr12_evaluable_fl"), adsl(con, "P05", "sccr12_fl")) == (False, None)  # near-cCR
+
+
+def test_t0_t1_and_response(con):
+    assert adsl(con, "P01", "t0") == d("2022-01-01")
+    assert adsl(con, "P01", "t1") == d("2022-07-01")
+    assert adsl(con, "P05", "restaging_response") == "NEAR_CCR"
+    assert adsl(con, "P01", "initial_group") == "NOM"
+    assert adsl(con, "P01", "final_group") == "RO"
+
+
+def test_every_analysis_patient_has_one_row_per_endpoint_origin(con):
+    dup = con.execute(
+        "SELECT subject_id, paramcd, origin, count(*) FROM adtte GROUP BY ALL HAVING count(*) > 1"
+    ).fetchall()
+    assert dup == []
+    n_os = con.execute("SELECT count(*) FROM adtte WHERE paramcd = 'OS' AND origin = 'T0'").fetchone()[0]
+    n_fas = con.execute("SELECT count(*) FROM adsl WHERE analysis_fl").fetchone()[0]
+    assert n_os == n_fas == 9
+    bad = con.execute("SELECT count(*) FROM adtte WHERE aval < 0 OR cnsr NOT IN (0, 1)").fetchone()[0]
+    assert bad == 0
