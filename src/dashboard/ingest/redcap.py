@@ -1,0 +1,539 @@
+"""REDCap: read a records export with its data dictionary; write both for our schema.
+
+Conventions (what :func:`read_redcap` expects and :func:`write_redcap_dictionary` writes)
+
+* One instrument (form) per source table, form name = table name. Fields on other forms
+  are ignored with a warning (``redcap_unknown_form``).
+* Field name = schema column name. Where two tables share a column name (REDCap needs
+  project-wide unique names) the field may carry a prefix: ``<table>_<column>`` or
+  ``<alias>_<column>`` with the aliases in :data:`ALIASES` (``ici_start_date``,
+  ``qol_timepoint``...).
+* ``record_id`` (first field, on form ``subject``) is ``subject_id``.
+* ``subject`` and ``follow_up`` are non-repeating: ``subject`` is read from the baseline
+  event row (``redcap_event_name`` starting with ``baseline``; any non-repeating row in a
+  classic project without events), ``follow_up`` from whichever non-repeating row fills
+  its fields. A record with rows but no baseline row is a problem
+  (``redcap_no_baseline``).
+* Every other table is a repeating instrument (``redcap_repeat_instrument`` = form
+  name). When the row-number column (:data:`INSTANCE_COLUMNS`: ``exposure_no``,
+  ``assessment_no``...) is not a field, ``redcap_repeat_instance`` supplies it.
+* radio / dropdown fields on code columns: the raw integer code is looked up in the
+  dictionary's choices and the choice label matched, case-insensitively, to a vocabulary
+  code or label. A value that is no choice (``redcap_unknown_choice``) or whose label
+  matches nothing (``redcap_unmapped_choice``) is a problem naming the field.
+* ``yesno`` / ``truefalse`` -> booleans (1/0). Checkbox ``drugs___<n>`` columns are joined
+  into ``drugs`` as '+'-separated choice labels, in dictionary order.
+* ``<form>_complete`` columns are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import polars as pl
+
+from ..schema import TABLE_NAMES, TABLES, TABLES_BY_NAME, VOCABULARIES, Column, Table
+from .readers import ROW, RawRegistry, RawTable, decode_csv_bytes, parse_csv_bytes, sha256_bytes
+from .report import WARNING, Problem
+
+DICTIONARY_COLUMNS = (
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+)
+F_NAME, F_FORM, F_TYPE, F_CHOICES = DICTIONARY_COLUMNS[0], DICTIONARY_COLUMNS[1], DICTIONARY_COLUMNS[3], DICTIONARY_COLUMNS[5]
+REDCAP_META = ("record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "redcap_data_access_group")
+BASELINE_EVENT = "baseline_arm_1"
+
+# Row-number column filled from redcap_repeat_instance when it is not a field.
+INSTANCE_COLUMNS: Mapping[str, str] = {
+    "ici_exposure": "exposure_no",
+    "assessment": "assessment_no",
+    "strategy_episode": "episode_no",
+    "procedure": "procedure_no",
+    "ae": "ae_no",
+    "onc_event": "event_no",
+}
+ALIASES: Mapping[str, str] = {
+    "ici_exposure": "ici",
+    "assessment": "asmt",
+    "strategy_episode": "se",
+    "procedure": "proc",
+    "pathology": "path",
+    "onc_event": "onc",
+    "follow_up": "fu",
+    "qol": "qol",
+    "ae": "ae",
+    "subject": "subj",
+}
+# Drug choices of the ``drugs`` checkbox, in the order they are joined (PD-1/PD-L1 first).
+DRUGS: tuple[str, ...] = (
+    "nivolumab", "pembrolizumab", "dostarlimab", "toripalimab", "sintilimab", "tislelizumab",
+    "camrelizumab", "serplulimab", "penpulimab", "durvalumab", "atezolizumab", "envafolimab",
+    "ipilimumab", "tremelimumab", "cadonilimab", "relatlimab", "celecoxib", "oxaliplatin",
+    "capecitabine", "fluorouracil", "irinotecan", "docetaxel", "nab-paclitaxel", "S-1",
+)
+CHECKBOX_COLUMNS = {("ici_exposure", "drugs")}
+
+
+# --------------------------------------------------------------------------------------
+# Writing a dictionary
+# --------------------------------------------------------------------------------------
+def _shared_columns() -> set[str]:
+    seen: dict[str, int] = {}
+    for t in TABLES:
+        for c in t.columns:
+            if c.name != "subject_id" and INSTANCE_COLUMNS.get(t.name) != c.name:
+                seen[c.name] = seen.get(c.name, 0) + 1
+    return {n for n, k in seen.items() if k > 1}
+
+
+def field_names() -> dict[tuple[str, str], str]:
+    """(table, column) -> REDCap field name for every column we put in the dictionary."""
+    shared = _shared_columns()
+    out = {}
+    for t in TABLES:
+        for c in t.columns:
+            if c.name == "subject_id":
+                if t.name == "subject":
+                    out[(t.name, c.name)] = "record_id"
+                continue
+            if INSTANCE_COLUMNS.get(t.name) == c.name:
+                continue
+            out[(t.name, c.name)] = f"{ALIASES[t.name]}_{c.name}" if c.name in shared else c.name
+    return out
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def dictionary_rows(drugs: Iterable[str] = ()) -> list[dict[str, str]]:
+    """The data dictionary of our schema, as REDCap's CSV rows."""
+    drug_list = list(DRUGS) + [d for d in dict.fromkeys(drugs) if d not in DRUGS]
+    names = field_names()
+    rows = []
+    for t in TABLES:
+        first = True
+        for c in t.columns:
+            if (t.name, c.name) not in names:
+                continue
+            r = dict.fromkeys(DICTIONARY_COLUMNS, "")
+            r[F_NAME] = names[(t.name, c.name)]
+            r[F_FORM] = t.name
+            r["Section Header"] = t.description if first else ""
+            first = False
+            r["Field Label"] = c.description if c.name != "subject_id" else "Record ID (pseudonymised subject id)"
+            r["Required Field?"] = "y" if c.required else ""
+            if c.unit:
+                r["Field Note"] = c.unit
+            if (t.name, c.name) in CHECKBOX_COLUMNS:
+                r[F_TYPE] = "checkbox"
+                r[F_CHOICES] = " | ".join(f"{i}, {d}" for i, d in enumerate(drug_list, start=1))
+            elif c.type == "code":
+                v = VOCABULARIES[c.vocab]  # type: ignore[index]
+                r[F_TYPE] = "radio" if len(v.items) <= 8 else "dropdown"
+                r[F_CHOICES] = " | ".join(f"{i}, {label}" for i, (_, label) in enumerate(v.items, start=1))
+            elif c.type == "bool":
+                r[F_TYPE] = "yesno"
+            else:
+                r[F_TYPE] = "text"
+                r["Text Validation Type OR Show Slider Number"] = {"int": "integer", "float": "number", "date": "date_ymd"}.get(c.type, "")
+                if c.type in ("int", "float"):
+                    r["Text Validation Min"], r["Text Validation Max"] = _num(c.min), _num(c.max)
+            rows.append(r)
+    return rows
+
+
+def _write_csv(path: Path, header: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+    with Path(path).open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(list(header))
+        w.writerows(rows)
+
+
+def write_redcap_dictionary(path: str | Path, drugs: Iterable[str] = ()) -> Path:
+    """Write a REDCap data dictionary CSV for the schema (``drugs`` adds checkbox choices)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_csv(path, DICTIONARY_COLUMNS, ([r[k] for k in DICTIONARY_COLUMNS] for r in dictionary_rows(drugs)))
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Writing records
+# --------------------------------------------------------------------------------------
+def _as_text(s: pl.Series) -> pl.Series:
+    if s.dtype == pl.Boolean:
+        return s.replace_strict({True: "1", False: "0"}, return_dtype=pl.String)
+    if s.dtype == pl.Date:
+        return s.dt.strftime("%Y-%m-%d")
+    return s.cast(pl.String)
+
+
+def registry_to_redcap(tables: Mapping[str, pl.DataFrame]) -> tuple[pl.DataFrame, list[dict[str, str]]]:
+    """Typed source tables -> (REDCap records frame of text, dictionary rows)."""
+    drugs_seen: list[str] = []
+    if "ici_exposure" in tables and tables["ici_exposure"].height:
+        for v in tables["ici_exposure"]["drugs"].drop_nulls().to_list():
+            drugs_seen += v.split("+")
+    dict_rows = dictionary_rows(drugs_seen)
+    names = field_names()
+    choices = {r[F_NAME]: _parse_choices(r[F_CHOICES]) for r in dict_rows if r[F_CHOICES]}
+    header = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"]
+    for t in TABLES:
+        for c in t.columns:
+            f = names.get((t.name, c.name))
+            if f is None or f == "record_id":
+                continue
+            if (t.name, c.name) in CHECKBOX_COLUMNS:
+                header += [f"{f}___{code}" for code in choices[f]]
+            else:
+                header.append(f)
+        header.append(f"{t.name}_complete")
+    parts = []
+    for t in TABLES:
+        df = tables.get(t.name)
+        if df is None or df.height == 0:
+            continue
+        cols: dict[str, pl.Series | pl.Expr] = {}
+        out = pl.DataFrame({"record_id": df["subject_id"].cast(pl.String)})
+        out = out.with_columns(pl.lit(BASELINE_EVENT).alias("redcap_event_name"))
+        if t.repeating:
+            num = INSTANCE_COLUMNS.get(t.name)
+            inst = df[num].cast(pl.String) if num else pl.Series([str(i) for i in _instances(df["subject_id"])])
+            out = out.with_columns(pl.lit(t.name).alias("redcap_repeat_instrument"), inst.alias("redcap_repeat_instance"))
+        for c in t.columns:
+            f = names.get((t.name, c.name))
+            if f is None or f == "record_id":
+                continue
+            s = df[c.name]
+            if (t.name, c.name) in CHECKBOX_COLUMNS:
+                for code, lab in choices[f].items():
+                    cols[f"{f}___{code}"] = s.map_elements(
+                        lambda v, lab=lab: "1" if v is not None and lab in v.split("+") else "0", return_dtype=pl.String
+                    )
+            elif c.type == "code":
+                codes = {code: str(i) for i, code in enumerate(VOCABULARIES[c.vocab].codes, start=1)}  # type: ignore[index]
+                cols[f] = s.replace_strict(codes, default=None, return_dtype=pl.String)
+            else:
+                cols[f] = _as_text(s)
+        out = out.with_columns(**{k: v for k, v in cols.items()}, **{f"{t.name}_complete": pl.lit("2")})
+        parts.append(out)
+    if not parts:
+        return pl.DataFrame(schema={h: pl.String for h in header}), dict_rows
+    records = pl.concat(parts, how="diagonal_relaxed")
+    for h in header:
+        if h not in records.columns:
+            records = records.with_columns(pl.lit(None, pl.String).alias(h))
+    # subject and follow_up share the baseline row
+    base = records.filter(pl.col("redcap_repeat_instrument").is_null())
+    if base.height:
+        base = base.group_by("record_id", maintain_order=True).agg(pl.all().drop_nulls().first())
+    rep = records.filter(pl.col("redcap_repeat_instrument").is_not_null())
+    records = pl.concat([base.select(header), rep.select(header)])
+    order = {n: i for i, n in enumerate(TABLE_NAMES)}
+    records = records.with_columns(
+        pl.col("redcap_repeat_instrument").replace_strict(order, default=-1, return_dtype=pl.Int32).alias("__o"),
+        pl.col("redcap_repeat_instance").cast(pl.Int64).alias("__i"),
+    ).sort("record_id", "__o", "__i", nulls_last=False).drop("__o", "__i")
+    return records, dict_rows
+
+
+def _instances(ids: pl.Series) -> list[int]:
+    counts: dict[str, int] = {}
+    out = []
+    for v in ids.to_list():
+        counts[v] = counts.get(v, 0) + 1
+        out.append(counts[v])
+    return out
+
+
+def write_redcap(tables: Mapping[str, pl.DataFrame], out_dir: str | Path, *, stem: str = "REGISTRY") -> tuple[Path, Path]:
+    """Write ``<stem>_DATA.csv`` and ``<stem>_DataDictionary.csv`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records, rows = registry_to_redcap(tables)
+    rec_path = out_dir / f"{stem}_DATA.csv"
+    dict_path = out_dir / f"{stem}_DataDictionary.csv"
+    records.write_csv(rec_path, null_value="", line_terminator="\n")
+    _write_csv(dict_path, DICTIONARY_COLUMNS, ([r[k] for k in DICTIONARY_COLUMNS] for r in rows))
+    return rec_path, dict_path
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+_CHOICE_RE = re.compile(r"^\s*([^,]+?)\s*,\s*(.*?)\s*$", re.S)
+
+
+def _parse_choices(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in (text or "").split("|"):
+        m = _CHOICE_RE.match(part)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+@dataclass
+class _Field:
+    name: str
+    table: str
+    column: str
+    ftype: str
+    choices: dict[str, str]
+    line: int
+
+
+def _column_for(table: Table, fieldname: str) -> str | None:
+    if fieldname in table.column_names:
+        return fieldname
+    for prefix in (table.name, ALIASES.get(table.name, "")):
+        if prefix and fieldname.startswith(prefix + "_") and fieldname[len(prefix) + 1 :] in table.column_names:
+            return fieldname[len(prefix) + 1 :]
+    return None
+
+
+def _vocab_lookup(c: Column) -> dict[str, str]:
+    v = VOCABULARIES[c.vocab]  # type: ignore[index]
+    m = {label.strip().lower(): code for code, label in v.items}
+    m.update({code.lower(): code for code in v.codes})  # a code wins over a label
+    return m
+
+
+def read_dictionary(path: Path, reg: RawRegistry) -> dict[str, _Field]:
+    data = path.read_bytes()
+    reg.input_sha256[path.name] = sha256_bytes(data)
+    body, probs = decode_csv_bytes(data, path.name)
+    reg.problems.extend(probs)
+    if body is None:
+        return {}
+    rt, probs = parse_csv_bytes(body, path.name, "dictionary")
+    reg.problems.extend(probs)
+    if rt is None:
+        return {}
+    df = rt.frame
+    need = [F_NAME, F_FORM, F_TYPE]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        reg.problems.append(
+            Problem(path.name, 1, ", ".join(missing), None, "redcap_dictionary",
+                    f"not a REDCap data dictionary: missing column(s) {', '.join(repr(m) for m in missing)}")
+        )
+        return {}
+    fields: dict[str, _Field] = {}
+    warned: set[str] = set()
+    for r in df.iter_rows(named=True):  # a dictionary has hundreds of rows, not millions
+        name, form, ftype = (r[F_NAME] or "").strip(), (r[F_FORM] or "").strip(), (r[F_TYPE] or "").strip().lower()
+        line = r[ROW]
+        if not name or ftype in ("descriptive", "calc", "file", "sql"):
+            continue
+        if name == "record_id":
+            fields[name] = _Field(name, "subject", "subject_id", ftype, {}, line)
+            continue
+        if form not in TABLES_BY_NAME:
+            if form not in warned:
+                warned.add(form)
+                reg.problems.append(Problem(path.name, line, F_FORM, form, "redcap_unknown_form",
+                                            f"form '{form}' is not a registry table; its fields are ignored", WARNING))
+            fields[name] = _Field(name, "", "", ftype, {}, line)
+            continue
+        t = TABLES_BY_NAME[form]
+        col = _column_for(t, name)
+        if col is None:
+            reg.problems.append(Problem(path.name, line, F_NAME, name, "unknown_column",
+                                        f"field '{name}' on form '{form}' is not a column of table '{form}'"))
+            fields[name] = _Field(name, "", "", ftype, {}, line)
+            continue
+        fields[name] = _Field(name, form, col, ftype, _parse_choices(r.get(F_CHOICES) or ""), line)
+    for f in fields.values():  # dictionary-level: choice labels that map to no code
+        if f.table and f.ftype in ("radio", "dropdown"):
+            c = TABLES_BY_NAME[f.table].column(f.column)
+            if c.type == "code":
+                look = _vocab_lookup(c)
+                for code, label in f.choices.items():
+                    if label.strip().lower() not in look:
+                        reg.problems.append(Problem(path.name, f.line, F_CHOICES, f"{code}, {label}", "redcap_unmapped_choice",
+                                                    f"choice '{code}, {label}' of field '{f.name}' matches no code or label of "
+                                                    f"vocabulary '{c.vocab}'", WARNING))
+    return fields
+
+
+def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawRegistry:
+    """Read a REDCap records CSV with its data dictionary into per-table text frames.
+
+    Problems about values are reported against the records file and its line numbers.
+    """
+    records_path, dictionary_path = Path(records_path), Path(dictionary_path)
+    reg = RawRegistry("redcap", records_path)
+    if not dictionary_path.is_file():
+        reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", f"data dictionary {dictionary_path} not found"))
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    fields = read_dictionary(dictionary_path, reg)
+    if not records_path.is_file():
+        reg.problems.append(Problem(records_path.name, None, None, None, "missing_table", f"REDCap records file {records_path} not found"))
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    data = records_path.read_bytes()
+    file = records_path.name
+    reg.input_sha256[file] = sha256_bytes(data)
+    body, probs = decode_csv_bytes(data, file)
+    reg.problems.extend(probs)
+    rt = None
+    if body is not None:
+        rt, probs = parse_csv_bytes(body, file, "records")
+        reg.problems.extend(probs)
+    if rt is None or not fields:
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    df = rt.frame
+    if "record_id" not in df.columns:
+        reg.problems.append(Problem(file, 1, "record_id", None, "missing_column", "a REDCap records export must have a 'record_id' column"))
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    for h in ("redcap_repeat_instrument", "redcap_repeat_instance", "redcap_event_name"):
+        if h not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(h))
+    df = df.with_columns(pl.col(c).str.strip_chars() for c in ("record_id", "redcap_repeat_instrument", "redcap_event_name", "redcap_repeat_instance"))
+    df = df.with_columns(
+        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("redcap_repeat_instrument", "redcap_event_name", "redcap_repeat_instance")
+    )
+
+    # columns of the records file -> (table, column, how)
+    checkbox: dict[str, list[tuple[str, str]]] = {}  # field -> [(frame column, choice code)]
+    by_table: dict[str, list[tuple[str, _Field]]] = {t.name: [] for t in TABLES}
+    seen: set[str] = set()
+    for h in rt.header:
+        if h in seen:
+            reg.problems.append(Problem(file, 1, h, h, "duplicate_column", f"column '{h}' appears more than once in the header"))
+            continue
+        seen.add(h)
+        if h in REDCAP_META or h.endswith("_complete") and h[: -len("_complete")] in TABLE_NAMES:
+            continue
+        if "___" in h and h.split("___")[0] in fields:
+            base, code = h.split("___", 1)
+            checkbox.setdefault(base, []).append((h, code))
+            continue
+        f = fields.get(h)
+        if f is None:
+            if h.endswith("_complete"):
+                continue
+            reg.problems.append(Problem(file, 1, h, h, "unknown_column", f"column '{h}' is not a field of the data dictionary"))
+            continue
+        if f.table:
+            by_table[f.table].append((h, f))
+    for base, cols in checkbox.items():
+        f = fields[base]
+        if f.table:
+            by_table[f.table].append((base, f))
+
+    is_base = pl.col("redcap_repeat_instrument").is_null() & (
+        pl.col("redcap_event_name").is_null() | pl.col("redcap_event_name").str.to_lowercase().str.starts_with("baseline")
+    )
+    # records with rows but no baseline row
+    recs = df.filter(pl.col("record_id").is_not_null())
+    no_base = (
+        recs.group_by("record_id")
+        .agg(pl.col(ROW).min().alias(ROW), is_base.any().alias("__has"))
+        .filter(~pl.col("__has"))
+        .sort(ROW)
+    )
+    for rid, row in no_base.select("record_id", ROW).iter_rows():
+        reg.problems.append(Problem(file, row, "redcap_event_name", rid, "redcap_no_baseline",
+                                    f"record '{rid}' has no baseline event row (non-repeating subject form)"))
+
+    for t in TABLES:
+        entries = by_table[t.name]
+        exprs: list[pl.Expr] = []
+        header: list[str] = ["subject_id"]
+        value_exprs: list[pl.Expr] = []
+        for h, f in entries:
+            c = t.column(f.column)
+            header.append(f.column)
+            if f.name in checkbox:
+                parts = [pl.when(pl.col(col) == "1").then(pl.lit(f.choices.get(code, code))) for col, code in sorted(checkbox[f.name], key=lambda x: _order(f.choices, x[1]))]
+                joined = pl.concat_list(parts).list.drop_nulls().list.join("+")
+                exprs.append(pl.when(joined.str.len_bytes() > 0).then(joined).alias(f.column))
+            elif f.ftype in ("radio", "dropdown") and c.type == "code":
+                look = _vocab_lookup(c)
+                mapping = {code: look.get(label.strip().lower()) for code, label in f.choices.items()}
+                raw = pl.col(h).str.strip_chars()
+                exprs.append(raw.replace_strict({k: v for k, v in mapping.items() if v is not None}, default=None, return_dtype=pl.String).alias(f.column))
+                exprs.append(raw.alias(f"__raw__{f.column}"))
+                unknown = raw.is_not_null() & (raw.str.len_bytes() > 0) & ~raw.is_in(list(f.choices))
+                unmapped = raw.is_in([k for k, v in mapping.items() if v is None])
+                choices = ", ".join(f"{k} = {v}" for k, v in f.choices.items())
+                value_exprs.append(
+                    pl.when(unknown).then(pl.lit(f"redcap_unknown_choice\x1f{f.name}\x1fcode is not a choice of field '{f.name}' in the data dictionary (choices: {choices})"))
+                    .when(unmapped).then(pl.lit(f"redcap_unmapped_choice\x1f{f.name}\x1fthe choice label of field '{f.name}' matches no code or label of vocabulary '{c.vocab}'"))
+                    .otherwise(None).alias(f"__chk__{f.column}")
+                )
+            elif f.ftype in ("yesno", "truefalse"):
+                raw = pl.col(h).str.strip_chars()
+                exprs.append(pl.when(raw == "1").then(pl.lit("true")).when(raw == "0").then(pl.lit("false")).otherwise(raw).alias(f.column))
+            elif f.column == "subject_id":
+                continue
+            elif t.repeating and f.column == INSTANCE_COLUMNS.get(t.name):
+                exprs.append(pl.coalesce(pl.col(h), pl.col("redcap_repeat_instance")).alias(f.column))
+            else:
+                exprs.append(pl.col(h).alias(f.column))
+        num = INSTANCE_COLUMNS.get(t.name)
+        if t.repeating:
+            sel = df.filter(pl.col("redcap_repeat_instrument") == t.name)
+            if num and num not in header:
+                header.append(num)
+                exprs.append(pl.col("redcap_repeat_instance").alias(num))
+        elif t.name == "subject":
+            sel = df.filter(is_base)
+        else:
+            data_cols = [h for h, _ in entries if h in df.columns or h in checkbox]
+            plain = [h for h in data_cols if h in df.columns]
+            sel = df.filter(pl.col("redcap_repeat_instrument").is_null())
+            sel = sel.filter(pl.any_horizontal([pl.col(h).str.len_bytes() > 0 for h in plain])) if plain else sel.head(0)
+        if not entries and t.repeating and sel.height == 0:
+            continue
+        if not entries and not t.repeating and t.name != "subject":
+            continue
+        out = sel.select(pl.col("record_id").alias("subject_id"), *exprs, *value_exprs, ROW)
+        # choice problems
+        for chk in [c for c in out.columns if c.startswith("__chk__")]:
+            col = chk[len("__chk__") :]
+            bad = out.filter(pl.col(chk).is_not_null())
+            for row, raw, spec in bad.select(ROW, f"__raw__{col}", chk).iter_rows():
+                rule, fname, msg = spec.split("\x1f")
+                reg.problems.append(Problem(file, row, fname, raw, rule, msg))
+            # the validator skips these cells: the problem is already reported
+            out = out.with_columns(pl.col(chk).is_not_null().alias(f"__skip__{col}")).drop(chk)
+        out = out.drop([c for c in out.columns if c.startswith("__raw__")])
+        reg.tables[t.name] = RawTable(t.name, file, list(dict.fromkeys(header)), out)
+    return reg
+
+
+def _order(choices: dict[str, str], code: str) -> int:
+    keys = list(choices)
+    return keys.index(code) if code in keys else len(keys)

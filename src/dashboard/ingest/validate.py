@@ -1,0 +1,469 @@
+"""Validate a :class:`RawRegistry` against schema.py and return typed tables.
+
+Every problem is listed (not only the first). Checks, by rule name:
+
+file level     ``path_missing``, ``file_empty``, ``file_binary``, ``encoding``, ``csv_parse``,
+               ``file_unreadable``, ``missing_table`` (subject and follow_up are required;
+               other tables may be absent = no rows), ``no_subjects`` (a subject table with
+               no rows), ``unknown_file`` / ``unknown_sheet`` (warnings: ignored).
+header         ``missing_column`` (a required column; a missing optional column is read as
+               empty), ``unknown_column``, ``duplicate_column``.
+cell           ``control_character`` (NUL and other C0/DEL characters), ``formula_injection``
+               (text starting with = + - @ tab or CR that is not a number), ``required``,
+               ``type_int``, ``type_float``, ``type_bool``, ``date_format`` (not YYYY-MM-DD),
+               ``date_invalid`` (no such calendar day), ``date_range`` (before 1990 or after
+               today), ``vocabulary``, ``range`` (schema min/max), ``max_length``.
+table          ``duplicate_key`` (every row sharing a primary key is named), ``fk_orphan``
+               (single and composite foreign keys), ``missing_follow_up``.
+cross-table    ``procedure_before_ici``, ``ici_end_before_start``, ``after_death``,
+               ``after_last_contact``, ``death_before_last_contact``, ``death_date_not_dead``,
+               ``dead_without_date``, ``stoma_closure_not_temporary``,
+               ``stoma_closure_before_procedure``, ``ae_resolution_before_onset``,
+               ``nodes_positive_gt_examined``, ``trg_grade_without_system``,
+               ``trg_grade_invalid``, ``qol_scale_unknown``, ``qol_score_range``,
+               ``salvage_procedure_missing``.
+
+All checks are vectorised Polars expressions (no per-row Python), so a million-patient
+export validates in seconds; problems are kept as one frame.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import polars as pl
+
+from ..schema import MAX_TEXT, QOL_SCALES, TABLES, TRG_GRADES, VOCABULARIES, Column, ForeignKey, Table
+from .readers import ROW, RawRegistry, RawTable
+from .report import ERROR, PROBLEM_SCHEMA, ValidationReport, problems_frame
+
+REQUIRED_TABLES = ("subject", "follow_up")
+MIN_DATE = _dt.date(1990, 1, 1)
+VALUE_CHARS = 200  # a problem quotes at most this much of the offending cell
+
+TRUE_WORDS = ("true", "1", "yes", "y", "t")
+FALSE_WORDS = ("false", "0", "no", "n", "f")
+_CTRL = r"[\x00-\x08\x0A-\x1F\x7F]"  # tab (0x09) is a formula trigger at the start and allowed inside
+_CTRL_ANY = r"[\x00-\x1F\x7F]"
+
+POLARS_TYPES = {"str": pl.String, "code": pl.String, "int": pl.Int32, "float": pl.Float64, "date": pl.Date, "bool": pl.Boolean}
+
+
+def _rule(c: str) -> str:
+    return f"__rule__{c}"
+
+
+def _val(c: str) -> str:
+    return f"__typed__{c}"
+
+
+# --------------------------------------------------------------------------------------
+# Problem frames
+# --------------------------------------------------------------------------------------
+def _emit(df: pl.DataFrame, file: str, column: str | None, rule: str, value: pl.Expr, message: pl.Expr) -> pl.DataFrame:
+    """Rows of ``df`` (which must carry ROW) -> problem rows."""
+    return df.select(
+        pl.lit(file, pl.String).alias("file"),
+        pl.col(ROW).cast(pl.Int64).alias("row"),
+        pl.lit(column, pl.String).alias("column"),
+        value.cast(pl.String).str.slice(0, VALUE_CHARS).alias("value"),
+        pl.lit(rule, pl.String).alias("rule"),
+        message.cast(pl.String).alias("message"),
+        pl.lit(ERROR, pl.String).alias("severity"),
+    )
+
+
+def _one(file: str, row: int | None, column: str | None, value: str | None, rule: str, message: str) -> pl.DataFrame:
+    return pl.DataFrame([[file, row, column, value, rule, message, ERROR]], schema=PROBLEM_SCHEMA, orient="row")
+
+
+# --------------------------------------------------------------------------------------
+# Header and cells
+# --------------------------------------------------------------------------------------
+def _check_header(t: Table, rt: RawTable) -> list[pl.DataFrame]:
+    out = []
+    seen: set[str] = set()
+    for h in rt.header:
+        if h in seen:
+            out.append(_one(rt.file, 1, h, h, "duplicate_column", f"column '{h}' appears more than once in the header"))
+        seen.add(h)
+    known = set(t.column_names)
+    for h in dict.fromkeys(rt.header):
+        if h not in known:
+            shown = h if h else "(blank)"
+            out.append(
+                _one(rt.file, 1, shown, h, "unknown_column",
+                     f"column '{shown}' is not a column of table '{t.name}' (columns: {', '.join(t.column_names)})")
+            )
+    for c in t.required_columns:
+        if c not in seen:
+            out.append(_one(rt.file, 1, c, None, "missing_column", f"required column '{c}' is missing from the header of '{t.name}'"))
+    return out
+
+
+def _n(c: str) -> str:
+    return f"__norm__{c}"
+
+
+def _rules(c: Column) -> list[tuple[pl.Expr, str, pl.Expr]]:
+    """(condition, rule, message) for one column; the first true condition wins.
+
+    Conditions read the materialised raw (``c``), normalised (``__norm__c``) and typed
+    (``__typed__c``) columns; messages are evaluated only on rows that failed.
+    """
+    raw, s, v = pl.col(c.name), pl.col(_n(c.name)), pl.col(_val(c.name))
+    out: list[tuple[pl.Expr, str, pl.Expr]] = []
+    if c.type == "str":
+        out.append(
+            (
+                s.str.contains(r"^[=+\-@\t\r]") & s.cast(pl.Float64, strict=False).is_null(),
+                "formula_injection",
+                pl.lit("text starts with =, +, -, @, tab or CR and is not a number: a spreadsheet would run it "
+                       "as a formula; remove the leading character"),
+            )
+        )
+    ctrl = _CTRL if c.type == "str" else _CTRL_ANY
+    out.append(
+        (
+            raw.str.contains(ctrl),
+            "control_character",
+            pl.format("control character (NUL or other non-printing character) at character {}; remove it", raw.str.find(ctrl) + 1),
+        )
+    )
+    if c.required:
+        out.append((s.is_null(), "required", pl.lit(f"required value '{c.name}' is empty")))
+    bad_type = s.is_not_null() & v.is_null()
+    if c.type == "int":
+        out.append((bad_type, "type_int", pl.lit("not an integer")))
+    elif c.type == "float":
+        out.append((bad_type | ~v.is_finite(), "type_float", pl.lit("not a number (use a dot as decimal separator)")))
+    elif c.type == "date":
+        out.append((bad_type & ~s.str.contains(r"^\d{4}-\d{2}-\d{2}$"), "date_format", pl.lit("date must be written YYYY-MM-DD (e.g. 2023-04-03)")))
+        out.append((bad_type, "date_invalid", pl.lit("not a real calendar date")))
+        today = _dt.date.today()
+        out.append(
+            ((v < MIN_DATE) | (v > today), "date_range",
+             pl.lit(f"date is before {MIN_DATE.isoformat()} or after today ({today.isoformat()})"))
+        )
+    elif c.type == "bool":
+        out.append((bad_type, "type_bool", pl.lit("not a boolean: use true/false (1/0 and yes/no are accepted)")))
+    elif c.type == "code":
+        voc = VOCABULARIES[c.vocab]  # type: ignore[index]
+        out.append((bad_type, "vocabulary", pl.lit(f"unknown code for vocabulary '{voc.name}'; allowed: {', '.join(voc.codes)}")))
+    else:
+        limit = c.max_length or MAX_TEXT
+        out.append(
+            (s.str.len_chars() > limit, "max_length",
+             pl.format(f"text of {{}} characters is longer than the {limit} allowed", s.str.len_chars()))
+        )
+    if c.type in ("int", "float") and (c.min is not None or c.max is not None):
+        lo = c.min if c.min is not None else float("-inf")
+        hi = c.max if c.max is not None else float("inf")
+        fmt = lambda x: str(int(x)) if float(x).is_integer() else str(x)  # noqa: E731
+        out.append(
+            ((v < lo) | (v > hi), "range",
+             pl.lit(f"{c.name} outside the allowed range {fmt(lo)} to {fmt(hi)}{' ' + c.unit if c.unit else ''}"))
+        )
+    return out
+
+
+def _norm_expr(c: Column) -> pl.Expr:
+    raw = pl.col(c.name)
+    s = raw.str.strip_chars(" ") if c.type == "str" else raw.str.strip_chars()
+    return pl.when(s.str.len_bytes() > 0).then(s)
+
+
+def _typed_expr(c: Column) -> pl.Expr:
+    s = pl.col(_n(c.name))
+    if c.type == "int":
+        return s.cast(pl.Int64, strict=False)
+    if c.type == "float":
+        return s.cast(pl.Float64, strict=False)
+    if c.type == "date":
+        return pl.when(s.str.len_bytes() == 10).then(s.str.to_date("%Y-%m-%d", strict=False))
+    if c.type == "bool":
+        low = s.str.to_lowercase()
+        return pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False)
+    if c.type == "code":
+        return pl.when(s.is_in(VOCABULARIES[c.vocab].codes)).then(s)  # type: ignore[index]
+    return s
+
+
+def _check_cells(t: Table, rt: RawTable) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """Type every cell and find every bad one, in three materialised stages
+    (normalise -> type -> rule) so no expression is evaluated twice; messages are built
+    for failing rows only."""
+    present = [c for c in t.columns if c.name in rt.frame.columns]
+    skips = {c.name: f"__skip__{c.name}" for c in present if f"__skip__{c.name}" in rt.frame.columns}
+    lf = rt.frame.lazy().select(ROW, *[c.name for c in present], *skips.values())
+    lf = lf.with_columns(_norm_expr(c).alias(_n(c.name)) for c in present)
+    lf = lf.with_columns(_typed_expr(c).alias(_val(c.name)) for c in present)
+    rule_exprs = []
+    for c in present:
+        rules = _rules(c)
+        r = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
+        for cond, name, _ in rules[1:]:
+            r = r.when(cond.fill_null(False)).then(pl.lit(name))
+        r = r.otherwise(pl.lit(None, pl.String))
+        if c.name in skips:  # already reported by the reader (REDCap choice problems)
+            r = pl.when(pl.col(skips[c.name])).then(pl.lit(None, pl.String)).otherwise(r)
+        rule_exprs.append(r.alias(_rule(c.name)))
+    checked = lf.with_columns(rule_exprs).collect()
+    problems = []
+    rule_cols = [_rule(c.name) for c in present]
+    if rule_cols:
+        bad = checked.filter(pl.any_horizontal(pl.col(rule_cols).is_not_null()))
+        for i, c in enumerate(present):
+            sub = bad.filter(pl.col(_rule(c.name)).is_not_null())
+            if sub.height == 0:
+                continue
+            rules = _rules(c)
+            msg = pl.when(pl.col(_rule(c.name)) == rules[0][1]).then(rules[0][2])
+            for _, name, m in rules[1:]:
+                msg = msg.when(pl.col(_rule(c.name)) == name).then(m)
+            p = _emit(sub, rt.file, c.name, "", pl.col(c.name), msg)
+            problems.append(p.with_columns(sub[_rule(c.name)].alias("rule"), pl.lit(i).alias("__ci")))
+    if problems:
+        problems = [pl.concat(problems).sort("row", "__ci").drop("__ci")]
+    typed = checked.select(
+        ROW,
+        *[
+            (pl.when(pl.col(_rule(c.name)).is_null()).then(pl.col(_val(c.name))).cast(POLARS_TYPES[c.type]).alias(c.name))
+            if c in present
+            else pl.lit(None, POLARS_TYPES[c.type]).alias(c.name)
+            for c in t.columns
+        ],
+    )
+    return typed, problems
+
+
+def empty_typed(t: Table) -> pl.DataFrame:
+    return pl.DataFrame(schema={ROW: pl.Int64, **{c.name: POLARS_TYPES[c.type] for c in t.columns}})
+
+
+# --------------------------------------------------------------------------------------
+# Keys
+# --------------------------------------------------------------------------------------
+def _key_text(cols: tuple[str, ...]) -> pl.Expr:
+    return pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in cols], separator=", ")
+
+
+def _check_primary_key(t: Table, df: pl.DataFrame, file: str) -> list[pl.DataFrame]:
+    pk = list(t.primary_key)
+    keyed = df.select(ROW, *pk).filter(pl.all_horizontal(pl.col(pk).is_not_null()))
+    dupe = pl.col(pk[0]).is_duplicated() if len(pk) == 1 else pl.struct(pk).is_duplicated()
+    dup = (
+        keyed.filter(dupe)
+        .group_by(pk)
+        .agg(pl.col(ROW).sort().alias("__rows"))
+        .filter(pl.col("__rows").list.len() > 1)
+    )
+    if dup.height == 0:
+        return []
+    dup = dup.with_columns(pl.col("__rows").cast(pl.List(pl.String)).list.join(", ").alias("__all")).explode("__rows").rename({"__rows": ROW})
+    names = ", ".join(pk)
+    key = _key_text(t.primary_key)
+    return [
+        _emit(
+            dup.sort(ROW), file, names, "duplicate_key", key,
+            pl.format(f"duplicate primary key ({names}) = ({{}}): rows {{}} share it", key, pl.col("__all")),
+        )
+    ]
+
+
+def _foreign_keys(t: Table) -> list[ForeignKey]:
+    fks = list(t.foreign_keys)
+    for c in t.columns:
+        if c.references and not any(fk.columns == (c.name,) for fk in fks):
+            fks.append(ForeignKey((c.name,), c.references[0], (c.references[1],)))
+    return fks
+
+
+def _check_foreign_keys(t: Table, typed: dict[str, pl.DataFrame], file: str, untrusted: set[str]) -> list[pl.DataFrame]:
+    """Orphan rows. A parent already reported as unreadable, missing (required) or keyless
+    is skipped: every child row would be an orphan, and that is one problem, not thousands."""
+    out = []
+    df = typed[t.name]
+    for fk in _foreign_keys(t):
+        if fk.table in untrusted:
+            continue
+        cols = list(fk.columns)
+        parent = typed[fk.table].select([pl.col(rc).alias(c) for c, rc in zip(fk.columns, fk.ref_columns)]).drop_nulls().unique()
+        child = df.filter(pl.all_horizontal(pl.col(cols).is_not_null()))
+        orphan = child.join(parent, on=cols, how="anti").sort(ROW)
+        if orphan.height:
+            names = ", ".join(fk.ref_columns)
+            key = _key_text(fk.columns)
+            out.append(
+                _emit(orphan, file, ", ".join(cols), "fk_orphan", key,
+                      pl.format(f"orphan row: no {fk.table} row with ({names}) = ({{}})", key))
+            )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Cross-table logic
+# --------------------------------------------------------------------------------------
+def _date_columns(t: Table) -> list[str]:
+    return [c.name for c in t.columns if c.type == "date"]
+
+
+def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untrusted: set[str]) -> list[pl.DataFrame]:
+    out: list[pl.DataFrame] = []
+
+    def add(table: str, frame: pl.DataFrame, column: str, rule: str, value: pl.Expr, message: pl.Expr) -> None:
+        if frame.height:
+            out.append(_emit(frame.sort(ROW), files[table], column, rule, value, message))
+
+    d = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
+    ici = typed["ici_exposure"]
+    proc = typed["procedure"]
+    fu = typed["follow_up"].unique("subject_id", keep="first", maintain_order=True)
+
+    # immunotherapy before any procedure; end after start
+    first = ici.group_by("subject_id").agg(pl.col("start_date").min().alias("__first_ici"))
+    bad = proc.join(first, on="subject_id").filter(pl.col("procedure_date") < pl.col("__first_ici"))
+    add("procedure", bad, "procedure_date", "procedure_before_ici", d("procedure_date"),
+        pl.format("procedure on {} is before the first ICI dose on {} (surgery before first ICI dose)", d("procedure_date"), d("__first_ici")))
+    bad = ici.filter(pl.col("end_date") < pl.col("start_date"))
+    add("ici_exposure", bad, "end_date", "ici_end_before_start", d("end_date"),
+        pl.format("ICI end {} is before its start {}", d("end_date"), d("start_date")))
+
+    # follow_up consistency
+    f = typed["follow_up"]
+    add("follow_up", f.filter(pl.col("death_date").is_not_null() & (pl.col("vital_status") != "DEAD")), "death_date",
+        "death_date_not_dead", d("death_date"), pl.format("death_date {} given but vital_status is {}", d("death_date"), d("vital_status")))
+    add("follow_up", f.filter(pl.col("death_date").is_null() & (pl.col("vital_status") == "DEAD")), "death_date",
+        "dead_without_date", pl.lit(None), pl.lit("vital_status is DEAD but death_date is empty"))
+    add("follow_up", f.filter(pl.col("death_date") > pl.col("last_contact_date")), "last_contact_date",
+        "death_before_last_contact", d("last_contact_date"),
+        pl.format("last_contact_date {} is before death_date {} (last contact must not precede any dated record)",
+                  d("last_contact_date"), d("death_date")))
+
+    # every dated record before death and before last contact
+    dates = fu.select("subject_id", pl.col("last_contact_date").alias("__lc"), pl.col("death_date").alias("__dd"))
+    for t in TABLES:
+        if t.name == "follow_up":
+            continue
+        cols = _date_columns(t)
+        if not cols:
+            continue
+        jt = typed[t.name].select(ROW, "subject_id", *cols).join(dates, on="subject_id")
+        late = jt.filter(pl.any_horizontal([(pl.col(c) > pl.col("__lc")) | (pl.col(c) > pl.col("__dd")) for c in cols]))
+        for c in cols:
+            j = late.filter(pl.col(c).is_not_null())
+            add(t.name, j.filter(pl.col(c) > pl.col("__dd")), c, "after_death", d(c),
+                pl.format(f"{t.name}.{c} {{}} is after the death date {{}}", d(c), d("__dd")))
+            add(t.name, j.filter((pl.col("__dd").is_null() | (pl.col(c) <= pl.col("__dd"))) & (pl.col(c) > pl.col("__lc"))),
+                c, "after_last_contact", d(c),
+                pl.format(f"{t.name}.{c} {{}} is after the last contact date {{}}", d(c), d("__lc")))
+
+    # every subject has follow-up (unless follow_up itself is missing: reported once)
+    subj = typed["subject"] if "follow_up" not in untrusted else typed["subject"].head(0)
+    miss = subj.filter(pl.col("subject_id").is_not_null()).join(f.select("subject_id").drop_nulls(), on="subject_id", how="anti")
+    add("subject", miss, "subject_id", "missing_follow_up", d("subject_id"),
+        pl.format("subject {} has no follow_up row (last contact and vital status are required)", d("subject_id")))
+
+    # procedures
+    add("procedure", proc.filter(pl.col("stoma_closure_date").is_not_null() & (pl.col("stoma").fill_null("") != "TEMPORARY")),
+        "stoma_closure_date", "stoma_closure_not_temporary", d("stoma_closure_date"),
+        pl.format("stoma_closure_date given but stoma is {} (only a TEMPORARY stoma is closed)", d("stoma").fill_null("empty")))
+    add("procedure", proc.filter(pl.col("stoma_closure_date") < pl.col("procedure_date")), "stoma_closure_date",
+        "stoma_closure_before_procedure", d("stoma_closure_date"),
+        pl.format("stoma closed on {} before the procedure on {}", d("stoma_closure_date"), d("procedure_date")))
+
+    ae = typed["ae"]
+    add("ae", ae.filter(pl.col("resolution_date") < pl.col("onset_date")), "resolution_date", "ae_resolution_before_onset",
+        d("resolution_date"), pl.format("AE resolved on {} before its onset on {}", d("resolution_date"), d("onset_date")))
+
+    path = typed["pathology"]
+    add("pathology", path.filter(pl.col("nodes_positive") > pl.col("nodes_examined")), "nodes_positive",
+        "nodes_positive_gt_examined", d("nodes_positive"),
+        pl.format("nodes_positive {} is more than nodes_examined {}", d("nodes_positive"), d("nodes_examined")))
+    add("pathology", path.filter(pl.col("trg_grade").is_not_null() & pl.col("trg_system").is_null()), "trg_grade",
+        "trg_grade_without_system", d("trg_grade"), pl.lit("trg_grade given without trg_system"))
+    grades = pl.DataFrame(
+        [(s, g) for s, gs in TRG_GRADES.items() for g in gs], schema={"trg_system": pl.String, "trg_grade": pl.String}, orient="row"
+    )
+    allowed = pl.DataFrame(
+        {"trg_system": list(TRG_GRADES), "__allowed": [", ".join(g) for g in TRG_GRADES.values()]}
+    )
+    bad = (
+        path.filter(pl.col("trg_grade").is_not_null() & pl.col("trg_system").is_not_null())
+        .join(grades, on=["trg_system", "trg_grade"], how="anti")
+        .join(allowed, on="trg_system", how="left")
+    )
+    add("pathology", bad, "trg_grade", "trg_grade_invalid", d("trg_grade"),
+        pl.format("trg_grade {} is not a grade of {} (allowed: {})", d("trg_grade"), d("trg_system"), d("__allowed")))
+
+    qol = typed["qol"]
+    scales = pl.DataFrame(
+        [(s.instrument, s.code, float(s.low), float(s.high)) for s in QOL_SCALES],
+        schema={"instrument": pl.String, "scale": pl.String, "__low": pl.Float64, "__high": pl.Float64}, orient="row",
+    )
+    known = (
+        scales.group_by("instrument", maintain_order=True)
+        .agg(pl.col("scale").str.join(", ").alias("__scales"))
+    )
+    q = qol.filter(pl.col("instrument").is_not_null() & pl.col("scale").is_not_null())
+    bad = q.join(scales, on=["instrument", "scale"], how="anti").join(known, on="instrument", how="left")
+    add("qol", bad, "scale", "qol_scale_unknown", d("scale"),
+        pl.format("scale {} is not a scale of {} (scales: {})", d("scale"), d("instrument"), d("__scales")))
+    j = q.join(scales, on=["instrument", "scale"]).filter((pl.col("score") < pl.col("__low")) | (pl.col("score") > pl.col("__high")))
+    add("qol", j, "score", "qol_score_range", d("score"),
+        pl.format("{} {} score {} is outside {} to {}", d("instrument"), d("scale"), d("score"),
+                  pl.col("__low").cast(pl.Int64).cast(pl.String), pl.col("__high").cast(pl.Int64).cast(pl.String)))
+
+    onc = typed["onc_event"]
+    procs = proc.select("subject_id", pl.col("procedure_no").alias("salvage_procedure_no")).drop_nulls()
+    bad = onc.filter(pl.col("salvage_procedure_no").is_not_null() & pl.col("subject_id").is_not_null()).join(
+        procs, on=["subject_id", "salvage_procedure_no"], how="anti"
+    )
+    add("onc_event", bad, "salvage_procedure_no", "salvage_procedure_missing", d("salvage_procedure_no"),
+        pl.format("salvage_procedure_no {} is not a procedure of subject {}", d("salvage_procedure_no"), d("subject_id")))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------
+def validate(raw: RawRegistry) -> ValidationReport:
+    """Check every rule (see the module docstring) and type the tables.
+
+    Returns a :class:`ValidationReport`; ``report.tables`` holds the typed frames (schema
+    column order, dtypes for ``store.insert_frame``) only when ``report.ok``.
+    """
+    parts: list[pl.DataFrame] = [problems_frame(raw.problems)]
+    typed: dict[str, pl.DataFrame] = {}
+    files: dict[str, str] = {}
+    for t in TABLES:
+        rt = raw.tables.get(t.name)
+        files[t.name] = rt.file if rt else raw.location(t.name)[0]
+        if rt is None:
+            typed[t.name] = empty_typed(t)
+            if t.name in REQUIRED_TABLES and t.name not in raw.unreadable:
+                file, where = raw.location(t.name)
+                parts.append(_one(file, None, None, None, "missing_table", f"required table '{t.name}' is missing: {where}"))
+            continue
+        parts += _check_header(t, rt)
+        df, probs = _check_cells(t, rt)
+        parts += probs
+        typed[t.name] = df
+    untrusted = set(raw.unreadable) | {n for n in REQUIRED_TABLES if n not in raw.tables}
+    for t in TABLES:
+        rt = raw.tables.get(t.name)
+        if rt is not None and not set(t.primary_key) <= set(rt.header):
+            untrusted.add(t.name)
+    if "subject" in raw.tables and typed["subject"].height == 0:
+        untrusted.add("subject")
+        parts.append(_one(files["subject"], None, None, None, "no_subjects", "the subject table has no rows (zero patients)"))
+    for t in TABLES:
+        if t.name in raw.tables:
+            parts += _check_primary_key(t, typed[t.name], files[t.name])
+            parts += _check_foreign_keys(t, typed, files[t.name], untrusted)
+    parts += _check_cross(typed, files, untrusted)
+    frame = pl.concat([p.select(list(PROBLEM_SCHEMA)).cast(PROBLEM_SCHEMA) for p in parts], how="vertical")
+    report = ValidationReport(frame=frame, source_format=raw.format, input_sha256=dict(raw.input_sha256))
+    if report.ok:
+        report.tables = {name: df.drop(ROW) for name, df in typed.items()}
+    return report
