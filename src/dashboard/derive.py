@@ -83,6 +83,11 @@ _ANALYSIS = "analysis_fl"
 _CURATIVE = "analysis_fl AND initial_strategy IN ('WW', 'LE', 'ESD', 'EMR', 'RO')"
 _LAST_CONTACT = Source("last_contact_date", "Last follow-up")
 _DEATH = Source("death_date", "Death")
+_LOCAL_RECUR = Source("first_local_recur_date", "Local recurrence")
+_NODAL = Source("first_nodal_date", "Regional nodal recurrence")
+_UNSALVAGED = Source("first_unsalvaged_regrowth_date", "Regrowth not salvaged with R0")
+_PROGRESSION = Source("first_progression_date", "Progression")
+_DISTANT = Source("first_distant_date", "Distant metastasis")
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
@@ -133,7 +138,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Event: distant metastasis or death.",
         _ANALYSIS,
         "Full analysis set",
-        (Source("first_distant_date", "Distant metastasis"), _DEATH),
+        (_DISTANT, _DEATH),
         _LAST_CONTACT,
     ),
     Endpoint(
@@ -144,14 +149,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "This is the default DFS.",
         _CURATIVE,
         "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",
-        (
-            Source("first_local_recur_date", "Local recurrence"),
-            Source("first_nodal_date", "Regional nodal recurrence"),
-            Source("first_unsalvaged_regrowth_date", "Regrowth not salvaged with R0"),
-            Source("first_progression_date", "Progression"),
-            Source("first_distant_date", "Distant metastasis"),
-            _DEATH,
-        ),
+        (_LOCAL_RECUR, _NODAL, _UNSALVAGED, _PROGRESSION, _DISTANT, _DEATH),
         _LAST_CONTACT,
         origins=("T0", "T1", "INDEX"),
     ),
@@ -161,14 +159,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "As DFS, but every local regrowth is an event at the regrowth date, salvaged or not.",
         _CURATIVE,
         "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",
-        (
-            Source("first_regrowth_date", "Local regrowth"),
-            Source("first_local_recur_date", "Local recurrence"),
-            Source("first_nodal_date", "Regional nodal recurrence"),
-            Source("first_progression_date", "Progression"),
-            Source("first_distant_date", "Distant metastasis"),
-            _DEATH,
-        ),
+        (Source("first_regrowth_date", "Local regrowth"), _LOCAL_RECUR, _NODAL, _PROGRESSION, _DISTANT, _DEATH),
         _LAST_CONTACT,
         origins=("T0", "T1", "INDEX"),
     ),
@@ -181,10 +172,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Full analysis set",
         (
             Source("first_progression_date", "Progression precluding curative treatment"),
-            Source("first_local_recur_date", "Local recurrence"),
-            Source("first_nodal_date", "Regional nodal recurrence"),
-            Source("first_unsalvaged_regrowth_date", "Regrowth not salvaged with R0"),
-            Source("first_distant_date", "Distant metastasis"),
+            _LOCAL_RECUR,
+            _NODAL,
+            _UNSALVAGED,
+            _DISTANT,
             _DEATH,
         ),
         _LAST_CONTACT,
