@@ -1,23 +1,43 @@
-"""The process-wide store handle (one read-only connection per server process)."""
+"""The process-wide store handle and cached query results (one read-only connection
+per server process and database file)."""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, Callable
+
 import streamlit as st
 
-from ..store import Store, StoreError
+from ..filters import CohortFilter
+from ..store import Store, StoreError, default_db_path
 
 
-@st.cache_resource
-def get_store() -> Store:
-    return Store()
+@st.cache_resource(show_spinner=False)
+def get_store(path: str | None = None) -> Store:
+    """One Store per database path (tests that point ``DASHBOARD_DB`` elsewhere get
+    their own store, never a stale one)."""
+    return Store(path or default_db_path())
 
 
 def store_or_stop() -> Store:
     """The store, or a clear message and a stopped page when there is none."""
-    store = get_store()
+    store = get_store(str(default_db_path()))
     try:
         store.version
     except StoreError as exc:
         st.error(str(exc))
         st.stop()
     return store
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _cached(module: str, name: str, path: str, version: tuple, flt: CohortFilter, args: tuple) -> Any:
+    fn = getattr(importlib.import_module(module), name)
+    return fn(get_store(path), flt, *args)
+
+
+def cached_query(fn: Callable[..., Any], store: Store, flt: CohortFilter, *args: Any) -> Any:
+    """``fn(store, flt, *args)`` cached per database version and filter.
+
+    ``fn`` must be a module-level ``select_*`` function (looked up again by name)."""
+    return _cached(fn.__module__, fn.__qualname__, str(store.path), store.version, flt, tuple(args))

@@ -1,6 +1,8 @@
-"""Banner and footer saying what data is on screen."""
+"""Banner saying what data is on screen."""
 
 from __future__ import annotations
+
+import html
 
 import streamlit as st
 
@@ -11,10 +13,13 @@ def data_source_banner(store: Store) -> None:
     """Synthetic data is always labelled as such, on every page."""
     meta = store.meta()
     if meta.get("source") == "synthetic":
-        st.warning(
-            f"**Synthetic demonstration data** - not real patients. Generated with seed {meta.get('seed')} "
-            f"(generator {meta.get('generator_version')}, built {meta.get('built_at')}).",
-            icon=":material/science:",
+        detail = html.escape(f"Seed {meta.get('seed')}, generator {meta.get('generator_version')}, "
+                             f"built {str(meta.get('built_at', ''))[:10]}.")
+        st.markdown(
+            "<div style='background:#fff3cd;border-left:6px solid #e0a800;color:#5c4400;padding:6px 12px;"
+            "border-radius:4px;font-size:0.95rem;margin-bottom:4px'>"
+            f"<b>SYNTHETIC DEMONSTRATION DATA - not real patients.</b> {detail}</div>",
+            unsafe_allow_html=True,
         )
     else:
         st.caption(

@@ -1,0 +1,7 @@
+"""Cohort: patient flow, strategy transitions, baseline characteristics."""
+
+from dashboard.ui.cohort import OPTIONS, cohort_body
+from dashboard.ui.page import page_setup
+
+ctx = page_setup("Cohort", icon=":material/groups:", options=OPTIONS)
+cohort_body(ctx)

@@ -1,0 +1,1 @@
+"""Results -> display tables (``format_*``): pure, no I/O, no Streamlit."""

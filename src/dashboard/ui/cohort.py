@@ -1,0 +1,92 @@
+"""Cohort page body: flow diagram, strategy transitions, Table 1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from ..figures import consort_figure, sankey_figure
+from ..filters import PageOption
+from ..queries.cohort import select_baseline, select_consort_flow, select_strategy_transitions
+from ..schema import COHORT
+from ..stats.baseline import summarize_baseline
+from ..tables.baseline import format_baseline_html, format_baseline_table, table1_options, table1_variables
+from .data import cached_query
+from .page import PageContext, option_control
+
+SECTION = PageOption("section", "Show", (("flow", "Patient flow"), ("transitions", "Strategy transitions"),
+                                         ("table1", "Baseline characteristics (Table 1)")), "flow")
+VIEW = PageOption("view", "Registry parts", (("combined", "Combined"),
+                                            ("split", "By registry part")), "combined")
+OPTIONS = (SECTION, VIEW)
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d"],
+                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def _parts(ctx: PageContext) -> list[tuple[str, object]]:
+    """(heading, filter) per registry part the user has not filtered out."""
+    codes = ctx.filter.cohort or COHORT.codes
+    return [(COHORT.label(c), replace(ctx.filter, cohort=(c,))) for c in codes]
+
+
+def _flow(ctx: PageContext, split: bool) -> None:
+    st.caption("Boxes count patients; each box equals the sum of the boxes it splits into. Hover a strategy box "
+               "for its restaging responses. Status at last follow-up from the subject-level table.")
+    if not split:
+        flow = cached_query(select_consort_flow, ctx.store, ctx.filter)
+        st.plotly_chart(consort_figure(flow), config=PLOTLY_CONFIG, key="consort_combined")
+        return
+    # One above the other: two diagrams side by side were unreadable on a 1280-pixel screen.
+    for heading, flt in _parts(ctx):
+        flow = cached_query(select_consort_flow, ctx.store, flt)
+        st.plotly_chart(consort_figure(flow, title=f"{heading} cohort"), config=PLOTLY_CONFIG,
+                        key=f"consort_{heading}")
+
+
+def _transitions(ctx: PageContext, split: bool) -> None:
+    st.caption("Full analysis set with a recorded strategy. Each band is a group of patients moving from one "
+               "strategy to the next (repeated episodes of the same strategy count once) and on to their status "
+               "at last follow-up; patients whose strategy never changed go straight to their status.")
+    parts = _parts(ctx) if split else [(None, ctx.filter)]
+    for heading, flt in parts:
+        if heading:
+            st.subheader(f"{heading} cohort")
+        links = cached_query(select_strategy_transitions, ctx.store, flt)
+        st.plotly_chart(sankey_figure(links, height=460 if split else 560), config=PLOTLY_CONFIG,
+                        key=f"sankey_{heading}")
+
+
+def _table1(ctx: PageContext) -> None:
+    variables, options = table1_variables(), table1_options()
+    df = cached_query(select_baseline, ctx.store, ctx.filter)
+    if df.height == 0:
+        st.info("No patients in the full analysis set match the filters.")
+        return
+    summary = summarize_baseline(df, variables, options)
+    table = format_baseline_table(summary, variables)
+    st.caption(
+        "Full analysis set (eligible, at least one immunotherapy dose), by initial strategy group. n (%) of patients "
+        "with a recorded value; median (IQR). p: chi-square, or Fisher's exact test when an expected count is below 5 "
+        "(Monte Carlo for tables larger than 2x2); Kruskal-Wallis for continuous values. SMD: largest pairwise "
+        "standardised mean difference between strategy groups of 10 or more patients (above 0.1 is usually read as imbalance). Hover a p-value "
+        "for its test; the CSV download lists them. Patients without a strategy yet are in Overall but not in the tests."
+    )
+    st.html(format_baseline_html(table))
+    st.download_button("Download Table 1 (CSV)", data=table.drop("kind").write_csv(), file_name="table1.csv",
+                       mime="text/csv", on_click="ignore", icon=":material/download:")
+
+
+def cohort_body(ctx: PageContext) -> None:
+    """The Cohort page below the shared header."""
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        section = option_control(SECTION, label_visibility="collapsed")
+    with c2:
+        split = option_control(VIEW, label_visibility="collapsed") == "split" if section != "table1" else False
+    if section == "flow":
+        _flow(ctx, split)
+    elif section == "transitions":
+        _transitions(ctx, split)
+    else:
+        _table1(ctx)

@@ -1,0 +1,223 @@
+"""What every page calls first: page config, data banner, the global cohort filters in
+the sidebar (kept in the URL), "N of M patients", and a reset."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import streamlit as st
+
+from ..filters import (
+    CHOICE_FIELDS,
+    FILTER_FIELDS,
+    CohortFilter,
+    Notice,
+    PageOption,
+    build_query_params,
+    parse_query_params,
+)
+from ..queries.cohort import select_patient_counts, select_t0_bounds
+from ..store import Store
+from .data import cached_query, store_or_stop
+from .provenance import data_source_banner
+
+FILTER_STATE = "_cohort_filter"
+LAST_URL = "_last_url"
+NOTICES = "_url_notices"
+WIDGET_PREFIX = "flt_"
+PATIENT_FIELDS = ("cohort", "site", "histology", "biomarker", "lynch", "ct", "cn", "ecog", "sex")
+TREATMENT_FIELDS = ("regimen", "response", "strategy")
+
+
+# Tighter header; the entry script's nav link reads "Overview" instead of its file name.
+_CSS = """<style>
+[data-testid='stSidebarUserContent'] {padding-top: 0.5rem;}
+.block-container {padding-top: 2.2rem;}
+h1 {padding-bottom: 0.3rem;}
+[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink'] * {overflow: visible;}
+[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink'] p {font-size: 0;}
+[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink'] p::after {
+  content: 'Overview'; font-size: 0.875rem;}
+</style>"""
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a page needs after the shared setup."""
+
+    store: Store
+    filter: CohortFilter
+    options: Mapping[str, str] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+def _wkey(key: str) -> str:
+    return WIDGET_PREFIX + key
+
+
+def _t0_bounds(store: Store) -> tuple[dt.date, dt.date] | None:
+    return cached_query(_select_t0_bounds, store, CohortFilter())
+
+
+def _select_t0_bounds(store: Store, _flt: CohortFilter):
+    return select_t0_bounds(store)
+
+
+def _read_url() -> dict[str, list[str]]:
+    qp = st.query_params
+    return {k: list(qp.get_all(k)) for k in qp.keys()}
+
+
+def _seed_widgets(flt: CohortFilter, bounds: tuple[dt.date, dt.date] | None) -> None:
+    """Put the filter into the widgets' session state (before they are drawn)."""
+    for f in CHOICE_FIELDS:
+        st.session_state[_wkey(f.key)] = list(getattr(flt, f.key))
+    age = FILTER_FIELDS["age"]
+    st.session_state[_wkey("age")] = flt.age or (age.lo, age.hi)
+    if bounds is not None:
+        st.session_state[_wkey("t0")] = flt.t0 or bounds
+
+
+def _filter_from_widgets(previous: CohortFilter, bounds: tuple[dt.date, dt.date] | None) -> CohortFilter:
+    """The filter the widgets now show; a field without a usable widget value keeps
+    its previous value (e.g. a date range with only its start picked so far)."""
+    kwargs: dict[str, Any] = {}
+    for f in CHOICE_FIELDS:
+        v = st.session_state.get(_wkey(f.key))
+        kwargs[f.key] = tuple(c for c in v if c in f.codes) if isinstance(v, (list, tuple)) else getattr(previous, f.key)
+    age = FILTER_FIELDS["age"]
+    v = st.session_state.get(_wkey("age"))
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        lo, hi = int(v[0]), int(v[1])
+        kwargs["age"] = None if (lo, hi) == (age.lo, age.hi) else (lo, hi)
+    else:
+        kwargs["age"] = previous.age
+    v = st.session_state.get(_wkey("t0"))
+    if bounds is not None and isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, dt.date) for x in v):
+        kwargs["t0"] = None if tuple(v) == tuple(bounds) else (v[0], v[1])
+    else:
+        kwargs["t0"] = previous.t0
+    try:
+        return CohortFilter(**kwargs)
+    except (TypeError, ValueError):
+        return previous
+
+
+def _reset() -> None:
+    st.session_state[FILTER_STATE] = CohortFilter()
+    st.session_state[NOTICES] = []
+    for key in list(st.session_state.keys()):
+        if str(key).startswith(WIDGET_PREFIX):
+            del st.session_state[key]
+    st.session_state["_reset_pending"] = True
+
+
+def sync_state(store: Store, options: tuple[PageOption, ...]) -> tuple[CohortFilter, dict[str, str]]:
+    """Reconcile URL, session and widgets; write the URL that reproduces this view.
+
+    The URL wins on the first run of a session (a deep link) and whenever it differs
+    from the last URL this session wrote (a link pasted or followed); otherwise the
+    widgets win (a user change, or a page switch, which empties the URL).
+    """
+    bounds = _t0_bounds(store)
+    raw = _read_url()
+    last = st.session_state.get(LAST_URL)
+    previous = st.session_state.get(FILTER_STATE, CohortFilter())
+    if st.session_state.pop("_reset_pending", False):
+        flt, values = CohortFilter(), {o.key: o.default for o in options}
+    elif last is None or (raw and raw != last):
+        flt, chosen, notices = parse_query_params(raw, options, t0_bounds=bounds)
+        st.session_state[NOTICES] = notices
+        values = {o.key: chosen.get(o.key, o.default) for o in options}
+    else:
+        flt = _filter_from_widgets(previous, bounds)
+        if flt != previous:
+            st.session_state[NOTICES] = []
+        values = {}
+        for o in options:
+            v = st.session_state.get(o.key)
+            values[o.key] = v if v in o.values else o.default
+    st.session_state[FILTER_STATE] = flt
+    _seed_widgets(flt, bounds)
+    for o in options:
+        st.session_state[o.key] = values[o.key]
+    wanted = build_query_params(flt, values, options)
+    if wanted != raw:
+        st.query_params.from_dict(wanted)
+    st.session_state[LAST_URL] = wanted
+    return flt, values
+
+
+def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds) -> None:
+    sb = st.sidebar
+    sb.markdown(
+        f"<div style='font-size:1.35rem;line-height:1.2'><b>{counts['n']:,}</b> of {counts['m']:,} patients</div>"
+        f"<div style='font-size:0.9rem;opacity:0.8'>{counts['analysis']:,} received immunotherapy and are eligible</div>",
+        unsafe_allow_html=True,
+    )
+    sb.button("Reset all filters", on_click=_reset, icon=":material/restart_alt:", disabled=flt.is_empty,
+              width="stretch", key="flt_reset_button")
+
+    def multi(container, key: str) -> None:
+        f = FILTER_FIELDS[key]
+        container.multiselect(f.label, options=list(f.codes), format_func=f.label_of, key=_wkey(key),
+                              placeholder="All")
+
+    active = set(flt.to_query_params())
+    with sb.expander("Patient and tumour", expanded=bool(active & set(PATIENT_FIELDS + ("age",))),
+                     icon=":material/person:"):
+        for key in PATIENT_FIELDS:
+            multi(st, key)
+        age = FILTER_FIELDS["age"]
+        st.slider(age.label, min_value=age.lo, max_value=age.hi, key=_wkey("age"))
+    with sb.expander("Treatment and response", expanded=bool(active & set(TREATMENT_FIELDS + ("t0",))),
+                     icon=":material/medication:"):
+        for key in TREATMENT_FIELDS:
+            multi(st, key)
+        if bounds is not None:
+            st.date_input(FILTER_FIELDS["t0"].label, min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
+                          format="YYYY-MM-DD")
+
+
+def _notices(notices: list[Notice]) -> None:
+    if notices:
+        st.warning("Some settings in the link were not recognised and were left out:\n\n"
+                   + "\n".join(f"- {n}" for n in notices), icon=":material/link_off:")
+
+
+def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str | None = None,
+               options: tuple[PageOption, ...] = ()) -> PageContext:
+    """Call first on every page: config, filters (sidebar + URL), banner, title, N of M."""
+    st.set_page_config(page_title=f"{title} - organ-preservation registry", page_icon=icon, layout="wide")
+    st.html(_CSS)
+    store = store_or_stop()
+    flt, values = sync_state(store, options)
+    counts = cached_query(select_patient_counts, store, flt)
+    _sidebar(flt, counts, _t0_bounds(store))
+    st.title(title)
+    data_source_banner(store)
+    _notices(st.session_state.get(NOTICES, []))
+    described = flt.describe()
+    st.markdown(
+        f"**{counts['n']:,} of {counts['m']:,} patients** "
+        + ("(all registered patients)" if not described else "· " + " · ".join(described))
+    )
+    if subtitle:
+        st.caption(subtitle)
+    return PageContext(store=store, filter=flt, options=values, counts=counts)
+
+
+def option_control(option: PageOption, *, label_visibility: str = "visible") -> str:
+    """A page option as a segmented control, kept in the URL by :func:`page_setup`."""
+    value = st.segmented_control(option.label, options=list(option.values), format_func=option.label_of,
+                                 key=option.key, selection_mode="single", label_visibility=label_visibility)
+    return value if value in option.values else option.default
+
+
+def planned_page(ctx: PageContext, holds: list[str]) -> None:
+    """Placeholder for a page not built yet: what it will hold."""
+    st.info("This page is not built yet. It will show, for the "
+            f"{ctx.counts['n']:,} patients selected in the sidebar:", icon=":material/construction:")
+    st.markdown("\n".join(f"- {h}" for h in holds))
