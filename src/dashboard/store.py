@@ -302,7 +302,15 @@ class Store:
         return self._ident
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self._current().cursor()
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[tuple[int, int, int], duckdb.DuckDBPyConnection]:
+        """The served version and a cursor on it, taken together (a query run on the
+        cursor reads exactly that version, whatever is swapped in meanwhile)."""
+        self._current()
+        with self._lock:
+            assert self._con is not None and self._ident is not None
+            return self._ident, self._con.cursor()
 
     @contextmanager
     def query_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -27,6 +27,9 @@ def validate_path(path: str | Path) -> ValidationReport:
     return validate(read_registry(path))
 
 
+SYNTHETIC_PROVENANCE_KEYS = ("seed", "n_patients", "generator_version", "cutoff_date", "calibration")
+
+
 def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = True) -> dict:
     """Validate ``path`` and, only if it is valid, build a new store at ``db_path``.
 
@@ -54,6 +57,9 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
     }
     if raw.declared_source == "synthetic":
         provenance["imported_from_synthetic_export"] = "true"
+        for key in SYNTHETIC_PROVENANCE_KEYS:  # keep what the synthetic-data label shows
+            if key in raw.declared_meta:
+                provenance[key] = raw.declared_meta[key]
     return build_store(db_path, fill, provenance, derive=derive)
 
 

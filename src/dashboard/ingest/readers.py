@@ -70,6 +70,7 @@ class RawRegistry:
     input_sha256: dict[str, str] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)  # tables whose file exists but could not be read
     declared_source: str | None = None  # "synthetic" when the folder's manifest says so
+    declared_meta: dict[str, str] = field(default_factory=dict)  # the exporting store's provenance
 
     def location(self, table_name: str) -> tuple[str, str]:
         """(file, phrase) naming where a table is expected, for messages."""
@@ -194,7 +195,9 @@ def read_csv_folder(path: Path) -> RawRegistry:
     manifest = path / "manifest.json"
     if manifest.is_file():
         try:
-            reg.declared_source = json.loads(manifest.read_text("utf-8")).get("source")
+            doc = json.loads(manifest.read_text("utf-8"))
+            reg.declared_source = doc.get("source")
+            reg.declared_meta = {str(k): str(v) for k, v in (doc.get("store_meta") or {}).items()}
         except (ValueError, UnicodeDecodeError, AttributeError):
             reg.problems.append(Problem("manifest.json", None, None, None, "manifest", "manifest.json is not valid JSON; ignored", WARNING))
     return reg
