@@ -7,6 +7,7 @@ export    write the served store in the canonical CSV format
 template  write header-only CSV templates and a README of the import format
 docs      regenerate docs/data-dictionary.md and docs/endpoints.md (--check: fail if stale)
 info      provenance and row counts of the served store
+bench     benchmark every page and the statistics at 10k / 100k / 1M patients
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(rest: list[str]) -> int:
+    import runpy
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "bench_pages.py"
+    if not script.exists():
+        print("bench/bench_pages.py not found: run from a clone of the repository.", file=sys.stderr)
+        return 1
+    return int(runpy.run_path(str(script))["main"](rest) or 0)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .store import read_meta
 
@@ -148,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", action="store_true")
     sp.set_defaults(func=cmd_docs)
 
+    # handled before parsing (its options belong to bench/bench_pages.py); listed for --help
+    sub.add_parser("bench", help="benchmark every page and the statistics (options: bench/bench_pages.py --help)")
+
     sp = sub.add_parser("info", help="provenance and counts of the store")
     db_arg(sp)
     sp.set_defaults(func=cmd_info)
@@ -155,5 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
