@@ -1,0 +1,221 @@
+"""Step-curve figures with a number-at-risk table aligned under the time axis: Kaplan-Meier
+survival (this module) and cumulative incidence (:mod:`.cif`). Pure: frames in, figure out.
+
+Curves are drawn from the estimator's step table (one point per distinct time), never
+one point per patient. Colours: one fixed colour per strategy group and response, taken
+from :mod:`._theme`; other factors use the Okabe-Ito colour-blind-safe palette. Strategy
+groups also differ by line dash, so the curves stay apart without colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from ._theme import FONT, RESPONSE_COLOURS, STRATEGY_COLOURS, rgba
+
+# Strategy groups -> colours of their defining strategies in the shared theme.
+GROUP_COLOURS = {"NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], "RO": STRATEGY_COLOURS["RO"],
+                 "SYSTEMIC": STRATEGY_COLOURS["SYSTEMIC"], "OP": STRATEGY_COLOURS["WW"]}
+GROUP_DASH = {"NOM": "solid", "OPFS": "dash", "RO": "dot", "SYSTEMIC": "dashdot", "OP": "solid"}
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+GREY = "#8a8a8a"
+
+
+def colours_for(factor: str, codes: Sequence[str]) -> dict[str, str]:
+    """Fixed colours for strategy groups / strategies / responses, Okabe-Ito otherwise
+    (in the order given; "missing" and "not yet known" groups grey)."""
+    fixed = {"initial_group": GROUP_COLOURS, "final_group": GROUP_COLOURS, "iptw": GROUP_COLOURS,
+             "initial_strategy": STRATEGY_COLOURS, "restaging_response": RESPONSE_COLOURS}.get(factor, {})
+    out, k = {}, 0
+    for c in codes:
+        if c in fixed:
+            out[c] = fixed[c]
+        elif c in ("MISSING", "AFTER_LANDMARK"):
+            out[c] = GREY
+        elif c == "ALL":
+            out[c] = "#1f4e79"
+        else:
+            out[c] = OKABE_ITO[k % len(OKABE_ITO)]
+            k += 1
+    return out
+
+
+def dashes_for(factor: str, codes: Sequence[str]) -> dict[str, str]:
+    if factor in ("initial_group", "final_group", "iptw"):
+        return {c: GROUP_DASH.get(c, "solid") for c in codes}
+    return {c: "solid" for c in codes}
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """One drawn curve: ``data`` has ``time, estimate, lower, upper, n_risk`` (and
+    ``n_censor`` for censor marks), sorted by time, starting after time 0."""
+
+    key: str
+    label: str
+    colour: str
+    data: pl.DataFrame
+    dash: str = "solid"
+    show_ci: bool = True
+    censor_marks: bool = True
+    legend: bool = True
+
+
+@dataclass(frozen=True)
+class RiskRow:
+    """One row of the at-risk table: label, colour, and ``time, text`` cells."""
+
+    label: str
+    colour: str
+    cells: pl.DataFrame
+
+
+def _cut(data: pl.DataFrame, min_at_risk: float) -> pl.DataFrame:
+    """Rows up to the last time with at least ``min_at_risk`` at risk."""
+    if min_at_risk <= 0 or data.height == 0:
+        return data
+    ok = (data.get_column("n_risk") >= min_at_risk).to_list()
+    last = max((i for i, v in enumerate(ok) if v), default=-1)
+    return data.head(last + 1)
+
+
+def step_figure(
+    curves: Sequence[CurveSpec],
+    risk_rows: Sequence[RiskRow],
+    *,
+    x_title: str,
+    y_title: str,
+    grid: Sequence[float],
+    start: float = 1.0,
+    y_range: tuple[float, float] = (0.0, 100.0),
+    min_at_risk: float = 0.0,
+    risk_title: str = "Number at risk",
+    title: str | None = None,
+) -> go.Figure:
+    """Curves (in %) on top, the at-risk table underneath on the same time axis.
+
+    Parameters
+    ----------
+    curves : what to draw; estimates are proportions, shown as percentages.
+    risk_rows : at-risk table rows (top to bottom), cells at the ``grid`` times.
+    x_title, y_title : axis titles (with units).
+    grid : tick positions of the time axis (months), also the at-risk columns.
+    start : value of every curve at time 0 (1 for survival, 0 for incidence).
+    min_at_risk : each curve stops at the last time with at least this many at risk.
+    """
+    n_rows = max(1, len(risk_rows))
+    table_px = 30 + 26 * n_rows
+    plot_px = 440
+    gap_px = 78  # tick labels and the axis title between the curves and the table
+    area = plot_px + gap_px + table_px
+    top_px = 70 if title else 46
+    height = area + top_px + 12
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=gap_px / area,
+                        row_heights=[plot_px / (plot_px + table_px), table_px / (plot_px + table_px)])
+    xmax = max(grid) if grid else 1.0
+    for c in curves:
+        d = _cut(c.data, min_at_risk).filter(pl.col("time") <= xmax)
+        t = [0.0, *d.get_column("time").to_list()]
+        est = [100 * start, *(100 * v for v in d.get_column("estimate").to_list())]
+        if c.show_ci and d.height:
+            lo = [100 * start, *((100 * v) if v is not None else None for v in d.get_column("lower").to_list())]
+            hi = [100 * start, *((100 * v) if v is not None else None for v in d.get_column("upper").to_list())]
+            fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip",
+                                     showlegend=False, legendgroup=c.key, connectgaps=True), row=1, col=1)
+            fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
+                                     fillcolor=rgba(c.colour, 0.14), hoverinfo="skip", showlegend=False,
+                                     legendgroup=c.key, connectgaps=True), row=1, col=1)
+        fig.add_trace(go.Scatter(
+            x=t, y=est, mode="lines", name=c.label, legendgroup=c.key, showlegend=c.legend,
+            line=dict(color=c.colour, width=2.6, shape="hv", dash=c.dash),
+            customdata=[0.0, *d.get_column("n_risk").to_list()],
+            hovertemplate=f"<b>{c.label}</b><br>Month %{{x:.1f}}: %{{y:.1f}}%<br>At risk: %{{customdata:,.0f}}"
+                          "<extra></extra>",
+        ), row=1, col=1)
+        if c.censor_marks and "n_censor" in d.columns:
+            cm = d.filter(pl.col("n_censor") > 0)
+            if cm.height:
+                fig.add_trace(go.Scatter(
+                    x=cm.get_column("time").to_list(), y=[100 * v for v in cm.get_column("estimate").to_list()],
+                    mode="markers", marker=dict(symbol="line-ns-open", size=6, color=c.colour, line=dict(width=1), opacity=0.7),
+                    legendgroup=c.key, showlegend=False, hoverinfo="skip", name=f"{c.label} censored",
+                ), row=1, col=1)
+    labels = []
+    for i, r in enumerate(risk_rows):
+        cells = r.cells.filter(pl.col("time") <= xmax)
+        fig.add_trace(go.Scatter(
+            x=cells.get_column("time").to_list(), y=[i] * cells.height, mode="text",
+            text=cells.get_column("text").to_list(), textfont=dict(size=13, color=r.colour),
+            showlegend=False, hoverinfo="skip", name=f"at risk: {r.label}",
+        ), row=2, col=1)
+        labels.append(r.label)
+    pad = 0.03 * xmax
+    fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=True, gridcolor="#e6e6e6",
+                     zeroline=False, showline=True, linecolor="#444", ticks="outside", row=1, col=1,
+                     tickfont=dict(size=13, color="#1f2933"),
+                     title=dict(text=x_title, standoff=6), showticklabels=True)
+    fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=False, showticklabels=False,
+                     zeroline=False, row=2, col=1)
+    lo, hi = y_range
+    fig.update_yaxes(range=[lo - 1, hi + 2], title=y_title, ticksuffix="%", gridcolor="#e6e6e6", zeroline=False,
+                     tickfont=dict(size=13, color="#1f2933"),
+                     showline=True, linecolor="#444", row=1, col=1)
+    fig.update_yaxes(range=[n_rows - 0.5, -0.5], tickvals=list(range(len(labels))), ticktext=labels,
+                     showgrid=False, zeroline=False, fixedrange=True, row=2, col=1,
+                     tickfont=dict(size=13))
+    fig.add_annotation(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
+                       yanchor="bottom", showarrow=False, font=dict(size=13), yshift=2)
+    fig.update_layout(
+        height=height, font=FONT, margin=dict(l=10, r=20, t=top_px, b=12),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left", font=dict(size=14)),
+        title=dict(text=title, x=0, font=dict(size=16)) if title else None,
+        plot_bgcolor="white", paper_bgcolor="rgba(0,0,0,0)", hovermode="closest",
+    )
+    return fig
+
+
+def km_curve_data(km: pl.DataFrame, group: str) -> pl.DataFrame:
+    """The rows of one group of a :func:`~dashboard.stats.kaplan_meier` table, as a curve."""
+    return (km.filter(pl.col("group") == group)
+            .select("time", pl.col("survival").alias("estimate"), "lower", "upper", "n_risk", "n_censor"))
+
+
+def km_figure(
+    km: pl.DataFrame,
+    risk: pl.DataFrame,
+    *,
+    groups: Sequence[str],
+    label: Callable[[str], str],
+    n: dict[str, int],
+    colours: dict[str, str],
+    dashes: dict[str, str] | None = None,
+    x_title: str,
+    y_title: str,
+    grid: Sequence[float],
+    show_ci: bool = True,
+    min_at_risk: float = 0.0,
+    risk_title: str = "Number at risk",
+    n_word: str = "n",
+) -> go.Figure:
+    """Kaplan-Meier curves with CI bands, censor marks and the at-risk table.
+
+    Parameters
+    ----------
+    km : :func:`~dashboard.stats.kaplan_meier` output (months).
+    risk : cells per ``group, time`` with a ``text`` column
+        (:func:`dashboard.tables.survival.format_risk_cells`).
+    groups : group codes in display order; ``label`` maps a code to its display label.
+    n : patients per group for the legend (``"label (n=…)"``).
+    min_at_risk : a curve stops where fewer remain at risk.
+    """
+    dashes = dashes or {}
+    specs = [CurveSpec(g, f"{label(g)} ({n_word}={n.get(g, 0):,})", colours[g], km_curve_data(km, g),
+                       dashes.get(g, "solid"), show_ci) for g in groups]
+    rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]
+    return step_figure(specs, rows, x_title=x_title, y_title=y_title, grid=grid, min_at_risk=min_at_risk,
+                       risk_title=risk_title)

@@ -1,0 +1,226 @@
+"""Organ-preservation page body: crude and Kaplan-Meier organ preservation overall and by
+subgroup (forest plot), response rates, and a swimmer plot of organ-preserving patients."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from ..figures.forest import forest_figure
+from ..figures.swimmer import swimmer_figure
+from ..filters import CohortFilter, PageOption
+from ..queries.organ import (
+    POPULATIONS,
+    SUBGROUPS,
+    SWIMMER_EVENTS,
+    SWIMMER_SORTS,
+    SWIMMER_STRATEGIES,
+    SwimmerData,
+    select_organ_outcomes,
+    select_swimmer,
+    subgroup_level_label,
+)
+from ..schema import STRATEGY
+from ..stats.proportions import METHODS
+from ..stats.summaries import OrganOptions, summarize_organ_preservation, summarize_rates
+from ..store import Store
+from ..tables.survival import NE, format_organ_table, format_pct_ci, format_rates_table, with_labels
+from .data import cached_query
+from .page import PageContext, option_control
+from .survival import PLOTLY_CONFIG, csv_button, option_select, show_table
+
+SECTION = PageOption("section", "Show", (("rates", "Organ preservation"), ("response", "Response rates"),
+                                         ("swimmer", "Swimmer plot")), "rates")
+POPULATION = PageOption("population", "Patients", tuple((k, v[0]) for k, v in POPULATIONS.items()), "all")
+HORIZON = PageOption("horizon", "Crude rate at", (("12", "12 months"), ("24", "24 months"), ("36", "36 months")), "36")
+METHOD = PageOption("method", "Exact CI method", tuple((m, {"clopper-pearson": "Clopper-Pearson (exact)",
+                                                             "wilson": "Wilson score", "jeffreys": "Jeffreys"}[m])
+                                                       for m in METHODS), "clopper-pearson")
+FOREST = PageOption("forest", "Forest plot shows", (("km", "Kaplan-Meier at the horizon"), ("crude", "Crude rate")), "km")
+SORT = PageOption("sort", "Order lanes by", tuple((k, v[0]) for k, v in SWIMMER_SORTS.items()), "followup")
+LANES = PageOption("lanes", "Patients per view", (("50", "50"), ("100", "100"), ("200", "200")), "100")
+OPTIONS = (SECTION, POPULATION, HORIZON, METHOD, FOREST, SORT, LANES)
+
+RATE_LABELS = {
+    "ccr": ("cCR", "FAS patients with a restaging assessment"),
+    "near_ccr": ("near-cCR", "FAS patients with a restaging assessment"),
+    "non_ccr": ("non-cCR", "FAS patients with a restaging assessment"),
+    "pcr": ("pCR (ypT0N0)", "patients with a first resection specimen (ypT and ypN recorded)"),
+    "mpr": ("Major pathological response (≤10% viable tumour)", "patients with residual tumour % recorded"),
+    "sccr12": ("Sustained cCR at 12 months", "cCR patients followed 12 months after the last immunotherapy dose "
+                                             "(or failing before)"),
+}
+RATE_DEFINITIONS = (("ccr", "ccr", "assessed"), ("near_ccr", "near_ccr", "assessed"), ("non_ccr", "non_ccr", "assessed"),
+                    ("pcr", "pcr", "path_evaluable"), ("mpr", "mpr", "mpr_evaluable"),
+                    ("sccr12", "sccr12", "sccr12_evaluable"))
+
+
+def organ_analysis(store: Store, flt: CohortFilter, population: str, opts: OrganOptions) -> pl.DataFrame | None:
+    """Query + :func:`summarize_organ_preservation` (cached by ``cached_query``)."""
+    df = select_organ_outcomes(store, flt, population)
+    if df.height == 0:
+        return None
+    return summarize_organ_preservation(df, {c: v[1].codes for c, v in SUBGROUPS.items()}, opts)
+
+
+def rates_analysis(store: Store, flt: CohortFilter, population: str, method: str) -> pl.DataFrame | None:
+    df = select_organ_outcomes(store, flt, population)
+    if df.height == 0:
+        return None
+    return summarize_rates(df, RATE_DEFINITIONS, method)
+
+
+def swimmer_page(store: Store, flt: CohortFilter, sort: str, page: int, size: int) -> SwimmerData:
+    return select_swimmer(store, flt, sort, page, size)
+
+
+def definition_text(horizon: float, population: str) -> str:
+    """The crude-rate definition shown on the page."""
+    return (f"**Crude organ-preservation rate at {horizon:g} months**: among {POPULATIONS[population][0].lower()} "
+            f"patients who can be judged at {horizon:g} months after the first immunotherapy dose (T0), the share "
+            f"alive with the organ in place at {horizon:g} months. Patients with a radical resection or who died by "
+            f"then count as failures; patients followed less than {horizon:g} months without either are *not "
+            "evaluable* and left out (their number is shown). Local excision, ESD and EMR are not organ loss. "
+            "**Kaplan-Meier OPS** uses every patient, censored at last contact with the organ in place.")
+
+
+def _ci(lower: float | None, upper: float | None) -> str:
+    return f"{100 * lower:.1f}–{100 * upper:.1f}%" if lower is not None and upper is not None else NE
+
+
+def _forest_rows(summary: pl.DataFrame, horizon: float, which: str) -> pl.DataFrame:
+    rows = []
+    col = "crude" if which == "crude" else f"km{horizon:g}"
+    for r in summary.iter_rows(named=True):
+        if r["subgroup"] != "overall" and (not rows or rows[-1]["_sub"] != r["subgroup"]):
+            rows.append({"_sub": r["subgroup"], "heading": True, "label": SUBGROUPS[r["subgroup"]][0], "n": 0,
+                         "estimate": None, "lower": None, "upper": None, "text": ""})
+        est, lo, hi = r.get(col), r.get(col + "_lower"), r.get(col + "_upper")
+        text = format_pct_ci(est, lo, hi) if which != "crude" else (
+            format_pct_ci(est, lo, hi) if r["evaluable"] else NE)
+        rows.append({"_sub": r["subgroup"], "heading": False,
+                     "label": "All patients" if r["subgroup"] == "overall" else subgroup_level_label(r["subgroup"], r["level"]),
+                     "n": r["n"], "estimate": est, "lower": lo, "upper": hi, "text": text})
+    return pl.DataFrame(rows, schema={"_sub": pl.String, "heading": pl.Boolean, "label": pl.String, "n": pl.Int64,
+                                      "estimate": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
+                                      "text": pl.String}).drop("_sub")
+
+
+def _rates_section(ctx: PageContext) -> None:
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+    with c1:
+        population = option_select(POPULATION)
+    with c2:
+        horizon = float(option_select(HORIZON))
+    with c3:
+        method = option_select(METHOD)
+    with c4:
+        which = option_select(FOREST)
+    opts = OrganOptions(horizon=horizon, method=method)
+    summary = cached_query(organ_analysis, ctx.store, ctx.filter, population, opts)
+    if summary is None:
+        st.info("No patients in the full analysis set match the filters.")
+        return
+    overall = summary.row(0, named=True)
+    m = st.columns(1 + len(opts.times))
+    m[0].metric(f"Crude, {horizon:g} months", f"{100 * overall['crude']:.1f}%" if overall["crude"] is not None else NE,
+                help="Exact binomial CI; definition below.")
+    m[0].caption(f"{overall['preserved']:,} of {overall['evaluable']:,} evaluable · 95% CI "
+                 + (_ci(overall["crude_lower"], overall["crude_upper"]) if overall["evaluable"] else NE))
+    for i, t in enumerate(opts.times, start=1):
+        k = f"km{t:g}"
+        m[i].metric(f"Kaplan-Meier OPS, {t:g} months", f"{100 * overall[k]:.1f}%" if overall[k] is not None else NE)
+        m[i].caption(f"95% CI {_ci(overall[k + '_lower'], overall[k + '_upper'])} · "
+                     f"{overall[k + '_n_risk'] or 0:,.0f} at risk")
+    st.caption(definition_text(horizon, population))
+    label = (f"Crude organ preservation at {horizon:g} months (%)" if which == "crude"
+             else f"Kaplan-Meier organ-preservation survival at {horizon:g} months (%)")
+    rows = _forest_rows(summary, horizon, which)
+    st.subheader("By subgroup")
+    small = [r for r in summary.iter_rows(named=True) if r["subgroup"] != "overall" and r["n"] < 10]
+    if small:
+        st.warning("Small subgroups (fewer than 10 patients): " + ", ".join(
+            f"{subgroup_level_label(r['subgroup'], r['level'])} ({r['n']})" for r in small)
+            + ". Their estimates are imprecise.", icon=":material/group_off:")
+    fig = forest_figure(rows, x_title=label, overall=overall["crude"] if which == "crude" else overall[f"km{horizon:g}"],
+                        value_title="Crude % (95% CI)" if which == "crude" else "KM % (95% CI)")
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="forest_chart")
+    st.caption("Squares: point estimates; bars: 95% CI (" + (METHOD.label_of(method) if which == "crude" else
+               "Kaplan-Meier, log-log") + "). Dashed line: all patients. Time from T0; OPS event = radical "
+               "resection or death.")
+    table = format_organ_table(summary, {c: v[0] for c, v in SUBGROUPS.items()}, subgroup_level_label, opts.times,
+                               horizon)
+    level_labels = ["All patients" if r["subgroup"] == "overall" else subgroup_level_label(r["subgroup"], r["level"])
+                    for r in summary.select("subgroup", "level").iter_rows(named=True)]
+    csv_button("Subgroup estimates (CSV)", summary.with_columns(pl.Series("level_label", level_labels)),
+               f"organ_preservation_{population}.csv", ctx.store, "forest_csv")
+    show_table(table, "organ_table")
+
+
+def _response_section(ctx: PageContext) -> None:
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        population = option_select(POPULATION)
+    with c2:
+        method = option_select(METHOD)
+    rates = cached_query(rates_analysis, ctx.store, ctx.filter, population, method)
+    if rates is None:
+        st.info("No patients in the full analysis set match the filters.")
+        return
+    st.caption(f"Proportions with {METHOD.label_of(method)} 95% confidence intervals. Clinical response at the "
+               "restaging on which the strategy was decided (OPRA / MSKCC three-tier); pathology of the first "
+               "resection specimen (local or radical). Sustained cCR: no regrowth, recurrence, progression, "
+               "metastasis, radical resection or death within 12 months after the last immunotherapy dose.")
+    show_table(format_rates_table(rates, RATE_LABELS), "rates_table")
+    rows = pl.DataFrame({
+        "heading": [False] * rates.height,
+        "label": [RATE_LABELS[k][0] for k in rates.get_column("key")],
+        "n": rates.get_column("n"), "estimate": rates.get_column("estimate"),
+        "lower": rates.get_column("lower"), "upper": rates.get_column("upper"),
+        "text": format_rates_table(rates, RATE_LABELS).get_column("% (95% CI)"),
+    })
+    st.plotly_chart(forest_figure(rows, x_title="Patients with the response (%)", value_title="% (95% CI)",
+                                  n_title="Denominator"), config=PLOTLY_CONFIG, key="rates_chart")
+    csv_button("Response rates (CSV)", with_labels(rates, lambda k: RATE_LABELS[k][0], "key", "outcome"),
+        f"response_rates_{population}.csv", ctx.store, "rates_csv")
+
+
+def _swimmer_section(ctx: PageContext) -> None:
+    c1, c2, c3 = st.columns([3, 2, 2])
+    with c1:
+        sort = option_select(SORT)
+    with c2:
+        size = int(option_select(LANES))
+    first = cached_query(swimmer_page, ctx.store, ctx.filter, sort, 0, size)
+    pages = max(1, -(-first.total // size))
+    with c3:
+        page = st.number_input(f"View (1-{pages})", min_value=1, max_value=pages, value=1, step=1, key="swim_page")
+    page = min(int(page), pages) - 1
+    data = first if page == 0 else cached_query(swimmer_page, ctx.store, ctx.filter, sort, page, size)
+    if data.total == 0:
+        st.info("No Watch & Wait or local / endoscopic resection patients match the filters.")
+        return
+    lo, hi = page * size + 1, min((page + 1) * size, data.total)
+    st.markdown(f"**Patients {lo:,}–{hi:,} of {data.total:,}** whose first strategy was Watch & Wait, local excision, "
+                f"ESD or EMR, ordered by {SWIMMER_SORTS[sort][0].lower()}. At most {size} lanes per view; "
+                "use *View* for the next ones.")
+    fig = swimmer_figure(data.patients, data.events, event_labels=dict(SWIMMER_EVENTS),
+                         strategy_labels={s: STRATEGY.label(s) for s in SWIMMER_STRATEGIES})
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="swimmer_chart")
+    st.caption("Each lane runs from the strategy decision (T1) to last contact; lane colour = first strategy. "
+               "Hover a lane or a marker for the patient identifier.")
+    csv_button("Events of these patients (CSV)",
+               data.events.join(data.patients.select("subject_id", "lane", "initial_strategy"), on="subject_id")
+               .with_columns(pl.col("kind").replace_strict(dict(SWIMMER_EVENTS)).alias("event")).sort("lane", "month"),
+               f"swimmer_view{page + 1}.csv", ctx.store, "swimmer_csv")
+
+
+def organ_body(ctx: PageContext) -> None:
+    """The Organ-preservation page below the shared header."""
+    section = option_control(SECTION, label_visibility="collapsed")
+    if section == "rates":
+        _rates_section(ctx)
+    elif section == "response":
+        _response_section(ctx)
+    else:
+        _swimmer_section(ctx)

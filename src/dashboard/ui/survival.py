@@ -1,0 +1,392 @@
+"""Survival page body: Kaplan-Meier by group, regrowth under competing risks, and an
+inverse-probability-weighted comparison of organ preservation first versus radical surgery."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import polars as pl
+import streamlit as st
+
+from ..derive import ENDPOINTS_BY_CODE
+from ..figures.balance import balance_figure, weights_figure
+from ..figures.cif import cif_figure
+from ..figures.km import colours_for, dashes_for, km_figure
+from ..filters import CohortFilter, PageOption
+from ..queries.survival import (
+    COVARIATES,
+    ENDPOINT_ORDER,
+    FACTORS,
+    LANDMARK,
+    TteRequest,
+    covariate_level_label,
+    origin_axis_label,
+    select_iptw_data,
+    select_tte,
+)
+from ..stats.summaries import (
+    CompetingSummary,
+    IptwSummary,
+    SurvivalOptions,
+    SurvivalSummary,
+    risk_table,
+    summarize_competing,
+    summarize_iptw,
+    summarize_survival,
+    time_grid,
+)
+from ..store import Store
+from ..tables.survival import (
+    format_balance_table,
+    format_competing_table,
+    format_cox_table,
+    format_p_eq,
+    format_pct_ci,
+    format_risk_cells,
+    format_survival_table,
+    km_csv,
+    with_labels,
+)
+from .data import cached_query
+from .page import PageContext, option_control
+
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+ENDPOINT_LABELS = {"OPS": "OPS: organ-preservation survival", "RG": "RG: local regrowth (Watch & Wait)",
+                   "LR": "LR: local recurrence after resection", "DMFS": "DMFS: distant-metastasis-free survival",
+                   "DFS": "DFS: disease-free survival (salvage-adjusted)", "DFS_STRICT": "DFS: disease-free survival (strict)",
+                   "EFS": "EFS: event-free survival", "OS": "OS: overall survival"}
+Y_TITLES = {"OPS": "Alive with organ in place (%)", "RG": "Free of local regrowth (%)", "LR": "Free of local recurrence (%)",
+            "DMFS": "Alive without distant metastasis (%)", "DFS": "Disease-free survival (%)",
+            "DFS_STRICT": "Disease-free survival, strict (%)", "EFS": "Event-free survival (%)", "OS": "Overall survival (%)"}
+
+VIEW = PageOption("view", "Show", (("km", "Kaplan-Meier"), ("cif", "Regrowth with competing risks"),
+                                   ("iptw", "Weighted comparison (IPTW)")), "km")
+ENDPOINT = PageOption("endpoint", "Endpoint", tuple((c, ENDPOINT_LABELS[c]) for c in ENDPOINT_ORDER), "OPS")
+ORIGIN = PageOption("origin", "Time from", (("T0", "T0: first immunotherapy dose"), ("T1", "T1: strategy decision"),
+                                            ("INDEX", "Definitive treatment"), (LANDMARK, "Landmark after T0")), "T1")
+LANDMARK_MONTHS = PageOption("landmark", "Landmark after T0",
+                             tuple((str(m), f"{m} months") for m in (3, 6, 9, 12, 18, 24)), "6")
+FACTOR = PageOption("by", "Compare", tuple((k, f.label) for k, f in FACTORS.items()), "initial_group")
+CI = PageOption("ci", "Confidence band", (("log-log", "log-log (default)"), ("log", "log (R default)"),
+                                          ("plain", "plain (linear)"), ("none", "no band")), "log-log")
+MIN_AT_RISK = PageOption("minrisk", "Stop each curve when fewer remain at risk than",
+                         tuple((str(k), str(k) if k else "never stop") for k in (0, 5, 10, 20, 30)), "10")
+OPTIONS = (VIEW, ENDPOINT, ORIGIN, LANDMARK_MONTHS, FACTOR, CI, MIN_AT_RISK)
+
+DEFAULT_PS_COVARIATES = ["age", "sex", "ecog", "tumour_site", "ct", "cn", "regimen_class"]
+IPTW_LABELS = {"OP": "Organ preservation first (NOM or OPFS)", "RO": "Radical surgery (RO)"}
+
+
+# ------------------------------------------------------------------ shared UI helpers
+def option_select(option: PageOption, *, disabled: bool = False, help: str | None = None) -> str:
+    """A page option as a select box (kept in the URL by ``page_setup``)."""
+    value = st.selectbox(option.label, options=list(option.values), format_func=option.label_of, key=option.key,
+                         disabled=disabled, help=help)
+    return value if value in option.values else option.default
+
+
+def csv_button(label: str, frame: pl.DataFrame, file_name: str, store: Store, key: str) -> None:
+    """Download the data behind a figure or table; synthetic data says so in the file
+    name and in a ``data_source`` column."""
+    synthetic = store.is_synthetic()
+    out = frame.with_columns(pl.lit("SYNTHETIC DEMONSTRATION DATA" if synthetic else "registry").alias("data_source"))
+    st.download_button(label, data=out.write_csv(), file_name=("synthetic_" if synthetic else "") + file_name,
+                       mime="text/csv", on_click="ignore", icon=":material/download:", key=key)
+
+
+def show_table(frame: pl.DataFrame, key: str) -> None:
+    st.dataframe(frame, hide_index=True, width="stretch", key=key)
+
+
+# ------------------------------------------------------------------ cached analyses
+def km_analysis(store: Store, flt: CohortFilter, req: TteRequest, opts: SurvivalOptions) -> SurvivalSummary | None:
+    """Query + :func:`summarize_survival` (module level, so ``cached_query`` can cache it)."""
+    df = select_tte(store, flt, req)
+    if df.height == 0:
+        return None
+    return summarize_survival(df, opts, group_order=FACTORS[req.factor].codes)
+
+
+def competing_analysis(store: Store, flt: CohortFilter, req: TteRequest, conf_level: float) -> CompetingSummary | None:
+    df = select_tte(store, flt, req)
+    if df.height == 0:
+        return None
+    return summarize_competing(df, conf_level=conf_level, group_order=FACTORS[req.factor].codes)
+
+
+def iptw_analysis(store: Store, flt: CohortFilter, endpoint: str, covariates: tuple[str, ...], estimand: str,
+                  opts: SurvivalOptions) -> IptwSummary | str:
+    """The weighted comparison, or why it cannot be done (a message)."""
+    df = select_iptw_data(store, flt, endpoint, covariates)
+    counts = dict(df.group_by("group").len().iter_rows())
+    if counts.get("OP", 0) < 10 or counts.get("RO", 0) < 10:
+        return (f"Too few patients for a weighted comparison: {counts.get('OP', 0)} with organ preservation first, "
+                f"{counts.get('RO', 0)} with radical surgery (at least 10 in each arm needed).")
+    try:
+        return summarize_iptw(df, covariates, estimand=estimand, options=opts)
+    except (ValueError, RuntimeError) as exc:
+        return f"The propensity model could not be fitted: {exc}"
+
+
+# ------------------------------------------------------------------ page sections
+def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]:
+    view = option_control(VIEW, label_visibility="collapsed")
+    c1, c2, c3, c4 = st.columns([3, 3, 2, 3])
+    with c1:
+        if view == "cif":
+            st.selectbox(ENDPOINT.label, [ENDPOINT_LABELS["RG"]], disabled=True, key="cif_endpoint",
+                         help="Competing risks are shown for local regrowth under Watch & Wait.")
+            endpoint = "RG"
+        else:
+            endpoint = option_select(ENDPOINT)
+    ep = ENDPOINTS_BY_CODE[endpoint]
+    with c2:
+        origin = option_select(ORIGIN, disabled=view == "iptw",
+                               help="T0 for everyone; T1 or a landmark to compare groups formed after T0.")
+    with c3:
+        landmark = float(option_select(LANDMARK_MONTHS, disabled=origin != LANDMARK or view == "iptw"))
+    with c4:
+        factor = option_select(FACTOR, disabled=view == "iptw")
+    notes = {}
+    if view == "iptw":
+        origin, factor = "T1", "initial_group"
+    if origin != LANDMARK and origin not in ep.origins:
+        notes["origin"] = (f"{ENDPOINT_LABELS[endpoint]} has no origin '{ORIGIN.label_of(origin)}'; "
+                           "time is counted from T1 (strategy decision).")
+        origin = "T1"
+    with st.expander("Display and model options", icon=":material/tune:"):
+        o1, o2, o3 = st.columns(3)
+        with o1:
+            ci = option_select(CI)
+        with o2:
+            min_at_risk = int(option_select(MIN_AT_RISK))
+        with o3:
+            st.checkbox("Add cumulative events / censored to the at-risk table", key="surv_cum")
+        adjust = st.multiselect(
+            "Adjust the hazard ratios for", options=[c for c in COVARIATES if c != factor],
+            format_func=COVARIATES.get, key="surv_adjust", placeholder="No adjustment (choose covariates)",
+            help="Cox model with the compared groups plus these covariates; missing categories form their own level.")
+    req = TteRequest(endpoint, origin, factor, tuple(adjust), landmark if origin == LANDMARK else 0.0)
+    opts = SurvivalOptions(conf_type="log-log" if ci == "none" else ci, reference=FACTORS[factor].reference,
+                           adjust=tuple(adjust))
+    notes.update(show_ci=ci != "none", min_at_risk=min_at_risk, cumulative=bool(st.session_state.get("surv_cum")))
+    return view, req, opts, notes
+
+
+def _definition(req: TteRequest) -> None:
+    ep = ENDPOINTS_BY_CODE[req.endpoint]
+    extra = ""
+    if req.origin == LANDMARK:
+        extra = (f" **Landmark at {req.landmark:g} months:** only patients alive, under follow-up and free of the "
+                 f"event {req.landmark:g} months after T0 are included; time is counted from the landmark, and groups "
+                 "are what was known at the landmark.")
+    st.caption(f"**{ep.label}.** {ep.definition} Population: {ep.population_text}; the sidebar filters apply."
+               + extra)
+
+
+def _warnings(req: TteRequest, summary_groups: pl.DataFrame, small: tuple[str, ...], label) -> None:
+    f = FACTORS[req.factor]
+    if req.origin == "T0" and f.defined_at in ("T1", "LATER"):
+        st.warning(f"**Immortal-time bias.** {f.label} is known only after the first immunotherapy dose, but time "
+                   "is counted from T0: patients are credited with event-free time before their group existed. "
+                   "Count time from T1 or use a landmark.", icon=":material/warning:")
+    elif f.defined_at == "LATER" and req.origin != LANDMARK:
+        st.warning(f"**Immortal-time bias.** {f.label} depends on what happened after the time origin "
+                   f"({req.origin}); use a landmark after it is known.", icon=":material/warning:")
+    if small:
+        st.warning("**Small groups:** " + "; ".join(
+            f"{label(g)} ({r['n']} patients, {r['events']} events)"
+            for r in summary_groups.iter_rows(named=True) if (g := r["group"]) in small)
+            + ". Estimates for these groups are imprecise.", icon=":material/group_off:")
+
+
+def _label_fn(factor: str):
+    return FACTORS[factor].label_of
+
+
+def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes: dict) -> None:
+    _definition(req)
+    s = cached_query(km_analysis, ctx.store, ctx.filter, req, opts)
+    if s is None:
+        st.info("No patients in this endpoint's population match the filters.")
+        return
+    label = _label_fn(req.factor)
+    _warnings(req, s.groups_, s.small_groups_, label)
+    if req.endpoint == "RG":
+        st.info("Kaplan-Meier for regrowth censors distant metastasis and death (cause-specific). "
+                "The cumulative incidence under competing risks is under *Regrowth with competing risks*.",
+                icon=":material/info:")
+    groups = s.groups_.get_column("group").to_list()
+    grid = time_grid(float(s.km_.get_column("time").max() or 12.0))
+    risk = format_risk_cells(risk_table(s.km_, grid), notes["cumulative"])
+    colours = colours_for(req.factor, groups)
+    fig = km_figure(
+        s.km_, risk, groups=groups, label=label, n=dict(s.groups_.select("group", "n").iter_rows()),
+        colours=colours, dashes=dashes_for(req.factor, groups), x_title=origin_axis_label(req),
+        y_title=Y_TITLES[req.endpoint], grid=grid, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"],
+        risk_title="Number at risk (cumulative events/censored)" if notes["cumulative"] else "Number at risk",
+    )
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="km_chart")
+    cap = [f"Kaplan-Meier estimate with pointwise {100 * opts.conf_level:g}% confidence band ({opts.conf_type})"
+           if notes["show_ci"] else "Kaplan-Meier estimate", "ticks mark censored follow-up"]
+    if notes["min_at_risk"]:
+        cap.append(f"each curve stops where fewer than {notes['min_at_risk']} patients remain at risk")
+    st.caption("; ".join(cap) + ".")
+    b1, b2 = st.columns(2)
+    with b1:
+        csv_button("Curve data (CSV)", km_csv(s.km_, label), f"km_{req.endpoint}_{req.origin}_{req.factor}.csv",
+                   ctx.store, "km_csv")
+    with b2:
+        csv_button("Number-at-risk table (CSV)",
+                   with_labels(risk, label),
+                   f"at_risk_{req.endpoint}_{req.origin}_{req.factor}.csv", ctx.store, "risk_csv")
+    st.subheader("Estimates")
+    show_table(format_survival_table(s, label), "km_table")
+    if s.logrank_ is not None:
+        lr = s.logrank_
+        st.markdown(f"**Log-rank test:** χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_eq(lr.p_value)}")
+    cox = format_cox_table(s.cox_, s.cox_adjusted_, label)
+    if cox is not None:
+        adj = ", ".join(COVARIATES[c] for c in opts.adjust)
+        st.markdown("**Cox proportional-hazards model** (Efron ties, Wald CI)" + (f"; adjusted for {adj}" if adj else ""))
+        show_table(cox, "cox_table")
+    for fit in (s.cox_, s.cox_adjusted_):
+        if fit is not None:
+            _cox_notes(fit, label)
+    st.caption("Medians and their CIs from the same confidence band (Brookmeyer-Crowley); NE = not estimable "
+               "(the curve or its limit does not reach 50%, or no one is followed that long).")
+
+
+def _cox_notes(fit, label) -> None:
+    parts = []
+    if fit.no_events:
+        parts.append(f"no events in {', '.join(label(g) for g in fit.no_events)}, left out of the model")
+    if fit.not_estimable:
+        parts.append(f"hazard ratio not estimable for {', '.join(label(g) for g in fit.not_estimable)}: the groups "
+                     "separate completely (e.g. every patient of one group has the event at once)")
+    if fit.note:
+        parts.append(fit.note)
+    if parts:
+        st.caption("Cox model: " + "; ".join(parts) + ".")
+
+
+def _cif_section(ctx: PageContext, req: TteRequest, notes: dict) -> None:
+    _definition(req)
+    c = cached_query(competing_analysis, ctx.store, ctx.filter, req, 0.95)
+    if c is None:
+        st.info("No Watch & Wait patients match the filters.")
+        return
+    label = _label_fn(req.factor)
+    small = tuple(r["group"] for r in c.groups_.iter_rows(named=True) if r["n"] < 10 or r["regrowths"] < 5)
+    _warnings(req, c.groups_.rename({"regrowths": "events"}), small, label)
+    groups = c.groups_.get_column("group").to_list()
+    grid = time_grid(float(c.cif_.get_column("time").max() or 12.0))
+    reg = c.cif_.filter(pl.col("cause") == "REGROWTH")
+    risk = format_risk_cells(risk_table(reg, grid), False)
+    fig = cif_figure(c.cif_, risk, groups=groups, label=label, n=dict(c.groups_.select("group", "n").iter_rows()),
+                     colours=colours_for(req.factor, groups), x_title=origin_axis_label(req), grid=grid,
+                     show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"])
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="cif_chart")
+    st.caption("Aalen-Johansen cumulative incidence of local regrowth (solid, 95% log confidence band) with distant "
+               "metastasis and death before regrowth as competing events (dotted). Follow-up ends at the last "
+               "surveillance visit, or at a resection without regrowth.")
+    csv_button("Curve data (CSV)", with_labels(c.cif_, label), f"cif_regrowth_{req.origin}_{req.factor}.csv", ctx.store, "cif_csv")
+    st.subheader("Cumulative incidence")
+    show_table(format_competing_table(c, label, (12.0, 24.0, 36.0)), "cif_table")
+
+
+def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes: dict) -> None:
+    st.caption("Organ preservation first (Watch & Wait or local / endoscopic resection as the first strategy) versus "
+               "radical surgery, time from T1 (strategy decision). Strategy was chosen, not randomised: the weights "
+               "make the two arms comparable on the covariates of the propensity model, and on nothing else.")
+    if req.endpoint in ("OPS", "RG"):
+        st.info(f"{req.endpoint} cannot compare these arms (OPS counts radical surgery itself as the event; RG exists "
+                "only under Watch & Wait), so this comparison shows DFS (salvage-adjusted). Pick DMFS, DFS, EFS or OS "
+                "above to change it.", icon=":material/info:")
+        req = dataclasses.replace(req, endpoint="DFS")
+    c1, c2 = st.columns([4, 1])
+    with c1:
+        if "iptw_covs" not in st.session_state:
+            st.session_state["iptw_covs"] = DEFAULT_PS_COVARIATES
+        covs = st.multiselect("Propensity model covariates", options=list(COVARIATES), format_func=COVARIATES.get,
+                              key="iptw_covs", help="Main-effects logistic model; missing categories form their own level.")
+    with c2:
+        estimand = st.selectbox("Estimand", ["ATE", "ATT"], key="iptw_estimand",
+                                help="ATE: stabilised weights for the whole population; ATT: weights for the "
+                                     "organ-preservation patients.")
+    if not covs:
+        st.info("Choose at least one covariate for the propensity model.")
+        return
+    res = cached_query(iptw_analysis, ctx.store, ctx.filter, req.endpoint, tuple(covs), estimand, opts)
+    if isinstance(res, str):
+        st.warning(res)
+        return
+    label = IPTW_LABELS.get
+    groups = ["OP", "RO"]
+    ess = {r["group"]: r for r in res.ess_.iter_rows(named=True)}
+    grid = time_grid(float(res.km_.get_column("time").max() or 12.0))
+    risk = format_risk_cells(risk_table(res.km_, grid), False)
+    fig = km_figure(res.km_, risk, groups=groups, label=label, n={g: ess[g]["n"] for g in groups},
+                    colours=colours_for("iptw", groups), dashes=dashes_for("iptw", groups),
+                    x_title=origin_axis_label(req), y_title=Y_TITLES[req.endpoint], grid=grid,
+                    show_ci=notes["show_ci"], min_at_risk=0, risk_title="Weighted number at risk")
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="iptw_km_chart")
+    st.caption(f"Weighted Kaplan-Meier ({estimand}{', stabilised' if res.stabilized and estimand == 'ATE' else ''} "
+               "weights; robust confidence band). The at-risk table shows summed weights.")
+    csv_button("Weighted curve data (CSV)", km_csv(res.km_, lambda g: IPTW_LABELS[g]), f"iptw_km_{req.endpoint}.csv",
+               ctx.store, "iptw_km_csv")
+    rows = []
+    at = {(r["group"], r["time"]): r for r in res.at_times_.iter_rows(named=True)}
+    for g in groups:
+        row = {"Arm": IPTW_LABELS[g], "Patients": f"{ess[g]['n']:,}", "Effective sample size": f"{ess[g]['ess']:.0f}",
+               "Largest weight": f"{ess[g]['max_weight']:.2f}"}
+        for t in opts.times:
+            r = at.get((g, float(t)))
+            row[f"{t:g} months (95% CI)"] = format_pct_ci(r["survival"], r["lower"], r["upper"]) if r else "NE"
+        rows.append(row)
+    show_table(pl.DataFrame(rows), "iptw_table")
+    hr = format_cox_table(res.cox_crude_, None, label)
+    hw = format_cox_table(res.cox_, None, label)
+    if hr is not None and hw is not None:
+        st.markdown(f"**Hazard ratio, organ preservation first vs radical surgery:** unweighted "
+                    f"{hr['HR (95% CI), unadjusted'][0]} ({format_p_eq(res.cox_crude_.table['p_value'][0])}); "
+                    f"**weighted {hw['HR (95% CI), unadjusted'][0]}** ({format_p_eq(res.cox_.table['p_value'][0])}, "
+                    "robust SE)" + (f"; weighted log-rank {format_p_eq(res.logrank_.p_value)}" if res.logrank_ else "")
+                    + ".")
+    st.subheader("Covariate balance")
+    bl = with_labels(res.balance_, _cov_label, "covariate", "label")
+    b1, b2 = st.columns([3, 2])
+    with b1:
+        st.plotly_chart(balance_figure(bl), config=PLOTLY_CONFIG, key="balance_chart")
+        csv_button("Balance data (CSV)", bl, "iptw_balance.csv", ctx.store, "balance_csv")
+    with b2:
+        show_table(format_balance_table(res, _cov_label), "balance_table")
+    worst = bl.select(pl.col("smd_after").abs().max()).item()
+    (st.success if worst is not None and worst < 0.1 else st.warning)(
+        f"Largest |SMD| after weighting: {worst:.3f} (below 0.1 is usually read as balanced).")
+    st.subheader("Distribution of the weights")
+    st.plotly_chart(weights_figure(res.weights_, labels=IPTW_LABELS), config=PLOTLY_CONFIG, key="weights_chart")
+    csv_button("Weights (CSV)", res.weights_.select("group", "propensity", "weight"), "iptw_weights.csv", ctx.store,
+               "weights_csv")
+
+
+def _cov_label(term: str) -> str:
+    """``"tumour_site=GASTRIC"`` -> ``"Tumour site: Stomach"``."""
+    col, sep, level = term.partition("=")
+    if not sep:
+        return COVARIATES.get(col, col)
+    return f"{COVARIATES.get(col, col)}: {covariate_level_label(col, level)}"
+
+
+def survival_body(ctx: PageContext) -> None:
+    """The Survival page below the shared header."""
+    view, req, opts, notes = _controls(ctx)
+    if "origin" in notes:
+        st.info(notes["origin"], icon=":material/info:")
+    if view == "km":
+        _km_section(ctx, req, opts, notes)
+    elif view == "cif":
+        _cif_section(ctx, req, notes)
+    else:
+        _iptw_section(ctx, req, opts, notes)
