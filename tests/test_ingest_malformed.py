@@ -299,13 +299,14 @@ def test_malformed_input_rejected(case: Case, valid_dir, typed, served_template,
     served.parent.mkdir()
     shutil.copy2(served_template, served)
     before = sha(served)
-    listing = sorted(p.name for p in served.parent.iterdir())
+    listing = _store_files(served.parent)
 
     with pytest.raises(ImportRejected) as exc:
         import_registry(inp, served, derive=False)
 
     assert sha(served) == before, "a rejected import changed the served store"
-    assert sorted(p.name for p in served.parent.iterdir()) == listing, "a rejected import left files behind"
+    assert _store_files(served.parent) == listing, "a rejected import left files behind"
+    assert "audit.sqlite3" in {p.name for p in served.parent.iterdir()}, "the rejection is audited"
     report = exc.value.report
     assert not report.ok and report.tables == {}
     matches = [p for p in report.problems if p.rule == case.rule and p.file == case.file and p.column == case.column]
@@ -342,3 +343,8 @@ def test_encoding_problem_gives_byte_offset(valid_dir, tmp_path):
     offset = data.index("ü".encode("latin-1"))
     (p,) = [p for p in validate_path(work).problems if p.rule == "encoding"]
     assert f"byte offset {offset}" in p.message and "UTF-8" in p.message
+
+
+def _store_files(folder):
+    """Files of the store folder, less the audit log (which records the rejection)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("audit.sqlite3"))

@@ -42,7 +42,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     db = _db(args)
     try:
-        meta = import_registry(Path(args.path), db)
+        meta = import_registry(Path(args.path), db, actor=args.actor)
     except ImportRejected as exc:
         print(exc.report.format(max_rows=args.max_rows), file=sys.stderr)
         print(f"\nImport rejected: {len(exc.report.problems)} problem(s). The store at {db} was not changed.", file=sys.stderr)
@@ -69,8 +69,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .ingest import export_registry
 
+    from .audit import default_audit_path, record
+
     out = Path(args.to)
-    export_registry(_db(args), out)
+    manifest = export_registry(_db(args), out)
+    record("export", args.actor or "cli", {"kind": "canonical_csv", "to": str(out.resolve()),
+                                            "content_hash": manifest.get("content_hash")},
+           path=default_audit_path(_db(args)))
     print(f"Exported {_db(args)} -> {out}")
     return 0
 
@@ -138,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("import", help="validate and load a registry export")
     sp.add_argument("path", help="CSV folder, .xlsx workbook, or REDCap export folder")
     sp.add_argument("--max-rows", type=int, default=200, help="problems to print (all are counted)")
+    sp.add_argument("--actor", help="who is importing, for the audit trail (default: cli:<OS user>)")
     db_arg(sp)
     sp.set_defaults(func=cmd_import)
 
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("export", help="write the store in the canonical CSV format")
     sp.add_argument("--to", required=True)
+    sp.add_argument("--actor", help="who is exporting, for the audit trail")
     db_arg(sp)
     sp.set_defaults(func=cmd_export)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import audit
 from ..store import build_store, insert_frame
 from .export import export_redcap, export_registry, write_template, write_xlsx
 from .readers import RawRegistry, RawTable, read_registry
@@ -30,7 +31,7 @@ def validate_path(path: str | Path) -> ValidationReport:
 SYNTHETIC_PROVENANCE_KEYS = ("seed", "n_patients", "generator_version", "cutoff_date", "calibration")
 
 
-def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = True) -> dict:
+def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = True, actor: str | None = None) -> dict:
     """Validate ``path`` and, only if it is valid, build a new store at ``db_path``.
 
     Raises :class:`ImportRejected` (carrying the report) before touching the store when
@@ -40,7 +41,12 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
     """
     raw = read_registry(path)
     report = validate(raw)
+    who = actor or _default_actor()
+    log = audit.default_audit_path(db_path)
+    detail = {"path": str(Path(path).expanduser().resolve()), "format": raw.format, "files_sha256": raw.input_sha256,
+              "db": str(Path(db_path).resolve())}
     if not report.ok:
+        audit.record("import", who, {**detail, "problems": len(report.problems)}, result="rejected", path=log)
         raise ImportRejected(report)
     tables = report.tables
 
@@ -60,7 +66,24 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
         for key in SYNTHETIC_PROVENANCE_KEYS:  # keep what the synthetic-data label shows
             if key in raw.declared_meta:
                 provenance[key] = raw.declared_meta[key]
-    return build_store(db_path, fill, provenance, derive=derive)
+    try:
+        meta = build_store(db_path, fill, provenance, derive=derive)
+    except BaseException as exc:
+        audit.record("import", who, {**detail, "error": f"{type(exc).__name__}: {exc}"[:500]}, result="failed", path=log)
+        raise
+    audit.record("import", who, {**detail, "table_counts": meta.get("table_counts"), "content_hash": meta.get("content_hash")},
+                 path=log)
+    return meta
+
+
+def _default_actor() -> str:
+    """Who runs a command-line import: the operating-system user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in a bare container
+        return "cli:unknown"
 
 
 __all__ = [

@@ -1,0 +1,140 @@
+"""Who may see and do what: roles from a site configuration file.
+
+A site maps identities (e-mail addresses, or groups its identity provider sends in the
+ID token's ``groups`` claim) to roles in a TOML file (``config/access.toml`` or
+``$DASHBOARD_ACCESS_CONFIG``)::
+
+    [access]
+    sign_in_required = true          # nothing renders before sign-in (st.login / OIDC)
+
+    [users]
+    "ana.lopez@hospital.example" = "data_manager"
+    "li.wei@hospital.example" = "investigator"
+
+    [groups]
+    "registry-team" = "viewer"
+
+A person with several matches gets the highest role. Someone signed in but not listed
+has no access. Without a file the app runs open for the demo (every permission, on
+127.0.0.1 only) and says so on every page.
+
+Roles are cumulative: viewer < investigator < data_manager.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+ACCESS_ENV = "DASHBOARD_ACCESS_CONFIG"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "access.toml"
+
+ROLES: tuple[str, ...] = ("viewer", "investigator", "data_manager")
+ROLE_LABELS = MappingProxyType({"viewer": "Viewer", "investigator": "Investigator", "data_manager": "Data manager"})
+
+# permission -> the lowest role that has it
+PERMISSIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "view_aggregates": "viewer",  # every page's aggregate figures and tables
+        "export_aggregates": "viewer",  # downloads of aggregate figures/tables, the MDT report
+        "view_patient_level": "investigator",  # patient timeline, listings, swimmer plot ids
+        "export_patient_level": "investigator",
+        "import_data": "data_manager",
+        "view_audit": "data_manager",
+    }
+)
+
+# page (file stem without its number) -> permission needed to open it
+PAGE_PERMISSIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "Overview": "view_aggregates",
+        "Cohort": "view_aggregates",
+        "Survival": "view_aggregates",
+        "Organ_preservation": "view_aggregates",
+        "Safety": "view_aggregates",
+        "Quality_of_life": "view_aggregates",
+        "Patient_timeline": "view_patient_level",
+        "Data": "view_aggregates",
+    }
+)
+
+
+class AccessConfigError(ValueError):
+    """The site's access file is malformed: the app refuses to start rather than guess."""
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    sign_in_required: bool
+    users: Mapping[str, str] = field(default_factory=dict)
+    groups: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def open_mode(self) -> bool:
+        return not self.sign_in_required
+
+
+OPEN = AccessConfig(sign_in_required=False, source="no access configuration (open demo mode)")
+
+
+def _check_role(role: object, where: str) -> str:
+    if role not in ROLES:
+        raise AccessConfigError(f"{where}: unknown role {role!r}; roles are {', '.join(ROLES)}")
+    return str(role)
+
+
+def parse_access_config(text: str, source: str = "<string>") -> AccessConfig:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise AccessConfigError(f"{source}: not valid TOML: {exc}") from None
+    unknown = set(doc) - {"access", "users", "groups"}
+    if unknown:
+        raise AccessConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected [access], [users], [groups]")
+    access = doc.get("access", {})
+    sign_in = access.get("sign_in_required", True)
+    if not isinstance(sign_in, bool):
+        raise AccessConfigError(f"{source}: [access] sign_in_required must be true or false")
+    users = {str(k).strip().lower(): _check_role(v, f"{source} [users] {k}") for k, v in doc.get("users", {}).items()}
+    groups = {str(k).strip(): _check_role(v, f"{source} [groups] {k}") for k, v in doc.get("groups", {}).items()}
+    if sign_in and not users and not groups:
+        raise AccessConfigError(f"{source}: sign-in is required but no user or group is given a role")
+    return AccessConfig(sign_in_required=sign_in, users=MappingProxyType(users), groups=MappingProxyType(groups), source=source)
+
+
+def load_access_config(path: Path | None = None) -> AccessConfig:
+    """The site's configuration, or :data:`OPEN` when there is none."""
+    if path is None:
+        env = os.environ.get(ACCESS_ENV)
+        path = Path(env) if env else DEFAULT_CONFIG
+        if not env and not path.exists():
+            return OPEN
+    if not path.exists():
+        raise AccessConfigError(f"{path}: access configuration file not found (set by ${ACCESS_ENV})")
+    return parse_access_config(path.read_text(encoding="utf-8"), str(path))
+
+
+def role_for(config: AccessConfig, email: str | None, groups: Iterable[str] = ()) -> str | None:
+    """The highest role this identity has, or None (no access)."""
+    if config.open_mode:
+        return "data_manager"
+    found = []
+    if email and email.strip().lower() in config.users:
+        found.append(config.users[email.strip().lower()])
+    found += [config.groups[g] for g in groups if g in config.groups]
+    return max(found, key=ROLES.index) if found else None
+
+
+def allowed(role: str | None, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return role is not None and ROLES.index(role) >= ROLES.index(PERMISSIONS[permission])
+
+
+def page_allowed(role: str | None, page: str) -> bool:
+    return allowed(role, PAGE_PERMISSIONS.get(page, "view_aggregates"))
