@@ -1,0 +1,187 @@
+"""Safety figures: adverse-event bars by preferred term and strategy group, time to onset
+of immune-related events, Clavien-Dindo distribution and major-complication / mortality
+rates per procedure class. Pure: results in, ``go.Figure`` out."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from ..schema import CLAVIEN_DINDO
+from ..stats.safety import OVERALL, AeTable, ProcedureSummary
+from ._theme import FONT, STRATEGY_COLOURS, rgba
+from ._theme import GROUP_COLOURS as THEME_GROUP_COLOURS
+
+# Strategy-group colours of the shared theme; no strategy yet grey, overall black.
+GROUP_COLOURS = {**THEME_GROUP_COLOURS, "NONE": STRATEGY_COLOURS["NONE"], OVERALL: "#000000"}
+# Clavien-Dindo: one sequential hue, light (none) to dark (IV), black for V (death).
+CD_COLOURS = {"NONE": "#eeeeee", "I": "#fde0c5", "II": "#f9c08f", "IIIA": "#f39a5b", "IIIB": "#e4703a",
+              "IVA": "#c1452d", "IVB": "#8c2318", "V": "#000000"}
+_MARGIN = dict(l=10, r=20, t=40, b=40)
+
+
+def _empty(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=15), x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(height=160, xaxis=dict(visible=False), yaxis=dict(visible=False), font=FONT,
+                      plot_bgcolor="white", margin=_MARGIN)
+    return fig
+
+
+def ae_bars_figure(table: AeTable, group_labels: Mapping[str, str], *, max_terms: int = 20,
+                   groups: tuple[str, ...] | None = None) -> go.Figure:
+    """Patients with each preferred term, per strategy group: a light bar for any grade
+    with a solid bar for grade >= 3 drawn over it.
+
+    Parameters
+    ----------
+    table : from :func:`dashboard.stats.safety.summarize_ae_table`.
+    group_labels : group code -> legend label.
+    max_terms : the most frequent terms (overall, any grade) shown.
+    groups : groups to draw (default: every group of the table).
+
+    Returns
+    -------
+    go.Figure : x = % of the group's safety population, one row per term (most frequent
+        on top), one bar pair per group; hover gives n/N for both grade levels.
+    """
+    groups = tuple(groups if groups is not None else table.groups)
+    c = table.counts_.filter(pl.col("row_type") == "PT")
+    if c.height == 0 or not groups:
+        return _empty("No immunotherapy adverse events in this selection")
+    top = (c.filter(pl.col("group") == OVERALL).sort(["n_any", "n_g3", "term"], descending=[True, True, False])
+           .head(max_terms)["term"].to_list())
+    y_order = list(reversed(top))
+    k = len(groups)
+    width = 0.84 / k
+    fig = go.Figure()
+    for i, g in enumerate(groups):
+        sub = {r["term"]: r for r in c.filter((pl.col("group") == g) & pl.col("term").is_in(top)).iter_rows(named=True)}
+        rows = [sub[t] for t in y_order]
+        den = rows[0]["denominator"] if rows else 0
+        if not den:
+            continue
+        colour = GROUP_COLOURS.get(g, "#607d8b")
+        # bars are drawn top-down within a term: the first group on top
+        offset = 0.42 - (i + 1) * width
+        label = group_labels.get(g, g)
+        hover = [f"<b>{r['term']}</b><br>{label}<br>any grade: {r['n_any']}/{den} ({100 * r['n_any'] / den:.1f}%)"
+                 f"<br>grade ≥3: {r['n_g3']}/{den} ({100 * r['n_g3'] / den:.1f}%)" for r in rows]
+        common = dict(y=y_order, orientation="h", width=width * 0.92, offset=offset, hovertext=hover,
+                      hoverinfo="text", legendgroup=g)
+        fig.add_trace(go.Bar(x=[100 * r["n_any"] / den for r in rows], name=f"{label} (N={den:,})",
+                             marker=dict(color=rgba(colour, 0.35), line=dict(color=colour, width=1)), **common))
+        fig.add_trace(go.Bar(x=[100 * r["n_g3"] / den for r in rows], name=f"{label}: grade ≥3",
+                             marker=dict(color=colour), showlegend=False, **common))
+    fig.update_layout(
+        barmode="overlay", font=FONT, plot_bgcolor="white", height=max(320, 120 + len(top) * (14 * k + 10)),
+        margin=dict(l=10, r=20, t=125, b=50),
+        legend=dict(orientation="h", yref="container", yanchor="top", y=0.995, x=0, title=None),
+        xaxis=dict(title="% of the group's safety population (light: any grade; solid: grade ≥3)",
+                   gridcolor="#eceff1", rangemode="tozero", ticksuffix="%"),
+        yaxis=dict(categoryorder="array", categoryarray=y_order, showgrid=False, range=[-0.5, len(y_order) - 0.5]),
+    )
+    fig.add_annotation(text="Light bar: any grade; solid bar: grade ≥3 (% of the group's safety population)",
+                       xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", xanchor="left", showarrow=False,
+                       font=dict(size=13, color="#52606d"))
+    return fig
+
+
+def irae_onset_figure(events: pl.DataFrame) -> go.Figure:
+    """Days from T0 to the first onset of each immune-related preferred term, one point
+    per patient and term, with a box per term (ordered by median onset).
+
+    Parameters
+    ----------
+    events : immune-related events with ``subject_id``, ``term``, ``days_from_t0``,
+        ``steroids``.
+    """
+    if events.height == 0:
+        return _empty("No immune-related adverse events in this selection")
+    first = (events.sort(["subject_id", "term", "days_from_t0"])
+             .group_by(["subject_id", "term"], maintain_order=True)
+             .agg(pl.col("days_from_t0").first(), pl.col("steroids").fill_null(False).any()))
+    order = (first.group_by("term").agg(pl.col("days_from_t0").median().alias("m"), pl.len().alias("n"))
+             .sort(["m", "term"], descending=[True, False]))
+    fig = go.Figure()
+    fig.add_trace(go.Box(
+        y=first["term"], x=first["days_from_t0"], orientation="h", boxpoints=False, name="Onset",
+        marker=dict(color="#546e7a"), line=dict(width=1.4), fillcolor=rgba("#90a4ae", 0.25), showlegend=False,
+        hoverinfo="skip"))
+    for flag, name, colour in ((False, "No systemic steroids", "#78909c"), (True, "Treated with steroids", "#d84315")):
+        sub = first.filter(pl.col("steroids") == flag)
+        fig.add_trace(go.Scatter(
+            y=sub["term"], x=sub["days_from_t0"], mode="markers", name=name,
+            marker=dict(color=colour, size=5, opacity=0.55),
+            hovertemplate="%{y}<br>onset day %{x} from T0<br>%{customdata}<extra></extra>",
+            customdata=sub["subject_id"]))
+    terms = order["term"].to_list()
+    fig.update_layout(
+        font=FONT, plot_bgcolor="white", height=max(300, 90 + 26 * len(terms)), margin=dict(l=10, r=20, t=40, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        xaxis=dict(title="Days from first immunotherapy dose (T0) to the first event of the term", gridcolor="#eceff1",
+                   rangemode="tozero"),
+        yaxis=dict(categoryorder="array", categoryarray=terms, showgrid=False,
+                   ticktext=[f"{t} ({n})" for t, n in zip(terms, order["n"])], tickvals=terms),
+    )
+    return fig
+
+
+def procedure_figure(s: ProcedureSummary, class_labels: Mapping[str, str]) -> go.Figure:
+    """Left: Clavien-Dindo distribution per procedure class (100% stacked, recorded grades).
+    Right: Clavien-Dindo >= III and 30- / 90-day mortality with Clopper-Pearson 95% CIs.
+    """
+    classes = [k for k in s.classes if int(s.counts_.filter(pl.col("proc_class") == k)["procedures"][0]) > 0]
+    if not classes:
+        return _empty("No resections in this selection")
+    names = {k: f"{class_labels.get(k, k)} (n={int(s.counts_.filter(pl.col('proc_class') == k)['procedures'][0])})"
+             for k in classes}
+    y = [names[k] for k in reversed(classes)]
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.56, 0.44], horizontal_spacing=0.07,
+                        subplot_titles=("Clavien-Dindo grade (worst within 90 days)",
+                                        f"Rates with {int(100 * s.conf_level)}% CI (Clopper-Pearson)"))
+    for g in CLAVIEN_DINDO.codes:
+        xs, text, hover = [], [], []
+        for k in reversed(classes):
+            r = s.clavien_.filter((pl.col("proc_class") == k) & (pl.col("grade") == g)).row(0, named=True)
+            pct = 100 * (r["pct"] or 0)
+            xs.append(pct)
+            text.append(f"{pct:.0f}%" if pct >= 6 else "")
+            hover.append(f"{names[k]}<br>{CLAVIEN_DINDO.label(g)}: {r['n']} ({pct:.1f}%)")
+        fig.add_trace(go.Bar(x=xs, y=y, orientation="h", name=CLAVIEN_DINDO.label(g), text=text,
+                             textposition="inside", insidetextanchor="middle",
+                             textfont=dict(color="white" if g in ("IVA", "IVB", "V") else "#1f2933"), hovertext=hover, hoverinfo="text",
+                             marker=dict(color=CD_COLOURS[g], line=dict(color="white", width=0.5)),
+                             legendgroup="cd", legendgrouptitle_text="Clavien-Dindo"), 1, 1)
+    # right panel: numeric y aligned with the categories on the left (0 .. n-1, bottom up),
+    # the three measures of a class slightly apart
+    measures = (("Clavien-Dindo ≥ III", "#e65100", "diamond", s.major_, "x"),
+                ("30-day mortality", "#424242", "circle", s.mortality_.filter(pl.col("days") == 30), "deaths"),
+                ("90-day mortality", "#9e9e9e", "square", s.mortality_.filter(pl.col("days") == 90), "deaths"))
+    pos = {k: i for i, k in enumerate(reversed(classes))}
+    for j, (label, colour, symbol, frame, num) in enumerate(measures):
+        rows = {r["proc_class"]: r for r in frame.iter_rows(named=True)}
+        ks = [k for k in reversed(classes) if rows[k]["n"]]
+        est = [100 * rows[k]["estimate"] for k in ks]
+        fig.add_trace(go.Scatter(
+            x=est, y=[pos[k] + 0.22 - 0.22 * j for k in ks], mode="markers", name=label, legendgroup="rates",
+            legendgrouptitle_text="Rates", marker=dict(color=colour, symbol=symbol, size=9),
+            error_x=dict(type="data", symmetric=False, array=[100 * rows[k]["upper"] - e for k, e in zip(ks, est)],
+                         arrayminus=[e - 100 * rows[k]["lower"] for k, e in zip(ks, est)], thickness=1.5, width=3,
+                         color=colour),
+            hovertext=[f"{names[k]}<br>{label}: {rows[k][num]}/{rows[k]['n']} = {100 * rows[k]['estimate']:.1f}% "
+                       f"({100 * rows[k]['lower']:.1f}-{100 * rows[k]['upper']:.1f})" for k in ks],
+            hoverinfo="text"), 1, 2)
+    fig.update_layout(barmode="stack", font=FONT, plot_bgcolor="white", height=170 + 80 * len(classes),
+                      margin=dict(l=10, r=20, t=50, b=40), legend=dict(groupclick="toggleitem", font=dict(size=12), traceorder="grouped"))
+    fig.update_xaxes(range=[0, 100], ticksuffix="%", gridcolor="#eceff1", row=1, col=1)
+    fig.update_xaxes(ticksuffix="%", gridcolor="#eceff1", rangemode="tozero", row=1, col=2)
+    fig.update_yaxes(showgrid=False, row=1, col=1)
+    fig.update_yaxes(range=[-0.5, len(classes) - 0.5], showticklabels=False, showgrid=False, zeroline=False,
+                     row=1, col=2)
+    for i in range(len(classes) - 1):
+        fig.add_hline(y=i + 0.5, line=dict(color="#eceff1", width=1), row=1, col=2)
+    return fig

@@ -1,0 +1,353 @@
+"""Safety results as display tables: n (%) cells, SOC/PT ordering, rates with CIs,
+patient listings. Pure: no I/O, no Streamlit."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Mapping
+
+import polars as pl
+
+from ..schema import (
+    AE_OUTCOME,
+    AE_SURGERY_IMPACT,
+    CLAVIEN_DINDO,
+    LEAK_GRADE,
+    PROCEDURE_INTENT,
+    PROCEDURE_TYPE,
+    SOC,
+    STOMA,
+)
+from ..stats.safety import GRADE_LEVELS, MISSING, OVERALL, AeTable, ProcedureSummary
+
+SORTS = ("frequency", "soc")
+ANY_AE_LABEL = "Any immunotherapy adverse event"
+OVERALL_LABEL = "All patients"
+HEAD_SEP = " · "  # "<group head> · <grade level>" in the AE table's column names
+NOT_RECORDED = "Not recorded"
+ANASTOMOSIS = ("NONE", "A", "B", "C")  # leak grades recorded for a procedure with an anastomosis
+
+
+def format_n_pct(n: int, d: int) -> str:
+    """``n (p%)`` with one decimal; ``0`` for none; ``-`` without a denominator."""
+    if not d:
+        return "-"
+    return "0" if n == 0 else f"{n} ({100 * n / d:.1f}%)"
+
+
+def _num(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.0f}" if float(x).is_integer() or abs(x) >= 10 else f"{x:.1f}"
+
+
+def format_median_iqr(median: float | None, q1: float | None, q3: float | None) -> str:
+    """``median (q1-q3)``; ``-`` when there is no value."""
+    if median is None or (isinstance(median, float) and math.isnan(median)):
+        return "-"
+    return f"{_num(median)} ({_num(q1)}-{_num(q3)})"
+
+
+def format_rate_ci(x: int, n: int, estimate: float | None, lower: float | None, upper: float | None) -> str:
+    """``x/n, p% (lo-hi)``; ``-`` without a denominator."""
+    if not n or estimate is None:
+        return "-"
+    return f"{x}/{n}, {100 * estimate:.1f}% ({100 * lower:.1f}-{100 * upper:.1f})"
+
+
+def group_head(label: str, n: int) -> str:
+    return f"{label} (N={n:,})"
+
+
+def ae_levels(table: AeTable, *, always_g5: bool = False) -> tuple[str, ...]:
+    """Grade columns to show: any grade and grade >= 3, plus grade 5 when any patient
+    has a grade-5 event (or ``always_g5``)."""
+    has5 = table.counts_.filter(pl.col("row_type") == "ANY")["n_g5"].sum() > 0
+    return tuple(code for code, _, _ in GRADE_LEVELS if code != "g5" or has5 or always_g5)
+
+
+def _order(table: AeTable, sort: str) -> pl.DataFrame:
+    """Rows in display order: the any-AE row, then SOC rows each followed by its PTs."""
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, got {sort!r}")
+    c = table.counts_.filter(pl.col("group") == OVERALL)
+    soc_rank = {code: i for i, code in enumerate(SOC.codes)}
+    socs = c.filter(pl.col("row_type") == "SOC").with_columns(
+        pl.col("soc").replace_strict(soc_rank, default=len(soc_rank)).alias("_rank"),
+        pl.col("soc").map_elements(SOC.label, return_dtype=pl.String).alias("_label"))
+    pts = c.filter(pl.col("row_type") == "PT")
+    if sort == "frequency":
+        socs = socs.sort(["n_any", "n_g3", "_label"], descending=[True, True, False])
+        pts = pts.sort(["n_any", "n_g3", "term"], descending=[True, True, False])
+    else:
+        socs = socs.sort(["_label"])
+        pts = pts.sort(["term"])
+    parts = [c.filter(pl.col("row_type") == "ANY").select("row_type", "soc", "term")]
+    for soc in socs["soc"].to_list():
+        parts.append(socs.filter(pl.col("soc") == soc).select("row_type", "soc", "term"))
+        parts.append(pts.filter(pl.col("soc") == soc).select("row_type", "soc", "term"))
+    return pl.concat(parts).with_row_index("_pos")
+
+
+def format_ae_table(table: AeTable, group_labels: Mapping[str, str], *, sort: str = "frequency",
+                    levels: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The AE table for display and download.
+
+    Returns
+    -------
+    pl.DataFrame : ``row_type``, ``soc``, ``term`` (codes, for the listing), ``System
+        organ class / preferred term``, then one column per group (overall last) and
+        grade level (overall first), named ``"<group> (N=n) · <level>"``, holding ``n (%)``
+        strings.
+    """
+    levels = levels or ae_levels(table)
+    level_label = {code: label for code, _, label in GRADE_LEVELS}
+    order = _order(table, sort)
+    den = dict(zip(table.denominators_["group"], table.denominators_["n"]))
+    groups = [OVERALL, *table.groups]
+    wide = order.join(table.counts_, on=["row_type", "soc", "term"], how="left", nulls_equal=True)
+    cols: dict[str, list] = {"row_type": [], "soc": [], "term": [], "System organ class / preferred term": []}
+    heads = {(g, lv): f"{group_head(group_labels.get(g, OVERALL_LABEL if g == OVERALL else g), den[g])}"
+                      f"{HEAD_SEP}{level_label[lv]}" for g in groups for lv in levels}
+    for h in heads.values():
+        cols[h] = []
+    for key, rows in wide.sort("_pos").group_by("_pos", maintain_order=True):
+        first = rows.row(0, named=True)
+        cols["row_type"].append(first["row_type"])
+        cols["soc"].append(first["soc"])
+        cols["term"].append(first["term"])
+        label = ANY_AE_LABEL if first["row_type"] == "ANY" else (
+            SOC.label(first["soc"]) if first["row_type"] == "SOC" else first["term"])
+        cols["System organ class / preferred term"].append(label)
+        by_group = {r["group"]: r for r in rows.iter_rows(named=True)}
+        for g in groups:
+            r = by_group[g]
+            for lv in levels:
+                cols[heads[(g, lv)]].append(format_n_pct(r[f"n_{lv}"], r["denominator"]))
+    return pl.DataFrame(cols, schema={c: pl.String for c in cols})
+
+
+_CSS = """
+<style>
+.sf {border-collapse: separate; border-spacing: 0; font-size: 0.9rem; width: 100%;}
+.sf.sf-auto {width: auto; min-width: 60%;}
+.sf thead {position: sticky; top: 0; z-index: 2; background: #fff;}
+.sf th {padding: 5px 7px; border-bottom: 1px solid #999; background: #fff; font-weight: 600; text-align: right;
+        vertical-align: bottom; line-height: 1.2;}
+.sf thead tr:last-child th {border-bottom: 2px solid #444;}
+.sf thead tr:nth-child(2) th {font-weight: 400; color: #444;}
+.sf th.sf-group {text-align: center; border-bottom: 1px solid #bbb;}
+.sf th.sf-first, .sf td:first-child {text-align: left;}
+.sf td {text-align: right; padding: 3px 7px; border-bottom: 1px solid rgba(128,128,128,0.18); white-space: nowrap;}
+.sf td:first-child, .sf th.sf-first {position: sticky; left: 0; background: #fff; z-index: 1;
+        white-space: normal; min-width: 13em; max-width: 24em;}
+.sf td.sf-gap, .sf th.sf-gap {border-left: 1px solid rgba(128,128,128,0.35);}
+.sf tr.sf-ANY td, .sf tr.sf-SOC td, .sf tr.sf-head td, .sf tr.sf-value td {font-weight: 600;}
+.sf tr.sf-SOC td {padding-top: 8px;}
+.sf tr.sf-PT td:first-child, .sf tr.sf-item td:first-child, .sf tr.sf-missing td:first-child {padding-left: 24px;}
+.sf tr.sf-missing td {color: #777; font-style: italic;}
+.sf-wrap {overflow-x: auto; max-height: 72vh; overflow-y: auto;}
+@media (max-width: 1400px) {.sf {font-size: 0.82rem;} .sf td, .sf th {padding-left: 4px; padding-right: 4px;}}
+</style>"""
+
+
+def format_ae_html(display: pl.DataFrame) -> str:
+    """The AE display table as HTML: group heads spanning their grade columns, SOC rows
+    bold, PT rows indented (all text escaped)."""
+    value_cols = [c for c in display.columns if HEAD_SEP in c]
+    groups: list[tuple[str, list[str]]] = []
+    for c in value_cols:
+        g, lv = c.split(HEAD_SEP)
+        if groups and groups[-1][0] == g:
+            groups[-1][1].append(lv)
+        else:
+            groups.append((g, [lv]))
+    top = "<th class='sf-first' rowspan='2'>System organ class<br>/ preferred term</th>" + "".join(
+        f"<th class='sf-group sf-gap' colspan='{len(lvs)}'>{html.escape(g)}</th>" for g, lvs in groups)
+    sub = "".join(f"<th class='{'sf-gap' if i == 0 else ''}'>{html.escape(lv)}</th>"
+                  for _, lvs in groups for i, lv in enumerate(lvs))
+    starts = set()
+    i = 0
+    for _, lvs in groups:
+        starts.add(i)
+        i += len(lvs)
+    body = []
+    for row in display.iter_rows(named=True):
+        cells = [f"<td>{html.escape(row['System organ class / preferred term'])}</td>"]
+        cells += [f"<td class='{'sf-gap' if j in starts else ''}'>{html.escape(row[c])}</td>"
+                  for j, c in enumerate(value_cols)]
+        body.append(f"<tr class='sf-{html.escape(row['row_type'])}'>{''.join(cells)}</tr>")
+    return (f"{_CSS}<div class='sf-wrap'><table class='sf'><thead><tr>{top}</tr><tr>{sub}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def format_simple_html(display: pl.DataFrame, kinds: list[str] | None = None, *, full_width: bool = True) -> str:
+    """A display frame (string cells, first column = row label) as an HTML table;
+    ``kinds`` gives a CSS row class per row (``head`` / ``value`` bold, ``item`` indented,
+    ``missing`` grey)."""
+    cols = display.columns
+    head = "".join(f"<th class='{'sf-first' if i == 0 else ''}'>{html.escape(c)}</th>" for i, c in enumerate(cols))
+    body = []
+    for k, row in enumerate(display.iter_rows()):
+        cls = f"sf-{kinds[k]}" if kinds else ""
+        body.append(f"<tr class='{cls}'>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
+    cls = "sf" if full_width else "sf sf-auto"
+    return (f"{_CSS}<div class='sf-wrap'><table class='{cls}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+# ------------------------------------------------------------------------ irAEs
+IRAE_COLUMNS = ("Immune-related adverse event", "Patients, n (%)", "Patients with grade ≥3", "Events",
+                "Onset, days from T0: median (IQR)", "Events treated with steroids, n (%)",
+                "Events resolved, n (%)", "Days to resolution: median (IQR)")
+
+
+def format_irae_table(summary: pl.DataFrame, denominator: int) -> pl.DataFrame:
+    """Display rows of :func:`dashboard.stats.safety.summarize_irae` (string cells)."""
+    rows = []
+    for r in summary.iter_rows(named=True):
+        ev = int(r["events"])
+        rows.append((r["term"], format_n_pct(int(r["patients"]), denominator), str(int(r["patients_g3"])), str(ev),
+                     format_median_iqr(r["onset_median"], r["onset_q1"], r["onset_q3"]),
+                     format_n_pct(int(r["events_steroids"]), ev), format_n_pct(int(r["events_resolved"]), ev),
+                     format_median_iqr(r["resolution_median"], r["resolution_q1"], r["resolution_q3"])))
+    return pl.DataFrame(rows, schema={c: pl.String for c in IRAE_COLUMNS}, orient="row")
+
+
+def format_impact_table(impact: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
+    """Patients whose immunotherapy AE delayed or cancelled planned surgery, per group."""
+    rows = []
+    for r in impact.iter_rows(named=True):
+        g = r["group"]
+        label = OVERALL_LABEL if g == OVERALL else group_labels.get(g, g)
+        d = r["denominator"]
+        rows.append((label, f"{d:,}", format_n_pct(r["delayed"], d), format_n_pct(r["cancelled"], d),
+                     format_n_pct(r["either"], d)))
+    cols = ("Initial strategy group", "Safety population", "Surgery delayed, n (%)", "Surgery cancelled, n (%)",
+            "Delayed or cancelled, n (%)")
+    return pl.DataFrame(rows, schema={c: pl.String for c in cols}, orient="row")
+
+
+# ------------------------------------------------------------------------ procedures
+def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str]) -> pl.DataFrame:
+    """One row per measure, one column per procedure class.
+
+    Returns
+    -------
+    pl.DataFrame : ``kind`` (head / item / missing / value), ``cell`` (listing key for
+        :func:`dashboard.stats.safety.procedure_cell_filter`, empty when none),
+        ``Measure``, one column per class headed ``"<label> (n=<procedures>)"``.
+    """
+    counts = {r["proc_class"]: r for r in s.counts_.iter_rows(named=True)}
+    heads = {k: f"{class_labels.get(k, k)} (n={counts[k]['procedures']})" for k in s.classes}
+    rows: list[tuple] = []
+
+    def add(kind: str, cell: str, label: str, values: Mapping[str, str]) -> None:
+        rows.append((kind, cell, label, *(values.get(k, "") for k in s.classes)))
+
+    def by(frame: pl.DataFrame, **eq) -> dict[str, dict]:
+        f = frame
+        for col, v in eq.items():
+            f = f.filter(pl.col(col) == v)
+        return {r["proc_class"]: r for r in f.iter_rows(named=True)}
+
+    add("value", "all", "Procedures (patients)",
+        {k: f"{counts[k]['procedures']} ({counts[k]['patients']})" for k in s.classes})
+    add("head", "", "Clavien-Dindo, worst within 90 days, n (%)", {})
+    for g in (*CLAVIEN_DINDO.codes, MISSING):
+        r = by(s.clavien_, grade=g)
+        if g == MISSING:
+            if any(r[k]["n"] for k in s.classes):
+                add("missing", f"cd:{g}", NOT_RECORDED, {k: str(r[k]["n"]) for k in s.classes})
+            continue
+        rec = {k: int(s.major_.filter(pl.col("proc_class") == k)["n"][0]) for k in s.classes}
+        add("item", f"cd:{g}", CLAVIEN_DINDO.label(g), {k: format_n_pct(r[k]["n"], rec[k]) for k in s.classes})
+    m = by(s.major_)
+    add("value", "cd_major", "Clavien-Dindo ≥ III (IIIa or worse): n/N, % (95% CI)",
+        {k: format_rate_ci(m[k]["x"], m[k]["n"], m[k]["estimate"], m[k]["lower"], m[k]["upper"]) for k in s.classes})
+    add("head", "", "Anastomotic leak (ISREC), n (% of anastomoses)", {})
+    anast = {k: sum(x["n"] for x in s.leak_.filter((pl.col("proc_class") == k) & pl.col("grade").is_in(ANASTOMOSIS))
+                    .iter_rows(named=True)) for k in s.classes}
+    for g in (*LEAK_GRADE.codes, MISSING):
+        r = by(s.leak_, grade=g)
+        if not any(r[k]["n"] for k in s.classes):
+            continue
+        vals = {k: format_n_pct(r[k]["n"], anast[k]) if g in ANASTOMOSIS else str(r[k]["n"]) for k in s.classes}
+        add("missing" if g == MISSING else "item", f"leak:{g}", NOT_RECORDED if g == MISSING else LEAK_GRADE.label(g),
+            vals)
+    add("head", "", "Mortality, any cause: deaths/evaluable, % (95% CI)", {})
+    for days in (30, 90):
+        r = by(s.mortality_, days=days)
+        add("item", f"died{days}", f"Within {days} days",
+            {k: format_rate_ci(r[k]["deaths"], r[k]["n"], r[k]["estimate"], r[k]["lower"], r[k]["upper"])
+             for k in s.classes})
+    r = by(s.los_)
+    add("value", "", "Length of stay, days: median (IQR)",
+        {k: format_median_iqr(r[k]["median"], r[k]["q1"], r[k]["q3"]) for k in s.classes})
+    add("head", "", "Stoma, n (%)", {})
+    for g in (*STOMA.codes, MISSING):
+        r = by(s.stoma_, stoma=g)
+        if g == MISSING and not any(r[k]["n"] for k in s.classes):
+            continue
+        rec = {k: sum(x["n"] for x in s.stoma_.filter((pl.col("proc_class") == k) & (pl.col("stoma") != MISSING))
+                      .iter_rows(named=True)) for k in s.classes}
+        add("missing" if g == MISSING else "item", f"stoma:{g}", NOT_RECORDED if g == MISSING else STOMA.label(g),
+            {k: str(r[k]["n"]) if g == MISSING else format_n_pct(r[k]["n"], rec[k]) for k in s.classes})
+    c = by(s.closure_)
+    add("item", "stoma_closed", "Temporary stoma closed, n (% of temporary)",
+        {k: format_n_pct(c[k]["closed"], c[k]["temporary"]) for k in s.classes})
+    add("item", "", "Days to closure: median (IQR)",
+        {k: format_median_iqr(c[k]["median_days"], c[k]["q1_days"], c[k]["q3_days"]) for k in s.classes})
+    cols = ["kind", "cell", "Measure", *heads.values()]
+    return pl.DataFrame(rows, schema={c: pl.String for c in cols}, orient="row")
+
+
+# ------------------------------------------------------------------------ listings
+def _yes_no(v: bool | None) -> str:
+    return "Not recorded" if v is None else ("Yes" if v else "No")
+
+
+def format_ae_listing(rows: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
+    """Patients behind an AE-table cell: one row per patient and term (worst event).
+
+    Pseudonymised subject ids only; labels, not codes.
+    """
+    out = []
+    for r in rows.sort(["subject_id", "soc", "term"]).iter_rows(named=True):
+        out.append((r["subject_id"], group_labels.get(r["group"], r["group"]), SOC.label(r["soc"]), r["term"],
+                    int(r["grade"]), r["onset_date"], r["days_from_t0"], int(r.get("n_events") or 1),
+                    _yes_no(r.get("steroids")), AE_OUTCOME.label(r.get("outcome")), r.get("resolution_date")))
+    schema = {"Patient": pl.String, "Strategy group": pl.String, "System organ class": pl.String,
+              "Preferred term": pl.String, "Worst grade": pl.Int64, "Onset": pl.Date, "Days from T0": pl.Int64,
+              "Events of this term": pl.Int64, "Steroids": pl.String, "Outcome": pl.String, "Resolved on": pl.Date}
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def format_event_listing(events: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
+    """Adverse events, one row per event (irAE and surgery-impact listings)."""
+    out = []
+    for r in events.sort(["subject_id", "onset_date", "ae_no"]).iter_rows(named=True):
+        out.append((r["subject_id"], group_labels.get(r["group"], r["group"]), r["term"], int(r["grade"]),
+                    r["onset_date"], r["days_from_t0"], _yes_no(r["steroids"]), AE_OUTCOME.label(r["outcome"]),
+                    r["days_to_resolution"], AE_SURGERY_IMPACT.label(r["surgery_impact"])))
+    schema = {"Patient": pl.String, "Strategy group": pl.String, "Preferred term": pl.String, "Grade": pl.Int64,
+              "Onset": pl.Date, "Days from T0": pl.Int64, "Steroids": pl.String, "Outcome": pl.String,
+              "Days to resolution": pl.Int64, "Effect on surgery": pl.String}
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def format_procedure_listing(procs: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
+    """Procedures behind a procedure-table cell, one row per procedure."""
+    out = []
+    for r in procs.sort(["subject_id", "procedure_no"]).iter_rows(named=True):
+        out.append((r["subject_id"], group_labels.get(r["group"], r["group"]), PROCEDURE_TYPE.label(r["procedure_type"]),
+                    PROCEDURE_INTENT.label(r["intent"]), r["procedure_date"],
+                    CLAVIEN_DINDO.label(r["clavien_dindo"]) if r["clavien_dindo"] else NOT_RECORDED,
+                    LEAK_GRADE.label(r["leak_grade"]) if r["leak_grade"] else NOT_RECORDED,
+                    r["length_of_stay_days"], STOMA.label(r["stoma"]) if r["stoma"] else NOT_RECORDED,
+                    r["stoma_closure_date"], r["days_to_death"]))
+    schema = {"Patient": pl.String, "Strategy group": pl.String, "Procedure": pl.String, "Intent": pl.String,
+              "Date": pl.Date, "Clavien-Dindo": pl.String, "Leak": pl.String, "Length of stay (days)": pl.Int64,
+              "Stoma": pl.String, "Stoma closed on": pl.Date, "Days to death": pl.Int64}
+    return pl.DataFrame(out, schema=schema, orient="row")
