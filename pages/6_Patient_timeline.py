@@ -1,9 +1,8 @@
-"""Patient timeline (planned)."""
+"""Patient timeline: one patient's course, comparable patients, overdue W&W surveillance."""
 
-from dashboard.ui.page import page_setup, planned_page
+from dashboard.ui.page import page_setup
+from dashboard.ui.patient import OPTIONS, patient_body, take_patient_param
 
-ctx = page_setup("Patient timeline", icon=":material/timeline:")
-planned_page(ctx, [
-    "One patient's course on a time axis from the first immunotherapy dose: immunotherapy cycles, restaging and surveillance examinations, strategy episodes, procedures, oncological events and last follow-up",
-    "A swimmer plot of the selected patients",
-])
+url_patient = take_patient_param()  # before page_setup, which drops URL parameters it does not know
+ctx = page_setup("Patient timeline", icon=":material/timeline:", options=OPTIONS)
+patient_body(ctx, url_patient)
