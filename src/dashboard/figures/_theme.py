@@ -1,18 +1,126 @@
-"""Colours and fonts shared by the figures (one place, so every page agrees)."""
+"""Colours, fonts and the presentation (MDT screen) look shared by every figure.
+
+One place, so every page and every export agrees. Colours are the Okabe-Ito
+colour-blind-safe palette (Okabe & Ito 2008), with ONE FIXED COLOUR PER STRATEGY and per
+strategy group, used in normal mode, in presentation mode and in exports alike. A strategy
+and its group share a colour (WW = NOM, LE = OPFS, RO, SYSTEMIC).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import plotly.graph_objects as go
+
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7",
+    "grey": "#999999",
+}
+_O = OKABE_ITO
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1f2933")
 STRATEGY_COLOURS = {
-    "WW": "#2e7d32", "LE": "#00897b", "ESD": "#0288d1", "EMR": "#3949ab", "ESD_EMR": "#0288d1",
-    "RO": "#c62828", "SYSTEMIC": "#6a1b9a", "NONE": "#9e9e9e",
+    "WW": _O["bluish_green"], "LE": _O["blue"], "ESD": _O["sky_blue"], "EMR": _O["reddish_purple"],
+    "ESD_EMR": _O["sky_blue"], "RO": _O["vermillion"], "SYSTEMIC": _O["orange"], "NONE": _O["grey"],
+}
+# Strategy groups compared in the study (schema.STRATEGY_GROUP); "OP" = organ preservation first.
+GROUP_COLOURS = {
+    "NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], "RO": STRATEGY_COLOURS["RO"],
+    "SYSTEMIC": STRATEGY_COLOURS["SYSTEMIC"], "OP": STRATEGY_COLOURS["WW"], "MISSING": _O["grey"],
 }
 STATUS_COLOURS = {
-    "ORGAN_PRESERVED": "#2e7d32", "RESECTED_NED": "#607d8b", "REGROWTH_SALVAGED": "#f9a825",
-    "REGROWTH_NOT_SALVAGED": "#ef6c00", "WITH_DISEASE": "#c62828", "DEAD": "#212121", "LOST_TO_FU": "#bdbdbd",
+    "ORGAN_PRESERVED": _O["bluish_green"], "RESECTED_NED": _O["blue"], "REGROWTH_SALVAGED": _O["orange"],
+    "REGROWTH_NOT_SALVAGED": _O["vermillion"], "WITH_DISEASE": _O["reddish_purple"], "DEAD": _O["black"],
+    "LOST_TO_FU": "#BBBBBB",
 }
-RESPONSE_COLOURS = {"CCR": "#2e7d32", "NEAR_CCR": "#9e9d24", "NON_CCR": "#c62828", "NOT_ASSESSED": "#9e9e9e"}
+RESPONSE_COLOURS = {"CCR": _O["bluish_green"], "NEAR_CCR": _O["orange"], "NON_CCR": _O["vermillion"],
+                    "NOT_ASSESSED": _O["grey"]}
+# Default colour sequence for traces that are not a strategy, status or response.
+COLORWAY = [_O[k] for k in ("blue", "orange", "bluish_green", "reddish_purple", "sky_blue", "vermillion",
+                            "black", "yellow")]
+
+# Presentation mode: readable from the back of an MDT room on a 1920x1080 shared screen.
+PRESENT_FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=22, color="#000000")
+PRESENT_FONT_SCALE = 1.4  # explicit font sizes in a figure grow by this factor (min PRESENT_MIN_FONT)
+PRESENT_MIN_FONT = 18
+PRESENT_LINE_SCALE = 2.0  # explicit line widths grow by this factor (min PRESENT_MIN_LINE)
+PRESENT_MIN_LINE = 2.5
+PRESENT_HEIGHT_SCALE = 1.35  # a pixel height grows with the type (text lines need about 0.9 x the font scale)
+
+_FONT_KEYS = {"font", "textfont", "tickfont", "insidetextfont", "outsidetextfont", "titlefont"}
 
 
 def rgba(hex_colour: str, alpha: float) -> str:
     h = hex_colour.lstrip("#")
     r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def _scale(node: Any, parent: str | None) -> None:
+    """In place: grow font sizes under font-like keys and widths under line-like keys."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "size" and parent in _FONT_KEYS and isinstance(value, (int, float)):
+                node[key] = max(PRESENT_MIN_FONT, round(value * PRESENT_FONT_SCALE))
+            elif key == "size" and parent in _FONT_KEYS and isinstance(value, list):
+                node[key] = [max(PRESENT_MIN_FONT, round(v * PRESENT_FONT_SCALE)) if isinstance(v, (int, float))
+                             else v for v in value]
+            elif key == "width" and parent in {"line", "error_y", "error_x"} and isinstance(value, (int, float)):
+                if value > 0:
+                    node[key] = max(PRESENT_MIN_LINE, value * PRESENT_LINE_SCALE)
+            else:
+                _scale(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            _scale(item, parent)
+
+
+def presentation_figure(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` for a shared screen: larger type, thicker lines, black text.
+
+    Works on any figure (today's and future ones) without knowing how it was built:
+    the layout font becomes :data:`PRESENT_FONT`, every explicit font size (annotations,
+    tick labels, legends, Sankey node labels, ...) is multiplied by
+    :data:`PRESENT_FONT_SCALE` and every explicit line width by
+    :data:`PRESENT_LINE_SCALE`; scatter traces without a line width get
+    :data:`PRESENT_MIN_LINE`. A pixel ``height`` grows by :data:`PRESENT_HEIGHT_SCALE`;
+    Sankey nodes get more space between them so their larger labels do not collide.
+    Colours are not changed: they are already the colour-blind-safe palette of this module.
+
+    Parameters
+    ----------
+    fig : the figure as shown in normal mode (not modified).
+
+    Returns
+    -------
+    go.Figure : a new figure; ``layout.meta["presentation"]`` is True.
+    """
+    spec = copy.deepcopy(fig.to_plotly_json())
+    _scale(spec, None)
+    layout = spec.setdefault("layout", {})
+    font = dict(layout.get("font") or {})
+    font.update(family=PRESENT_FONT["family"], color=PRESENT_FONT["color"],
+                size=max(PRESENT_FONT["size"], round((font.get("size") or 14) * PRESENT_FONT_SCALE)))
+    layout["font"] = font
+    if isinstance(layout.get("height"), (int, float)):
+        layout["height"] = int(layout["height"] * PRESENT_HEIGHT_SCALE)
+    layout.setdefault("hoverlabel", {}).setdefault("font", {})["size"] = 20
+    meta = layout.get("meta") if isinstance(layout.get("meta"), dict) else {}
+    layout["meta"] = {**meta, "presentation": True}
+    for axis in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
+        ax = layout[axis]
+        if isinstance(ax, dict):
+            ax.setdefault("linewidth", 2)
+            ax.setdefault("gridwidth", 1.5)
+            ax.setdefault("tickwidth", 2)
+    out = go.Figure(spec)
+    for trace in out.data:
+        if trace.type == "scatter" and "lines" in (trace.mode or "lines"):
+            if trace.line.width is None:
+                trace.line.width = PRESENT_MIN_LINE
+        elif trace.type == "sankey":
+            trace.node.pad = max(28, (trace.node.pad or 20) * 2)
+            trace.node.thickness = max(24, (trace.node.thickness or 20) * 1.4)
+    return out

@@ -7,12 +7,15 @@ from dataclasses import replace
 import streamlit as st
 
 from ..figures import consort_figure, sankey_figure
-from ..filters import PageOption
+from ..filters import CohortFilter, PageOption
 from ..queries.cohort import select_baseline, select_consort_flow, select_strategy_transitions
+from ..report import ReportItem
 from ..schema import COHORT
 from ..stats.baseline import summarize_baseline
+from ..store import Store
 from ..tables.baseline import format_baseline_html, format_baseline_table, table1_options, table1_variables
 from .data import cached_query
+from .export import show_figure, table_download, with_design_width
 from .page import PageContext, option_control
 
 SECTION = PageOption("section", "Show", (("flow", "Patient flow"), ("transitions", "Strategy transitions"),
@@ -20,8 +23,27 @@ SECTION = PageOption("section", "Show", (("flow", "Patient flow"), ("transitions
 VIEW = PageOption("view", "Registry parts", (("combined", "Combined"),
                                             ("split", "By registry part")), "combined")
 OPTIONS = (SECTION, VIEW)
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d"],
-                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+FLOW_NOTE = ("Boxes count patients; each box equals the sum of the boxes it splits into. Status at last follow-up "
+             "from the subject-level table.")
+TRANSITIONS_NOTE = ("Full analysis set with a recorded strategy. Each band is a group of patients moving from one "
+                    "strategy to the next (repeated episodes of the same strategy count once) and on to their status "
+                    "at last follow-up; patients whose strategy never changed go straight to their status.")
+TABLE1_NOTE = (
+    "Full analysis set (eligible, at least one immunotherapy dose), by initial strategy group. n (%) of patients "
+    "with a recorded value; median (IQR). p: chi-square, or Fisher's exact test when an expected count is below 5 "
+    "(Monte Carlo for tables larger than 2x2); Kruskal-Wallis for continuous values. SMD: largest pairwise "
+    "standardised mean difference between strategy groups of 10 or more patients (above 0.1 is usually read as "
+    "imbalance). Patients without a strategy yet are in Overall but not in the tests.")
+
+
+def _consort(flow, **kwargs):
+    """The flow diagram; exports lay it out at least 1300 px wide (six strategy boxes)."""
+    return with_design_width(consort_figure(flow, **kwargs), 1300)
+
+
+def _sankey(links, **kwargs):
+    """The transitions diagram; exports lay it out at least 1000 px wide (four labelled stages)."""
+    return with_design_width(sankey_figure(links, **kwargs), 1000)
 
 
 def _parts(ctx: PageContext) -> list[tuple[str, object]]:
@@ -31,30 +53,27 @@ def _parts(ctx: PageContext) -> list[tuple[str, object]]:
 
 
 def _flow(ctx: PageContext, split: bool) -> None:
-    st.caption("Boxes count patients; each box equals the sum of the boxes it splits into. Hover a strategy box "
-               "for its restaging responses. Status at last follow-up from the subject-level table.")
+    st.caption(FLOW_NOTE + " Hover a strategy box for its restaging responses.")
     if not split:
         flow = cached_query(select_consort_flow, ctx.store, ctx.filter)
-        st.plotly_chart(consort_figure(flow), config=PLOTLY_CONFIG, key="consort_combined")
+        show_figure(_consort(flow), "patient flow", ctx, key="consort_combined")
         return
     # One above the other: two diagrams side by side were unreadable on a 1280-pixel screen.
     for heading, flt in _parts(ctx):
         flow = cached_query(select_consort_flow, ctx.store, flt)
-        st.plotly_chart(consort_figure(flow, title=f"{heading} cohort"), config=PLOTLY_CONFIG,
-                        key=f"consort_{heading}")
+        show_figure(_consort(flow, title=f"{heading} cohort"), f"patient flow {heading}", ctx,
+                    key=f"consort_{heading}")
 
 
 def _transitions(ctx: PageContext, split: bool) -> None:
-    st.caption("Full analysis set with a recorded strategy. Each band is a group of patients moving from one "
-               "strategy to the next (repeated episodes of the same strategy count once) and on to their status "
-               "at last follow-up; patients whose strategy never changed go straight to their status.")
+    st.caption(TRANSITIONS_NOTE)
     parts = _parts(ctx) if split else [(None, ctx.filter)]
     for heading, flt in parts:
         if heading:
             st.subheader(f"{heading} cohort")
         links = cached_query(select_strategy_transitions, ctx.store, flt)
-        st.plotly_chart(sankey_figure(links, height=460 if split else 560), config=PLOTLY_CONFIG,
-                        key=f"sankey_{heading}")
+        show_figure(_sankey(links, height=460 if split else 560),
+                    "strategy transitions" + (f" {heading}" if heading else ""), ctx, key=f"sankey_{heading}")
 
 
 def _table1(ctx: PageContext) -> None:
@@ -65,16 +84,28 @@ def _table1(ctx: PageContext) -> None:
         return
     summary = summarize_baseline(df, variables, options)
     table = format_baseline_table(summary, variables)
-    st.caption(
-        "Full analysis set (eligible, at least one immunotherapy dose), by initial strategy group. n (%) of patients "
-        "with a recorded value; median (IQR). p: chi-square, or Fisher's exact test when an expected count is below 5 "
-        "(Monte Carlo for tables larger than 2x2); Kruskal-Wallis for continuous values. SMD: largest pairwise "
-        "standardised mean difference between strategy groups of 10 or more patients (above 0.1 is usually read as imbalance). Hover a p-value "
-        "for its test; the CSV download lists them. Patients without a strategy yet are in Overall but not in the tests."
-    )
+    st.caption(TABLE1_NOTE + " Hover a p-value for its test; the exports list them.")
     st.html(format_baseline_html(table))
-    st.download_button("Download Table 1 (CSV)", data=table.drop("kind").write_csv(), file_name="table1.csv",
-                       mime="text/csv", on_click="ignore", icon=":material/download:")
+    table_download(table.drop("kind"), "table1", ctx, title="Table 1. Baseline characteristics by initial strategy",
+                   notes=(TABLE1_NOTE,), bold_rows=_variable_rows(table))
+
+
+def _variable_rows(table) -> tuple[int, ...]:
+    return tuple(i for i, k in enumerate(table["kind"].to_list()) if k == "variable")
+
+
+def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
+    """Cohort in the MDT report: patient flow, strategy transitions, Table 1 (default views)."""
+    items = [ReportItem("Patient flow", _consort(select_consort_flow(store, flt)), caption=FLOW_NOTE),
+             ReportItem("Strategy transitions", _sankey(select_strategy_transitions(store, flt)),
+                        caption=TRANSITIONS_NOTE)]
+    df = select_baseline(store, flt)
+    if df.height:
+        variables = table1_variables()
+        table = format_baseline_table(summarize_baseline(df, variables, table1_options()), variables)
+        items.append(ReportItem("Table 1. Baseline characteristics by initial strategy", table.drop("kind"),
+                                caption=TABLE1_NOTE, bold_rows=_variable_rows(table)))
+    return items
 
 
 def cohort_body(ctx: PageContext) -> None:

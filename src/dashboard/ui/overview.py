@@ -2,38 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+import polars as pl
 import streamlit as st
 
-from ..queries.cohort import select_counts_by_column, select_consort_flow
+from ..filters import CohortFilter
+from ..queries.cohort import ConsortFlow, select_counts_by_column, select_consort_flow
+from ..report import ReportItem
 from ..schema import BIOMARKER_BASIS, COHORT, STRATEGY_GROUP, TUMOUR_SITE
+from ..store import Store
 from .data import cached_query
+from .export import show_table
 from .page import PageContext
+
+BREAKDOWNS = (("Registry part", "cohort", COHORT), ("Tumour site", "tumour_site", TUMOUR_SITE),
+              ("Biomarker", "biomarker_basis", BIOMARKER_BASIS), ("Initial strategy", "initial_group", STRATEGY_GROUP))
+NOTE = ("Counts are of the full analysis set (eligible, at least one immunotherapy dose) matching the filters.")
+
+
+def _headline(flow: ConsortFlow) -> list[tuple[str, int]]:
+    return [("Registered", flow.node("registered").n), ("Excluded", flow.node("excluded").n),
+            ("Full analysis set", flow.node("ici").n), ("cCR at restaging", flow.node("response:CCR").n)]
+
+
+def _count_table(df: pl.DataFrame, title: str, vocab) -> pl.DataFrame:
+    """Patients and % of the full analysis set, one row per value."""
+    total = max(1, int(df["n"].sum()))
+    return pl.DataFrame({
+        title: [vocab.label(v) if v is not None else "Not yet assigned" for v in df["value"]],
+        "Patients": df["n"].cast(pl.Int64).to_list(),
+        "%": [round(100 * n / total, 1) for n in df["n"]],
+    })
+
+
+def _tables(fetch: Callable[..., Any], store: Store, flt: CohortFilter) -> list[tuple[str, pl.DataFrame]]:
+    return [(title, _count_table(fetch(select_counts_by_column, store, flt, column), title, vocab))
+            for title, column, vocab in BREAKDOWNS]
 
 
 def overview_body(ctx: PageContext) -> None:
     """Headline counts and the analysis set by registry part, site, biomarker, strategy."""
     flow = cached_query(select_consort_flow, ctx.store, ctx.filter)
-    n_ici = flow.node("ici").n
     c = st.columns(4)
-    c[0].metric("Registered", f"{flow.node('registered').n:,}")
-    c[1].metric("Excluded", f"{flow.node('excluded').n:,}")
-    c[2].metric("Full analysis set", f"{n_ici:,}")
-    c[3].metric("cCR at restaging", f"{flow.node('response:CCR').n:,}")
+    for col, (label, n) in zip(c, _headline(flow)):
+        col.metric(label, f"{n:,}")
     cols = [c for _ in range(2) for c in st.columns(2, gap="large")]
-    for col, (title, column, vocab) in zip(
-        cols,
-        [("Registry part", "cohort", COHORT), ("Tumour site", "tumour_site", TUMOUR_SITE),
-         ("Biomarker", "biomarker_basis", BIOMARKER_BASIS), ("Initial strategy", "initial_group", STRATEGY_GROUP)],
-    ):
-        df = cached_query(select_counts_by_column, ctx.store, ctx.filter, column)
-        total = max(1, int(df["n"].sum()))
-        col.markdown(f"**{title}**")
-        col.dataframe(
-            {title: [vocab.label(v) if v is not None else "Not yet assigned" for v in df["value"]],
-             "Patients": df["n"].to_list(),
-             "%": [round(100 * n / total, 1) for n in df["n"]]},
-            hide_index=True, width="stretch",
-        )
-    st.caption("Counts are of the full analysis set (eligible, at least one immunotherapy dose) matching the "
-               "filters. Use the pages in the sidebar for the flow diagram, survival, organ preservation, safety "
+    for col, (title, table) in zip(cols, _tables(cached_query, ctx.store, ctx.filter)):
+        with col:
+            st.markdown(f"**{title}**")
+            show_table(table, f"patients by {title.lower()}", ctx, title=f"Full analysis set by {title.lower()}")
+    st.caption(NOTE + " Use the pages in the sidebar for the flow diagram, survival, organ preservation, safety "
                "and quality of life.")
+
+
+def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
+    """Overview in the MDT report: headline counts and the four breakdowns."""
+    flow = select_consort_flow(store, flt)
+    head = pl.DataFrame({"Patients": [k for k, _ in _headline(flow)], "n": [v for _, v in _headline(flow)]})
+    items = [ReportItem("Registry at a glance", head, caption=NOTE)]
+    items += [ReportItem(f"Full analysis set by {title.lower()}", table)
+              for title, table in _tables(lambda fn, *a: fn(*a), store, flt)]
+    return items

@@ -1,5 +1,14 @@
 """What every page calls first: page config, data banner, the global cohort filters in
-the sidebar (kept in the URL), "N of M patients", and a reset."""
+the sidebar (kept in the URL), "N of M patients", a reset, presentation mode and the
+MDT report.
+
+Presentation mode (``present=1`` in the URL, a sidebar toggle, on every page): larger
+type and thicker lines for a 1920x1080 shared screen, high contrast, sidebar collapsed,
+no patient identifiers on screen. Pages get it by drawing figures and tables with
+:func:`dashboard.ui.export.show_figure` / :func:`~dashboard.ui.export.show_table`; a page
+that shows patient-level rows any other way must check ``ctx.hide_identifiers`` first
+and then show a masked id (``tables.export.mask_identifiers``) or nothing.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +31,7 @@ from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
 from .data import cached_query, store_or_stop
 from .provenance import data_source_banner
+from .report import report_control
 
 FILTER_STATE = "_cohort_filter"
 LAST_URL = "_last_url"
@@ -29,6 +39,9 @@ NOTICES = "_url_notices"
 WIDGET_PREFIX = "flt_"
 PATIENT_FIELDS = ("cohort", "site", "histology", "biomarker", "lynch", "ct", "cn", "ecog", "sex")
 TREATMENT_FIELDS = ("regimen", "response", "strategy")
+# Page-independent option: presentation mode for an MDT screen.
+PRESENT = PageOption("present", "Presentation mode", (("0", "Off"), ("1", "On")), "0")
+PRESENT_TOGGLE = "present_toggle"
 
 
 # Tighter header; the entry script's nav link reads "Overview" instead of its file name.
@@ -42,6 +55,21 @@ h1 {padding-bottom: 0.3rem;}
   content: 'Overview'; font-size: 0.875rem;}
 </style>"""
 
+# Presentation mode: everything larger and darker (Streamlit sizes in rem, so the root
+# font size scales the page); the interactive grid is replaced by HTML tables there.
+_PRESENT_CSS = """<style>
+html {font-size: 21px;}
+.stApp, .stMarkdown, p, li, label, .stCaption, [data-testid='stCaptionContainer'] {color: #000 !important;}
+[data-testid='stCaptionContainer'] {font-size: 0.95rem !important; opacity: 1 !important;}
+h1 {font-size: 2.3rem !important;}
+[data-testid='stMetricValue'] {font-size: 2.6rem !important; font-weight: 700;}
+[data-testid='stMetricLabel'] p {font-size: 1.1rem !important; font-weight: 600;}
+[data-testid='stTable'] table, [data-testid='stTable'] th, [data-testid='stTable'] td {font-size: 1.05rem !important;
+  color: #000 !important; border-color: #555 !important;}
+.block-container {max-width: 1880px; padding-left: 2rem; padding-right: 2rem;}
+.t1 .t1-n, .t1 tr.t1-missing td {color: #222 !important;}
+</style>"""
+
 
 @dataclass(frozen=True)
 class PageContext:
@@ -51,6 +79,17 @@ class PageContext:
     filter: CohortFilter
     options: Mapping[str, str] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def presentation(self) -> bool:
+        """Presentation mode is on (``present=1``): large type, no identifiers on screen."""
+        return self.options.get(PRESENT.key) == "1"
+
+    @property
+    def hide_identifiers(self) -> bool:
+        """True when no patient identifier may be shown (presentation mode): show a masked
+        id (``tables.export.mask_identifiers``) or leave the column out."""
+        return self.presentation
 
 
 def _wkey(key: str) -> str:
@@ -150,8 +189,25 @@ def sync_state(store: Store, options: tuple[PageOption, ...]) -> tuple[CohortFil
     return flt, values
 
 
-def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds) -> None:
+def _present_changed() -> None:
+    st.session_state[PRESENT.key] = "1" if st.session_state.get(PRESENT_TOGGLE) else "0"
+
+
+def _presentation_requested() -> bool:
+    """Presentation mode for this run, known before the page config is set (same rule
+    as :func:`sync_state`: a new URL wins, otherwise the session's toggle)."""
+    raw = _read_url()
+    last = st.session_state.get(LAST_URL)
+    if last is None or (raw and raw != last):
+        return "1" in raw.get(PRESENT.key, [])[-1:]
+    return st.session_state.get(PRESENT.key) == "1"
+
+
+def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool = False) -> None:
     sb = st.sidebar
+    st.session_state[PRESENT_TOGGLE] = present
+    sb.toggle("Presentation mode", key=PRESENT_TOGGLE, on_change=_present_changed,
+              help="For an MDT screen: large type, thick lines, no patient identifiers; kept in the link.")
     sb.markdown(
         f"<div style='font-size:1.35rem;line-height:1.2'><b>{counts['n']:,}</b> of {counts['m']:,} patients</div>"
         f"<div style='font-size:0.9rem;opacity:0.8'>{counts['analysis']:,} received immunotherapy and are eligible</div>",
@@ -190,12 +246,15 @@ def _notices(notices: list[Notice]) -> None:
 def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str | None = None,
                options: tuple[PageOption, ...] = ()) -> PageContext:
     """Call first on every page: config, filters (sidebar + URL), banner, title, N of M."""
-    st.set_page_config(page_title=f"{title} - organ-preservation registry", page_icon=icon, layout="wide")
-    st.html(_CSS)
+    present = _presentation_requested()
+    st.set_page_config(page_title=f"{title} - organ-preservation registry", page_icon=icon, layout="wide",
+                       initial_sidebar_state="collapsed" if present else "auto")
+    st.html(_CSS + (_PRESENT_CSS if present else ""))
     store = store_or_stop()
-    flt, values = sync_state(store, options)
+    flt, values = sync_state(store, (*options, PRESENT))
     counts = cached_query(select_patient_counts, store, flt)
-    _sidebar(flt, counts, _t0_bounds(store))
+    _sidebar(flt, counts, _t0_bounds(store), values[PRESENT.key] == "1")
+    report_control(store, flt, counts)
     st.title(title)
     data_source_banner(store)
     _notices(st.session_state.get(NOTICES, []))

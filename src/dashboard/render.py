@@ -1,0 +1,147 @@
+"""HTML -> PNG / PDF with Debian's Chromium (through Playwright), one browser per process.
+
+Used for table PNGs (great_tables HTML) and the MDT report PDF. great_tables' own
+``GT.save`` needs selenium and a chromedriver, which the project does not install;
+Playwright is already a dependency (browser tests) and drives the same Chromium.
+
+The browser is started lazily on the first call and kept alive in one worker thread
+(Playwright's sync API is bound to the thread that started it; Streamlit runs every
+session in its own thread). Pages may load nothing from the network: every request
+that is not ``data:`` / ``about:`` is aborted.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+CHROMIUM = os.environ.get("BROWSER_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+TIMEOUT_MS = 60_000
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium-render")
+_state: dict[str, Any] = {}
+
+
+def _browser():
+    """The worker thread's browser (started on first use, restarted if it died)."""
+    browser = _state.get("browser")
+    if browser is not None and browser.is_connected():
+        return browser
+    from playwright.sync_api import sync_playwright
+
+    if "pw" not in _state:
+        _state["pw"] = sync_playwright().start()
+    _state["browser"] = _state["pw"].chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    return _state["browser"]
+
+
+def _offline(route) -> None:
+    if route.request.url.startswith(("data:", "about:")):
+        route.continue_()
+    else:
+        route.abort()
+
+
+def _with_page(fn: Callable, html: str, width: int, scale: float) -> bytes:
+    context = _browser().new_context(viewport={"width": width, "height": 800}, device_scale_factor=scale,
+                                     java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.route("**/*", _offline)
+        page.set_content(html, wait_until="load")
+        return fn(page)
+    finally:
+        context.close()
+
+
+def _run(fn: Callable, *args: Any) -> bytes:
+    return _executor.submit(fn, *args).result(timeout=TIMEOUT_MS / 1000 * 2)
+
+
+def html_to_png(html: str, *, selector: str | None = None, width: int = 1000, dpi: int = 300) -> bytes:
+    """Screenshot of ``selector`` (or the whole page) at ``dpi`` (CSS px are 1/96 in).
+
+    The PNG carries a pHYs chunk with the resolution."""
+    def shot(page) -> bytes:
+        target = page.locator(selector).first if selector else page
+        kwargs = {} if selector else {"full_page": True}
+        return target.screenshot(type="png", **kwargs)
+
+    return set_png_dpi(_run(_with_page, shot, html, width, dpi / 96), dpi)
+
+
+def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4") -> bytes:
+    """Chromium's print to PDF (backgrounds printed, 12 mm margins)."""
+    def pdf(page) -> bytes:
+        page.emulate_media(media="print")
+        return page.pdf(format=page_format, landscape=landscape, print_background=True,
+                        margin={"top": "12mm", "bottom": "12mm", "left": "12mm", "right": "12mm"})
+
+    return _run(_with_page, pdf, html, 1100, 1.0)
+
+
+def set_png_dpi(png: bytes, dpi: float) -> bytes:
+    """The same PNG with a pHYs chunk saying ``dpi`` (replacing one already there)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    ppm = int(round(dpi / 0.0254))
+    data = struct.pack(">IIB", ppm, ppm, 1)
+    chunk = struct.pack(">I", len(data)) + b"pHYs" + data + struct.pack(">I", zlib.crc32(b"pHYs" + data) & 0xFFFFFFFF)
+    out, pos = [png[:8]], 8
+    inserted = False
+    while pos < len(png):
+        length = struct.unpack(">I", png[pos:pos + 4])[0]
+        kind = png[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if kind != b"pHYs":
+            out.append(png[pos:end])
+        if kind == b"IHDR" and not inserted:
+            out.append(chunk)
+            inserted = True
+        pos = end
+    return b"".join(out)
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels, from the IHDR chunk."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    return struct.unpack(">II", png[16:24])
+
+
+def png_dpi(png: bytes) -> float | None:
+    """Resolution from the pHYs chunk, in dots per inch (None when absent)."""
+    pos = 8
+    while pos < len(png):
+        length = struct.unpack(">I", png[pos:pos + 4])[0]
+        if png[pos + 4:pos + 8] == b"pHYs":
+            ppm_x, _, unit = struct.unpack(">IIB", png[pos + 8:pos + 17])
+            return ppm_x * 0.0254 if unit == 1 else None
+        pos += 12 + length
+    return None
+
+
+def _shutdown() -> None:
+    def close() -> None:
+        for key in ("browser", "pw"):
+            obj = _state.pop(key, None)
+            try:
+                obj and (obj.close() if key == "browser" else obj.stop())
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+
+    try:
+        _executor.submit(close).result(timeout=10)
+    except Exception:  # noqa: BLE001
+        pass
+    _executor.shutdown(wait=False)
+
+
+atexit.register(_shutdown)

@@ -1,0 +1,105 @@
+"""The sidebar "MDT report" control and the registry of report sections.
+
+How a page adds its part to the MDT report
+------------------------------------------
+1. In the page's ui module (e.g. ``dashboard/ui/survival.py``) write a function
+
+   .. code-block:: python
+
+       def report_section(store: Store, flt: CohortFilter) -> list[ReportItem | tuple]:
+           '''This page's figures and tables for the MDT report, under ``flt``.'''
+           km = select_tte(store, flt, ...)             # call queries directly
+           return [("Overall survival", km_figure(...)),  # (title, go.Figure)
+                   ReportItem("Survival at 1, 2, 3 years", table_df, caption="KM, log-log CI")]
+
+   Items are ``(title, figure_or_dataframe)``, ``(title, obj, caption)`` or
+   :class:`dashboard.report.ReportItem`. The function runs when the user clicks the
+   download button, outside the Streamlit script run: it must not call ``st.*``
+   (no widgets, no ``st.session_state``); call the ``select_*`` / ``summarize_*`` /
+   ``*_figure`` / ``format_*`` functions directly (``cached_query`` works too). Use the
+   page's default options (the report shows every page's default view). Never put a
+   patient identifier column in a report table (``tables.export.mask_identifiers``).
+2. Add one line to :data:`REPORT_PAGES` below: ``("Survival", "dashboard.ui.survival:report_section")``.
+   Order = order in the report. A page whose function raises gets a one-line note in
+   the report instead of its section; the rest of the report is still built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Sequence
+
+import streamlit as st
+
+from ..filters import CohortFilter
+from ..provenance import Provenance
+from ..report import ReportItem, ReportSection, build_report, report_pdf
+from ..store import Store
+
+# (page title in the report, "module:function"); imported on use, so pages never import each other.
+REPORT_PAGES: list[tuple[str, str]] = [
+    ("Overview", "dashboard.ui.overview:report_section"),
+    ("Cohort", "dashboard.ui.cohort:report_section"),
+    # ("Survival", "dashboard.ui.survival:report_section"),
+    # ("Organ preservation", "dashboard.ui.organ:report_section"),
+    ("Safety", "dashboard.ui.safety:report_section"),
+    # ("Quality of life", "dashboard.ui.qol:report_section"),
+]
+SUPPRESS_THRESHOLD = 5
+
+
+def _item(obj: Any) -> ReportItem:
+    if isinstance(obj, ReportItem):
+        return obj
+    if isinstance(obj, tuple) and len(obj) in (2, 3):
+        return ReportItem(*obj)
+    raise TypeError(f"a report item is a ReportItem or (title, figure_or_table[, caption]), not {type(obj)}")
+
+
+def _resolve(target: str | Callable) -> Callable:
+    if callable(target):
+        return target
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def collect_sections(store: Store, flt: CohortFilter,
+                     pages: Sequence[tuple[str, str | Callable]] | None = None) -> list[ReportSection]:
+    """Every registered page's section under ``flt`` (pure: no ``st.*``)."""
+    out = []
+    for title, target in (REPORT_PAGES if pages is None else pages):
+        try:
+            result = _resolve(target)(store, flt)
+            if isinstance(result, ReportSection):
+                out.append(result)
+            else:
+                out.append(ReportSection(title, tuple(_item(x) for x in result)))
+        except Exception as exc:  # noqa: BLE001 - one broken page must not sink the report
+            out.append(ReportSection(title, (), note=f"This section could not be built ({type(exc).__name__}: {exc})."))
+    return out
+
+
+def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str = "html",
+                 suppress_below: int | None = None) -> bytes:
+    """The MDT report of every registered page as HTML or PDF bytes."""
+    prov = Provenance.from_meta(store.meta(), flt, n=n, m=m)
+    html = build_report(collect_sections(store, flt), prov, suppress_below=suppress_below,
+                        title="MDT report - organ-preservation registry")
+    return html if fmt == "html" else report_pdf(html)
+
+
+def report_control(store: Store, flt: CohortFilter, counts: dict) -> None:
+    """Sidebar: one click builds the MDT report (HTML or PDF) of every page under the filters."""
+    with st.sidebar.expander("MDT report", icon=":material/summarize:"):
+        st.caption("Every page's figures and tables under the current filters, in one file.")
+        suppress = st.checkbox(f"Suppress small cells (<{SUPPRESS_THRESHOLD})", value=not store.is_synthetic(),
+                               key="report_suppress")
+        below = SUPPRESS_THRESHOLD if suppress else None
+        n, m = counts.get("n"), counts.get("m")
+        c1, c2 = st.columns(2)
+        c1.download_button("HTML", data=lambda: report_bytes(store, flt, n, m, fmt="html", suppress_below=below),
+                           file_name="mdt_report.html", mime="text/html", on_click="ignore",
+                           icon=":material/download:", key="report_html", width="stretch")
+        c2.download_button("PDF", data=lambda: report_bytes(store, flt, n, m, fmt="pdf", suppress_below=below),
+                           file_name="mdt_report.pdf", mime="application/pdf", on_click="ignore",
+                           icon=":material/download:", key="report_pdf", width="stretch")
