@@ -34,6 +34,9 @@ def balance_figure(balance: pl.DataFrame, *, threshold: float = 0.1) -> go.Figur
     fig.update_layout(height=max(280, 90 + 24 * k), font=FONT, plot_bgcolor="white", paper_bgcolor="rgba(0,0,0,0)",
                       margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, xanchor="left"))
+    # explicit text colour: Streamlit's chart theme would grey out axis titles and ticks otherwise
+    fig.update_xaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
+    fig.update_yaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
     return fig
 
 
@@ -51,4 +54,7 @@ def weights_figure(weights: pl.DataFrame, *, labels: dict[str, str]) -> go.Figur
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, xanchor="left"))
     fig.update_xaxes(showline=True, linecolor="#444", gridcolor="#e6e6e6")
     fig.update_yaxes(gridcolor="#e6e6e6")
+    # explicit text colour: Streamlit's chart theme would grey out axis titles and ticks otherwise
+    fig.update_xaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
+    fig.update_yaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
     return fig

@@ -68,4 +68,7 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
                      showline=True, linecolor="#444", dtick=20)
     fig.update_layout(height=max(300, 60 + 24 * (k + 2)), font=FONT, margin=dict(l=10, r=300, t=10, b=10),
                       plot_bgcolor="white", paper_bgcolor="rgba(0,0,0,0)")
+    # explicit text colour: Streamlit's chart theme would grey out axis titles and ticks otherwise
+    fig.update_xaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
+    fig.update_yaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
     return fig

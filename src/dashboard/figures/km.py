@@ -24,6 +24,7 @@ GROUP_COLOURS = {"NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], 
 GROUP_DASH = {"NOM": "solid", "OPFS": "dash", "RO": "dot", "SYSTEMIC": "dashdot", "OP": "solid"}
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 GREY = "#8a8a8a"
+INK = "#1f2933"  # explicit text colour: Streamlit's chart theme would grey out axis titles otherwise
 
 
 def colours_for(factor: str, codes: Sequence[str]) -> dict[str, str]:
@@ -157,19 +158,20 @@ def step_figure(
     pad = 0.03 * xmax
     fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=True, gridcolor="#e6e6e6",
                      zeroline=False, showline=True, linecolor="#444", ticks="outside", row=1, col=1,
-                     tickfont=dict(size=13, color="#1f2933"),
-                     title=dict(text=x_title, standoff=6), showticklabels=True)
+                     tickfont=dict(size=13, color=INK),
+                     title=dict(text=x_title, standoff=6, font=dict(size=15, color=INK)), showticklabels=True)
     fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=False, showticklabels=False,
-                     zeroline=False, row=2, col=1)
+                     zeroline=False, showline=False, ticks="", row=2, col=1)
     lo, hi = y_range
-    fig.update_yaxes(range=[lo - 1, hi + 2], title=y_title, ticksuffix="%", gridcolor="#e6e6e6", zeroline=False,
-                     tickfont=dict(size=13, color="#1f2933"),
+    fig.update_yaxes(range=[lo - 1, hi + 2], title=dict(text=y_title, font=dict(size=15, color=INK)), ticksuffix="%",
+                     gridcolor="#e6e6e6", zeroline=False,
+                     tickfont=dict(size=13, color=INK),
                      showline=True, linecolor="#444", row=1, col=1)
     fig.update_yaxes(range=[n_rows - 0.5, -0.5], tickvals=list(range(len(labels))), ticktext=labels,
-                     showgrid=False, zeroline=False, fixedrange=True, row=2, col=1,
-                     tickfont=dict(size=13))
+                     showgrid=False, zeroline=False, showline=False, ticks="", fixedrange=True, row=2, col=1,
+                     tickfont=dict(size=13, color=INK))
     fig.add_annotation(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
-                       yanchor="bottom", showarrow=False, font=dict(size=13), yshift=2)
+                       yanchor="bottom", showarrow=False, font=dict(size=13, color=INK), yshift=2)
     fig.update_layout(
         height=height, font=FONT, margin=dict(l=10, r=20, t=top_px, b=12),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left", font=dict(size=14)),

@@ -8,12 +8,14 @@ import polars as pl
 
 from ._theme import FONT, STRATEGY_COLOURS, rgba
 
+# Marker outlines in the marker's own colour: presentation mode thickens every line
+# (a white outline would then swallow the small markers).
 EVENT_STYLE = {
     "SURVEILLANCE": dict(symbol="line-ns-open", size=6, color="#546e7a", line=dict(width=1)),
-    "REGROWTH": dict(symbol="triangle-up", size=9, color="#ef6c00", line=dict(width=0.5, color="white")),
-    "LOCAL_EXCISION": dict(symbol="diamond", size=8, color="#00897b", line=dict(width=0.5, color="white")),
-    "RADICAL": dict(symbol="square", size=8, color="#c62828", line=dict(width=0.5, color="white")),
-    "DISTANT": dict(symbol="star", size=9, color="#6a1b9a", line=dict(width=0.5, color="white")),
+    "REGROWTH": dict(symbol="triangle-up", size=10, color="#ef6c00", line=dict(width=0.5, color="#ef6c00")),
+    "LOCAL_EXCISION": dict(symbol="diamond", size=9, color="#00897b", line=dict(width=0.5, color="#00897b")),
+    "RADICAL": dict(symbol="square", size=8, color="#c62828", line=dict(width=0.5, color="#c62828")),
+    "DISTANT": dict(symbol="star", size=11, color="#6a1b9a", line=dict(width=0.5, color="#6a1b9a")),
     "LAST_CONTACT": dict(symbol="arrow-right", size=8, color="#1f2933"),
     "DEATH": dict(symbol="x-thin-open", size=9, color="#000000", line=dict(width=2)),
 }
@@ -21,7 +23,7 @@ EVENT_STYLE = {
 
 def swimmer_figure(patients: pl.DataFrame, events: pl.DataFrame, *, event_labels: dict[str, str],
                    strategy_labels: dict[str, str], x_title: str = "Months from T1 (strategy decision)",
-                   show_ids: bool | None = None) -> go.Figure:
+                   show_ids: bool | None = None, hide_ids: bool = False, first_lane: int = 0) -> go.Figure:
     """Lanes (bars from 0 to follow-up, coloured by initial strategy) and event markers.
 
     Parameters
@@ -30,6 +32,9 @@ def swimmer_figure(patients: pl.DataFrame, events: pl.DataFrame, *, event_labels
         ``organ_lost`` (months from T1; the lane turns grey after organ loss).
     events : ``subject_id``, ``kind`` (key of ``event_labels``), ``month``.
     show_ids : write patient identifiers on the y axis (default: up to 60 lanes).
+    hide_ids : presentation mode: no patient identifier anywhere in the figure (axis or
+        hover); lanes are called "Patient k", numbered from ``first_lane + 1``.
+    first_lane : number of lanes in earlier views (paging), for the masked names.
     """
     fig = go.Figure()
     n = patients.height
@@ -39,6 +44,12 @@ def swimmer_figure(patients: pl.DataFrame, events: pl.DataFrame, *, event_labels
         fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), font=FONT)
         return fig
     show_ids = n <= 60 if show_ids is None else show_ids
+    if hide_ids:  # every subject_id below is replaced by a lane name before it reaches the figure
+        masked = {sid: f"Patient {first_lane + lane + 1}" for sid, lane in
+                  zip(patients.get_column("subject_id").to_list(), patients.get_column("lane").to_list())}
+        patients = patients.with_columns(pl.col("subject_id").replace_strict(masked, return_dtype=pl.String))
+        events = (events.filter(pl.col("subject_id").is_in(list(masked)))
+                  .with_columns(pl.col("subject_id").replace_strict(masked, return_dtype=pl.String)))
     bar_w = 0.62
     for code, label in strategy_labels.items():
         p = patients.filter(pl.col("initial_strategy") == code)
@@ -85,4 +96,7 @@ def swimmer_figure(patients: pl.DataFrame, events: pl.DataFrame, *, event_labels
                       legend=dict(orientation="v", x=1.01, xanchor="left", y=1, yanchor="top", font=dict(size=13),
                                   groupclick="toggleitem"),
                       bargap=0)
+    # explicit text colour: Streamlit's chart theme would grey out axis titles and ticks otherwise
+    fig.update_xaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
+    fig.update_yaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
     return fig

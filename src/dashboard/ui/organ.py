@@ -25,9 +25,11 @@ from ..stats.proportions import METHODS
 from ..stats.summaries import OrganOptions, summarize_organ_preservation, summarize_rates
 from ..store import Store
 from ..tables.survival import NE, format_organ_table, format_pct_ci, format_rates_table, with_labels
+from ..report import ReportItem
 from .data import cached_query
+from .export import show_figure, show_table
 from .page import PageContext, option_control
-from .survival import PLOTLY_CONFIG, csv_button, option_select, show_table
+from .survival import PLOTLY_CONFIG, csv_button, option_select
 
 SECTION = PageOption("section", "Show", (("rates", "Organ preservation"), ("response", "Response rates"),
                                          ("swimmer", "Swimmer plot")), "rates")
@@ -106,6 +108,45 @@ def _forest_rows(summary: pl.DataFrame, horizon: float, which: str) -> pl.DataFr
                                       "text": pl.String}).drop("_sub")
 
 
+RATES_NOTE = ("Clinical response at the restaging on which the strategy was decided (OPRA / MSKCC three-tier); "
+              "pathology of the first resection specimen (local or radical). Sustained cCR: no regrowth, recurrence, "
+              "progression, metastasis, radical resection or death within 12 months after the last immunotherapy dose.")
+
+
+def organ_forest(summary: pl.DataFrame, horizon: float, which: str):
+    """Forest plot of organ preservation by subgroup (crude rate or KM OPS at the horizon)."""
+    overall = summary.row(0, named=True)
+    label = (f"Crude organ preservation at {horizon:g} months (%)" if which == "crude"
+             else f"Kaplan-Meier organ-preservation survival at {horizon:g} months (%)")
+    return forest_figure(_forest_rows(summary, horizon, which), x_title=label,
+                         overall=overall["crude"] if which == "crude" else overall[f"km{horizon:g}"],
+                         value_title="Crude % (95% CI)" if which == "crude" else "KM % (95% CI)")
+
+
+def forest_caption(which: str, method: str) -> str:
+    return ("Squares: point estimates; bars: 95% CI (" + (METHOD.label_of(method) if which == "crude" else
+            "Kaplan-Meier, log-log") + "). Dashed line: all patients. Time from T0; OPS event = radical "
+            "resection or death.")
+
+
+def organ_table(summary: pl.DataFrame, opts: OrganOptions) -> pl.DataFrame:
+    return format_organ_table(summary, {c: v[0] for c, v in SUBGROUPS.items()}, subgroup_level_label, opts.times,
+                              opts.horizon)
+
+
+def rates_forest(rates: pl.DataFrame):
+    """Response rates as a forest plot (one line per outcome)."""
+    rows = pl.DataFrame({
+        "heading": [False] * rates.height,
+        "label": [RATE_LABELS[k][0] for k in rates.get_column("key")],
+        "n": rates.get_column("n"), "estimate": rates.get_column("estimate"),
+        "lower": rates.get_column("lower"), "upper": rates.get_column("upper"),
+        "text": format_rates_table(rates, RATE_LABELS).get_column("% (95% CI)"),
+    })
+    return forest_figure(rows, x_title="Patients with the response (%)", value_title="% (95% CI)",
+                         n_title="Denominator")
+
+
 def _rates_section(ctx: PageContext) -> None:
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     with c1:
@@ -133,28 +174,23 @@ def _rates_section(ctx: PageContext) -> None:
         m[i].caption(f"95% CI {_ci(overall[k + '_lower'], overall[k + '_upper'])} · "
                      f"{overall[k + '_n_risk'] or 0:,.0f} at risk")
     st.caption(definition_text(horizon, population))
-    label = (f"Crude organ preservation at {horizon:g} months (%)" if which == "crude"
-             else f"Kaplan-Meier organ-preservation survival at {horizon:g} months (%)")
-    rows = _forest_rows(summary, horizon, which)
     st.subheader("By subgroup")
     small = [r for r in summary.iter_rows(named=True) if r["subgroup"] != "overall" and r["n"] < 10]
     if small:
         st.warning("Small subgroups (fewer than 10 patients): " + ", ".join(
             f"{subgroup_level_label(r['subgroup'], r['level'])} ({r['n']})" for r in small)
             + ". Their estimates are imprecise.", icon=":material/group_off:")
-    fig = forest_figure(rows, x_title=label, overall=overall["crude"] if which == "crude" else overall[f"km{horizon:g}"],
-                        value_title="Crude % (95% CI)" if which == "crude" else "KM % (95% CI)")
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="forest_chart")
-    st.caption("Squares: point estimates; bars: 95% CI (" + (METHOD.label_of(method) if which == "crude" else
-               "Kaplan-Meier, log-log") + "). Dashed line: all patients. Time from T0; OPS event = radical "
-               "resection or death.")
-    table = format_organ_table(summary, {c: v[0] for c, v in SUBGROUPS.items()}, subgroup_level_label, opts.times,
-                               horizon)
+    show_figure(organ_forest(summary, horizon, which), f"organ preservation forest {which} {horizon:g}m {population}",
+                ctx, key="forest_chart", config=PLOTLY_CONFIG)
+    st.caption(forest_caption(which, method))
+    table = organ_table(summary, opts)
     level_labels = ["All patients" if r["subgroup"] == "overall" else subgroup_level_label(r["subgroup"], r["level"])
                     for r in summary.select("subgroup", "level").iter_rows(named=True)]
     csv_button("Subgroup estimates (CSV)", summary.with_columns(pl.Series("level_label", level_labels)),
                f"organ_preservation_{population}.csv", ctx.store, "forest_csv")
-    show_table(table, "organ_table")
+    show_table(table, f"organ preservation by subgroup {horizon:g}m {population}", ctx,
+               title=f"Organ preservation by subgroup ({POPULATIONS[population][0].lower()} patients)",
+               notes=(definition_text(horizon, population).replace("*", ""),))
 
 
 def _response_section(ctx: PageContext) -> None:
@@ -167,20 +203,11 @@ def _response_section(ctx: PageContext) -> None:
     if rates is None:
         st.info("No patients in the full analysis set match the filters.")
         return
-    st.caption(f"Proportions with {METHOD.label_of(method)} 95% confidence intervals. Clinical response at the "
-               "restaging on which the strategy was decided (OPRA / MSKCC three-tier); pathology of the first "
-               "resection specimen (local or radical). Sustained cCR: no regrowth, recurrence, progression, "
-               "metastasis, radical resection or death within 12 months after the last immunotherapy dose.")
-    show_table(format_rates_table(rates, RATE_LABELS), "rates_table")
-    rows = pl.DataFrame({
-        "heading": [False] * rates.height,
-        "label": [RATE_LABELS[k][0] for k in rates.get_column("key")],
-        "n": rates.get_column("n"), "estimate": rates.get_column("estimate"),
-        "lower": rates.get_column("lower"), "upper": rates.get_column("upper"),
-        "text": format_rates_table(rates, RATE_LABELS).get_column("% (95% CI)"),
-    })
-    st.plotly_chart(forest_figure(rows, x_title="Patients with the response (%)", value_title="% (95% CI)",
-                                  n_title="Denominator"), config=PLOTLY_CONFIG, key="rates_chart")
+    st.caption(f"Proportions with {METHOD.label_of(method)} 95% confidence intervals. " + RATES_NOTE)
+    show_table(format_rates_table(rates, RATE_LABELS), f"response rates {population}", ctx,
+               title=f"Response rates ({POPULATIONS[population][0].lower()} patients)", notes=(RATES_NOTE,))
+    show_figure(rates_forest(rates), f"response rates forest {population}", ctx, key="rates_chart",
+                config=PLOTLY_CONFIG)
     csv_button("Response rates (CSV)", with_labels(rates, lambda k: RATE_LABELS[k][0], "key", "outcome"),
         f"response_rates_{population}.csv", ctx.store, "rates_csv")
 
@@ -204,15 +231,18 @@ def _swimmer_section(ctx: PageContext) -> None:
     st.markdown(f"**Patients {lo:,}–{hi:,} of {data.total:,}** whose first strategy was Watch & Wait, local excision, "
                 f"ESD or EMR, ordered by {SWIMMER_SORTS[sort][0].lower()}. At most {size} lanes per view; "
                 "use *View* for the next ones.")
+    hide = ctx.hide_identifiers
     fig = swimmer_figure(data.patients, data.events, event_labels=dict(SWIMMER_EVENTS),
-                         strategy_labels={s: STRATEGY.label(s) for s in SWIMMER_STRATEGIES})
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="swimmer_chart")
+                         strategy_labels={s: STRATEGY.label(s) for s in SWIMMER_STRATEGIES},
+                         hide_ids=hide, first_lane=page * size)
+    show_figure(fig, f"swimmer view {page + 1}", ctx, key="swimmer_chart", config=PLOTLY_CONFIG)
     st.caption("Each lane runs from the strategy decision (T1) to last contact; lane colour = first strategy. "
-               "Hover a lane or a marker for the patient identifier.")
-    csv_button("Events of these patients (CSV)",
-               data.events.join(data.patients.select("subject_id", "lane", "initial_strategy"), on="subject_id")
-               .with_columns(pl.col("kind").replace_strict(dict(SWIMMER_EVENTS)).alias("event")).sort("lane", "month"),
-               f"swimmer_view{page + 1}.csv", ctx.store, "swimmer_csv")
+               + ("Patient identifiers are hidden in presentation mode (lanes are numbered)." if hide else
+                  "Hover a lane or a marker for the patient identifier."))
+    events = (data.events.join(data.patients.select("subject_id", "lane", "initial_strategy"), on="subject_id")
+              .with_columns(pl.col("kind").replace_strict(dict(SWIMMER_EVENTS)).alias("event")).sort("lane", "month"))
+    csv_button("Events of these patients (CSV)", events, f"swimmer_view{page + 1}.csv", ctx.store, "swimmer_csv",
+               hide_identifiers=hide)
 
 
 def organ_body(ctx: PageContext) -> None:
@@ -224,3 +254,27 @@ def organ_body(ctx: PageContext) -> None:
         _response_section(ctx)
     else:
         _swimmer_section(ctx)
+
+
+def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
+    """Organ preservation in the MDT report (the page's default view: all FAS patients,
+    36 months, Clopper-Pearson, KM forest): overall crude and KM rates, the forest plot and
+    subgroup table, response rates."""
+    population, method = POPULATION.default, METHOD.default
+    opts = OrganOptions(horizon=float(HORIZON.default), method=method)
+    summary = cached_query(organ_analysis, store, flt, population, opts)
+    if summary is None:
+        return []
+    horizon = opts.horizon
+    table = organ_table(summary, opts)
+    note = definition_text(horizon, population).replace("*", "")
+    items = [ReportItem("Organ preservation, all patients", table.head(1), caption=note),
+             ReportItem(f"Kaplan-Meier organ-preservation survival at {horizon:g} months by subgroup",
+                        organ_forest(summary, horizon, FOREST.default), caption=forest_caption(FOREST.default, method)),
+             ReportItem("Organ preservation by subgroup", table, caption=note)]
+    rates = cached_query(rates_analysis, store, flt, population, method)
+    if rates is not None:
+        cap = f"Proportions with {METHOD.label_of(method)} 95% confidence intervals. " + RATES_NOTE
+        items += [ReportItem("Response rates", format_rates_table(rates, RATE_LABELS), caption=cap),
+                  ReportItem("Response rates (forest plot)", rates_forest(rates), caption=cap)]
+    return items

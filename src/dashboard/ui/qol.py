@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from ..figures.qol import lars_categories_figure, meaningful_change_figure, scale_figure, stoma_figure
-from ..filters import PageOption
+from ..filters import CohortFilter, PageOption
 from ..queries.qol import (
     DEFAULT_MCID,
     INSTRUMENT_SITES,
@@ -14,8 +14,10 @@ from ..queries.qol import (
     select_scale_summary,
     select_stoma_over_time,
 )
+from ..report import ReportItem
 from ..schema import LARS_CATEGORIES, QOL_INSTRUMENT, QOL_SCALE_INDEX, TUMOUR_SITE
 from ..stats.qol import QolOptions, summarize_lars, summarize_scale, summarize_stoma
+from ..store import Store
 from ..tables.qol import format_lars_table, format_scale_table, format_stoma_table
 from .data import cached_query
 from .export import show_figure, show_table
@@ -144,3 +146,29 @@ def qol_body(ctx: PageContext) -> None:
         _stoma(ctx)
     else:
         _eortc(ctx)
+
+
+def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
+    """Quality of life in the MDT report: EORTC QLQ-C30 global health status (mean over
+    time, with the completion table) and the LARS categories."""
+    items: list[ReportItem] = []
+    instrument, scale = _scale_key(SCALE.default)
+    sc = QOL_SCALE_INDEX[(instrument, scale)]
+    agg = cached_query(select_scale_summary, store, flt, instrument, scale, QOL_OPTIONS.mcid)
+    if agg.height and int(agg["n"].sum()):
+        summary = summarize_scale(agg, QOL_OPTIONS)
+        items += [ReportItem(f"{sc.label}: mean score by initial strategy group",
+                             scale_figure(summary, measure="mean", y_label=f"{sc.label} (mean, 95% CI)",
+                                          y_range=(0, 100), min_n=MIN_N_PLOT),
+                             caption=f"{QOL_INSTRUMENT.label(instrument)}, 0-100, higher = better. " + DEFINITIONS_SHORT),
+                  ReportItem(f"{sc.label}: completion, mean and change from baseline",
+                             format_scale_table(summary, mcid=QOL_OPTIONS.mcid), caption=DEFINITIONS_SHORT)]
+    lars = cached_query(select_lars_summary, store, flt)
+    if lars.height and int(lars["n"].sum()):
+        summary = summarize_lars(lars, QOL_OPTIONS)
+        items.append(ReportItem("Bowel function: LARS categories by initial strategy group",
+                                lars_categories_figure(summary, min_n=MIN_N_PLOT),
+                                caption="LARS score (0-42), rectal cancer patients with bowel continuity; "
+                                        "questionnaires dated while a stoma was in place excluded. Bars from fewer "
+                                        f"than {MIN_N_PLOT} patients left out."))
+    return items

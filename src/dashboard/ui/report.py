@@ -40,10 +40,11 @@ from ..store import Store
 REPORT_PAGES: list[tuple[str, str]] = [
     ("Overview", "dashboard.ui.overview:report_section"),
     ("Cohort", "dashboard.ui.cohort:report_section"),
-    # ("Survival", "dashboard.ui.survival:report_section"),
-    # ("Organ preservation", "dashboard.ui.organ:report_section"),
+    ("Survival", "dashboard.ui.survival:report_section"),
+    ("Organ preservation", "dashboard.ui.organ:report_section"),
     ("Safety", "dashboard.ui.safety:report_section"),
-    # ("Quality of life", "dashboard.ui.qol:report_section"),
+    ("Quality of life", "dashboard.ui.qol:report_section"),
+    # Patient timeline stays out: it is patient-level.
 ]
 SUPPRESS_THRESHOLD = 5
 

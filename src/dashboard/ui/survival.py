@@ -47,7 +47,10 @@ from ..tables.survival import (
     km_csv,
     with_labels,
 )
+from ..report import ReportItem
+from ..tables.export import mask_identifiers
 from .data import cached_query
+from .export import show_figure, show_table
 from .page import PageContext, option_control
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
@@ -86,17 +89,16 @@ def option_select(option: PageOption, *, disabled: bool = False, help: str | Non
     return value if value in option.values else option.default
 
 
-def csv_button(label: str, frame: pl.DataFrame, file_name: str, store: Store, key: str) -> None:
-    """Download the data behind a figure or table; synthetic data says so in the file
-    name and in a ``data_source`` column."""
+def csv_button(label: str, frame: pl.DataFrame, file_name: str, store: Store, key: str, *,
+               hide_identifiers: bool = False) -> None:
+    """Download the data behind a figure (CSV); synthetic data says so in the file name and
+    in a ``data_source`` column. ``hide_identifiers`` (presentation mode) masks patient ids."""
     synthetic = store.is_synthetic()
+    if hide_identifiers:
+        frame = mask_identifiers(frame)
     out = frame.with_columns(pl.lit("SYNTHETIC DEMONSTRATION DATA" if synthetic else "registry").alias("data_source"))
     st.download_button(label, data=out.write_csv(), file_name=("synthetic_" if synthetic else "") + file_name,
                        mime="text/csv", on_click="ignore", icon=":material/download:", key=key)
-
-
-def show_table(frame: pl.DataFrame, key: str) -> None:
-    st.dataframe(frame, hide_index=True, width="stretch", key=key)
 
 
 # ------------------------------------------------------------------ cached analyses
@@ -127,6 +129,35 @@ def iptw_analysis(store: Store, flt: CohortFilter, endpoint: str, covariates: tu
         return summarize_iptw(df, covariates, estimand=estimand, options=opts)
     except (ValueError, RuntimeError) as exc:
         return f"The propensity model could not be fitted: {exc}"
+
+
+# ------------------------------------------------------------------ figures (page and report)
+def km_view(s: SurvivalSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 10,
+            cumulative: bool = False):
+    """The Kaplan-Meier figure (curves over the number-at-risk table) and its at-risk cells."""
+    label = _label_fn(req.factor)
+    groups = s.groups_.get_column("group").to_list()
+    grid = time_grid(float(s.km_.get_column("time").max() or 12.0))
+    risk = format_risk_cells(risk_table(s.km_, grid), cumulative)
+    fig = km_figure(
+        s.km_, risk, groups=groups, label=label, n=dict(s.groups_.select("group", "n").iter_rows()),
+        colours=colours_for(req.factor, groups), dashes=dashes_for(req.factor, groups), x_title=origin_axis_label(req),
+        y_title=Y_TITLES[req.endpoint], grid=grid, show_ci=show_ci, min_at_risk=min_at_risk,
+        risk_title="Number at risk (cumulative events/censored)" if cumulative else "Number at risk",
+    )
+    return fig, risk
+
+
+def cif_view(c: CompetingSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 10):
+    """Cumulative incidence of regrowth (and competing events) over the at-risk table."""
+    label = _label_fn(req.factor)
+    groups = c.groups_.get_column("group").to_list()
+    grid = time_grid(float(c.cif_.get_column("time").max() or 12.0))
+    reg = c.cif_.filter(pl.col("cause") == "REGROWTH")
+    risk = format_risk_cells(risk_table(reg, grid), False)
+    return cif_figure(c.cif_, risk, groups=groups, label=label, n=dict(c.groups_.select("group", "n").iter_rows()),
+                      colours=colours_for(req.factor, groups), x_title=origin_axis_label(req), grid=grid,
+                      show_ci=show_ci, min_at_risk=min_at_risk)
 
 
 # ------------------------------------------------------------------ page sections
@@ -217,17 +248,9 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
         st.info("Kaplan-Meier for regrowth censors distant metastasis and death (cause-specific). "
                 "The cumulative incidence under competing risks is under *Regrowth with competing risks*.",
                 icon=":material/info:")
-    groups = s.groups_.get_column("group").to_list()
-    grid = time_grid(float(s.km_.get_column("time").max() or 12.0))
-    risk = format_risk_cells(risk_table(s.km_, grid), notes["cumulative"])
-    colours = colours_for(req.factor, groups)
-    fig = km_figure(
-        s.km_, risk, groups=groups, label=label, n=dict(s.groups_.select("group", "n").iter_rows()),
-        colours=colours, dashes=dashes_for(req.factor, groups), x_title=origin_axis_label(req),
-        y_title=Y_TITLES[req.endpoint], grid=grid, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"],
-        risk_title="Number at risk (cumulative events/censored)" if notes["cumulative"] else "Number at risk",
-    )
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="km_chart")
+    fig, risk = km_view(s, req, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"],
+                        cumulative=notes["cumulative"])
+    show_figure(fig, f"KM {req.endpoint} from {req.origin} by {req.factor}", ctx, key="km_chart", config=PLOTLY_CONFIG)
     cap = [f"Kaplan-Meier estimate with pointwise {100 * opts.conf_level:g}% confidence band ({opts.conf_type})"
            if notes["show_ci"] else "Kaplan-Meier estimate", "ticks mark censored follow-up"]
     if notes["min_at_risk"]:
@@ -242,7 +265,8 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
                    with_labels(risk, label),
                    f"at_risk_{req.endpoint}_{req.origin}_{req.factor}.csv", ctx.store, "risk_csv")
     st.subheader("Estimates")
-    show_table(format_survival_table(s, label), "km_table")
+    show_table(format_survival_table(s, label), f"KM estimates {req.endpoint} from {req.origin} by {req.factor}", ctx,
+               title=f"{ENDPOINT_LABELS[req.endpoint]}: Kaplan-Meier estimates by {FACTORS[req.factor].label.lower()}")
     if s.logrank_ is not None:
         lr = s.logrank_
         st.markdown(f"**Log-rank test:** χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_eq(lr.p_value)}")
@@ -250,7 +274,8 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
     if cox is not None:
         adj = ", ".join(COVARIATES[c] for c in opts.adjust)
         st.markdown("**Cox proportional-hazards model** (Efron ties, Wald CI)" + (f"; adjusted for {adj}" if adj else ""))
-        show_table(cox, "cox_table")
+        show_table(cox, f"Cox {req.endpoint} from {req.origin} by {req.factor}", ctx,
+                   title=f"{ENDPOINT_LABELS[req.endpoint]}: Cox proportional-hazards model")
     for fit in (s.cox_, s.cox_adjusted_):
         if fit is not None:
             _cox_notes(fit, label)
@@ -280,20 +305,15 @@ def _cif_section(ctx: PageContext, req: TteRequest, notes: dict) -> None:
     label = _label_fn(req.factor)
     small = tuple(r["group"] for r in c.groups_.iter_rows(named=True) if r["n"] < 10 or r["regrowths"] < 5)
     _warnings(req, c.groups_.rename({"regrowths": "events"}), small, label)
-    groups = c.groups_.get_column("group").to_list()
-    grid = time_grid(float(c.cif_.get_column("time").max() or 12.0))
-    reg = c.cif_.filter(pl.col("cause") == "REGROWTH")
-    risk = format_risk_cells(risk_table(reg, grid), False)
-    fig = cif_figure(c.cif_, risk, groups=groups, label=label, n=dict(c.groups_.select("group", "n").iter_rows()),
-                     colours=colours_for(req.factor, groups), x_title=origin_axis_label(req), grid=grid,
-                     show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"])
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="cif_chart")
+    fig = cif_view(c, req, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"])
+    show_figure(fig, f"CIF regrowth from {req.origin} by {req.factor}", ctx, key="cif_chart", config=PLOTLY_CONFIG)
     st.caption("Aalen-Johansen cumulative incidence of local regrowth (solid, 95% log confidence band) with distant "
                "metastasis and death before regrowth as competing events (dotted). Follow-up ends at the last "
                "surveillance visit, or at a resection without regrowth.")
     csv_button("Curve data (CSV)", with_labels(c.cif_, label), f"cif_regrowth_{req.origin}_{req.factor}.csv", ctx.store, "cif_csv")
     st.subheader("Cumulative incidence")
-    show_table(format_competing_table(c, label, (12.0, 24.0, 36.0)), "cif_table")
+    show_table(format_competing_table(c, label, (12.0, 24.0, 36.0)), f"CIF regrowth estimates from {req.origin}", ctx,
+               title="Cumulative incidence of local regrowth (Watch & Wait)")
 
 
 def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes: dict) -> None:
@@ -331,7 +351,7 @@ def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, note
                     colours=colours_for("iptw", groups), dashes=dashes_for("iptw", groups),
                     x_title=origin_axis_label(req), y_title=Y_TITLES[req.endpoint], grid=grid,
                     show_ci=notes["show_ci"], min_at_risk=0, risk_title="Weighted number at risk")
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key="iptw_km_chart")
+    show_figure(fig, f"IPTW KM {req.endpoint} {estimand}", ctx, key="iptw_km_chart", config=PLOTLY_CONFIG)
     st.caption(f"Weighted Kaplan-Meier ({estimand}{', stabilised' if res.stabilized and estimand == 'ATE' else ''} "
                "weights; robust confidence band). The at-risk table shows summed weights.")
     csv_button("Weighted curve data (CSV)", km_csv(res.km_, lambda g: IPTW_LABELS[g]), f"iptw_km_{req.endpoint}.csv",
@@ -345,7 +365,8 @@ def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, note
             r = at.get((g, float(t)))
             row[f"{t:g} months (95% CI)"] = format_pct_ci(r["survival"], r["lower"], r["upper"]) if r else "NE"
         rows.append(row)
-    show_table(pl.DataFrame(rows), "iptw_table")
+    show_table(pl.DataFrame(rows), f"IPTW estimates {req.endpoint} {estimand}", ctx,
+               title=f"{ENDPOINT_LABELS[req.endpoint]}: weighted Kaplan-Meier ({estimand})")
     hr = format_cox_table(res.cox_crude_, None, label)
     hw = format_cox_table(res.cox_, None, label)
     if hr is not None and hw is not None:
@@ -358,15 +379,16 @@ def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, note
     bl = with_labels(res.balance_, _cov_label, "covariate", "label")
     b1, b2 = st.columns([3, 2])
     with b1:
-        st.plotly_chart(balance_figure(bl), config=PLOTLY_CONFIG, key="balance_chart")
+        show_figure(balance_figure(bl), "IPTW covariate balance", ctx, key="balance_chart", config=PLOTLY_CONFIG)
         csv_button("Balance data (CSV)", bl, "iptw_balance.csv", ctx.store, "balance_csv")
     with b2:
-        show_table(format_balance_table(res, _cov_label), "balance_table")
+        show_table(format_balance_table(res, _cov_label), "IPTW balance table", ctx, title="Covariate balance before and after weighting")
     worst = bl.select(pl.col("smd_after").abs().max()).item()
     (st.success if worst is not None and worst < 0.1 else st.warning)(
         f"Largest |SMD| after weighting: {worst:.3f} (below 0.1 is usually read as balanced).")
     st.subheader("Distribution of the weights")
-    st.plotly_chart(weights_figure(res.weights_, labels=IPTW_LABELS), config=PLOTLY_CONFIG, key="weights_chart")
+    show_figure(weights_figure(res.weights_, labels=IPTW_LABELS), "IPTW weights", ctx, key="weights_chart",
+                config=PLOTLY_CONFIG)
     csv_button("Weights (CSV)", res.weights_.select("group", "propensity", "weight"), "iptw_weights.csv", ctx.store,
                "weights_csv")
 
@@ -390,3 +412,38 @@ def survival_body(ctx: PageContext) -> None:
         _cif_section(ctx, req, notes)
     else:
         _iptw_section(ctx, req, opts, notes)
+
+
+# ------------------------------------------------------------------ MDT report
+REPORT_ENDPOINTS = ("OPS", "OS")
+KM_NOTE = ("Kaplan-Meier estimate with pointwise 95% log-log confidence band, time from the strategy decision (T1), "
+           "by initial strategy group; ticks mark censored follow-up; each curve stops where fewer than 10 patients "
+           "remain at risk. Medians (Brookmeyer-Crowley); NE = not estimable.")
+CIF_NOTE = ("Aalen-Johansen cumulative incidence of local regrowth under Watch & Wait (solid, 95% band) with distant "
+            "metastasis and death before regrowth as competing events (dotted); time from T1.")
+
+
+def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
+    """Survival in the MDT report (the page's default view): OPS and OS by initial strategy
+    group from T1 (KM with the at-risk table, and the estimates), regrowth under competing risks."""
+    items: list[ReportItem] = []
+    for endpoint in REPORT_ENDPOINTS:
+        req = TteRequest(endpoint, "T1", "initial_group")
+        opts = SurvivalOptions(conf_type="log-log", reference=FACTORS["initial_group"].reference)
+        s = cached_query(km_analysis, store, flt, req, opts)
+        if s is None:
+            continue
+        name = ENDPOINT_LABELS[endpoint].split(": ", 1)[1]
+        name = name[0].upper() + name[1:]
+        fig, _ = km_view(s, req)
+        items += [ReportItem(f"{name} by initial strategy group", fig, caption=KM_NOTE),
+                  ReportItem(f"{name}: Kaplan-Meier estimates", format_survival_table(s, _label_fn(req.factor)),
+                             caption=(f"Log-rank {format_p_eq(s.logrank_.p_value)}." if s.logrank_ else ""))]
+    req = TteRequest("RG", "T1", "initial_group")
+    c = cached_query(competing_analysis, store, flt, req, 0.95)
+    if c is not None:
+        items += [ReportItem("Local regrowth under Watch & Wait, with competing risks", cif_view(c, req),
+                             caption=CIF_NOTE),
+                  ReportItem("Cumulative incidence of local regrowth",
+                             format_competing_table(c, _label_fn(req.factor), (12.0, 24.0, 36.0)), caption=CIF_NOTE)]
+    return items
