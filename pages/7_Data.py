@@ -1,10 +1,7 @@
-"""Data (planned)."""
+"""Data: the current dataset, data quality, import (data managers) and the audit trail."""
 
-from dashboard.ui.page import page_setup, planned_page
+from dashboard.ui.data_page import data_page
+from dashboard.ui.page import page_setup
 
 ctx = page_setup("Data", icon=":material/table:")
-planned_page(ctx, [
-    "Provenance of the data on screen (source, build date, content hash) and row counts per table",
-    "The data dictionary and endpoint definitions",
-    "Downloads of the filtered subject-level and time-to-event tables",
-])
+data_page(ctx)

@@ -27,6 +27,7 @@ from ..provenance import Provenance, slug
 from ..tables.export import FORMATS as TABLE_FORMATS
 from ..tables.export import MIME as TABLE_MIME
 from ..tables.export import mask_identifiers, table_bytes
+from .. import audit
 from .page import PageContext
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d"],
@@ -41,6 +42,20 @@ def provenance(ctx: PageContext) -> Callable[[], Provenance]:
     export time is the click's; nothing in it touches Streamlit)."""
     meta, flt, n, m = ctx.store.meta(), ctx.filter, ctx.counts.get("n"), ctx.counts.get("m")
     return lambda: Provenance.from_meta(meta, flt, n=n, m=m)
+
+
+def _export_audit(ctx: PageContext, kind: str, name: str) -> Callable[..., None]:
+    """An audit recorder for one download (who, what kind, filters, N), captured at render
+    time and called from the click's callback (no ``st.*`` there)."""
+    actor, role = ctx.actor, ctx.role
+    filters, n, m = ctx.filter.to_query_params(), ctx.counts.get("n"), ctx.counts.get("m")
+    log = audit.default_audit_path(ctx.store.path)
+
+    def log_export(**extra: Any) -> None:
+        audit.record("export", actor, {"kind": kind, "name": name, "filters": filters, "n": n, "m": m, **extra},
+                     role=role, path=log)
+
+    return log_export
 
 
 def suppress_default(ctx: PageContext) -> bool:
@@ -59,9 +74,12 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Expo
         large = st.checkbox("Presentation look (large type, thick lines)", value=ctx.presentation,
                             key=f"{key}_present")
         prov = provenance(ctx)
+        log_export = _export_audit(ctx, "figure", name)
 
         def build() -> bytes:
-            return figure_bytes(fig, fmt, size, prov(), presentation=large)
+            data = figure_bytes(fig, fmt, size, prov(), presentation=large)
+            log_export(format=fmt, size=size)
+            return data
 
         st.download_button(f"Download {fmt.upper()}", data=build, file_name=f"{slug(name)}_{size}.{fmt}",
                            mime=FIG_MIME[fmt], on_click="ignore", icon=":material/download:", key=f"{key}_dl",
@@ -81,10 +99,13 @@ def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str 
         suppress = st.checkbox(f"Suppress small cells (counts under {SUPPRESS_THRESHOLD} shown as "
                                f"<{SUPPRESS_THRESHOLD})", value=suppress_default(ctx), key=f"{key}_sup")
         prov = provenance(ctx)
+        log_export = _export_audit(ctx, "table", name)
 
         def build() -> bytes:
-            return table_bytes(df, fmt, title or name, prov(), suppress_below=SUPPRESS_THRESHOLD if suppress else None,
+            data = table_bytes(df, fmt, title or name, prov(), suppress_below=SUPPRESS_THRESHOLD if suppress else None,
                                count_columns=count_columns, percent_of=percent_of, notes=notes, bold_rows=bold_rows)
+            log_export(format=fmt, rows=df.height, suppressed=bool(suppress))
+            return data
 
         st.download_button(f"Download {fmt.upper()}", data=build, file_name=f"{slug(name)}.{fmt}",
                            mime=TABLE_MIME[fmt], on_click="ignore", icon=":material/download:", key=f"{key}_dl",

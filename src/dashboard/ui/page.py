@@ -13,6 +13,8 @@ and then show a masked id (``tables.export.mask_identifiers``) or nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -29,6 +31,7 @@ from ..filters import (
 )
 from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
+from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
 from .data import cached_query, store_or_stop
 from .provenance import data_source_banner
 from .report import report_control
@@ -79,6 +82,22 @@ class PageContext:
     filter: CohortFilter
     options: Mapping[str, str] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
+    identity: Identity | None = None
+
+    @property
+    def role(self) -> str | None:
+        """The user's role (open demo mode: data_manager)."""
+        return self.identity.role if self.identity else None
+
+    @property
+    def actor(self) -> str:
+        """Who to name in the audit trail."""
+        return self.identity.actor if self.identity else "unknown"
+
+    def can(self, permission: str) -> bool:
+        """Whether the user's role has ``permission`` (``dashboard.access.PERMISSIONS``);
+        patient-level parts of a page check ``ctx.can("view_patient_level")``."""
+        return self.identity is not None and self.identity.can(permission)
 
     @property
     def presentation(self) -> bool:
@@ -88,8 +107,9 @@ class PageContext:
     @property
     def hide_identifiers(self) -> bool:
         """True when no patient identifier may be shown (presentation mode): show a masked
-        id (``tables.export.mask_identifiers``) or leave the column out."""
-        return self.presentation
+        id (``tables.export.mask_identifiers``) or leave the column out. Also True for a
+        signed-in role without ``view_patient_level`` (a viewer)."""
+        return self.presentation or (self.identity is not None and not self.can("view_patient_level"))
 
 
 def _wkey(key: str) -> str:
@@ -243,13 +263,23 @@ def _notices(notices: list[Notice]) -> None:
                    + "\n".join(f"- {n}" for n in notices), icon=":material/link_off:")
 
 
+def _page_name(title: str) -> str:
+    """The calling page's name in ``access.PAGE_PERMISSIONS`` (from its file: ``6_Patient_timeline.py``
+    -> ``Patient_timeline``; the entry script -> ``Overview``)."""
+    frame = sys._getframe(2)
+    stem = re.sub(r"^\d+_", "", frame.f_code.co_filename.rsplit("/", 1)[-1].removesuffix(".py"))
+    return "Overview" if stem == "app" else (stem or title.replace(" ", "_"))
+
+
 def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str | None = None,
                options: tuple[PageOption, ...] = ()) -> PageContext:
-    """Call first on every page: config, filters (sidebar + URL), banner, title, N of M."""
+    """Call first on every page: sign-in gate, config, filters (sidebar + URL), banner, title, N of M."""
     present = _presentation_requested()
     st.set_page_config(page_title=f"{title} - organ-preservation registry", page_icon=icon, layout="wide",
                        initial_sidebar_state="collapsed" if present else "auto")
     st.html(_CSS + (_PRESENT_CSS if present else ""))
+    identity = require_sign_in(_page_name(title))  # before any query: stops the page if not allowed
+    identity_sidebar(identity)
     store = store_or_stop()
     flt, values = sync_state(store, (*options, PRESENT))
     counts = cached_query(select_patient_counts, store, flt)
@@ -257,6 +287,7 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     report_control(store, flt, counts)
     st.title(title)
     data_source_banner(store)
+    open_mode_notice(identity)
     _notices(st.session_state.get(NOTICES, []))
     described = flt.describe()
     st.markdown(
@@ -265,7 +296,7 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     )
     if subtitle:
         st.caption(subtitle)
-    return PageContext(store=store, filter=flt, options=values, counts=counts)
+    return PageContext(store=store, filter=flt, options=values, counts=counts, identity=identity)
 
 
 def option_control(option: PageOption, *, label_visibility: str = "visible") -> str:

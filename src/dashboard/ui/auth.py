@@ -1,0 +1,216 @@
+"""Sign-in gate and roles for every page (issue 8).
+
+:func:`require_sign_in` runs at the start of :func:`dashboard.ui.page.page_setup`, before
+any query:
+
+- **Open demo mode** (no site access file, see :mod:`dashboard.access`): everyone is an
+  anonymous local user with every permission, and every page says so. The app refuses
+  to run open unless the server listens on a loopback address only (``--server.address
+  127.0.0.1``), so an unconfigured deployment never exposes data to a network.
+- **Sign-in configured**: an anonymous visitor sees only a sign-in button (Streamlit's
+  OIDC ``st.login``, configured in ``[auth]`` of ``.streamlit/secrets.toml``); a
+  signed-in user without a role sees "no access"; a page the role may not open says so
+  and stops (and the attempt is audited). Sign-ins are audited once per session.
+
+Pages a role may not open are hidden from the sidebar navigation and refused by URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import streamlit as st
+from streamlit import config as _st_config
+
+from .. import audit
+from ..access import ROLE_LABELS, AccessConfig, AccessConfigError, PAGE_PERMISSIONS, allowed, load_access_config, page_allowed, role_for
+
+OPEN_NOTICE = "Open demo mode: no sign-in configured"
+IDENTITY_STATE = "_identity"
+_AUDITED = "_audit_logged"
+LOCAL_ACTOR = "local-demo-user"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is using this session and what they may do."""
+
+    email: str | None
+    name: str | None
+    role: str | None
+    groups: tuple[str, ...] = ()
+    open_mode: bool = False
+    signed_in: bool = False
+
+    @property
+    def actor(self) -> str:
+        """The name written to the audit trail."""
+        return self.email or (LOCAL_ACTOR if self.open_mode else "anonymous")
+
+    def can(self, permission: str) -> bool:
+        return allowed(self.role, permission)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.role or "", "no role")
+
+
+def is_loopback(address: str | None) -> bool:
+    """True only for an address that accepts connections from this machine alone.
+    An empty address means every interface (Streamlit's default): not loopback."""
+    if not address:
+        return False
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _auth_secrets_present() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def _user() -> dict:
+    try:
+        return dict(st.user.to_dict())
+    except Exception:
+        return {}
+
+
+def _claims_groups(user: dict) -> tuple[str, ...]:
+    groups = user.get("groups") or ()
+    if isinstance(groups, str):
+        groups = [groups]
+    return tuple(str(g) for g in groups if isinstance(g, (str, int)))
+
+
+def _audit_once(key: str, action: str, identity: Identity, detail: dict, result: str = "ok") -> None:
+    """Record ``action`` once per session and key (reruns do not repeat it)."""
+    done = st.session_state.setdefault(_AUDITED, set())
+    if key in done:
+        return
+    try:
+        audit.record(action, identity.actor, detail, result=result, role=identity.role)
+    except Exception as exc:  # the audit trail must work: refuse rather than run unaudited
+        st.error(f"The audit trail cannot be written ({type(exc).__name__}); the page is not shown.")
+        st.stop()
+    done.add(key)
+
+
+def _load_config() -> AccessConfig:
+    try:
+        return load_access_config()
+    except AccessConfigError as exc:
+        st.error(f"The site's access configuration is invalid, so nothing is shown: {exc}")
+        st.stop()
+        raise  # unreachable (st.stop raises)
+
+
+def current_identity() -> Identity:
+    """The session's identity; stops the page when nobody may see anything."""
+    config = _load_config()
+    if config.open_mode:
+        address = st.get_option("server.address")
+        # AppTest runs the script without any server (global.appTest): nothing is exposed
+        if not is_loopback(address) and not _st_config.get_option("global.appTest"):
+            st.error(
+                "No sign-in is configured (no site access file), so this app only runs on a loopback address "
+                f"for the demo, but the server listens on {address or 'every network interface'!s}. Restart it with "
+                "`--server.address 127.0.0.1`, or configure sign-in and roles (README: Sign-in and roles)."
+            )
+            st.stop()
+        return Identity(email=None, name="Local demo user", role=role_for(config, None), open_mode=True)
+    if not _auth_secrets_present():
+        st.error(
+            f"Sign-in is required by {config.source}, but no identity provider is configured "
+            "([auth] in .streamlit/secrets.toml). Nothing is shown."
+        )
+        st.stop()
+    user = _user()
+    if not user.get("is_logged_in"):
+        return Identity(email=None, name=None, role=None)
+    email = user.get("email") if user.get("email_verified", True) is not False else None
+    email = str(email).strip().lower() if email else None
+    groups = _claims_groups(user)
+    return Identity(email=email, name=user.get("name"), role=role_for(config, email, groups), groups=groups,
+                    signed_in=True)
+
+
+_HIDE_NAV = "<style>[data-testid='stSidebarNav'], [data-testid='stSidebarCollapsedControl'] {display: none;}</style>"
+
+
+def _sign_in_screen() -> None:
+    st.html(_HIDE_NAV)
+    st.title("Organ-preservation registry")
+    st.info("Sign in with your site account to see the registry.", icon=":material/lock:")
+    if st.button("Sign in", type="primary", icon=":material/login:", key="auth_sign_in"):
+        st.login()
+    st.stop()
+
+
+def _hide_pages_css(role: str | None) -> str:
+    """CSS that removes the navigation links of pages this role may not open."""
+    hidden = [p for p in PAGE_PERMISSIONS if p != "Overview" and not page_allowed(role, p)]
+    if not hidden:
+        return ""
+    sel = ", ".join(f"[data-testid='stSidebarNav'] li:has(a[href$='/{p}'])" for p in hidden)
+    return f"<style>{sel} {{display: none;}}</style>"
+
+
+def require_sign_in(page: str) -> Identity:
+    """The gate every page passes first (called by ``page_setup`` before any query).
+
+    ``page`` is the page's name in :data:`dashboard.access.PAGE_PERMISSIONS`.
+    """
+    identity = current_identity()
+    if identity.open_mode:
+        st.session_state[IDENTITY_STATE] = identity
+        return identity
+    if not identity.signed_in:
+        _sign_in_screen()
+    if identity.role is None:
+        _audit_once(f"refused:{identity.actor}", "sign_in_refused", identity,
+                    {"groups": list(identity.groups), "page": page}, result="refused")
+        st.html(_HIDE_NAV)
+        st.title("No access")
+        st.error(f"You are signed in as {identity.actor}, but this site has not given that account access to the "
+                 "registry. Ask the registry's data manager to add you.", icon=":material/block:")
+        if st.button("Sign out", key="auth_sign_out_noaccess"):
+            st.logout()
+        st.stop()
+    _audit_once(f"sign_in:{identity.actor}", "sign_in", identity, {"groups": list(identity.groups), "page": page})
+    st.session_state[IDENTITY_STATE] = identity
+    css = _hide_pages_css(identity.role)
+    if css:
+        st.html(css)
+    if not page_allowed(identity.role, page):
+        _audit_once(f"denied:{identity.actor}:{page}", "access_denied", identity,
+                    {"page": page, "needs": PAGE_PERMISSIONS.get(page)}, result="refused")
+        st.title("Not available")
+        st.error(f"This page is not available for your role ({identity.role_label}).", icon=":material/block:")
+        st.stop()
+    return identity
+
+
+def identity_sidebar(identity: Identity) -> None:
+    """Who is signed in, their role and a sign-out button (or the open-mode notice)."""
+    sb = st.sidebar
+    if identity.open_mode:
+        sb.warning(OPEN_NOTICE + " (local use on this machine only).", icon=":material/lock_open:")
+        return
+    sb.caption(f"Signed in as **{identity.name or identity.actor}** ({identity.actor}) · {identity.role_label}")
+    if sb.button("Sign out", icon=":material/logout:", key="auth_sign_out"):
+        st.logout()
+
+
+def open_mode_notice(identity: Identity) -> None:
+    """The open-mode notice on the page itself."""
+    if identity.open_mode:
+        st.caption(f":material/lock_open: **{OPEN_NOTICE}.** Anyone who can reach this machine's loopback address "
+                   "has every permission; configure sign-in before serving it to a network.")

@@ -1,0 +1,413 @@
+"""The Data page (issue 8): the current dataset, data quality, browser import, audit trail.
+
+Import from the browser (data managers only): an upload is *staged* into a fresh
+temporary folder by :func:`stage_upload`, which refuses anything hostile before a byte
+reaches the disk (oversized files, names carrying a path, zip bombs, symlinks, absolute
+or ``..`` entries, too many files, file types other than CSV/XLSX), then validated with
+the same validator as the command line; every problem is listed (file, row, column,
+value, rule). Only a confirmed, valid upload is loaded, with the command line's atomic
+swap (:func:`dashboard.ingest.import_registry`); the staged folder is always deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterator, Sequence
+
+import polars as pl
+import streamlit as st
+
+from .. import audit
+from ..filters import CohortFilter
+from ..queries.quality import (
+    NO_CONTACT_MONTHS,
+    select_completeness,
+    select_followup,
+    select_lost_contact,
+    select_validator_findings,
+)
+from ..stats.km import kaplan_meier
+from ..store import BACKUP_DIR, Store
+from .data import cached_query
+from .page import PageContext
+
+MB = 1024 * 1024
+MAX_UPLOAD_MB = int(os.environ.get("DASHBOARD_MAX_UPLOAD_MB", "200"))  # per upload, all files together
+MAX_UNPACKED_MB = int(os.environ.get("DASHBOARD_MAX_UNPACKED_MB", "2000"))  # a zip's total uncompressed size
+MAX_FILES = 50  # entries in a zip (or files in one upload)
+MAX_RATIO = 200  # uncompressed / compressed size of one zip entry (CSV compresses ~10-20x)
+ALLOWED = (".csv", ".xlsx")
+EXTRA_FILES = {"manifest.json"}  # a canonical export's manifest (keeps the synthetic label)
+_IGNORED = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|[^/]*\.(md|txt)$)", re.IGNORECASE)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,150}$")
+STAGED = "_data_staged"
+
+
+class UploadRefused(ValueError):
+    """An upload refused before anything is stored; the message says why."""
+
+
+def _check_name(name: str, what: str = "file name") -> str:
+    """A plain file name: no directory part, no drive, no control characters, no dot-dot."""
+    if not name or "/" in name or "\\" in name or "\x00" in name or ".." in name or ":" in name \
+            or not _SAFE_NAME.match(name):
+        raise UploadRefused(f"refused: the {what} {name!r} is not a plain file name (it carries a path or "
+                            "unusual characters)")
+    return name
+
+
+def _check_zip_entries(zf: zipfile.ZipFile, label: str, *, allow_types: bool = True) -> list[zipfile.ZipInfo]:
+    """The entries to extract, after refusing every dangerous one (before any extraction)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_FILES * (1 if allow_types else 40):
+        raise UploadRefused(f"refused: {label} holds {len(infos)} entries (at most {MAX_FILES})")
+    total = 0
+    keep = []
+    for info in infos:
+        name = info.filename
+        mode = info.external_attr >> 16
+        if info.flag_bits & 0x1:
+            raise UploadRefused(f"refused: {label} entry {name!r} is encrypted")
+        if stat.S_ISLNK(mode):
+            raise UploadRefused(f"refused: {label} entry {name!r} is a symbolic link")
+        p = PurePosixPath(name.replace("\\", "/"))
+        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in p.parts or "\x00" in name:
+            raise UploadRefused(f"refused: {label} entry {name!r} has an absolute path or '..'")
+        total += info.file_size
+        if total > MAX_UNPACKED_MB * MB:
+            raise UploadRefused(f"refused: {label} unpacks to more than {MAX_UNPACKED_MB} MB (a zip bomb?)")
+        if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > MB:
+            raise UploadRefused(f"refused: {label} entry {name!r} is compressed {info.file_size // max(info.compress_size, 1)}:1 "
+                                f"(more than {MAX_RATIO}:1; a zip bomb?)")
+        if info.is_dir() or _IGNORED.search(name):
+            continue
+        if allow_types:
+            if not p.name.lower().endswith(ALLOWED) and p.name.lower() not in EXTRA_FILES:
+                raise UploadRefused(f"refused: {label} entry {name!r} is not a .csv or .xlsx file")
+            _check_name(p.name, f"{label} entry")
+        keep.append(info)
+    return keep
+
+
+def _check_xlsx(data: bytes, label: str) -> None:
+    """An XLSX is a zip: refuse a workbook bomb before the reader inflates it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            _check_zip_entries(zf, label, allow_types=False)
+    except zipfile.BadZipFile:
+        raise UploadRefused(f"refused: {label} is not a valid .xlsx workbook") from None
+
+
+def _copy_limited(src, dst, limit: int, label: str) -> int:
+    """Copy at most ``limit`` bytes (the declared size can lie); refuse beyond it."""
+    n = 0
+    while chunk := src.read(MB):
+        n += len(chunk)
+        if n > limit:
+            raise UploadRefused(f"refused: {label} inflates beyond its declared size (a zip bomb?)")
+        dst.write(chunk)
+    return n
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+
+def _upload_digest(files: Sequence[Upload]) -> str:
+    h = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.name):
+        h.update(f.name.encode() + b"\0" + hashlib.sha256(f.data).digest())
+    return h.hexdigest()
+
+
+@contextmanager
+def stage_upload(files: Sequence[Upload]) -> Iterator[Path]:
+    """A fresh temporary folder holding the upload, ready for ``read_registry``; deleted
+    on exit. Raises :class:`UploadRefused` (nothing left on disk) for anything hostile.
+
+    Accepted: one ``.zip`` (a CSV folder or a REDCap export: records + data dictionary),
+    one ``.xlsx`` workbook, or several ``.csv`` files (a CSV folder's files, or a REDCap
+    records CSV with its data dictionary).
+    """
+    if not files:
+        raise UploadRefused("refused: nothing was uploaded")
+    if len(files) > MAX_FILES:
+        raise UploadRefused(f"refused: {len(files)} files (at most {MAX_FILES})")
+    size = sum(len(f.data) for f in files)
+    if size > MAX_UPLOAD_MB * MB:
+        raise UploadRefused(f"refused: the upload is {size / MB:.1f} MB, more than the {MAX_UPLOAD_MB} MB allowed")
+    names = [_check_name(f.name) for f in files]
+    if len({n.lower() for n in names}) != len(names):
+        raise UploadRefused("refused: two uploaded files have the same name")
+    kinds = {Path(n).suffix.lower() for n in names}
+    if not kinds <= {".zip", ".xlsx", ".csv"}:
+        raise UploadRefused("refused: upload a .zip (CSV folder or REDCap export), an .xlsx workbook or .csv files")
+    if (".zip" in kinds or ".xlsx" in kinds) and len(files) > 1:
+        raise UploadRefused("refused: upload one .zip or one .xlsx at a time (or several .csv files)")
+    tmp = Path(tempfile.mkdtemp(prefix="dashboard-upload-"))
+    try:
+        root = tmp / "upload"
+        root.mkdir()
+        f = files[0]
+        if names[0].lower().endswith(".zip"):
+            try:
+                zf = zipfile.ZipFile(io.BytesIO(f.data))
+            except zipfile.BadZipFile:
+                raise UploadRefused(f"refused: {f.name} is not a valid zip file") from None
+            with zf:
+                entries = _check_zip_entries(zf, f.name)
+                if not entries:
+                    raise UploadRefused(f"refused: {f.name} holds no .csv or .xlsx file")
+                entries = [i for i in entries if not i.filename.endswith("/")]
+                dirs = {PurePosixPath(i.filename).parent for i in entries}
+                if len(dirs) > 1:
+                    raise UploadRefused(f"refused: {f.name} has files in several folders; zip one export folder")
+                seen: set[str] = set()
+                for info in entries:
+                    name = PurePosixPath(info.filename).name
+                    if name.lower() in seen:
+                        raise UploadRefused(f"refused: {f.name} holds {name!r} twice")
+                    seen.add(name.lower())
+                    target = root / name  # flat: the entry's folder is dropped, never joined
+                    with zf.open(info) as src, open(target, "xb") as dst:
+                        _copy_limited(src, dst, info.file_size, f"{f.name} entry {info.filename!r}")
+                    if name.lower().endswith(".xlsx"):
+                        _check_xlsx(target.read_bytes(), name)
+            xlsx = [p for p in root.iterdir() if p.suffix.lower() == ".xlsx"]
+            if xlsx and len([p for p in root.iterdir() if p.suffix.lower() != ".json"]) > 1:
+                raise UploadRefused(f"refused: {f.name} mixes a workbook with other files")
+            yield xlsx[0] if xlsx else root
+        elif names[0].lower().endswith(".xlsx"):
+            _check_xlsx(f.data, f.name)
+            target = root / names[0]
+            target.write_bytes(f.data)
+            yield target
+        else:
+            for up, name in zip(files, names):
+                (root / name).write_bytes(up.data)
+            yield root
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- follow-up completeness
+
+LANDMARKS = (12.0, 24.0, 36.0)
+
+
+def select_reverse_km(store: Store, flt: CohortFilter) -> pl.DataFrame:
+    """Reverse Kaplan-Meier of follow-up (months from first dose) per registry part: the
+    "event" is being censored (alive at last contact); deaths are censored."""
+    df = select_followup(store, flt)
+    if df.height == 0:
+        return pl.DataFrame(schema={"group": pl.String, "time": pl.Float64, "survival": pl.Float64})
+    d = df.select(pl.col("cohort").alias("group"), pl.col("followup_months").clip(lower_bound=0.0).alias("time"),
+                  (pl.col("vital_status") != "DEAD").cast(pl.Int8).alias("censored"))
+    return kaplan_meier(d, "time", "censored", group="group")
+
+
+def select_followup_summary(store: Store, flt: CohortFilter) -> pl.DataFrame:
+    """Per registry part: patients, median follow-up by reverse KM (months), share still
+    in follow-up at 12/24/36 months, patients alive without contact for over 6 months."""
+    df = select_followup(store, flt)
+    km = select_reverse_km(store, flt)
+    rows = []
+    for cohort in sorted(df["cohort"].unique().to_list()):
+        part = df.filter(pl.col("cohort") == cohort)
+        curve = km.filter(pl.col("group") == cohort).sort("time")
+        below = curve.filter(pl.col("survival") <= 0.5)
+        row = {"cohort": cohort, "patients": part.height,
+               "median_followup_months": round(float(below["time"][0]), 1) if below.height else None}
+        for t in LANDMARKS:
+            upto = curve.filter(pl.col("time") <= t)
+            row[f"followed_{int(t)}m_pct"] = round(100.0 * float(upto["survival"][-1] if upto.height else 1.0), 1) \
+                if curve.height and curve["time"].max() >= t else None
+        stale = part.filter((pl.col("vital_status") != "DEAD") & (pl.col("months_since_contact") > NO_CONTACT_MONTHS))
+        row["alive_no_contact_6m"] = stale.height
+        row["pct_no_contact_6m"] = round(100.0 * stale.height / part.height, 1) if part.height else None
+        rows.append(row)
+    schema = {"cohort": pl.String, "patients": pl.Int64, "median_followup_months": pl.Float64,
+              **{f"followed_{int(t)}m_pct": pl.Float64 for t in LANDMARKS},
+              "alive_no_contact_6m": pl.Int64, "pct_no_contact_6m": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+# ---------------------------------------------------------------- page sections
+
+
+def _meta_table(meta: dict) -> pl.DataFrame:
+    counts = json.loads(meta.get("table_counts") or "{}")
+    return pl.DataFrame({"table": list(counts), "rows": [int(v) for v in counts.values()]},
+                        schema={"table": pl.String, "rows": pl.Int64})
+
+
+def _backups(ctx: PageContext) -> pl.DataFrame:
+    path = Path(ctx.store.path)
+    bdir = path.parent / BACKUP_DIR
+    files = sorted(bdir.glob(f"{path.stem}-*{path.suffix}"), reverse=True) if bdir.exists() else []
+    return pl.DataFrame({"backup": [p.name for p in files], "size_mb": [round(p.stat().st_size / MB, 1) for p in files]},
+                        schema={"backup": pl.String, "size_mb": pl.Float64})
+
+
+def dataset_section(ctx: PageContext) -> None:
+    from .export import show_table
+
+    meta = ctx.store.meta()
+    st.subheader("Current dataset")
+    source = meta.get("source", "?")
+    when = meta.get("imported_at") or meta.get("built_at", "?")
+    c = st.columns(3)
+    c[0].metric("Source", "Synthetic (demo)" if source == "synthetic" else "Imported")
+    c[1].metric("Loaded", when[:19].replace("T", " "))
+    c[2].metric("Format", meta.get("import_format", "generated"))
+    st.markdown(f"Content hash: `{meta.get('content_hash', '?')}`")
+    if meta.get("input_sha256"):
+        st.caption(f"Input file hashes (SHA-256): {meta['input_sha256']}")
+    show_table(_meta_table(meta), "dataset_table_counts", ctx, title="Rows per table")
+    backups = _backups(ctx)
+    if backups.height:
+        st.caption(f"Previous versions kept as backups in {BACKUP_DIR}/ (newest first): " +
+                   ", ".join(backups["backup"].to_list()[:5]))
+    else:
+        st.caption("No previous version yet: the first import will keep this one as a backup.")
+
+
+def quality_section(ctx: PageContext) -> None:
+    from .export import show_table
+
+    st.subheader("Data quality")
+    tab_c, tab_f, tab_v = st.tabs(["Completeness", "Follow-up", "Inconsistencies"])
+    with tab_c:
+        comp = cached_query(select_completeness, ctx.store, ctx.filter)
+        st.caption("Share of rows with a value, per field, table and registry part (patients selected in the sidebar).")
+        wide = comp.pivot(on="cohort", index=["table", "column", "required"], values="pct") if comp.height else comp
+        show_table(wide, "completeness", ctx, title="Completeness per field (% filled)")
+    with tab_f:
+        summary = cached_query(select_followup_summary, ctx.store, ctx.filter)
+        st.caption("Median follow-up and share still in follow-up at 12/24/36 months by reverse Kaplan-Meier (time "
+                   "from first dose; being censored alive is the event); alive patients without contact for over 6 "
+                   "months before the data cut-off.")
+        show_table(summary, "followup_completeness", ctx, title="Follow-up completeness")
+        if ctx.can("view_patient_level"):
+            lost = cached_query(select_lost_contact, ctx.store, ctx.filter)
+            with st.expander(f"Alive without contact for over 6 months ({lost.height})"):
+                show_table(lost, "no_contact_6m", ctx, title="Alive without contact for over 6 months")
+    with tab_v:
+        st.caption("The import validator re-run on the served data (whole registry): what it flags but accepts.")
+        # costly (a full export and validation: ~10 s per 100k patients), so only on request,
+        # then cached once per store version whatever the sidebar filter (it ignores it)
+        if not st.session_state.get("dq_run_validator"):
+            if st.button("Run the validator on the served data", key="dq_validator_button"):
+                st.session_state["dq_run_validator"] = True
+            else:
+                return
+        with st.spinner("Validating the whole registry..."):
+            findings = cached_query(select_validator_findings, ctx.store, CohortFilter())
+        if findings.height:
+            show_table(findings, "validator_findings", ctx, title="Validator findings")
+        else:
+            st.success("The validator finds no inconsistency in the served data.")
+
+
+def _refuse(ctx: PageContext, message: str, names: list[str]) -> None:
+    audit.record("validate", ctx.actor, {"files": names, "refused": message}, result="refused", role=ctx.role,
+                 path=audit.default_audit_path(ctx.store.path))
+    st.session_state.pop(STAGED, None)
+    st.error(message, icon=":material/block:")
+
+
+def import_section(ctx: PageContext) -> None:
+    from ..ingest import ImportRejected, import_registry, validate_path
+
+    st.subheader("Import a registry export")
+    st.caption(f"A CSV folder as a .zip, an .xlsx workbook, or a REDCap export (records + data dictionary, as .csv "
+               f"files or a .zip); at most {MAX_UPLOAD_MB} MB. Everything is validated first; nothing is loaded "
+               "until you confirm; the current dataset is kept as a backup.")
+    # Streamlit itself refuses a name without one of these extensions or with a NUL byte
+    # (before the page runs); everything else is checked by stage_upload.
+    ups = st.file_uploader("Registry export", type=["zip", "xlsx", "csv"], accept_multiple_files=True,
+                           key="data_upload")
+    if not ups:
+        st.session_state.pop(STAGED, None)
+        return
+    names = [u.name for u in ups]
+    too_big = [u for u in ups if u.size > MAX_UPLOAD_MB * MB]
+    if too_big:
+        _refuse(ctx, f"refused: {too_big[0].name} is larger than {MAX_UPLOAD_MB} MB", names)
+        return
+    files = [Upload(u.name, u.getvalue()) for u in ups]
+    digest = _upload_digest(files)
+    staged = st.session_state.get(STAGED)
+    if not staged or staged["digest"] != digest:
+        try:
+            with stage_upload(files) as path:
+                report = validate_path(path)
+        except UploadRefused as exc:
+            _refuse(ctx, str(exc), names)
+            return
+        frame = report.to_frame()
+        audit.record("validate", ctx.actor, {"files": names, "upload_sha256": digest, "problems": frame.height,
+                                             "format": report.source_format},
+                     result="ok" if report.ok else "rejected", role=ctx.role,
+                     path=audit.default_audit_path(ctx.store.path))
+        staged = {"digest": digest, "ok": report.ok, "problems": frame, "names": names}
+        st.session_state[STAGED] = staged
+    problems: pl.DataFrame = staged["problems"]
+    if not staged["ok"]:
+        st.error(f"The upload has {problems.filter(pl.col('severity') == 'error').height:,} error(s); nothing can be "
+                 "loaded until they are fixed.", icon=":material/error:")
+    if problems.height:
+        st.dataframe(problems.select("file", "row", "column", "value", "rule", "message", "severity"),
+                     hide_index=True, width="stretch")
+    if not staged["ok"]:
+        return
+    st.success(f"Valid: {', '.join(names)}" + (f" ({problems.height} warning(s))" if problems.height else ""),
+               icon=":material/check_circle:")
+    confirm = st.checkbox("Replace the current dataset with this upload (the current one is kept as a backup)",
+                          key="data_confirm")
+    if st.button("Load", type="primary", disabled=not confirm, key="data_load", icon=":material/upload:"):
+        try:
+            with stage_upload(files) as path:
+                meta = import_registry(path, ctx.store.path, actor=ctx.actor)
+        except UploadRefused as exc:
+            _refuse(ctx, str(exc), names)
+            return
+        except ImportRejected as exc:
+            st.error(f"Rejected on load: {len(exc.report.problems)} problem(s).")
+            return
+        st.session_state.pop(STAGED, None)
+        st.success(f"Loaded. Content hash {meta.get('content_hash')}; rows per table: {meta.get('table_counts')}.")
+
+
+def audit_section(ctx: PageContext) -> None:
+    st.subheader("Audit trail")
+    path = audit.default_audit_path(ctx.store.path)
+    log = audit.read(limit=500, path=path)
+    broken = audit.verify_chain(path)
+    if broken:
+        st.error(f"The audit trail's hash chain is broken at row(s) {broken[:10]}: it was edited outside the app.")
+    else:
+        st.caption(f"Append-only; hash chain intact. Newest first, last {log.height} events. ({path.name})")
+    st.dataframe(log, hide_index=True, width="stretch")
+
+
+def data_page(ctx: PageContext) -> None:
+    dataset_section(ctx)
+    quality_section(ctx)
+    if ctx.can("import_data"):
+        import_section(ctx)
+    if ctx.can("view_audit"):
+        audit_section(ctx)
