@@ -86,3 +86,17 @@ def test_items_as_tuples(store):
     html = build_report([ReportSection("X", sections[0].items)], Provenance.from_meta(store.meta()),
                         suppress_below=5).decode()
     assert "&lt;5" in html and "cap" in html
+
+
+def test_report_download_is_audited(store):
+    from dashboard import audit
+    from dashboard.ui.report import report_download
+
+    flt = CohortFilter(site=("RECTUM",))
+    data = report_download(store, flt, 10, 20, fmt="html", suppress_below=5, actor="li@h.example", role="viewer")
+    assert data.startswith(b"<!DOCTYPE html") or b"<html" in data[:200]
+    log = audit.read(action="report", path=audit.default_audit_path(store.path))
+    assert log.height >= 1
+    row = log.row(0, named=True)
+    assert row["actor"] == "li@h.example" and row["role"] == "viewer"
+    assert '"site": ["RECTUM"]' in row["detail"] and '"format": "html"' in row["detail"]

@@ -284,7 +284,9 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     flt, values = sync_state(store, (*options, PRESENT))
     counts = cached_query(select_patient_counts, store, flt)
     _sidebar(flt, counts, _t0_bounds(store), values[PRESENT.key] == "1")
-    report_control(store, flt, counts)
+    if identity is None or identity.can("export_aggregates"):
+        report_control(store, flt, counts, actor=identity.actor if identity else "unknown",
+                       role=identity.role if identity else None)
     st.title(title)
     data_source_banner(store)
     open_mode_notice(identity)

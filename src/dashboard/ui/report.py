@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
+from .. import audit
 from ..filters import CohortFilter
 from ..provenance import Provenance
 from ..report import ReportItem, ReportSection, build_report, report_pdf
@@ -89,18 +90,35 @@ def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, 
     return html if fmt == "html" else report_pdf(html)
 
 
-def report_control(store: Store, flt: CohortFilter, counts: dict) -> None:
-    """Sidebar: one click builds the MDT report (HTML or PDF) of every page under the filters."""
+def report_download(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str,
+                    suppress_below: int | None, actor: str, role: str | None) -> bytes:
+    """The report's bytes, recorded in the audit trail as a ``report`` export (no ``st.*``:
+    it runs in the download button's callback)."""
+    data = report_bytes(store, flt, n, m, fmt=fmt, suppress_below=suppress_below)
+    audit.record("report", actor, {"format": fmt, "filters": flt.to_query_params(), "n": n, "m": m,
+                                   "suppress_below": suppress_below}, role=role,
+                 path=audit.default_audit_path(store.path))
+    return data
+
+
+def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str = "unknown",
+                   role: str | None = None) -> None:
+    """Sidebar: one click builds the MDT report (HTML or PDF) of every page under the filters.
+    Each download is recorded in the audit trail (who, format, filters, N)."""
     with st.sidebar.expander("MDT report", icon=":material/summarize:"):
         st.caption("Every page's figures and tables under the current filters, in one file.")
         suppress = st.checkbox(f"Suppress small cells (<{SUPPRESS_THRESHOLD})", value=not store.is_synthetic(),
                                key="report_suppress")
         below = SUPPRESS_THRESHOLD if suppress else None
         n, m = counts.get("n"), counts.get("m")
+
+        def build(fmt: str) -> bytes:
+            return report_download(store, flt, n, m, fmt=fmt, suppress_below=below, actor=actor, role=role)
+
         c1, c2 = st.columns(2)
-        c1.download_button("HTML", data=lambda: report_bytes(store, flt, n, m, fmt="html", suppress_below=below),
+        c1.download_button("HTML", data=lambda: build("html"),
                            file_name="mdt_report.html", mime="text/html", on_click="ignore",
                            icon=":material/download:", key="report_html", width="stretch")
-        c2.download_button("PDF", data=lambda: report_bytes(store, flt, n, m, fmt="pdf", suppress_below=below),
+        c2.download_button("PDF", data=lambda: build("pdf"),
                            file_name="mdt_report.pdf", mime="application/pdf", on_click="ignore",
                            icon=":material/download:", key="report_pdf", width="stretch")
