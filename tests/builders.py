@@ -120,3 +120,34 @@ class PatientBuilder:
             dict(subject_id=self.sid, event_no=self._next("o"), event_type=etype, event_date=d(date),
                  confirmation="BIOPSY", salvage_procedure_no=salvage_procedure_no))
         return self
+
+
+def served_demo(tmp_path_factory, name: str, n_patients: int, seed: int):
+    """Generator for a module-scoped fixture: a synthetic store served through
+    ``$DASHBOARD_DB`` while the module runs (the previous value is restored)."""
+    import os
+
+    from dashboard.synth import build_demo
+
+    path = tmp_path_factory.mktemp(name) / "registry.duckdb"
+    build_demo(path, n_patients, seed, progress=False)
+    old = os.environ.get("DASHBOARD_DB")
+    os.environ["DASHBOARD_DB"] = str(path)
+    try:
+        yield path
+    finally:
+        if old is None:
+            os.environ.pop("DASHBOARD_DB", None)
+        else:
+            os.environ["DASHBOARD_DB"] = old
+
+
+class ConStore:
+    """The one Store method the queries use (``sql``), over any DuckDB connection:
+    lets query functions run on a hand-built in-memory registry."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def sql(self, query, params=None) -> pl.DataFrame:
+        return self.con.cursor().sql(query, params=params or None).pl()

@@ -4,7 +4,6 @@ URL state round-trips, untrusted URL values are dropped with a notice."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.filters import CohortFilter
 from dashboard.queries.cohort import select_consort_flow, select_patient_counts
 from dashboard.store import Store
+from builders import served_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
@@ -22,17 +22,7 @@ N_OF_M = re.compile(r"\*\*([\d,]+) of ([\d,]+) patients\*\*")
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("app") / "registry.duckdb"
-    build_demo(path, 600, 5, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "app", 600, 5)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ The real OIDC round trip in a browser is in tests/e2e/test_auth_browser.py.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import audit
 from dashboard.ui.auth import OPEN_NOTICE, is_loopback
+from builders import served_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
@@ -40,17 +40,7 @@ USERS = {
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("auth") / "registry.duckdb"
-    build_demo(path, 300, 7, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "auth", 300, 7)
 
 
 @pytest.fixture()

@@ -5,7 +5,6 @@ layer returns for the same filtered data."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import duckdb
@@ -13,7 +12,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builders import Registry
+from builders import ConStore, Registry, served_demo
 from dashboard.filters import CohortFilter
 from dashboard.queries.organ import select_organ_outcomes, select_swimmer
 from dashboard.stats import kaplan_meier, proportion_ci, survival_at
@@ -25,27 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "3_Organ_preservation.py")
 
 
-class ConStore:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def sql(self, query, params=None) -> pl.DataFrame:
-        return self.con.cursor().sql(query, params=params or None).pl()
-
-
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("organ") / "r.duckdb"
-    build_demo(path, 800, 47, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "organ", 800, 47)
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,13 @@ and no patient id on screen in presentation mode."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builders import Registry, d
+from builders import ConStore, Registry, d, served_demo
 from dashboard.figures.timeline import comparable_figure, timeline_figure
 from dashboard.filters import CohortFilter
 from dashboard.queries.patient import (
@@ -29,14 +27,6 @@ from dashboard.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "6_Patient_timeline.py")
-
-
-class ConStore:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def sql(self, query, params=None) -> pl.DataFrame:
-        return self.con.cursor().sql(query, params=params or None).pl()
 
 
 @pytest.fixture(scope="module")
@@ -115,17 +105,7 @@ def test_comparable_tte_and_figure(store):
 # ------------------------------------------------------------------ the page
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("patient") / "r.duckdb"
-    build_demo(path, 800, 73, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "patient", 800, 73)
 
 
 def _app(query: dict | None = None) -> AppTest:

@@ -5,7 +5,6 @@ per strategy everywhere."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -16,23 +15,14 @@ from dashboard.figures import _theme
 from dashboard.figures._theme import (GROUP_COLOURS, OKABE_ITO, PRESENT_MIN_FONT, STRATEGY_COLOURS,
                                       presentation_figure)
 from dashboard.schema import STRATEGY_GROUP, STRATEGY_TO_GROUP
+from builders import served_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("present") / "registry.duckdb"
-    build_demo(path, 500, 7, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "present", 500, 7)
 
 
 def _app(page: str, query: dict | None = None) -> AppTest:

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import polars as pl
 import pytest
 from scipy import stats
 from streamlit.testing.v1 import AppTest
 
-from builders import Registry, d
+from builders import ConStore, Registry, d, served_demo
 from dashboard.filters import CohortFilter
 from dashboard.queries.qol import (
     select_available_scales,
@@ -34,14 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "5_Quality_of_life.py")
 T1 = "2022-07-01"
 MONTHS = {"M3": 3, "M6": 6, "M12": 12, "M24": 24, "M36": 36}
-
-
-class ConStore:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def sql(self, query, params=None) -> pl.DataFrame:
-        return self.con.cursor().sql(query, params=params or None).pl()
 
 
 # --------------------------------------------------------------------- hand-built registry
@@ -319,17 +309,7 @@ def test_scale_table_formats_every_row(store):
 # --------------------------------------------------------------------- the page
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("qol") / "r.duckdb"
-    build_demo(path, 800, 61, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "qol", 800, 61)
 
 
 def _app(query: dict | None = None) -> AppTest:

@@ -6,7 +6,6 @@ shows no patient identifier on the Organ-preservation and Survival pages."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -16,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.filters import CohortFilter
 from dashboard.store import Store
 from dashboard.ui.report import REPORT_PAGES, collect_sections
+from builders import served_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 ORGAN = str(ROOT / "pages" / "3_Organ_preservation.py")
@@ -25,17 +25,7 @@ CHROMIUM = Path("/usr/bin/chromium").exists()
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("report_pages") / "r.duckdb"
-    build_demo(path, 500, 23, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "report_pages", 500, 23)
 
 
 def _app(page: str, query: dict) -> AppTest:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
-from builders import Registry, d
+from builders import ConStore, Registry, d, served_demo
 from scipy.stats import binomtest
 from streamlit.testing.v1 import AppTest
 
@@ -41,16 +39,6 @@ from dashboard.tables.safety import ANY_AE_LABEL, format_ae_table, format_proced
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "4_Safety.py")
-
-
-class ConStore:
-    """The one Store method the queries use, over a hand-built in-memory registry."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def sql(self, query, params=None) -> pl.DataFrame:
-        return self.con.cursor().sql(query, params=params or None).pl()
 
 
 def _ae(reg: Registry, sid: str, no: int, term: str, soc: str, grade: int, onset: str, *, attribution: str = "ICI",
@@ -333,17 +321,7 @@ def test_procedure_filter_and_display(proc_store):
 # ------------------------------------------------------------------------ page
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("safety") / "r.duckdb"
-    build_demo(path, 800, 41, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "safety", 800, 41)
 
 
 def _app(query: dict | None = None) -> AppTest:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import polars as pl
 import pytest
 
-from builders import Registry, d
+from builders import ConStore, Registry, d
 from dashboard.filters import CohortFilter
 from dashboard.queries.patient import select_surveillance_candidates
 from dashboard.schema import DAYS_PER_MONTH
@@ -124,14 +123,6 @@ def test_schedule_is_validated():
 
 
 # ------------------------------------------------------------------ through the query
-class ConStore:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def sql(self, query, params=None) -> pl.DataFrame:
-        return self.con.cursor().sql(query, params=params or None).pl()
-
-
 def test_rule_on_a_hand_built_registry():
     reg = Registry()
     # the data cut-off is the latest last contact: 2026-11-01

@@ -5,7 +5,6 @@ number the page shows equals what dashboard.stats returns for the same filtered 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builders import Registry
+from builders import ConStore, Registry, served_demo
 from dashboard.filters import CohortFilter
 from dashboard.queries.survival import AFTER_LANDMARK, TteRequest, select_iptw_data, select_tte
 from dashboard.stats import (
@@ -36,29 +35,9 @@ LABELS = {"NOM": "Watch & Wait (NOM)", "OPFS": "Local / endoscopic resection (OP
           "SYSTEMIC": "Systemic therapy only"}
 
 
-class ConStore:
-    """The one Store method the queries use, over a hand-built in-memory registry."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def sql(self, query, params=None) -> pl.DataFrame:
-        return self.con.cursor().sql(query, params=params or None).pl()
-
-
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    from dashboard.synth import build_demo
-
-    path = tmp_path_factory.mktemp("surv") / "r.duckdb"
-    build_demo(path, 800, 31, progress=False)
-    old = os.environ.get("DASHBOARD_DB")
-    os.environ["DASHBOARD_DB"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("DASHBOARD_DB", None)
-    else:
-        os.environ["DASHBOARD_DB"] = old
+    yield from served_demo(tmp_path_factory, "surv", 800, 31)
 
 
 @pytest.fixture(scope="module")
