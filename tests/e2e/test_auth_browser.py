@@ -11,13 +11,7 @@ to run open on a non-loopback address.
 from __future__ import annotations
 
 import io
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -27,7 +21,7 @@ from dashboard import audit
 from dashboard.store import read_meta
 
 from .fake_oidc import CLIENT_ID, CLIENT_SECRET, FakeOIDC
-from .test_browser import ARGS, CHROMIUM, PAGES, ROOT, _free_port, sync_api
+from .test_browser import PAGES, Server, _free_port, browser, sync_api  # noqa: F401 (browser: fixture)
 
 pytestmark = pytest.mark.browser
 T = 30_000
@@ -41,19 +35,19 @@ sign_in_required = true
 """
 
 
-class AuthServer:
-    """``streamlit run app.py`` with sign-in configured (secrets file + access file)."""
+class AuthServer(Server):
+    """``streamlit run app.py`` with sign-in configured (secrets file + access file), or
+    without any access file when ``idp`` is None."""
 
     def __init__(self, db: Path, tmp: Path, idp: FakeOIDC | None, address: str = "127.0.0.1") -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, DASHBOARD_DB=str(db), DASHBOARD_AUDIT_DB=str(tmp / "audit.sqlite3"))
-        args = []
+        port = _free_port()
+        env = {"DASHBOARD_AUDIT_DB": str(tmp / "audit.sqlite3")}
+        args: tuple[str, ...] = ()
         if idp is not None:
             secrets = tmp / "secrets.toml"
             secrets.write_text(
                 "[auth]\n"
-                f'redirect_uri = "{self.url}/oauth2callback"\n'
+                f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
                 f'cookie_secret = "{"c" * 48}"\n'
                 f'client_id = "{CLIENT_ID}"\n'
                 f'client_secret = "{CLIENT_SECRET}"\n'
@@ -61,42 +55,9 @@ class AuthServer:
             )
             (tmp / "access.toml").write_text(ACCESS)
             env["DASHBOARD_ACCESS_CONFIG"] = str(tmp / "access.toml")
-            args = ["--secrets.files", str(secrets)]
-        else:
-            env.pop("DASHBOARD_ACCESS_CONFIG", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", address,
-             "--server.port", str(self.port), "--server.headless", "true", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false", *args],
-            cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("streamlit did not become healthy within 30 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+            args = ("--secrets.files", str(secrets))
+        super().__init__(db, env=env, unset=() if idp is not None else ("DASHBOARD_ACCESS_CONFIG",), args=args,
+                         cwd=tmp, address=address, port=port)
 
 
 @pytest.fixture(scope="module")

@@ -65,15 +65,18 @@ def _free_port() -> int:
 class Server:
     """``streamlit run app.py`` in its own process group; always stopped."""
 
-    def __init__(self, db: Path) -> None:
-        self.port = _free_port()
+    def __init__(self, db: Path, *, env: dict[str, str] | None = None, unset: tuple[str, ...] = (),
+                 args: tuple[str, ...] = (), cwd: Path = ROOT, address: str = "127.0.0.1",
+                 port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, DASHBOARD_DB=str(db))
+        full_env = {k: v for k, v in os.environ.items() if k not in unset}
+        full_env.update(DASHBOARD_DB=str(db), **(env or {}))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", address,
              "--server.port", str(self.port), "--server.headless", "true", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+             "--browser.gatherUsageStats", "false", *args],
+            cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
