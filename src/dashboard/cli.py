@@ -70,10 +70,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .ingest import export_registry
 
     from .audit import default_audit_path, record
+    from .ingest import default_actor
 
     out = Path(args.to)
     manifest = export_registry(_db(args), out)
-    record("export", args.actor or "cli", {"kind": "canonical_csv", "to": str(out.resolve()),
+    record("export", args.actor or default_actor(), {"kind": "canonical_csv", "to": str(out.resolve()),
                                             "content_hash": manifest.get("content_hash")},
            path=default_audit_path(_db(args)))
     print(f"Exported {_db(args)} -> {out}")

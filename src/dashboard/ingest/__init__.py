@@ -41,7 +41,7 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
     """
     raw = read_registry(path)
     report = validate(raw)
-    who = actor or _default_actor()
+    who = actor or default_actor()
     log = audit.default_audit_path(db_path)
     detail = {"path": str(Path(path).expanduser().resolve()), "format": raw.format, "files_sha256": raw.input_sha256,
               "db": str(Path(db_path).resolve())}
@@ -76,8 +76,8 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
     return meta
 
 
-def _default_actor() -> str:
-    """Who runs a command-line import: the operating-system user."""
+def default_actor() -> str:
+    """Who runs a command-line import or export: ``cli:<operating-system user>``."""
     import getpass
 
     try:
