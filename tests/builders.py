@@ -151,3 +151,16 @@ class ConStore:
 
     def sql(self, query, params=None) -> pl.DataFrame:
         return self.con.cursor().sql(query, params=params or None).pl()
+
+
+def plotly_values(v) -> list:
+    """A trace array from a figure's JSON spec as a list: plotly 6 writes numpy arrays as
+    ``{"dtype": "f8", "bdata": <base64>}`` (typed arrays), Python lists as lists."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return a.reshape(v["shape"]).tolist() if "shape" in v else a.tolist()
+    return list(v)

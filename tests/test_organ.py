@@ -10,13 +10,28 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
 from builders import ConStore, Registry, served_demo
 from dashboard.filters import CohortFilter
-from dashboard.queries.organ import select_organ_outcomes, select_swimmer
+from dashboard.queries.organ import (
+    SUBGROUPS,
+    select_organ_cells,
+    select_organ_outcomes,
+    select_rate_cells,
+    select_swimmer,
+)
 from dashboard.stats import kaplan_meier, proportion_ci, survival_at
-from dashboard.stats.summaries import OrganOptions, crude_preservation, summarize_organ_preservation
+from dashboard.stats.summaries import (
+    OrganOptions,
+    crude_preservation,
+    organ_cells,
+    summarize_organ_cells,
+    summarize_organ_preservation,
+    summarize_rates,
+)
+from dashboard.ui.organ import RATE_DEFINITIONS
 from dashboard.store import Store
 from dashboard.tables.survival import format_pct_ci
 
@@ -165,3 +180,20 @@ def test_swimmer_lanes_and_paging(db, con):
         at.number_input(key="swim_page").set_value(2).run()
         assert not at.exception
         assert any("Patients 201–" in m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("flt, population", [(CohortFilter(), "all"), (CohortFilter(site=("RECTUM",)), "op")])
+def test_cells_from_the_store_give_the_patient_level_numbers(db, flt, population):
+    """The page reads cells collapsed in DuckDB (GROUPING SETS); they are the patient rows
+    collapsed, and every summary equals the one on the patient rows."""
+    store = Store(db)
+    patients = select_organ_outcomes(store, flt, population)
+    cells = select_organ_cells(store, flt, population)
+    subgroups = {c: v[1].codes for c, v in SUBGROUPS.items()}
+    assert cells.equals(organ_cells(patients, list(subgroups)).select(cells.columns).cast(cells.schema))
+    opts = OrganOptions(horizon=24, method="wilson")
+    want = summarize_organ_preservation(patients, subgroups, opts)
+    got = summarize_organ_cells(cells, subgroups, opts)
+    assert_frame_equal(got, want, check_exact=False, rel_tol=1e-12)
+    rates = summarize_rates(select_rate_cells(store, flt, population), RATE_DEFINITIONS, "wilson", freq="n")
+    assert rates.equals(summarize_rates(patients, RATE_DEFINITIONS, "wilson"))

@@ -11,11 +11,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-from builders import ConStore, Registry, served_demo
+from builders import ConStore, Registry, plotly_values, served_demo
 from dashboard.filters import CohortFilter
-from dashboard.queries.survival import AFTER_LANDMARK, TteRequest, select_iptw_data, select_tte
+from dashboard.queries.survival import AFTER_LANDMARK, TteRequest, select_iptw_data, select_tte, select_tte_cells
 from dashboard.stats import (
     cox_model,
     cumulative_incidence,
@@ -25,7 +26,7 @@ from dashboard.stats import (
     propensity_weights,
     survival_at,
 )
-from dashboard.stats.summaries import SurvivalOptions, summarize_iptw, summarize_survival
+from dashboard.stats.summaries import SurvivalOptions, summarize_competing, summarize_iptw, summarize_survival
 from dashboard.store import Store
 from dashboard.tables.survival import format_hr, format_median_ci, format_p_eq, format_pct_ci
 
@@ -126,6 +127,41 @@ def test_regrowth_events_and_competing_types(db, con):
     assert counts["COMPETING"] == dict(want.iter_rows())["COMPETING"]
 
 
+@pytest.mark.parametrize("req", [
+    TteRequest("OS", "T1", "initial_group", ("age", "sex", "ecog")),
+    TteRequest("DFS", "LANDMARK", "restaging_response", ("tumour_site",), landmark=6.0),
+    TteRequest("RG", "T1", "tumour_site"),
+])
+def test_cells_are_the_patients_collapsed(db, req):
+    """The survival pages read cells (select_tte_cells, freq="n"): the same patients, and
+    every summary equals the one on the patient rows."""
+    store, flt = Store(db), CohortFilter(site=("RECTUM", "COLON", "GASTRIC"))
+    patients = select_tte(store, flt, req).drop("subject_id")
+    cells = select_tte_cells(store, flt, req)
+    keys = list(patients.columns)
+    assert int(cells["n"].sum()) == patients.height
+    # times are in days / DAYS_PER_MONTH, so without age patients share cells even at n = 800
+    assert cells.height < patients.height or "age" in req.covariates
+    again = patients.group_by(keys).agg(pl.len().alias("n")).sort(keys, nulls_last=False)
+    assert cells.sort(keys, nulls_last=False).equals(again.select(cells.columns))
+    opts = SurvivalOptions(reference="RO" if "group" in req.factor else None, adjust=req.covariates)
+    a = summarize_survival(patients, opts)
+    b = summarize_survival(cells, opts, freq="n")
+    for x, y in [(a.km_, b.km_), (a.median_, b.median_), (a.at_times_, b.at_times_), (a.groups_, b.groups_)]:
+        assert_frame_equal(x, y, check_exact=False, rel_tol=1e-10, abs_tol=1e-13)
+    assert b.logrank_.statistic == pytest.approx(a.logrank_.statistic, rel=1e-10)
+    for fa, fb in [(a.cox_, b.cox_), (a.cox_adjusted_, b.cox_adjusted_)]:
+        if fa is None:
+            assert fb is None
+            continue
+        assert (fa.n, fa.note) == (fb.n, fb.note)
+        assert_frame_equal(fa.table, fb.table, check_exact=False, rel_tol=1e-8)
+    if req.endpoint == "RG":
+        ca, cb = summarize_competing(patients), summarize_competing(cells, freq="n")
+        assert_frame_equal(ca.cif_, cb.cif_, check_exact=False, rel_tol=1e-10, abs_tol=1e-13)
+        assert ca.groups_.equals(cb.groups_)
+
+
 # ------------------------------------------------------------------ analyses
 def test_summary_uses_the_statistics_layer(db, con):
     df = _independent(con, "OS", "T1", "a.initial_group", extra=", CAST(a.age AS DOUBLE) AS age")
@@ -200,9 +236,10 @@ def test_page_numbers_equal_the_statistics_layer(db, con):
     want = km.filter((pl.col("group") == "NOM") & (pl.col("time") <= max(spec["layout"]["xaxis"]["tickvals"])))
     ok = [i for i, v in enumerate(want["n_risk"].to_list()) if v >= 10]
     want = want.head(max(ok) + 1)
-    assert line["y"][1:] == pytest.approx([100 * v for v in want["survival"].to_list()])
-    assert line["x"][1:] == pytest.approx(want["time"].to_list())
-    assert line["y"][0] == 100 and line["x"][0] == 0
+    x, y = plotly_values(line["x"]), plotly_values(line["y"])
+    assert y[1:] == pytest.approx([100 * v for v in want["survival"].to_list()])
+    assert x[1:] == pytest.approx(want["time"].to_list())
+    assert y[0] == 100 and x[0] == 0
     n_nom = df.filter(pl.col("group") == "NOM").height
     assert line["name"] == f"{LABELS['NOM']} (n={n_nom:,})"
     # the at-risk row at month 0 shows every patient of the group

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -121,11 +122,13 @@ def step_figure(
     xmax = max(grid) if grid else 1.0
     for c in curves:
         d = _cut(c.data, min_at_risk).filter(pl.col("time") <= xmax)
-        t = [0.0, *d.get_column("time").to_list()]
-        est = [100 * start, *(100 * v for v in d.get_column("estimate").to_list())]
+        # numpy arrays, not lists: plotly validates lists element by element and ships
+        # arrays base64-encoded, which matters with thousands of steps per curve
+        t = np.concatenate(([0.0], d.get_column("time").to_numpy()))
+        est = 100 * np.concatenate(([start], d.get_column("estimate").to_numpy()))
         if c.show_ci and d.height:
-            lo = [100 * start, *((100 * v) if v is not None else None for v in d.get_column("lower").to_list())]
-            hi = [100 * start, *((100 * v) if v is not None else None for v in d.get_column("upper").to_list())]
+            lo, hi = (100 * np.concatenate(([start], d.get_column(k).cast(pl.Float64).fill_null(np.nan).to_numpy()))
+                      for k in ("lower", "upper"))
             fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip",
                                      showlegend=False, legendgroup=c.key, connectgaps=True), row=1, col=1)
             fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
@@ -134,7 +137,7 @@ def step_figure(
         fig.add_trace(go.Scatter(
             x=t, y=est, mode="lines", name=c.label, legendgroup=c.key, showlegend=c.legend,
             line=dict(color=c.colour, width=2.6, shape="hv", dash=c.dash),
-            customdata=[0.0, *d.get_column("n_risk").to_list()],
+            customdata=np.concatenate(([0.0], d.get_column("n_risk").cast(pl.Float64).to_numpy())),
             hovertemplate=f"<b>{c.label}</b><br>Month %{{x:.1f}}: %{{y:.1f}}%<br>At risk: %{{customdata:,.0f}}"
                           "<extra></extra>",
         ), row=1, col=1)
@@ -142,7 +145,7 @@ def step_figure(
             cm = d.filter(pl.col("n_censor") > 0)
             if cm.height:
                 fig.add_trace(go.Scatter(
-                    x=cm.get_column("time").to_list(), y=[100 * v for v in cm.get_column("estimate").to_list()],
+                    x=cm.get_column("time").to_numpy(), y=100 * cm.get_column("estimate").to_numpy(),
                     mode="markers", marker=dict(symbol="line-ns-open", size=6, color=c.colour, line=dict(width=1), opacity=0.7),
                     legendgroup=c.key, showlegend=False, hoverinfo="skip", name=f"{c.label} censored",
                 ), row=1, col=1)

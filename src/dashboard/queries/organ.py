@@ -95,6 +95,63 @@ def select_organ_outcomes(store: Store, flt: CohortFilter, population: str = "al
     )
 
 
+RATE_FLAGS = ("assessed", "ccr", "near_ccr", "non_ccr", "path_evaluable", "pcr", "mpr_evaluable", "mpr",
+              "sccr12_evaluable", "sccr12")
+
+
+def select_organ_cells(store: Store, flt: CohortFilter, population: str = "all") -> pl.DataFrame:
+    """OPS from T0 of the patients of :func:`select_organ_outcomes`, collapsed in the
+    database to cells per subgroup: all patients (``subgroup = 'overall'``, ``level =
+    'ALL'``) and each level of each :data:`SUBGROUPS` column, by ``time`` and ``event``.
+
+    One scan (``GROUPING SETS``) instead of a million patient rows leaving the store.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``subgroup, level, time, event, n`` (``n`` patients in the cell), sorted.
+    """
+    where, params = _where(flt)
+    cols = list(SUBGROUPS)
+    inner = ", ".join(f"coalesce(a.{c}, '{MISSING}') AS {c}" for c in cols)
+    which = " ".join(f"WHEN GROUPING({c}) = 0 THEN '{c}'" for c in cols)
+    sets = ", ".join(["(time, event)", *(f"({c}, time, event)" for c in cols)])
+    return store.sql(
+        f"""
+        SELECT CASE {which} ELSE 'overall' END AS subgroup, coalesce({", ".join(cols)}, 'ALL') AS level,
+               time, event, count(*) AS n
+        FROM (SELECT t.aval AS time, (1 - t.cnsr)::INTEGER AS event, {inner}
+              FROM adsl a JOIN adtte t ON t.subject_id = a.subject_id AND t.paramcd = 'OPS' AND t.origin = 'T0'
+              WHERE a.analysis_fl AND {_population(population)} AND {where})
+        GROUP BY GROUPING SETS ({sets})
+        ORDER BY subgroup, level, time, event
+        """,
+        params,
+    )
+
+
+def select_rate_cells(store: Store, flt: CohortFilter, population: str = "all") -> pl.DataFrame:
+    """The response-rate flags of :func:`select_organ_outcomes` (:data:`RATE_FLAGS`),
+    collapsed to cells of identical flags with their size ``n`` (a few dozen rows)."""
+    where, params = _where(flt)
+    return store.sql(
+        f"""
+        SELECT a.restaging_response IS NOT NULL AS assessed,
+               coalesce(a.restaging_response = 'CCR', false) AS ccr,
+               coalesce(a.restaging_response = 'NEAR_CCR', false) AS near_ccr,
+               coalesce(a.restaging_response = 'NON_CCR', false) AS non_ccr,
+               a.pcr_fl IS NOT NULL AS path_evaluable, coalesce(a.pcr_fl, false) AS pcr,
+               a.mpr_fl IS NOT NULL AS mpr_evaluable, coalesce(a.mpr_fl, false) AS mpr,
+               a.sccr12_evaluable_fl AS sccr12_evaluable, coalesce(a.sccr12_fl, false) AS sccr12,
+               count(*) AS n
+        FROM adsl a JOIN adtte t ON t.subject_id = a.subject_id AND t.paramcd = 'OPS' AND t.origin = 'T0'
+        WHERE a.analysis_fl AND {_population(population)} AND {where}
+        GROUP BY ALL ORDER BY ALL
+        """,
+        params,
+    )
+
+
 # ------------------------------------------------------------------------ swimmer
 SWIMMER_SORTS = {
     "followup": ("Longest follow-up first", "followup DESC, subject_id"),

@@ -203,6 +203,33 @@ def _covariate_sql(cols: tuple[str, ...]) -> str:
     return "".join(", " + s for s in out)
 
 
+def _tte_sql(flt: CohortFilter, req: TteRequest) -> tuple[str, str, dict]:
+    """Column list and FROM/WHERE clause of the endpoint's population (see :func:`select_tte`)."""
+    if not isinstance(req, TteRequest):
+        raise TypeError(f"expected a TteRequest, got {type(req).__name__}")
+    where, params = _where(flt)
+    f = FACTORS[req.factor]
+    group = f"coalesce(CAST(({f.expr}) AS VARCHAR), '{MISSING}')"
+    time = "t.aval"
+    keep = "TRUE"
+    if req.origin == LANDMARK:
+        params = {**params, "landmark": float(req.landmark)}
+        time = "t.aval - $landmark"
+        keep = "t.aval > $landmark"
+        if f.defined_at != "T0":
+            known = (f"a.{f.date_column} IS NOT NULL AND date_diff('day', a.t0, a.{f.date_column}) / "
+                     f"{DAYS_PER_MONTH!r} <= $landmark") if f.date_column else "FALSE"
+            group = f"CASE WHEN {known} THEN {group} ELSE '{AFTER_LANDMARK}' END"
+    params = {**params, "paramcd": req.endpoint, "origin": req.base_origin}
+    columns = f"""{time} AS time,
+               CASE WHEN t.cnsr = 0 AND coalesce(t.evnt_type, 'EVENT') IN ('EVENT', 'REGROWTH') THEN 1 ELSE 0 END AS event,
+               CASE WHEN t.cnsr = 1 THEN 'CENSORED' ELSE coalesce(t.evnt_type, 'EVENT') END AS event_type,
+               {group} AS "group"{_covariate_sql(req.covariates)}"""
+    source = f"""FROM adtte t JOIN adsl a USING (subject_id)
+        WHERE t.paramcd = $paramcd AND t.origin = $origin AND {keep} AND {where}"""
+    return columns, source, params
+
+
 def select_tte(store: Store, flt: CohortFilter, req: TteRequest) -> pl.DataFrame:
     """One row per patient of the endpoint's population matching the filter.
 
@@ -220,35 +247,21 @@ def select_tte(store: Store, flt: CohortFilter, req: TteRequest) -> pl.DataFrame
         ``CENSORED``), ``group`` (factor code, ``MISSING`` when not recorded), then the
         requested covariates (numeric ones may hold nulls; categorical ones use ``MISSING``).
     """
-    if not isinstance(req, TteRequest):
-        raise TypeError(f"expected a TteRequest, got {type(req).__name__}")
-    where, params = _where(flt)
-    f = FACTORS[req.factor]
-    group = f"coalesce(CAST(({f.expr}) AS VARCHAR), '{MISSING}')"
-    time = "t.aval"
-    keep = "TRUE"
-    if req.origin == LANDMARK:
-        params = {**params, "landmark": float(req.landmark)}
-        time = "t.aval - $landmark"
-        keep = "t.aval > $landmark"
-        if f.defined_at != "T0":
-            known = (f"a.{f.date_column} IS NOT NULL AND date_diff('day', a.t0, a.{f.date_column}) / "
-                     f"{DAYS_PER_MONTH!r} <= $landmark") if f.date_column else "FALSE"
-            group = f"CASE WHEN {known} THEN {group} ELSE '{AFTER_LANDMARK}' END"
-    params = {**params, "paramcd": req.endpoint, "origin": req.base_origin}
-    return store.sql(
-        f"""
-        SELECT t.subject_id,
-               {time} AS time,
-               CASE WHEN t.cnsr = 0 AND coalesce(t.evnt_type, 'EVENT') IN ('EVENT', 'REGROWTH') THEN 1 ELSE 0 END AS event,
-               CASE WHEN t.cnsr = 1 THEN 'CENSORED' ELSE coalesce(t.evnt_type, 'EVENT') END AS event_type,
-               {group} AS "group"{_covariate_sql(req.covariates)}
-        FROM adtte t JOIN adsl a USING (subject_id)
-        WHERE t.paramcd = $paramcd AND t.origin = $origin AND {keep} AND {where}
-        ORDER BY t.subject_id
-        """,
-        params,
-    )
+    columns, source, params = _tte_sql(flt, req)
+    return store.sql(f"SELECT t.subject_id, {columns} {source} ORDER BY t.subject_id", params)
+
+
+def select_tte_cells(store: Store, flt: CohortFilter, req: TteRequest) -> pl.DataFrame:
+    """The rows of :func:`select_tte` collapsed in the database to cells of identical
+    ``time, event, event_type, group`` (and covariates), with their size ``n``.
+
+    What the survival pages analyse (``freq="n"`` in :mod:`dashboard.stats`, which gives
+    the numbers of the patient-level data): at a million patients this is tens of
+    thousands of cells instead of a million rows leaving the store. Sorted by every key,
+    so the result does not depend on the database's hash order.
+    """
+    columns, source, params = _tte_sql(flt, req)
+    return store.sql(f"SELECT {columns}, count(*) AS n {source} GROUP BY ALL ORDER BY ALL", params)
 
 
 def select_iptw_data(store: Store, flt: CohortFilter, endpoint: str, covariates: tuple[str, ...]) -> pl.DataFrame:

@@ -65,6 +65,19 @@ def weights_array(df: pl.DataFrame, col: str | None) -> np.ndarray | None:
     return w
 
 
+def freq_array(df: pl.DataFrame, col: str | None) -> np.ndarray | None:
+    """Return frequency counts (whole numbers >= 1) or None.
+
+    A frequency column says how many identical subjects a row stands for (data collapsed
+    to cells in the database); results then equal those on the expanded data."""
+    if col is None:
+        return None
+    f = numeric(df, col)
+    if (f < 1).any() or (f != np.floor(f)).any():
+        raise ValueError(f"frequencies in {col!r} must be whole numbers >= 1")
+    return f
+
+
 def conf_level_ok(conf_level: float) -> float:
     if not isinstance(conf_level, (int, float)) or not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")

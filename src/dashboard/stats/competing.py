@@ -12,7 +12,7 @@ from dashboard.stats.km import _group_codes, _segments
 CIF_COLUMNS = ("group", "time", "n_risk", "n_event", "cif", "std_err", "lower", "upper")
 
 
-def _aj_one(t: np.ndarray, is_any: np.ndarray, is_cause: np.ndarray, w: np.ndarray):
+def _aj_one(t: np.ndarray, is_any: np.ndarray, is_cause: np.ndarray, w: np.ndarray, f: np.ndarray | None = None):
     """Aalen-Johansen CIF and its infinitesimal-jackknife SE for one group (sorted output).
 
     Notation at the distinct times t_j (events or censorings): n_j at risk, d_j events of
@@ -28,14 +28,13 @@ def _aj_one(t: np.ndarray, is_any: np.ndarray, is_cause: np.ndarray, w: np.ndarr
     The IJ variance ``sum_i (w_i U_i(m))^2`` then needs only cumulative sums over exit
     times: O(n log n) for the sort, O(n_times) afterwards.
     """
-    frame = pl.DataFrame({"t": t, "w": w, "d": w * is_any, "c": w * is_cause})
+    fw = w if f is None else f * w
+    frame = pl.DataFrame({"t": t, "w": fw, "d": fw * is_any, "c": fw * is_cause})
     # per (time, status-class) sums of w^2 are needed because subjects leaving at the same
-    # time with a different status have different influence
-    frame = frame.with_columns(
-        w2=pl.col("w") ** 2,
-        d2=(pl.col("w") ** 2) * is_any,
-        c2=(pl.col("w") ** 2) * is_cause,
-    )
+    # time with a different status have different influence; a row standing for f subjects
+    # adds f w and f w^2 (the sums over the expanded data)
+    w2 = w * w if f is None else f * w * w
+    frame = frame.with_columns(w2=w2, d2=w2 * is_any, c2=w2 * is_cause)
     agg = frame.group_by("t").agg(pl.all().sum()).sort("t")
     tt = agg.get_column("t").to_numpy()
     leave = agg.get_column("w").to_numpy()
@@ -81,6 +80,7 @@ def cumulative_incidence(
     censor_code: object = 0,
     conf_level: float = 0.95,
     conf_type: str = "log",
+    freq: str | None = None,
 ) -> pl.DataFrame:
     """Cumulative incidence of one cause in the presence of competing events.
 
@@ -112,6 +112,10 @@ def cumulative_incidence(
         Case weights; ``n_risk`` and ``n_event`` are then sums of weights (R's multi-state
         ``survfit`` prints unweighted counts there, but uses the weights in ``pstate``
         and ``std.err`` exactly as here).
+    freq : str, optional
+        Frequency counts: each row stands for that many identical subjects (data collapsed
+        to cells in the database); the result, variance included, equals the one on the
+        expanded data.
 
     Returns
     -------
@@ -119,9 +123,10 @@ def cumulative_incidence(
         ``group, time, n_risk, n_event, cif, std_err, lower, upper``; ``n_event`` counts
         events of ``cause`` only.
     """
-    v.check_frame(df, [time, event_type, group, weights])
+    v.check_frame(df, [time, event_type, group, weights, freq])
     t = v.numeric(df, time, nonnegative=True)
     w = v.weights_array(df, weights)
+    f = v.freq_array(df, freq)
     conf_level = v.conf_level_ok(conf_level)
     conf_type = v.conf_type_ok(conf_type)
     et = df.get_column(event_type)
@@ -139,7 +144,7 @@ def cumulative_incidence(
     pieces = []
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         ix = order[a:b]
-        tt, n, c, cif, se = _aj_one(t[ix], is_any[ix], is_cause[ix], ww[ix])
+        tt, n, c, cif, se = _aj_one(t[ix], is_any[ix], is_cause[ix], ww[ix], None if f is None else f[ix])
         with np.errstate(divide="ignore", invalid="ignore"):
             se_log = np.where(se == 0, 0.0, se / cif)
         lower, upper = confint(cif, se_log, conf_level, conf_type)

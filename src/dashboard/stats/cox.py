@@ -93,6 +93,7 @@ def cox_model(
     ties: str = "efron",
     reference: Mapping[str, object] | None = None,
     conf_level: float = 0.95,
+    freq: str | None = None,
 ) -> CoxResult:
     """Fit a Cox proportional-hazards model.
 
@@ -122,16 +123,22 @@ def cox_model(
         Only Efron's method is available.
     reference : mapping, optional
         Reference level per categorical covariate.
+    freq : str, optional
+        Frequency counts: each row stands for that many identical subjects (same time,
+        event, covariates and weight). Estimates, model and robust variances, and the
+        Efron handling of ties equal those on the expanded data, so data can be collapsed
+        to cells in the database first.
     """
     if isinstance(covariates, str) or not covariates:
         raise ValueError("covariates must be a non-empty list of column names")
-    v.check_frame(df, [time, event, weights, *covariates])
+    v.check_frame(df, [time, event, weights, freq, *covariates])
     if ties != "efron":
         raise ValueError(f"only ties='efron' is supported, got {ties!r}")
     conf_level = v.conf_level_ok(conf_level)
     t = v.numeric(df, time, nonnegative=True)
     e = v.event_indicator(df, event)
     w = v.weights_array(df, weights)
+    f = v.freq_array(df, freq)
     robust = (w is not None) if robust is None else bool(robust)
     x, refs = design_matrix(df, covariates, reference)
     const = [c for c in x.columns if np.ptp(x.get_column(c).to_numpy()) == 0]
@@ -140,7 +147,7 @@ def cox_model(
     if e.sum() == 0:
         raise ValueError("no events: a Cox model cannot be fitted")
     names = list(x.columns)
-    fit = efron_fit(t, e, x.to_numpy().astype(float), np.ones_like(t) if w is None else w)
+    fit = efron_fit(t, e, x.to_numpy().astype(float), np.ones_like(t) if w is None else w, f)
     coef = fit["coef"]
     var = fit["robust_var"] if robust else fit["var"]
     se = np.sqrt(np.diag(var))
@@ -160,8 +167,8 @@ def cox_model(
     )
     return CoxResult(
         table=table,
-        n=df.height,
-        n_events=float((e if w is None else e * w).sum()),
+        n=df.height if f is None else int(f.sum()),
+        n_events=float((e * (1.0 if w is None else w) * (1.0 if f is None else f)).sum()),
         loglik=float(fit["loglik"]),
         robust=robust,
         reference_levels=refs,
@@ -170,11 +177,11 @@ def cox_model(
 
 def _efron_parts(order_data: dict, beta: np.ndarray, want_resid: bool = False) -> dict:
     """Efron log-likelihood, score and information at ``beta`` (R ``coxfit6``)."""
-    x, w, dl = order_data["x"], order_data["w"], order_data["event"]
+    x, w, dl, c = order_data["x"], order_data["w"], order_data["event"], order_data["count"]
     first, tinv = order_data["first"], order_data["tinv"]
     n, p = x.shape
     eta = x @ beta
-    risk = np.exp(eta) * w
+    risk = np.exp(eta) * w * c  # a row standing for c subjects adds c times its risk
     rx = risk[:, None] * x
     rxx = rx[:, :, None] * x[:, None, :]
     # risk-set sums at each distinct time: reverse cumulative sums at the first index
@@ -183,8 +190,8 @@ def _efron_parts(order_data: dict, beta: np.ndarray, want_resid: bool = False) -
     s2 = np.cumsum(rxx[::-1], axis=0)[::-1][first]
     m = first.size
     dead = dl > 0
-    cnt = np.bincount(tinv, weights=dead.astype(float), minlength=m)
-    dwt = np.bincount(tinv, weights=w * dead, minlength=m)
+    cnt = np.bincount(tinv, weights=c * dead, minlength=m)  # deaths (subjects) at each time
+    dwt = np.bincount(tinv, weights=c * w * dead, minlength=m)
     e0 = np.bincount(tinv, weights=risk * dead, minlength=m)
     e1 = np.stack([np.bincount(tinv, weights=rx[:, j] * dead, minlength=m) for j in range(p)], 1)
     e2 = np.zeros((m, p, p))
@@ -201,8 +208,8 @@ def _efron_parts(order_data: dict, beta: np.ndarray, want_resid: bool = False) -
     d2 = s0[jj] - frac * e0[jj]
     num = s1[jj] - frac[:, None] * e1[jj]
     mean = num / d2[:, None]
-    loglik = float((w * dl * eta).sum() - (meanwt * np.log(d2)).sum())
-    u = (w * dl) @ x - (meanwt[:, None] * mean).sum(0)
+    loglik = float((c * w * dl * eta).sum() - (meanwt * np.log(d2)).sum())
+    u = (c * w * dl) @ x - (meanwt[:, None] * mean).sum(0)
     imat = (meanwt[:, None, None] * ((s2[jj] - frac[:, None, None] * e2[jj]) / d2[:, None, None]
             - mean[:, :, None] * mean[:, None, :])).sum(0)
     out = {"loglik": loglik, "u": u, "imat": imat}
@@ -235,7 +242,7 @@ def _efron_parts(order_data: dict, beta: np.ndarray, want_resid: bool = False) -
 
 
 def efron_fit(
-    time: np.ndarray, event: np.ndarray, x: np.ndarray, w: np.ndarray,
+    time: np.ndarray, event: np.ndarray, x: np.ndarray, w: np.ndarray, count: np.ndarray | None = None,
     eps: float = 1e-9, iter_max: int = 20,
 ) -> dict:
     """Newton-Raphson for the Efron partial likelihood, step for step as R ``coxfit6``.
@@ -243,13 +250,16 @@ def efron_fit(
     Returns ``coef``, ``var`` (inverse information), ``robust_var`` (``D' D`` with
     ``D = w * dfbeta``, R's ``robust = TRUE`` without clusters), ``loglik``, ``iter``.
     Vectorised: O(n p^2) per iteration, no Python loop over subjects or times.
+    ``count``: how many identical subjects each row stands for (default 1); the fit, its
+    variances and the Efron terms are those of the expanded data.
     """
     order = np.argsort(time, kind="stable")
     ts = time[order]
     _, first, tinv = np.unique(ts, return_index=True, return_inverse=True)
     xs = x[order]
-    xs = xs - xs.mean(axis=0)  # centring, as coxph does; changes nothing but rounding
-    data = {"x": xs, "w": w[order], "event": event[order], "first": first, "tinv": tinv}
+    cs = np.ones(time.size) if count is None else np.asarray(count, dtype=float)[order]
+    xs = xs - (cs @ xs) / cs.sum()  # centring, as coxph does; changes nothing but rounding
+    data = {"x": xs, "w": w[order], "event": event[order], "count": cs, "first": first, "tinv": tinv}
     p = x.shape[1]
     beta = np.zeros(p)
     cur = _efron_parts(data, beta)
@@ -276,4 +286,4 @@ def efron_fit(
     var = np.linalg.inv(cur["imat"])
     res = _efron_parts(data, beta, want_resid=True)["resid"]
     dfb = (data["w"][:, None] * res) @ var
-    return {"coef": beta, "var": var, "robust_var": dfb.T @ dfb, "loglik": loglik, "iter": it}
+    return {"coef": beta, "var": var, "robust_var": dfb.T @ (cs[:, None] * dfb), "loglik": loglik, "iter": it}

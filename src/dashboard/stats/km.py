@@ -69,39 +69,50 @@ def _sorted_keys(codes: np.ndarray, time: np.ndarray):
 
 
 def risk_table(
-    time: np.ndarray, event: np.ndarray, weights: np.ndarray | None, codes: np.ndarray
+    time: np.ndarray, event: np.ndarray, weights: np.ndarray | None, codes: np.ndarray,
+    freq: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Collapse subjects to one row per (group code, distinct time).
 
     Returns sorted arrays ``code``, ``time``, ``n_risk``, ``n_event``, ``n_censor`` (weighted
-    when ``weights`` is given). O(n log n) for the sort, no Python loop over subjects.
+    when ``weights`` is given; a row stands for ``freq`` subjects when given). O(n log n)
+    for the sort, no Python loop over subjects.
     """
-    w = np.ones_like(time) if weights is None else weights
+    fw = None
+    if weights is not None or freq is not None:
+        w = np.ones_like(time) if weights is None else weights
+        f = np.ones_like(time) if freq is None else freq
+        fw, fw2 = f * w, f * w * w  # sums over the expanded subjects: sum w, sum w^2
     sample = time[:: max(1, time.size // 20_000)]
     if np.unique(sample).size < 0.2 * sample.size:
         # many ties: hash group-by (Polars) beats a full sort
-        if weights is None:  # counts only: the fewer columns aggregated, the faster
+        if fw is None:  # counts only: the fewer columns aggregated, the faster
             frame = pl.DataFrame({"g": codes, "t": time, "d": event})
             agg = (frame.group_by("g", "t").agg(pl.len().cast(pl.Float64).alias("w"), pl.col("d").sum().cast(pl.Float64))
                    .sort("g", "t"))
             w2 = d2 = None
         else:
-            frame = pl.DataFrame({"g": codes, "t": time, "w": w, "d": w * event, "w2": w * w, "d2": w * w * event})
+            frame = pl.DataFrame({"g": codes, "t": time, "w": fw, "d": fw * event, "w2": fw2, "d2": fw2 * event})
             agg = frame.group_by("g", "t").agg(pl.all().sum()).sort("g", "t")
             w2, d2 = agg.get_column("w2").to_numpy(), agg.get_column("d2").to_numpy()
         g, t, wsum, d = (agg.get_column(c).to_numpy() for c in ("g", "t", "w", "d"))
     else:
         (g, t), kinv = _sorted_keys(codes, time)
         m = t.size
-        wsum = np.bincount(kinv, weights=w, minlength=m)
-        d = np.bincount(kinv, weights=w * event, minlength=m)
-        w2 = np.bincount(kinv, weights=w * w, minlength=m)
-        d2 = np.bincount(kinv, weights=w * w * event, minlength=m)
+        if fw is None:
+            wsum = np.bincount(kinv, minlength=m).astype(float)
+            d = np.bincount(kinv, weights=event, minlength=m)
+            w2 = d2 = None
+        else:
+            wsum = np.bincount(kinv, weights=fw, minlength=m)
+            d = np.bincount(kinv, weights=fw * event, minlength=m)
+            w2 = np.bincount(kinv, weights=fw2, minlength=m)
+            d2 = np.bincount(kinv, weights=fw2 * event, minlength=m)
     bounds = _segments(g)
     n_risk = _grouped_cumsum(wsum, bounds, reverse=True)
     out = {"code": g, "time": t, "n_risk": n_risk, "n_event": d, "n_censor": wsum - d,
            "bounds": bounds}
-    if weights is not None:
+    if fw is not None:
         out["w2"], out["d2"] = w2, d2
     return out
 
@@ -115,6 +126,7 @@ def kaplan_meier(
     conf_level: float = 0.95,
     conf_type: str = "log-log",
     robust: bool | None = None,
+    freq: str | None = None,
 ) -> pl.DataFrame:
     """Kaplan-Meier survival curves with pointwise confidence limits.
 
@@ -149,6 +161,11 @@ def kaplan_meier(
         ``log-log`` (the default here, as in lifelines and SAS; R's default is ``log``):
         ``S^exp(+-z se / log S)``; ``log``: ``S exp(+-z se)`` capped at 1;
         ``plain``: ``S +- z se S`` clipped to [0, 1]; ``se`` is R's ``std.err``.
+    freq : str, optional
+        Frequency counts (whole numbers >= 1): each row stands for that many subjects with
+        the same time, event, group (and weight). The result equals the one on the
+        expanded data, so data can be collapsed to (group, time, event) cells in the
+        database first. Counts, unlike ``weights``, never switch to the robust variance.
 
     Returns
     -------
@@ -162,22 +179,23 @@ def kaplan_meier(
         (S = 0; S = 1 for log-log) are null, and so is the Greenwood ``std_err`` when
         S = 0 after a last event (R: ``Inf`` on the log scale); the IJ one is 0 there.
     """
-    v.check_frame(df, [time, event, group, weights])
+    v.check_frame(df, [time, event, group, weights, freq])
     t = v.numeric(df, time, nonnegative=True)
     e = v.event_indicator(df, event)
     w = v.weights_array(df, weights)
+    f = v.freq_array(df, freq)
     conf_level = v.conf_level_ok(conf_level)
     conf_type = v.conf_type_ok(conf_type)
     codes, labels = _group_codes(df, group)
     if robust is None:
         robust = w is not None and bool(np.any(w != np.floor(w)))
-    return _km_from_arrays(t, e, w, codes, labels, conf_level, conf_type, bool(robust))
+    return _km_from_arrays(t, e, w, codes, labels, conf_level, conf_type, bool(robust), f)
 
 
-def _km_from_arrays(t, e, w, codes, labels, conf_level, conf_type, robust=False) -> pl.DataFrame:
+def _km_from_arrays(t, e, w, codes, labels, conf_level, conf_type, robust=False, f=None) -> pl.DataFrame:
     if robust and w is None:
         w = np.ones_like(t)
-    rt = risk_table(t, e, w, codes)
+    rt = risk_table(t, e, w, codes, f)
     n, d, bounds = rt["n_risk"], rt["n_event"], rt["bounds"]
     surv = _grouped_cumprod(1.0 - d / n, bounds)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -42,18 +42,22 @@ class LogrankResult:
 
 
 def _o_e_v(
-    df: pl.DataFrame, time: str, event: str, group: str, strata: str | None, weights: str | None
+    df: pl.DataFrame, time: str, event: str, group: str, strata: str | None, weights: str | None,
+    freq: str | None = None,
 ):
-    v.check_frame(df, [time, event, group, strata, weights])
+    v.check_frame(df, [time, event, group, strata, weights, freq])
     t = v.numeric(df, time, nonnegative=True)
     e = v.event_indicator(df, event)
     w = v.weights_array(df, weights)
+    f = v.freq_array(df, freq)
     codes, labels = _group_codes(df, group)
     k = labels.len()
     if k < 2:
         raise ValueError(f"column {group!r} has a single group; a log-rank test needs two or more")
     s_codes = np.zeros(df.height, dtype=np.int64) if strata is None else _group_codes(df, strata)[0]
     ww = np.ones_like(t) if w is None else w
+    if f is not None:  # a row stands for f subjects: sums over the expanded data
+        ww = ww * f
     # with many tied times, first collapse subjects to (stratum, time, group) cells with a
     # hash group-by (no sort of every subject); then a dense (stratum, time) index
     sample = t[:: max(1, t.size // 20_000)]
@@ -101,6 +105,7 @@ def logrank_test(
     group: str,
     strata: str | None = None,
     weights: str | None = None,
+    freq: str | None = None,
 ) -> LogrankResult:
     """Log-rank test for two or more groups, optionally stratified.
 
@@ -115,9 +120,12 @@ def logrank_test(
     ``coxph(Surv(time, event) ~ factor(group) [+ strata(s)], weights = w,
     ties = "breslow")`` (``summary(fit)$sctest``); without ties it equals ``survdiff``.
 
+    ``freq``: frequency counts, each row standing for that many identical subjects (data
+    collapsed to cells in the database); the result equals the one on the expanded data.
+
     Times are in any unit; only their order matters.
     """
-    o, e, var, table = _o_e_v(df, time, event, group, strata, weights)
+    o, e, var, table = _o_e_v(df, time, event, group, strata, weights, freq)
     use = np.flatnonzero(e > 0)
     dof = use.size - 1
     if dof < 1:
@@ -138,6 +146,7 @@ def logrank_trend_test(
     scores: Sequence[float] | Mapping[object, float] | None = None,
     strata: str | None = None,
     weights: str | None = None,
+    freq: str | None = None,
 ) -> LogrankResult:
     """Log-rank test for trend across ordered groups (1 df).
 
@@ -154,7 +163,7 @@ def logrank_trend_test(
         Score per group, in the sorted group order (sequence) or by label (mapping).
         Default 1, 2, ..., k in sorted label order.
     """
-    o, e, var, table = _o_e_v(df, time, event, group, strata, weights)
+    o, e, var, table = _o_e_v(df, time, event, group, strata, weights, freq)
     labels = table.get_column("group").to_list()
     if scores is None:
         s = np.arange(1, len(labels) + 1, dtype=float)

@@ -112,7 +112,7 @@ def order_groups(groups: Sequence[str], order: Sequence[str]) -> list[str]:
 
 
 def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates: Sequence[str],
-                reference: str | None, weights: str | None = None) -> CoxFit:
+                reference: str | None, weights: str | None = None, freq: str | None = None) -> CoxFit:
     """Cox model of ``group`` (+ covariates): hazard ratios of each group vs the reference.
 
     Groups without events cannot be estimated (infinite partial likelihood); they are left
@@ -131,16 +131,17 @@ def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates:
     covs = [c for c in covs if use.get_column(c).n_unique() > 1]
     # numeric covariates with missing values: complete cases
     dropped = 0
+    size = (lambda f: f.height) if freq is None else (lambda f: int(f.get_column(freq).sum()))
     for c in covs:
         if use.get_column(c).null_count():
-            before = use.height
+            before = size(use)
             use = use.filter(pl.col(c).is_not_null())
-            dropped += before - use.height
+            dropped += before - size(use)
     if dropped:
         notes.append(f"{dropped} patients with a missing covariate left out")
     try:
         with np.errstate(over="ignore"):  # diverging terms are reported as not estimable below
-            res = cox_model(use, time, event, [group, *covs], weights=weights, reference={group: ref})
+            res = cox_model(use, time, event, [group, *covs], weights=weights, reference={group: ref}, freq=freq)
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
         return CoxFit(None, note="; ".join(notes + [f"model not estimable ({exc})"]), no_events=tuple(empty))
     prefix = f"{group}="
@@ -164,7 +165,8 @@ def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates:
 
 
 def summarize_survival(
-    df: pl.DataFrame, options: SurvivalOptions = SurvivalOptions(), *, group_order: Sequence[str] = ()
+    df: pl.DataFrame, options: SurvivalOptions = SurvivalOptions(), *, group_order: Sequence[str] = (),
+    freq: str | None = None,
 ) -> SurvivalSummary:
     """KM curves, medians, survival at fixed times, log-rank test and Cox hazard ratios by
     group.
@@ -173,28 +175,33 @@ def summarize_survival(
     ----------
     df : pl.DataFrame
         ``time`` (months), ``event`` (0/1), ``group`` (code; one value for no
-        stratification) and the ``options.adjust`` covariate columns; one row per patient.
+        stratification) and the ``options.adjust`` covariate columns; one row per patient,
+        or one row per cell of identical patients with ``freq`` naming the cell size.
     options : SurvivalOptions
     group_order : codes in display order (e.g. the vocabulary order).
+    freq : column of cell sizes (frequency counts), when ``df`` is collapsed to cells.
 
     Returns
     -------
     SurvivalSummary
     """
-    _check_tte(df, ["time", "event", "group", *options.adjust])
+    _check_tte(df, ["time", "event", "group", *options.adjust] + ([freq] if freq else []))
     if df.height == 0:
         raise ValueError("no patients to analyse")
     km = kaplan_meier(df, "time", "event", group="group", conf_level=options.conf_level,
-                      conf_type=options.conf_type)
-    counts = df.group_by("group").agg(pl.len().alias("n"), pl.col("event").sum().cast(pl.Int64).alias("events"))
+                      conf_type=options.conf_type, freq=freq)
+    size = pl.len() if freq is None else pl.col(freq).sum()
+    events = pl.col("event").sum() if freq is None else (pl.col("event") * pl.col(freq)).sum()
+    counts = df.group_by("group").agg(size.cast(pl.Int64).alias("n"), events.cast(pl.Int64).alias("events"))
     order = order_groups(counts.get_column("group").to_list(), group_order)
     counts = counts.join(pl.DataFrame({"group": order, "_o": range(len(order))}), on="group").sort("_o").drop("_o")
     small = tuple(r["group"] for r in counts.iter_rows(named=True)
                   if r["n"] < options.small_n or r["events"] < options.small_events)
-    logrank = logrank_test(df, "time", "event", "group") if len(order) > 1 else None
+    logrank = logrank_test(df, "time", "event", "group", freq=freq) if len(order) > 1 else None
     if len(order) > 1:
-        cox = _cox_groups(df, "time", "event", "group", (), options.reference)
-        cox_adj = _cox_groups(df, "time", "event", "group", options.adjust, options.reference) if options.adjust else None
+        cox = _cox_groups(df, "time", "event", "group", (), options.reference, freq=freq)
+        cox_adj = (_cox_groups(df, "time", "event", "group", options.adjust, options.reference, freq=freq)
+                   if options.adjust else None)
     else:
         cox, cox_adj = CoxFit(None, note="one group: nothing to compare"), None
     return SurvivalSummary(
@@ -265,21 +272,23 @@ class CompetingSummary:
 
 def summarize_competing(df: pl.DataFrame, *, times: Sequence[float] = LANDMARK_TIMES,
                         conf_level: float = 0.95, conf_type: str = "log",
-                        group_order: Sequence[str] = ()) -> CompetingSummary:
+                        group_order: Sequence[str] = (), freq: str | None = None) -> CompetingSummary:
     """Cumulative incidence of local regrowth with distant metastasis and death competing.
 
     ``df``: ``time``, ``event_type`` (``REGROWTH`` / ``COMPETING`` / ``CENSORED``),
-    ``group``. CIs as R's multi-state ``survfit`` (``conf_type="log"`` by default).
+    ``group`` (and ``freq``, the cell size, when ``df`` is collapsed to cells). CIs as R's
+    multi-state ``survfit`` (``conf_type="log"`` by default).
     """
-    _check_tte(df, ["time", "event_type", "group"])
+    _check_tte(df, ["time", "event_type", "group"] + ([freq] if freq else []))
+    size = pl.len() if freq is None else pl.col(freq).sum()
     present = set(df.get_column("event_type").unique().to_list())
     pieces = []
     for cause in ("REGROWTH", "COMPETING"):
         if cause in present:
             c = cumulative_incidence(df, "time", "event_type", cause, group="group", censor_code="CENSORED",
-                                     conf_level=conf_level, conf_type=conf_type)
+                                     conf_level=conf_level, conf_type=conf_type, freq=freq)
         else:  # no such event at all: incidence 0 throughout
-            c = (df.group_by("group").agg(pl.col("time").max(), pl.len().cast(pl.Float64).alias("n_risk"))
+            c = (df.group_by("group").agg(pl.col("time").max(), size.cast(pl.Float64).alias("n_risk"))
                  .with_columns(pl.lit(0.0).alias("n_event"), pl.lit(0.0).alias("cif"), pl.lit(0.0).alias("std_err"),
                                pl.lit(None, pl.Float64).alias("lower"), pl.lit(None, pl.Float64).alias("upper")))
         pieces.append(c.with_columns(pl.lit(cause).alias("cause")))
@@ -296,10 +305,11 @@ def summarize_competing(df: pl.DataFrame, *, times: Sequence[float] = LANDMARK_T
                          "upper": r["upper"]})
     at = pl.DataFrame(rows, schema={"cause": pl.String, "group": pl.String, "time": pl.Float64, "cif": pl.Float64,
                                     "lower": pl.Float64, "upper": pl.Float64})
+    one = pl.lit(1) if freq is None else pl.col(freq)
     counts = df.group_by("group").agg(
-        pl.len().alias("n"),
-        (pl.col("event_type") == "REGROWTH").sum().cast(pl.Int64).alias("regrowths"),
-        (pl.col("event_type") == "COMPETING").sum().cast(pl.Int64).alias("competing"),
+        size.cast(pl.Int64).alias("n"),
+        ((pl.col("event_type") == "REGROWTH") * one).sum().cast(pl.Int64).alias("regrowths"),
+        ((pl.col("event_type") == "COMPETING") * one).sum().cast(pl.Int64).alias("competing"),
     )
     order = order_groups(counts.get_column("group").to_list(), group_order)
     counts = counts.join(pl.DataFrame({"group": order, "_o": range(len(order))}), on="group").sort("_o").drop("_o")
@@ -398,31 +408,35 @@ class OrganOptions:
         SurvivalOptions(self.conf_level, self.conf_type, self.times)
 
 
-def crude_preservation(df: pl.DataFrame, horizon: float) -> tuple[int, int, int]:
+def crude_preservation(df: pl.DataFrame, horizon: float, freq: str | None = None) -> tuple[int, int, int]:
     """Crude organ preservation at ``horizon`` months from OPS (time from T0).
 
     A patient fails if the OPS event (radical resection or death) happened at or before
     the horizon (``event == 1 and time <= horizon``), succeeds if followed beyond it with
     the organ in place (``time >= horizon`` without failing), and is *not evaluable*
     otherwise (censored before the horizon). Returns ``(preserved, evaluable, not_evaluable)``.
+    ``freq``: column of cell sizes when ``df`` is collapsed to cells of identical patients.
     """
     fail = (pl.col("event") == 1) & (pl.col("time") <= horizon)
     ok = ~fail & (pl.col("time") >= horizon)
-    r = df.select(fail.sum().alias("f"), ok.sum().alias("s")).row(0)
-    f, s = int(r[0]), int(r[1])
-    return s, s + f, df.height - s - f
+    one = pl.lit(1) if freq is None else pl.col(freq)
+    size = pl.len() if freq is None else pl.col(freq).sum()
+    r = df.select((fail * one).sum().alias("f"), (ok * one).sum().alias("s"), size.alias("n")).row(0)
+    f, s, n = int(r[0]), int(r[1]), int(r[2])
+    return s, s + f, n - s - f
 
 
-def _organ_row(df: pl.DataFrame, o: OrganOptions) -> dict:
-    s, n_eval, n_not = crude_preservation(df, o.horizon)
-    row = {"n": df.height, "events": int(df.get_column("event").sum()), "preserved": s, "evaluable": n_eval,
-           "not_evaluable": n_not}
+def _organ_row(df: pl.DataFrame, o: OrganOptions, freq: str | None = None) -> dict:
+    s, n_eval, n_not = crude_preservation(df, o.horizon, freq)
+    n = df.height if freq is None else int(df.get_column(freq).sum())
+    events = df.get_column("event") if freq is None else df.get_column("event") * df.get_column(freq)
+    row = {"n": n, "events": int(events.sum()), "preserved": s, "evaluable": n_eval, "not_evaluable": n_not}
     if n_eval:
         ci = proportion_ci(s, n_eval, o.method, o.conf_level)
         row.update(crude=ci.estimate, crude_lower=ci.lower, crude_upper=ci.upper)
     else:
         row.update(crude=None, crude_lower=None, crude_upper=None)
-    km = kaplan_meier(df, "time", "event", conf_level=o.conf_level, conf_type=o.conf_type)
+    km = kaplan_meier(df, "time", "event", conf_level=o.conf_level, conf_type=o.conf_type, freq=freq)
     at = {r["time"]: r for r in _survival_at(km, o.times).iter_rows(named=True)}
     for t in o.times:
         r = at.get(float(t))
@@ -430,6 +444,39 @@ def _organ_row(df: pl.DataFrame, o: OrganOptions) -> dict:
         row[k], row[k + "_lower"], row[k + "_upper"], row[k + "_n_risk"] = (
             (r["survival"], r["lower"], r["upper"], r["n_risk"]) if r else (None, None, None, None))
     return row
+
+
+def organ_cells(df: pl.DataFrame, subgroups: Sequence[str]) -> pl.DataFrame:
+    """Patient rows -> the cells :func:`summarize_organ_cells` reads: ``subgroup, level,
+    time, event, n`` for all patients (``overall`` / ``ALL``) and per level of each
+    subgroup column (what ``queries.organ.select_organ_cells`` returns from the store)."""
+    _check_tte(df, ["time", "event", *subgroups])
+    parts = [df.group_by("time", "event").agg(pl.len().alias("n"))
+             .select(pl.lit("overall").alias("subgroup"), pl.lit("ALL").alias("level"), "time", "event", "n")]
+    for col in subgroups:
+        parts.append(df.group_by(col, "time", "event").agg(pl.len().alias("n"))
+                     .select(pl.lit(col).alias("subgroup"), pl.col(col).cast(pl.String).alias("level"),
+                             "time", "event", "n"))
+    return pl.concat(parts, how="vertical_relaxed").sort("subgroup", "level", "time", "event")
+
+
+def summarize_organ_cells(
+    cells: pl.DataFrame, subgroups: Mapping[str, Sequence[str]], options: OrganOptions = OrganOptions()
+) -> pl.DataFrame:
+    """:func:`summarize_organ_preservation` from cells (``subgroup, level, time, event, n``,
+    see :func:`organ_cells`), e.g. collapsed in the database; the numbers are those of the
+    patient rows."""
+    _check_tte(cells, ["subgroup", "level", "time", "event", "n"])
+    parts = {k: part for k, part in cells.partition_by("subgroup", "level", as_dict=True).items()}
+    if ("overall", "ALL") not in parts:
+        raise ValueError("no patients to analyse")
+    rows = [{"subgroup": "overall", "level": "ALL", **_organ_row(parts["overall", "ALL"], options, "n")}]
+    for col, levels in subgroups.items():
+        present = {lev for (sub, lev) in parts if sub == col}
+        for lev in [*levels, *sorted(present - set(levels))]:
+            if lev in present:
+                rows.append({"subgroup": col, "level": lev, **_organ_row(parts[col, lev], options, "n")})
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 def summarize_organ_preservation(
@@ -451,30 +498,24 @@ def summarize_organ_preservation(
         ``crude_upper`` and ``km{t}``, ``km{t}_lower``, ``km{t}_upper``, ``km{t}_n_risk``
         per time (proportions in [0, 1]; null where not estimable).
     """
-    _check_tte(df, ["time", "event", *subgroups])
-    rows = [{"subgroup": "overall", "level": "ALL", **_organ_row(df, options)}]
-    for col, levels in subgroups.items():
-        present = set(df.get_column(col).unique().to_list())
-        for lev in [*levels, *sorted(present - set(levels))]:
-            if lev not in present:
-                continue
-            rows.append({"subgroup": col, "level": lev, **_organ_row(df.filter(pl.col(col) == lev), options)})
-    return pl.DataFrame(rows, infer_schema_length=None)
+    return summarize_organ_cells(organ_cells(df, list(subgroups)), subgroups, options)
 
 
 def summarize_rates(df: pl.DataFrame, definitions: Sequence[tuple[str, str, str]],
-                    method: str = "clopper-pearson", conf_level: float = 0.95) -> pl.DataFrame:
+                    method: str = "clopper-pearson", conf_level: float = 0.95, freq: str | None = None) -> pl.DataFrame:
     """Proportions with CIs: one row per ``(key, numerator column, denominator column)``.
 
-    Both columns are boolean; nulls in the numerator count as not a success.
+    Both columns are boolean; nulls in the numerator count as not a success. ``freq``:
+    column of cell sizes when ``df`` is collapsed to cells of identical patients.
     Returns ``key, successes, n, estimate, lower, upper`` (no CI where n = 0).
     """
     rows = []
+    one = pl.lit(1) if freq is None else pl.col(freq)
     for key, num, den in definitions:
-        _check_tte(df, [num, den])
+        _check_tte(df, [num, den] + ([freq] if freq else []))
         r = df.select(
-            (pl.col(num).fill_null(False) & pl.col(den).fill_null(False)).sum().alias("x"),
-            pl.col(den).fill_null(False).sum().alias("n"),
+            ((pl.col(num).fill_null(False) & pl.col(den).fill_null(False)) * one).sum().alias("x"),
+            (pl.col(den).fill_null(False) * one).sum().alias("n"),
         ).row(0)
         x, n = int(r[0]), int(r[1])
         ci: ProportionCI | None = proportion_ci(x, n, method, conf_level) if n else None

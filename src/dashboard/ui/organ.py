@@ -16,13 +16,14 @@ from ..queries.organ import (
     SWIMMER_SORTS,
     SWIMMER_STRATEGIES,
     SwimmerData,
-    select_organ_outcomes,
+    select_organ_cells,
+    select_rate_cells,
     select_swimmer,
     subgroup_level_label,
 )
 from ..schema import STRATEGY
 from ..stats.proportions import METHODS
-from ..stats.summaries import OrganOptions, summarize_organ_preservation, summarize_rates
+from ..stats.summaries import OrganOptions, summarize_organ_cells, summarize_rates
 from ..store import Store
 from ..tables.survival import NE, format_organ_table, format_pct_ci, format_rates_table, with_labels
 from ..report import ReportItem
@@ -58,18 +59,18 @@ RATE_DEFINITIONS = (("ccr", "ccr", "assessed"), ("near_ccr", "near_ccr", "assess
 
 
 def organ_analysis(store: Store, flt: CohortFilter, population: str, opts: OrganOptions) -> pl.DataFrame | None:
-    """Query + :func:`summarize_organ_preservation` (cached by ``cached_query``)."""
-    df = select_organ_outcomes(store, flt, population)
-    if df.height == 0:
+    """Query + :func:`summarize_organ_cells` (cached by ``cached_query``)."""
+    cells = select_organ_cells(store, flt, population)  # collapsed in the database; same numbers
+    if cells.height == 0:
         return None
-    return summarize_organ_preservation(df, {c: v[1].codes for c, v in SUBGROUPS.items()}, opts)
+    return summarize_organ_cells(cells, {c: v[1].codes for c, v in SUBGROUPS.items()}, opts)
 
 
 def rates_analysis(store: Store, flt: CohortFilter, population: str, method: str) -> pl.DataFrame | None:
-    df = select_organ_outcomes(store, flt, population)
-    if df.height == 0:
+    cells = select_rate_cells(store, flt, population)
+    if cells.height == 0:
         return None
-    return summarize_rates(df, RATE_DEFINITIONS, method)
+    return summarize_rates(cells, RATE_DEFINITIONS, method, freq="n")
 
 
 def swimmer_page(store: Store, flt: CohortFilter, sort: str, page: int, size: int) -> SwimmerData:

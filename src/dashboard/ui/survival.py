@@ -22,7 +22,7 @@ from ..queries.survival import (
     covariate_level_label,
     origin_axis_label,
     select_iptw_data,
-    select_tte,
+    select_tte_cells,
 )
 from ..stats.summaries import (
     CompetingSummary,
@@ -104,17 +104,17 @@ def csv_button(label: str, frame: pl.DataFrame, file_name: str, store: Store, ke
 # ------------------------------------------------------------------ cached analyses
 def km_analysis(store: Store, flt: CohortFilter, req: TteRequest, opts: SurvivalOptions) -> SurvivalSummary | None:
     """Query + :func:`summarize_survival` (module level, so ``cached_query`` can cache it)."""
-    df = select_tte(store, flt, req)
-    if df.height == 0:
+    cells = select_tte_cells(store, flt, req)  # collapsed in the database; same numbers
+    if cells.height == 0:
         return None
-    return summarize_survival(df, opts, group_order=FACTORS[req.factor].codes)
+    return summarize_survival(cells, opts, group_order=FACTORS[req.factor].codes, freq="n")
 
 
 def competing_analysis(store: Store, flt: CohortFilter, req: TteRequest, conf_level: float) -> CompetingSummary | None:
-    df = select_tte(store, flt, req)
-    if df.height == 0:
+    cells = select_tte_cells(store, flt, req)
+    if cells.height == 0:
         return None
-    return summarize_competing(df, conf_level=conf_level, group_order=FACTORS[req.factor].codes)
+    return summarize_competing(cells, conf_level=conf_level, group_order=FACTORS[req.factor].codes, freq="n")
 
 
 def iptw_analysis(store: Store, flt: CohortFilter, endpoint: str, covariates: tuple[str, ...], estimand: str,
