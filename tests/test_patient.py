@@ -67,6 +67,9 @@ def test_unknown_or_malformed_ids_find_nobody(store, bad):
 
 def test_ids_follow_the_filter(store):
     assert select_patient_ids(store, CohortFilter()) == ("NOR-A", "NOR-B", "NOR-C")
+    assert select_patient_ids(store, CohortFilter(), limit=2) == ("NOR-A", "NOR-B")
+    assert select_patient_exists(store, CohortFilter(site=("GASTRIC",)), "NOR-B")
+    assert not select_patient_exists(store, CohortFilter(site=("GASTRIC",)), "NOR-A")
     assert select_patient_ids(store, CohortFilter(site=("GASTRIC",))) == ("NOR-B",)
     assert valid_patient_id("NOR-0000001") and not valid_patient_id("a\x00b")
 
@@ -141,6 +144,27 @@ def test_url_selects_the_patient(db):
     at.multiselect(key="flt_site").set_value([other]).run()
     assert not at.exception and at.selectbox(key="patient_pick").value == pid
     assert any("not among those selected" in i.value for i in at.info)
+
+
+def test_picker_offers_a_capped_list_and_accepts_a_typed_id(db, monkeypatch):
+    """A national registry's ids are not all sent to the browser: the list holds the first
+    PICK_LIMIT ids of the selection; any other id can be typed and is checked."""
+    import dashboard.ui.patient as patient_ui
+
+    monkeypatch.setattr(patient_ui, "PICK_LIMIT", 25)
+    ids = Store(db).sql("SELECT subject_id FROM adsl ORDER BY subject_id")["subject_id"].to_list()
+    at = _app()
+    box = at.selectbox(key="patient_pick")
+    assert list(box.options) == ids[:25]
+    assert "first 25 ids" in box.help
+    # an id beyond the list (typed, or from a link: AppTest's set_value only takes listed
+    # options, so the link stands in for typing; both end in the same session state)
+    beyond = ids[500]
+    at = _app({"patient": beyond})
+    assert not at.exception, at.exception
+    assert at.selectbox(key="patient_pick").value == beyond
+    assert any(m.value.startswith(f"**{beyond}**") for m in at.main.markdown)
+    assert not any("not among those selected" in i.value for i in at.info)  # it is in the selection
 
 
 @pytest.mark.parametrize("bad", ["NOR-9999999", "'; DROP TABLE adsl; --", "<script>x</script>"])

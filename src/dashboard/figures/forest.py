@@ -50,18 +50,23 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
         hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]:,} patients<extra></extra>",
         showlegend=False, name="estimate",
     ))
-    if overall is not None:
-        fig.add_vline(x=100 * overall, line=dict(color="#888", dash="dash", width=1.2))
+    # every annotation and the reference line in one layout update: plotly validates the
+    # whole layout on each add_annotation / add_vline call, which costs ~5 ms apiece
+    notes = []
     for r in rows.with_row_index("y").iter_rows(named=True):
         if r["heading"]:
             continue
-        fig.add_annotation(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
-                           text=f"{r['n']:,}", xshift=10, font=dict(size=13))
-        fig.add_annotation(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
-                           text=html.escape(r["text"]), xshift=shift2, font=dict(size=13))
+        notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
+                          text=f"{r['n']:,}", xshift=10, font=dict(size=13)))
+        notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
+                          text=html.escape(r["text"]), xshift=shift2, font=dict(size=13)))
     for text, shift in ((f"<b>{html.escape(n_title)}</b>", 10), (f"<b>{html.escape(value_title)}</b>", shift2)):
-        fig.add_annotation(x=1.0, xref="paper", y=-1, yref="y", xanchor="left", showarrow=False, text=text,
-                           xshift=shift, font=dict(size=13))
+        notes.append(dict(x=1.0, xref="paper", y=-1, yref="y", xanchor="left", showarrow=False, text=text,
+                          xshift=shift, font=dict(size=13)))
+    shapes = [] if overall is None else [dict(type="line", xref="x", yref="y domain", x0=100 * overall,
+                                              x1=100 * overall, y0=0, y1=1,
+                                              line=dict(color="#888", dash="dash", width=1.2))]
+    fig.update_layout(annotations=notes, shapes=shapes)
     fig.update_yaxes(tickvals=y, ticktext=ticks, range=[k - 0.4, -1.6], showgrid=False, zeroline=False,
                      fixedrange=True, tickfont=dict(size=13))
     fig.update_xaxes(range=[0, 100], title=x_title, ticksuffix="%", gridcolor="#e6e6e6", zeroline=False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -293,26 +294,31 @@ def comparable_figure(ops: pl.DataFrame | None, rg: pl.DataFrame | None, *, pati
                                yref=f"y{col if col > 1 else ''} domain", x=0.5, y=0.5, showarrow=False,
                                font=dict(color="#777"))
             continue
-        t = frame["time"].to_list()
-        lo = [v if v is not None else e for v, e in zip(frame["lower"], frame[est])]
-        hi = [v if v is not None else e for v, e in zip(frame["upper"], frame[est])]
-        fig.add_trace(go.Scatter(x=t, y=[100 * v for v in hi], mode="lines", line=dict(width=0, shape="hv"),
+        # numpy arrays and one hover template, not per-point lists and strings: the curve of
+        # a large registry has thousands of steps
+        t = frame["time"].cast(pl.Float64).to_numpy()
+        y = frame[est].cast(pl.Float64).to_numpy()
+        lo = frame.select(pl.coalesce("lower", est)).to_series().cast(pl.Float64).to_numpy()
+        hi = frame.select(pl.coalesce("upper", est)).to_series().cast(pl.Float64).to_numpy()
+        fig.add_trace(go.Scatter(x=t, y=100 * hi, mode="lines", line=dict(width=0, shape="hv"),
                                  hoverinfo="skip", showlegend=False), row=1, col=col)
-        fig.add_trace(go.Scatter(x=t, y=[100 * v for v in lo], mode="lines", line=dict(width=0, shape="hv"),
+        fig.add_trace(go.Scatter(x=t, y=100 * lo, mode="lines", line=dict(width=0, shape="hv"),
                                  fill="tonexty", fillcolor=rgba(colour, 0.15), hoverinfo="skip", showlegend=False),
                       row=1, col=col)
         word = "organ preserved" if est == "survival" else "regrowth"
+        n_risk = frame["n_risk"].cast(pl.Float64)
+        at_risk = ", %{customdata[2]:,.0f} at risk" if n_risk.null_count() == 0 else ""
         fig.add_trace(go.Scatter(
-            x=t, y=[100 * v for v in frame[est]], mode="lines", line=dict(color=colour, width=2, shape="hv"),
-            hovertext=[f"month {ti:.1f}: {word} {100 * v:.1f}% (95% CI {100 * a:.1f}-{100 * b:.1f}%)"
-                       + (f", {int(n)} at risk" if n is not None else "")
-                       for ti, v, a, b, n in zip(t, frame[est], lo, hi, frame["n_risk"])],
-            hoverinfo="text", showlegend=False), row=1, col=col)
+            x=t, y=100 * y, mode="lines", line=dict(color=colour, width=2, shape="hv"),
+            customdata=np.column_stack((100 * lo, 100 * hi, n_risk.fill_null(np.nan).to_numpy())),
+            hovertemplate=f"month %{{x:.1f}}: {word} %{{y:.1f}}% (95% CI %{{customdata[0]:.1f}}-%{{customdata[1]:.1f}}%)"
+                          f"{at_risk}<extra></extra>",
+            showlegend=False), row=1, col=col)
         key = "OPS" if col == 1 else "RG"
         at = patient_events.get(key)
         if at is not None:
-            idx = max(i for i, ti in enumerate(t) if ti <= at) if t and t[0] <= at else 0
-            fig.add_trace(go.Scatter(x=[at], y=[100 * frame[est][idx]], mode="markers",
+            idx = max(int(np.searchsorted(t, at, side="right")) - 1, 0)
+            fig.add_trace(go.Scatter(x=[at], y=[100 * y[idx]], mode="markers",
                                      marker=dict(symbol="x", size=13, color="#c62828", line=dict(width=1, color="#fff")),
                                      hovertext=[f"this patient: {patient_marks.get(key, '')}"], hoverinfo="text",
                                      showlegend=False), row=1, col=col)

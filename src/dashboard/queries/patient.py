@@ -36,17 +36,25 @@ def valid_patient_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
 
 
-def select_patient_ids(store: Store, flt: CohortFilter) -> tuple[str, ...]:
-    """Ids of the registered patients matching the filter, sorted."""
+def select_patient_ids(store: Store, flt: CohortFilter, limit: int | None = None) -> tuple[str, ...]:
+    """Ids of the registered patients matching the filter, sorted (the first ``limit``)."""
     where, params = _where(flt)
-    return tuple(store.sql(f"SELECT subject_id FROM adsl WHERE {where} ORDER BY subject_id", params)["subject_id"])
+    if limit is None:
+        return tuple(store.sql(f"SELECT subject_id FROM adsl WHERE {where} ORDER BY subject_id", params)["subject_id"])
+    if not (isinstance(limit, int) and limit >= 1):
+        raise ValueError(f"limit must be a positive integer, got {limit!r}")
+    return tuple(store.sql(f"SELECT subject_id FROM adsl WHERE {where} ORDER BY subject_id LIMIT $lim",
+                           {**params, "lim": limit})["subject_id"])
 
 
 def select_patient_exists(store: Store, flt: CohortFilter, patient_id: str) -> bool:
-    """Whether ``patient_id`` is in the registry (whatever the filter)."""
+    """Whether ``patient_id`` is a registered patient matching ``flt`` (``CohortFilter()``:
+    anywhere in the registry)."""
     if not valid_patient_id(patient_id):
         return False
-    return store.sql("SELECT count(*) AS n FROM adsl WHERE subject_id = $pid", {"pid": patient_id}).item() > 0
+    where, params = _where(flt)
+    return store.sql(f"SELECT count(*) AS n FROM adsl WHERE subject_id = $pid AND {where}",
+                     {**params, "pid": patient_id}).item() > 0
 
 
 @dataclass(frozen=True)

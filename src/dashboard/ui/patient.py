@@ -34,6 +34,7 @@ from .page import PageContext, option_control
 
 PATIENT_PARAM = "patient"
 PICK = "patient_pick"
+PICK_LIMIT = 1000  # ids offered in the picker list
 LAST_URL_PATIENT = "_patient_url_last"
 URL_NOTICE = "_patient_url_notice"
 VIEW = PageOption("view", "Show", (("patient", "One patient"), ("overdue", "Overdue surveillance list")), "patient")
@@ -121,9 +122,16 @@ def _choose_patient(ctx: PageContext, url_patient: str | None) -> str | None:
             shown = url_patient if len(url_patient) <= 40 else url_patient[:40] + "..."
             st.session_state[URL_NOTICE] = shown
             st.session_state[PICK] = None
-    ids = cached_query(select_patient_ids, ctx.store, ctx.filter)
+    # the list offers the first PICK_LIMIT ids of the selection; any other id can be typed
+    # (accept_new_options) and is checked against the registry: a national registry's
+    # million ids are never shipped to the browser
+    ids = cached_query(select_patient_ids, ctx.store, ctx.filter, PICK_LIMIT)
+    n_selected = int(ctx.counts.get("n", len(ids))) if ctx.counts else len(ids)
     chosen = st.session_state.get(PICK)
-    if chosen is not None and not cached_query(select_patient_exists, ctx.store, CohortFilter(), chosen):
+    if chosen is not None and not (valid_patient_id(chosen)
+                                   and cached_query(select_patient_exists, ctx.store, CohortFilter(), chosen)):
+        if chosen not in ids:
+            st.session_state[URL_NOTICE] = chosen if len(chosen) <= 40 else chosen[:40] + "..."
         chosen = st.session_state[PICK] = None
     options = list(ids) if chosen is None or chosen in ids else [chosen, *ids]
     notice = st.session_state.get(URL_NOTICE)
@@ -135,11 +143,24 @@ def _choose_patient(ctx: PageContext, url_patient: str | None) -> str | None:
                    "patient.")
         return chosen if chosen is None or valid_patient_id(chosen) else None
     c1, c2 = st.columns([1, 2])
+    more = n_selected > len(ids)
     with c1:
-        st.selectbox(f"Patient (pseudonymised id; {len(ids):,} selected in the sidebar)", options, key=PICK,
-                     placeholder="Type to search an id", on_change=lambda: st.session_state.update({URL_NOTICE: None}))
+        st.selectbox(f"Patient (pseudonymised id; {n_selected:,} selected in the sidebar)", options, key=PICK,
+                     placeholder="Type an id to search" + (" or enter it in full" if more else ""),
+                     accept_new_options=True,
+                     help=(f"The list shows the first {len(ids):,} ids of the selection in order; type any other "
+                           "id in full and press Enter.") if more else None,
+                     on_change=lambda: st.session_state.update({URL_NOTICE: None}))
     chosen = st.session_state.get(PICK)
-    if chosen is not None and chosen not in ids:
+    if chosen is not None and not (valid_patient_id(chosen)
+                                   and cached_query(select_patient_exists, ctx.store, CohortFilter(), chosen)):
+        st.session_state[URL_NOTICE] = None
+        with c2:
+            st.warning(f"No patient with the id `{chosen[:40]}` in this registry.", icon=":material/person_off:")
+        return None
+    in_selection = chosen is not None and (chosen in ids or (more and cached_query(
+        select_patient_exists, ctx.store, ctx.filter, chosen)))
+    if chosen is not None and not in_selection:
         with c2:
             st.info("This patient is not among those selected by the sidebar filters; shown because the link or an "
                     "earlier choice names them.", icon=":material/filter_alt_off:")
