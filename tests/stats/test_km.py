@@ -156,3 +156,18 @@ def test_km_rejects_nulls_and_bad_events():
         kaplan_meier(df.lazy(), "time", "status")
     with pytest.raises(ValueError, match="negative"):
         kaplan_meier(df.with_columns(-pl.col("time")), "time", "status")
+
+
+@pytest.mark.parametrize("case", ["aml", "lung", "ties", "tiesw"])
+def test_km_paths_for_fractional_times_against_R(case):
+    # R: see CASES[case] (conf.type = "log-log"); the same data with time in months
+    # (days / 30.4375). Whole-number times take a counting path, fractional ones the
+    # sort / hash paths: all must give R's curve.
+    file, group, weights, _ = CASES[case]
+    df = data(file).with_columns((pl.col("time") / 30.4375).alias("time"))
+    km = kaplan_meier(df, "time", "status", group=group, weights=weights, conf_type="log-log")
+    r = ref(f"km_{case}_loglog")
+    assert_allclose(arr(km["time"]) * 30.4375, arr(r["time"]), rtol=1e-12)
+    for ours, theirs in [("n_risk", "n.risk"), ("n_event", "n.event"), ("survival", "surv"), ("lower", "lower"),
+                         ("upper", "upper")]:
+        assert_allclose(arr(km[ours]), arr(r[theirs]), rtol=RTOL, atol=1e-14, err_msg=ours)

@@ -68,6 +68,18 @@ def _sorted_keys(codes: np.ndarray, time: np.ndarray):
     return (uk // ut.size, ut[uk % ut.size]), kinv
 
 
+def _whole_number_span(time: np.ndarray, n_groups: int) -> int:
+    """``max + 1`` when every time is a whole number and a dense count over
+    ``n_groups x (max + 1)`` cells is cheap (at most 4 cells per subject, or 4,096), else 0."""
+    if time.size == 0:
+        return 0
+    top = float(time.max())
+    span = int(top) + 1
+    if top >= 2**31 or n_groups * span > max(4 * time.size, 4096):
+        return 0
+    return span if np.array_equal(time, np.floor(time)) else 0
+
+
 def risk_table(
     time: np.ndarray, event: np.ndarray, weights: np.ndarray | None, codes: np.ndarray,
     freq: np.ndarray | None = None,
@@ -84,18 +96,38 @@ def risk_table(
         f = np.ones_like(time) if freq is None else freq
         fw, fw2 = f * w, f * w * w  # sums over the expanded subjects: sum w, sum w^2
     sample = time[:: max(1, time.size // 20_000)]
-    if np.unique(sample).size < 0.2 * sample.size:
+    n_groups = int(codes.max()) + 1 if codes.size else 1
+    span = _whole_number_span(time, n_groups)
+    if span:
+        # whole-number times (e.g. days) over a modest range: counting sort, O(n), exact
+        key = codes.astype(np.int64) * span + time.astype(np.int64)
+        m = n_groups * span
+        if fw is None:
+            wsum = np.bincount(key, minlength=m).astype(float)
+            d = np.bincount(key, weights=event, minlength=m)
+        else:
+            wsum = np.bincount(key, weights=fw, minlength=m)
+            d = np.bincount(key, weights=fw * event, minlength=m)
+        pos = np.flatnonzero(np.bincount(key, minlength=m))
+        g, t, wsum, d = pos // span, (pos % span).astype(float), wsum[pos], d[pos]
+        w2 = d2 = None
+        if fw is not None:
+            w2 = np.bincount(key, weights=fw2, minlength=m)[pos]
+            d2 = np.bincount(key, weights=fw2 * event, minlength=m)[pos]
+    elif np.unique(sample).size < 0.2 * sample.size:
         # many ties: hash group-by (Polars) beats a full sort
+        keys = ["t"] if n_groups == 1 else ["g", "t"]
         if fw is None:  # counts only: the fewer columns aggregated, the faster
-            frame = pl.DataFrame({"g": codes, "t": time, "d": event})
-            agg = (frame.group_by("g", "t").agg(pl.len().cast(pl.Float64).alias("w"), pl.col("d").sum().cast(pl.Float64))
-                   .sort("g", "t"))
+            frame = pl.DataFrame({"g": codes, "t": time, "d": event}).select(*keys, "d")
+            agg = (frame.group_by(keys).agg(pl.len().cast(pl.Float64).alias("w"), pl.col("d").sum().cast(pl.Float64))
+                   .sort(keys))
             w2 = d2 = None
         else:
             frame = pl.DataFrame({"g": codes, "t": time, "w": fw, "d": fw * event, "w2": fw2, "d2": fw2 * event})
-            agg = frame.group_by("g", "t").agg(pl.all().sum()).sort("g", "t")
+            agg = frame.select(*keys, "w", "d", "w2", "d2").group_by(keys).agg(pl.all().sum()).sort(keys)
             w2, d2 = agg.get_column("w2").to_numpy(), agg.get_column("d2").to_numpy()
-        g, t, wsum, d = (agg.get_column(c).to_numpy() for c in ("g", "t", "w", "d"))
+        g = agg.get_column("g").to_numpy() if n_groups > 1 else np.zeros(agg.height, dtype=np.int64)
+        t, wsum, d = (agg.get_column(c).to_numpy() for c in ("t", "w", "d"))
     else:
         (g, t), kinv = _sorted_keys(codes, time)
         m = t.size
