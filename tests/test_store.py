@@ -152,3 +152,18 @@ def test_insert_frame_rejects_unknown_columns():
         insert_frame(con, "subject", pl.DataFrame({"subject_id": ["a"], "name": ["x"]}))
     with pytest.raises(KeyError, match="unknown table"):
         insert_frame(con, "subject; DROP TABLE ae", pl.DataFrame({"subject_id": ["a"]}))
+
+
+def test_serving_connections_have_a_bounded_buffer_pool(tmp_path, monkeypatch):
+    """DuckDB's default memory limit is 80% of the machine; the app's read-only
+    connections use DASHBOARD_DUCKDB_MEMORY (default 1GB) so a server stays in budget."""
+    db = tmp_path / "r.duckdb"
+    build_store(db, small_fill(2), {"source": "synthetic"})
+
+    def limit(store: Store) -> str:
+        return store.sql("SELECT current_setting('memory_limit') AS m")["m"][0]
+
+    assert limit(Store(db)).replace(" ", "").upper().startswith(("953.6MIB", "1.0GB", "1GB", "1000.0MB"))
+    monkeypatch.setenv("DASHBOARD_DUCKDB_MEMORY", "512MB")
+    build_store(db, small_fill(3), {"source": "synthetic"})  # a new version: a new connection
+    assert limit(Store(db)).replace(" ", "").upper() in ("488.2MIB", "512.0MB", "512MB")

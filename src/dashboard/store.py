@@ -42,6 +42,20 @@ class StoreError(RuntimeError):
     """The store is missing or unusable."""
 
 
+SERVING_MEMORY_ENV = "DASHBOARD_DUCKDB_MEMORY"
+SERVING_MEMORY_DEFAULT = "1GB"
+
+
+def serving_config() -> dict[str, str]:
+    """DuckDB settings of the app's read-only connections.
+
+    ``memory_limit`` bounds DuckDB's buffer pool (cached file blocks and query
+    intermediates; its own default is 80% of the machine's RAM), so a long-running server
+    stays within a known budget; larger intermediates spill to a temporary file.
+    ``$DASHBOARD_DUCKDB_MEMORY`` overrides it (DuckDB syntax, e.g. ``2GB``)."""
+    return {"memory_limit": os.environ.get(SERVING_MEMORY_ENV, SERVING_MEMORY_DEFAULT)}
+
+
 def default_db_path() -> Path:
     """The served database: ``$DASHBOARD_DB`` or ``data/registry.duckdb``."""
     env = os.environ.get(DB_ENV)
@@ -283,11 +297,11 @@ class Store:
                 except FileExistsError:
                     pass
             except OSError:  # read-only data directory: no swap detection needed there
-                return duckdb.connect(str(self.path), read_only=True), ident
+                return duckdb.connect(str(self.path), read_only=True, config=serving_config()), ident
             if os.stat(link).st_ino != ident[1]:  # replaced between stat and link: retry
                 link.unlink(missing_ok=True)
                 continue
-            con = duckdb.connect(str(link), read_only=True)
+            con = duckdb.connect(str(link), read_only=True, config=serving_config())
             for old in serving.glob(f"{self.path.stem}-*{self.path.suffix}"):
                 if old != link:
                     old.unlink(missing_ok=True)
