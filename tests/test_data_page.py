@@ -3,16 +3,21 @@ no-contact patients, validator findings), export audit hook."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from lifelines import KaplanMeierFitter
 from streamlit.testing.v1 import AppTest
 
 from dashboard import audit
 from dashboard.filters import CohortFilter
+from dashboard.queries import quality
 from dashboard.queries.quality import select_completeness, select_followup, select_lost_contact, select_validator_findings
 from dashboard.store import Store, read_meta
 from dashboard.ui.auth import Identity
@@ -58,6 +63,48 @@ def test_completeness_follows_the_filter(store):
     assert set(comp["cohort"]) == {"PROSP"}
 
 
+COMPLETENESS_FILTERS = [
+    CohortFilter(),
+    CohortFilter(site=("RECTUM",)),
+    CohortFilter(cohort=("PROSP",), strategy=("WW", "MISSING")),
+    CohortFilter(histology=("MISSING",), sex=("F",)),
+    CohortFilter(age=(40, 60), t0=(dt.date(2018, 1, 1), dt.date(2022, 12, 31))),
+    CohortFilter(response=("CCR",), regimen=("PD1", "MISSING")),
+    CohortFilter(age=(18, 18), site=("GASTRIC",), cohort=("PROSP",)),  # (almost) nobody
+]
+
+
+@pytest.mark.parametrize("flt", COMPLETENESS_FILTERS, ids=lambda f: "; ".join(f.describe()) or "all")
+def test_completeness_from_dq_counts_equals_direct_count(store, flt):
+    """The per-subject counts of dq_counts give exactly what counting the source tables
+    gives (the only path before dq_counts existed, and the fallback for old stores)."""
+    with store.query_cursor() as cur:
+        assert quality._has_dq_counts(cur)
+    fast = select_completeness(store, flt)
+    direct = select_completeness(store, flt, source_scan=True)
+    assert_frame_equal(fast, direct)
+    assert fast.height == 0 or (fast["filled"] <= fast["rows"]).all()
+
+
+@pytest.mark.parametrize("damage", ["DROP TABLE dq_counts", "ALTER TABLE dq_counts DROP COLUMN n__qol",
+                                    "ALTER TABLE dq_counts DROP COLUMN t0"])
+def test_completeness_on_a_store_without_dq_counts(db, store, tmp_path, damage):
+    """A store built before dq_counts (or with another layout) is counted on the sources."""
+    old = tmp_path / "old.duckdb"
+    shutil.copy(db, old)
+    con = duckdb.connect(str(old))
+    con.execute(damage)
+    con.close()
+    old_store = Store(old)
+    try:
+        with old_store.query_cursor() as cur:
+            assert not quality._has_dq_counts(cur)
+        for flt in COMPLETENESS_FILTERS[:3]:
+            assert_frame_equal(select_completeness(old_store, flt), select_completeness(store, flt))
+    finally:
+        old_store.close()
+
+
 def test_reverse_km_matches_lifelines(store):
     df = select_followup(store, CohortFilter())
     summary = select_followup_summary(store, CohortFilter())
@@ -79,6 +126,17 @@ def test_no_contact_listing_matches_summary(store):
     lost = select_lost_contact(store, CohortFilter())
     assert lost.height == summary["alive_no_contact_6m"].sum()
     assert (lost["months_since_contact"] > 6).all()
+
+
+@pytest.mark.parametrize("flt", COMPLETENESS_FILTERS[:4], ids=lambda f: "; ".join(f.describe()) or "all")
+def test_no_contact_listing_is_the_filtered_followup(store, flt):
+    """select_lost_contact selects in SQL exactly the rows filtering select_followup keeps."""
+    df = select_followup(store, flt)
+    want = (df.filter((pl.col("vital_status") != "DEAD") & (pl.col("months_since_contact") > 6))
+            .select("subject_id", "cohort", "centre", "last_contact_date", pl.col("months_since_contact").round(1)))
+    got = select_lost_contact(store, flt)
+    assert_frame_equal(got.sort("subject_id"), want.sort("subject_id"))
+    assert got["months_since_contact"].is_sorted(descending=True)
 
 
 def test_validator_findings_on_synthetic_data(store):

@@ -201,3 +201,36 @@ def test_every_analysis_patient_has_one_row_per_endpoint_origin(con):
     assert n_os == n_fas == 9
     bad = con.execute("SELECT count(*) FROM adtte WHERE aval < 0 OR cnsr NOT IN (0, 1)").fetchone()[0]
     assert bad == 0
+
+
+def test_dq_counts_match_the_source_tables(con):
+    """dq_counts: one row per adsl subject; per table, the subject's rows and NULLs of
+    every column, as counted directly on the source table (zero without rows)."""
+    from dashboard.derive import DQ_COUNTS, dq_counted_columns, dq_filter_columns, dq_null_column, dq_rows_column
+    from dashboard.filters import FILTER_COLUMNS
+    from dashboard.schema import TABLES
+
+    n, distinct = con.execute(f"SELECT count(*), count(DISTINCT subject_id) FROM {DQ_COUNTS}").fetchone()
+    assert n == distinct == con.execute("SELECT count(*) FROM adsl").fetchone()[0] == 11
+    # the filters' adsl columns, copied as they are (a filter applies to dq_counts unchanged)
+    assert set(dq_filter_columns()) >= FILTER_COLUMNS | {"cohort"}
+    cols = ", ".join(f'"{c}"' for c in dq_filter_columns())
+    assert con.execute(f"SELECT subject_id, {cols} FROM {DQ_COUNTS} EXCEPT SELECT subject_id, {cols} FROM adsl").fetchall() == []
+    for t in TABLES:
+        cols = dq_counted_columns(t)
+        direct = ", ".join(["count(*)"] + [f'count(*) - count(x."{c}")' for c in cols])
+        stored = ", ".join([f'"{dq_rows_column(t.name)}"'] + [f'"{dq_null_column(t.name, c)}"' for c in cols])
+        zeros = ", ".join(["0"] * (len(cols) + 1))
+        diff = con.execute(f"""
+            (SELECT a.subject_id, {stored} FROM {DQ_COUNTS} a
+             EXCEPT
+             (SELECT a.subject_id, {direct} FROM adsl a JOIN {t.name} x USING (subject_id) GROUP BY a.subject_id
+              UNION ALL
+              SELECT a.subject_id, {zeros} FROM adsl a ANTI JOIN {t.name} x USING (subject_id)))
+        """).fetchall()
+        assert diff == [], t.name
+    # the hand-built patients have missing values to count: P09 has no immunotherapy row,
+    # P03 has a death date and everyone else none
+    assert con.execute(f'SELECT "{dq_rows_column("ici_exposure")}" FROM {DQ_COUNTS} WHERE subject_id = \'P09\'').fetchone() == (0,)
+    nulls = con.execute(f'SELECT sum("{dq_null_column("follow_up", "death_date")}") FROM {DQ_COUNTS}').fetchone()[0]
+    assert nulls == 11 - 1

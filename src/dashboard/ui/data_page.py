@@ -208,10 +208,8 @@ def stage_upload(files: Sequence[Upload]) -> Iterator[Path]:
 LANDMARKS = (12.0, 24.0, 36.0)
 
 
-def select_reverse_km(store: Store, flt: CohortFilter) -> pl.DataFrame:
-    """Reverse Kaplan-Meier of follow-up (months from first dose) per registry part: the
-    "event" is being censored (alive at last contact); deaths are censored."""
-    df = select_followup(store, flt)
+def _reverse_km(df: pl.DataFrame) -> pl.DataFrame:
+    """Reverse Kaplan-Meier of :func:`select_followup`'s rows, per registry part."""
     if df.height == 0:
         return pl.DataFrame(schema={"group": pl.String, "time": pl.Float64, "survival": pl.Float64})
     d = df.select(pl.col("cohort").alias("group"), pl.col("followup_months").clip(lower_bound=0.0).alias("time"),
@@ -219,11 +217,17 @@ def select_reverse_km(store: Store, flt: CohortFilter) -> pl.DataFrame:
     return kaplan_meier(d, "time", "censored", group="group")
 
 
+def select_reverse_km(store: Store, flt: CohortFilter) -> pl.DataFrame:
+    """Reverse Kaplan-Meier of follow-up (months from first dose) per registry part: the
+    "event" is being censored (alive at last contact); deaths are censored."""
+    return _reverse_km(select_followup(store, flt))
+
+
 def select_followup_summary(store: Store, flt: CohortFilter) -> pl.DataFrame:
     """Per registry part: patients, median follow-up by reverse KM (months), share still
     in follow-up at 12/24/36 months, patients alive without contact for over 6 months."""
     df = select_followup(store, flt)
-    km = select_reverse_km(store, flt)
+    km = _reverse_km(df)
     rows = []
     for cohort in sorted(df["cohort"].unique().to_list()):
         part = df.filter(pl.col("cohort") == cohort)
