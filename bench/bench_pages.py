@@ -43,6 +43,9 @@ FILTER_STEPS = [["RECTUM"], ["COLON"], ["GASTRIC"], ["GEJ"], ["RECTUM", "COLON"]
 def store_for(n: int, seed: int) -> Path:
     STORES.mkdir(parents=True, exist_ok=True)
     db = STORES / f"registry-{n}-{seed}.duckdb"
+    if db.exists() and not _current_layout(db):
+        print(f"{db.name} was built by an older version (analysis tables differ): rebuilding", file=sys.stderr)
+        db.unlink()
     if not db.exists():
         from dashboard.synth import build_demo
 
@@ -50,6 +53,20 @@ def store_for(n: int, seed: int) -> Path:
         build_demo(db, n, seed, progress=True)
         print(f"built {db.name} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     return db
+
+
+def _current_layout(db: Path) -> bool:
+    """Whether ``db`` holds every analysis table the current build creates."""
+    import duckdb
+
+    from dashboard.derive import DQ_COUNTS
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = {r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()}
+    finally:
+        con.close()
+    return {"adsl", "adtte", DQ_COUNTS} <= tables
 
 
 def page_files() -> list[Path]:
