@@ -22,7 +22,7 @@ from dashboard.queries.quality import select_completeness, select_followup, sele
 from dashboard.store import Store, read_meta
 from dashboard.ui.auth import Identity
 from dashboard.ui.data_page import select_followup_summary, select_reverse_km
-from dashboard.ui.export import _export_audit
+from dashboard.ui.export import export_audit
 from dashboard.ui.page import PageContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ def test_export_is_audited(store, tmp_path, monkeypatch):
     ident = Identity(email="inv@site.example", name=None, role="investigator", signed_in=True)
     ctx = PageContext(store=store, filter=CohortFilter(site=("RECTUM",)), counts={"n": 12, "m": 400}, identity=ident)
     assert ctx.can("view_patient_level") and not ctx.can("import_data") and ctx.actor == "inv@site.example"
-    _export_audit(ctx, "table", "table1")(format="csv", rows=30)
+    export_audit(ctx, "table", "table1")(format="csv", rows=30)
     log = audit.read(action="export", path=tmp_path / "audit.sqlite3")
     assert log.height == 1 and log["actor"][0] == "inv@site.example" and log["role"][0] == "investigator"
     detail = json.loads(log["detail"][0])

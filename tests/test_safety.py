@@ -16,6 +16,7 @@ from scipy.stats import binomtest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.filters import CohortFilter
+from dashboard.provenance import Provenance
 from dashboard.queries.safety import (
     PROCEDURE_CLASS,
     SAFETY_GROUP,
@@ -34,8 +35,27 @@ from dashboard.stats.safety import (
     summarize_surgery_impact,
     worst_per_term,
 )
+from dashboard.schema import (
+    AE_OUTCOME,
+    AE_SURGERY_IMPACT,
+    CLAVIEN_DINDO,
+    LEAK_GRADE,
+    PROCEDURE_INTENT,
+    PROCEDURE_TYPE,
+    SOC,
+    STOMA,
+)
 from dashboard.store import Store
-from dashboard.tables.safety import ANY_AE_LABEL, format_ae_table, format_procedure_table, format_rate_ci
+from dashboard.tables.safety import (
+    ANY_AE_LABEL,
+    format_ae_listing,
+    format_ae_table,
+    format_event_listing,
+    format_procedure_listing,
+    format_procedure_table,
+    format_rate_ci,
+)
+from dashboard.ui import safety as safety_ui
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "4_Safety.py")
@@ -204,6 +224,97 @@ def test_input_validation():
         summarize_ae_table(ev.with_columns(pl.lit(2).alias("grade"), pl.lit("RO").alias("group")), den)
     with pytest.raises(ValueError, match="level"):
         ae_cell_patients(ev.with_columns(pl.lit(2).alias("grade")), level="g4")
+    two = pl.concat([ev, ev.with_columns(pl.lit("RO").alias("group"))]).with_columns(pl.lit(2).alias("grade"))
+    with pytest.raises(ValueError, match="more than one group"):
+        summarize_ae_table(two, pl.DataFrame({"group": ["NOM", "RO"], "n": [1, 1]}))
+
+
+# ------------------------------------------------------------------------ listings
+# The listings as they were first written, one Python row at a time: the vectorised
+# format_*_listing must give exactly these frames (values, dtypes, order, labels).
+def _yes_no(v):
+    return "Not recorded" if v is None else ("Yes" if v else "No")
+
+
+def _ref_ae_listing(rows: pl.DataFrame, labels) -> pl.DataFrame:
+    out = [(r["subject_id"], labels.get(r["group"], r["group"]), SOC.label(r["soc"]), r["term"], int(r["grade"]),
+            r["onset_date"], r["days_from_t0"], int(r.get("n_events") or 1), _yes_no(r.get("steroids")),
+            AE_OUTCOME.label(r.get("outcome")), r.get("resolution_date"))
+           for r in rows.sort(["subject_id", "soc", "term"]).iter_rows(named=True)]
+    schema = {"Patient": pl.String, "Strategy group": pl.String, "System organ class": pl.String,
+              "Preferred term": pl.String, "Worst grade": pl.Int64, "Onset": pl.Date, "Days from T0": pl.Int64,
+              "Events of this term": pl.Int64, "Steroids": pl.String, "Outcome": pl.String, "Resolved on": pl.Date}
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def _ref_event_listing(events: pl.DataFrame, labels) -> pl.DataFrame:
+    out = [(r["subject_id"], labels.get(r["group"], r["group"]), r["term"], int(r["grade"]), r["onset_date"],
+            r["days_from_t0"], _yes_no(r["steroids"]), AE_OUTCOME.label(r["outcome"]), r["days_to_resolution"],
+            AE_SURGERY_IMPACT.label(r["surgery_impact"]))
+           for r in events.sort(["subject_id", "onset_date", "ae_no"]).iter_rows(named=True)]
+    schema = {"Patient": pl.String, "Strategy group": pl.String, "Preferred term": pl.String, "Grade": pl.Int64,
+              "Onset": pl.Date, "Days from T0": pl.Int64, "Steroids": pl.String, "Outcome": pl.String,
+              "Days to resolution": pl.Int64, "Effect on surgery": pl.String}
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def _ref_procedure_listing(procs: pl.DataFrame, labels) -> pl.DataFrame:
+    def rec(v, vocab):
+        return vocab.label(v) if v else "Not recorded"
+
+    out = [(r["subject_id"], labels.get(r["group"], r["group"]), PROCEDURE_TYPE.label(r["procedure_type"]),
+            PROCEDURE_INTENT.label(r["intent"]), r["procedure_date"], rec(r["clavien_dindo"], CLAVIEN_DINDO),
+            rec(r["leak_grade"], LEAK_GRADE), r["length_of_stay_days"], rec(r["stoma"], STOMA),
+            r["stoma_closure_date"], r["days_to_death"])
+           for r in procs.sort(["subject_id", "procedure_no"]).iter_rows(named=True)]
+    schema = {"Patient": pl.String, "Strategy group": pl.String, "Procedure": pl.String, "Intent": pl.String,
+              "Date": pl.Date, "Clavien-Dindo": pl.String, "Leak": pl.String, "Length of stay (days)": pl.Int64,
+              "Stoma": pl.String, "Stoma closed on": pl.Date, "Days to death": pl.Int64}
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def _same(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    assert got.schema == want.schema
+    assert got.equals(want), (got, want)
+
+
+def test_listings_of_hand_built_registry(ae_store):
+    events, _, _ = _table(ae_store)
+    got = format_ae_listing(ae_cell_patients(events, soc="GI"), SAFETY_GROUP.labels)
+    assert got.rows() == [
+        ("P1", "Watch & Wait", "Gastrointestinal disorders", "Colitis", 3, dt.date(2022, 3, 1), 59, 2, "Yes",
+         "Resolved", dt.date(2022, 4, 1)),
+        ("P1", "Watch & Wait", "Gastrointestinal disorders", "Diarrhoea", 2, dt.date(2022, 2, 15), 45, 1, "No",
+         "Resolved", dt.date(2022, 3, 1))]
+    ev = format_event_listing(events.filter(pl.col("subject_id") == "P3"), SAFETY_GROUP.labels)
+    assert ev.rows() == [("P3", "Radical surgery", "Pneumonitis", 5, dt.date(2022, 4, 10), 99, "Yes", "Fatal", None,
+                          "Surgery delayed")]
+
+
+def test_listing_labels_for_missing_and_unknown_values():
+    ae = pl.DataFrame({
+        "subject_id": ["B", "A", "A"], "group": ["NOM", "ODD", None], "soc": ["GI", "NEW_SOC", "SKIN"],
+        "term": ["Colitis", "X", "Rash"], "grade": [2, 1, 3],
+        "onset_date": [dt.date(2022, 1, 2), None, dt.date(2022, 1, 1)], "days_from_t0": [1, None, 0],
+        "n_events": [None, 3, 0], "steroids": [None, True, False], "outcome": [None, "ONGOING", "ODD"],
+        "resolution_date": [None, None, dt.date(2022, 2, 1)], "ae_no": [1, 2, 3],
+        "days_to_resolution": [None, None, 31],
+        "surgery_impact": [None, "CANCELLED", "NONE"]})
+    for rows in (ae, ae.drop("n_events", "steroids", "outcome", "resolution_date")):
+        _same(format_ae_listing(rows, SAFETY_GROUP.labels), _ref_ae_listing(rows, SAFETY_GROUP.labels))
+        _same(format_ae_listing(rows, {}, limit=2), _ref_ae_listing(rows, {}).head(2))
+    _same(format_event_listing(ae, SAFETY_GROUP.labels), _ref_event_listing(ae, SAFETY_GROUP.labels))
+    procs = pl.DataFrame({
+        "subject_id": ["A", "A", "B"], "group": ["RO", "RO", "LE"], "procedure_no": [2, 1, 1],
+        "procedure_type": ["TME_LAR", None, "ODD"], "intent": [None, "SALVAGE", "PRIMARY"],
+        "procedure_date": [dt.date(2022, 1, 1)] * 3, "clavien_dindo": ["IIIA", "", None],
+        "leak_grade": [None, "C", ""], "length_of_stay_days": [5, None, 2], "stoma": ["", None, "TEMPORARY"],
+        "stoma_closure_date": [None, None, dt.date(2022, 3, 1)], "days_to_death": [None, 40, None]})
+    _same(format_procedure_listing(procs, SAFETY_GROUP.labels), _ref_procedure_listing(procs, SAFETY_GROUP.labels))
+    empty = ae.head(0)
+    _same(format_ae_listing(empty, SAFETY_GROUP.labels), _ref_ae_listing(empty, SAFETY_GROUP.labels))
+    with pytest.raises(ValueError, match="limit"):
+        format_ae_listing(ae, {}, limit=-1)
 
 
 # ------------------------------------------------------------------------ procedures
@@ -406,3 +517,61 @@ def test_presentation_mode_masks_patient_ids(db):
     assert not at.exception
     ids = at.dataframe[0].value["Patient"].tolist()
     assert ids and not any(str(i).startswith("NOR-") for i in ids)
+
+
+def test_listings_equal_the_per_row_reference_on_demo_data(db):
+    store, labels = Store(db), SAFETY_GROUP.labels
+    events = select_ici_ae_events(store, CohortFilter())
+    table = summarize_ae_table(events, select_safety_denominators(store, CohortFilter()), SAFETY_GROUP.codes)
+    cells = {(r["soc"], r["term"], r["group"]) for r in table.counts_.iter_rows(named=True)}
+    for soc, term, group in sorted(cells, key=str)[:40] + [(None, None, OVERALL)]:
+        for level in ("any", "g3"):
+            rows = ae_cell_patients(events, soc=soc, term=term, group=group, level=level)
+            want = _ref_ae_listing(rows, labels)
+            _same(format_ae_listing(rows, labels), want)
+            _same(format_ae_listing(rows, labels, limit=7), want.head(7))
+    assert format_ae_listing(ae_cell_patients(events), labels).height > 100
+    ir = events.filter(pl.col("immune_related"))
+    _same(format_event_listing(ir, labels), _ref_event_listing(ir, labels))
+    _same(format_event_listing(ir, labels, limit=10), _ref_event_listing(ir, labels).head(10))
+    procs = select_procedures(store, CohortFilter())
+    assert procs.height and procs["clavien_dindo"].null_count()
+    _same(format_procedure_listing(procs, labels), _ref_procedure_listing(procs, labels))
+
+
+def test_long_listing_shows_the_first_rows_and_downloads_all(db, monkeypatch):
+    monkeypatch.setattr(safety_ui, "LISTING_ROWS", 5)
+    store = Store(db)
+    events = select_ici_ae_events(store, CohortFilter())
+    table = summarize_ae_table(events, select_safety_denominators(store, CohortFilter()), SAFETY_GROUP.codes)
+    cell = ae_cell_patients(events)  # the default cell: any AE, all patients, any grade
+    at = _app()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    assert len(shown) == 5
+    assert list(shown["Patient"]) == format_ae_listing(cell, SAFETY_GROUP.labels, limit=5)["Patient"].to_list()
+    n = _cell(table, "ANY")["n_any"]
+    assert any(m.value.startswith(f"**{n} patients**") for m in at.markdown)  # the cell count, not the rows shown
+    assert any(f"Showing the first 5 of {cell.height:,} rows" in c.value for c in at.caption)
+    buttons = [b.proto for b in at.get("download_button") if b.proto.label.startswith("Full listing")]
+    assert len(buttons) == 1 and buttons[0].label == f"Full listing ({cell.height:,} rows, CSV)"
+    assert buttons[0].deferred_file_id  # the CSV is built when clicked, not in the script run
+    at = _app({"present": "1"})
+    assert not at.exception
+    assert not any(str(i).startswith("NOR-") for i in at.dataframe[0].value["Patient"])
+
+
+def test_listing_csv_is_the_whole_listing_labelled_synthetic(db):
+    store = Store(db)
+    events = select_ici_ae_events(store, CohortFilter())
+    cell = ae_cell_patients(events)
+    prov = Provenance.from_meta(store.meta(), CohortFilter(), n=1, m=1)
+    csv = safety_ui.listing_csv(cell, format_ae_listing, "Patient listing: any AE", prov,
+                                hide_identifiers=False).decode()
+    body = [line for line in csv.splitlines() if not line.startswith("#")]
+    assert len(body) == 1 + cell.height
+    assert "# SYNTHETIC DATA - not real patients" in csv
+    assert body[1].startswith(format_ae_listing(cell, SAFETY_GROUP.labels)["Patient"][0] + ",")
+    masked = safety_ui.listing_csv(cell, format_ae_listing, "t", prov, hide_identifiers=True).decode()
+    ids = [line.split(",")[0] for line in masked.splitlines()[1:] if not line.startswith("#")]
+    assert len(ids) == cell.height and ids[0] == "Patient 1" and not any(i.startswith("NOR-") for i in ids)

@@ -92,9 +92,12 @@ def worst_per_term(events: pl.DataFrame) -> pl.DataFrame:
     order = ["grade"] + [c for c in ("onset_date", "ae_no") if c in events.columns]
     desc = [True] + [False] * (len(order) - 1)
     ranked = events.sort(keys + order, descending=[False] * len(keys) + desc, nulls_last=True)
-    counts = events.group_by(keys).agg(pl.len().alias("n_events"))
-    return (ranked.unique(subset=keys, keep="first", maintain_order=True)
-            .join(counts, on=keys, how="left").sort(keys))
+    # sorted by the keys, each patient and term is a run of rows, the worst event first:
+    # keep the first row of each run; its length is the number of events
+    first = pl.any_horizontal(pl.col(k).ne_missing(pl.col(k).shift()) for k in keys)
+    return (ranked.with_row_index("_i").filter(first)
+            .with_columns((pl.col("_i").shift(-1, fill_value=ranked.height) - pl.col("_i")).alias("n_events"))
+            .drop("_i"))
 
 
 @dataclass(frozen=True)
@@ -113,14 +116,12 @@ class AeTable:
     groups: tuple[str, ...]
 
 
-def _count(worst: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Per keys: patients at worst grade >= 1, >= 3, = 5 (one row per patient first)."""
-    per_patient = worst.group_by(keys + ["subject_id"]).agg(pl.col("grade").max())
-    return per_patient.group_by(keys).agg(
-        pl.len().alias("n_any"),
-        (pl.col("grade") >= 3).sum().alias("n_g3"),
-        (pl.col("grade") == 5).sum().alias("n_g5"),
-    )
+def _count(events: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Per keys: patients whose worst grade reaches each level of :data:`GRADE_LEVELS`,
+    i.e. patients with at least one event at or above the level's threshold (grades are
+    1-5, so >= 5 is = 5), each patient once."""
+    return events.group_by(keys).agg(
+        pl.col("subject_id").filter(pl.col("grade") >= t).n_unique().alias(f"n_{code}") for code, t, _ in GRADE_LEVELS)
 
 
 def summarize_ae_table(events: pl.DataFrame, denominators: pl.DataFrame,
@@ -141,32 +142,36 @@ def summarize_ae_table(events: pl.DataFrame, denominators: pl.DataFrame,
     """
     _check_events(events)
     denom = _denominators(denominators)
-    groups_per_patient = events.group_by("subject_id").agg(pl.col("group").n_unique().alias("k"))
-    if groups_per_patient.filter(pl.col("k") > 1).height:
-        raise ValueError("events: a patient belongs to more than one group")
     unknown = set(events["group"].unique().to_list()) - {g for g, n in denom.items() if n > 0}
     if unknown:
         raise ValueError(f"events in groups without a denominator: {sorted(unknown)}")
     groups = tuple(g for g in group_order if g in denom) + tuple(sorted(g for g in denom if g not in group_order))
     total = sum(denom.values())
-    worst = events.select(EVENT_COLUMNS).with_columns(pl.col("grade").cast(pl.Int64))
-    both = pl.concat([worst, worst.with_columns(pl.lit(OVERALL).alias("group"))])
+    ev = events.select(EVENT_COLUMNS).with_columns(pl.col("soc", "term").cast(pl.String),
+                                                   pl.col("grade").cast(pl.Int64))
 
-    pt = _count(both, ["group", "soc", "term"]).with_columns(pl.lit("PT").alias("row_type"))
-    soc = _count(both, ["group", "soc"]).with_columns(pl.lit("SOC").alias("row_type"),
-                                                      pl.lit(None, pl.String).alias("term"))
-    anyr = _count(both, ["group"]).with_columns(pl.lit("ANY").alias("row_type"), pl.lit(None, pl.String).alias("soc"),
-                                                pl.lit(None, pl.String).alias("term"))
-    cols = ["row_type", "soc", "term", "group", "n_any", "n_g3", "n_g5"]
-    found = pl.concat([x.select(cols) for x in (anyr, soc, pt)])
+    pt = _count(ev, ["group", "soc", "term"]).with_columns(pl.lit("PT").alias("row_type"))
+    soc = _count(ev, ["group", "soc"]).with_columns(pl.lit("SOC").alias("row_type"),
+                                                    pl.lit(None, pl.String).alias("term"))
+    anyr = _count(ev, ["group"]).with_columns(pl.lit("ANY").alias("row_type"), pl.lit(None, pl.String).alias("soc"),
+                                              pl.lit(None, pl.String).alias("term"))
+    # the groups' patients add up to all patients only when no patient is in two groups
+    if anyr["n_any"].sum() != ev["subject_id"].n_unique():
+        raise ValueError("events: a patient belongs to more than one group")
+    levels = [f"n_{code}" for code, _, _ in GRADE_LEVELS]
+    cols = ["row_type", "soc", "term", "group", *levels]
+    by_group = pl.concat([x.select(cols) for x in (anyr, soc, pt)])
+    # each patient is in one group (checked): overall = the sum of the groups
+    overall = (by_group.group_by(["row_type", "soc", "term"]).agg(pl.col(levels).sum())
+               .with_columns(pl.lit(OVERALL).alias("group")).select(cols))
+    found = pl.concat([by_group, overall])
 
     # every row in every group, zeros included
     rows = pl.concat([
         pl.DataFrame({"row_type": ["ANY"], "soc": [None], "term": [None]}, schema={"row_type": pl.String,
                                                                                    "soc": pl.String, "term": pl.String}),
-        worst.select("soc").unique().with_columns(pl.lit("SOC").alias("row_type"), pl.lit(None, pl.String).alias("term"))
-        .select("row_type", "soc", "term"),
-        worst.select("soc", "term").unique().with_columns(pl.lit("PT").alias("row_type")).select("row_type", "soc", "term"),
+        soc.select("row_type", "soc", "term").unique(),
+        pt.select("row_type", "soc", "term").unique(),
     ])
     den = pl.DataFrame({"group": [*groups, OVERALL], "denominator": [*(denom[g] for g in groups), total]},
                        schema={"group": pl.String, "denominator": pl.Int64})
@@ -200,15 +205,14 @@ def ae_cell_patients(events: pl.DataFrame, *, soc: str | None = None, term: str 
         raise ValueError(f"level must be one of {list(GRADE_THRESHOLD)}, got {level!r}")
     if term is not None and soc is None:
         raise ValueError("a preferred term needs its SOC")
-    worst = worst_per_term(events)
+    # the row and group select whole (patient, term) sets of events: filter before collapsing
     if group != OVERALL:
-        worst = worst.filter(pl.col("group") == group)
+        events = events.filter(pl.col("group") == group)
     if soc is not None:
-        worst = worst.filter(pl.col("soc") == soc)
+        events = events.filter(pl.col("soc") == soc)
     if term is not None:
-        worst = worst.filter(pl.col("term") == term)
-    t = GRADE_THRESHOLD[level]
-    return worst.filter(pl.col("grade") >= t) if level != "g5" else worst.filter(pl.col("grade") == 5)
+        events = events.filter(pl.col("term") == term)
+    return worst_per_term(events).filter(pl.col("grade") >= GRADE_THRESHOLD[level])
 
 
 # ------------------------------------------------------------------------ irAEs

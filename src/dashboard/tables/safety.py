@@ -18,6 +18,7 @@ from ..schema import (
     PROCEDURE_TYPE,
     SOC,
     STOMA,
+    Vocabulary,
 )
 from ..stats.safety import GRADE_LEVELS, MISSING, OVERALL, AeTable, ProcedureSummary
 
@@ -304,50 +305,99 @@ def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str])
 
 
 # ------------------------------------------------------------------------ listings
-def _yes_no(v: bool | None) -> str:
-    return "Not recorded" if v is None else ("Yes" if v else "No")
+# Listings are built with Polars expressions (no per-row Python): a cell can hold
+# hundreds of thousands of rows at registry scale. ``limit`` formats only the first rows
+# in listing order (what the page shows); ``None`` formats them all (the download).
+AE_LISTING_ORDER = ("subject_id", "soc", "term")
+EVENT_LISTING_ORDER = ("subject_id", "onset_date", "ae_no")
+PROCEDURE_LISTING_ORDER = ("subject_id", "procedure_no")
 
 
-def format_ae_listing(rows: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
-    """Patients behind an AE-table cell: one row per patient and term (worst event).
+def _col(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
+    """``name`` as ``dtype``; all null when ``df`` has no such column."""
+    return pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype)
+
+
+def _vocab_label(expr: pl.Expr, vocab: Vocabulary, missing: str = "Missing", *, empty_missing: bool = False) -> pl.Expr:
+    """:meth:`Vocabulary.label` as an expression: the code's label, an unknown code as
+    itself, ``missing`` for null (and for ``""`` with ``empty_missing``)."""
+    absent = expr.is_null() | (expr == "") if empty_missing else expr.is_null()
+    return pl.when(absent).then(pl.lit(missing)).otherwise(expr.replace(vocab.labels))
+
+
+def _yes_no(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.is_null()).then(pl.lit(NOT_RECORDED)).when(expr).then(pl.lit("Yes")).otherwise(pl.lit("No"))
+
+
+def _group_label(group_labels: Mapping[str, str]) -> pl.Expr:
+    return pl.col("group").cast(pl.String).replace(dict(group_labels))
+
+
+def _first(df: pl.DataFrame, order: tuple[str, ...], limit: int | None) -> pl.LazyFrame:
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0 or None, got {limit}")
+    lf = df.lazy().sort(list(order))
+    return lf if limit is None else lf.head(limit)
+
+
+def format_ae_listing(rows: pl.DataFrame, group_labels: Mapping[str, str], *, limit: int | None = None) -> pl.DataFrame:
+    """Patients behind an AE-table cell: one row per patient and term (worst event),
+    sorted by patient, SOC, term; the first ``limit`` rows (all when None).
 
     Pseudonymised subject ids only; labels, not codes.
     """
-    out = []
-    for r in rows.sort(["subject_id", "soc", "term"]).iter_rows(named=True):
-        out.append((r["subject_id"], group_labels.get(r["group"], r["group"]), SOC.label(r["soc"]), r["term"],
-                    int(r["grade"]), r["onset_date"], r["days_from_t0"], int(r.get("n_events") or 1),
-                    _yes_no(r.get("steroids")), AE_OUTCOME.label(r.get("outcome")), r.get("resolution_date")))
-    schema = {"Patient": pl.String, "Strategy group": pl.String, "System organ class": pl.String,
-              "Preferred term": pl.String, "Worst grade": pl.Int64, "Onset": pl.Date, "Days from T0": pl.Int64,
-              "Events of this term": pl.Int64, "Steroids": pl.String, "Outcome": pl.String, "Resolved on": pl.Date}
-    return pl.DataFrame(out, schema=schema, orient="row")
+    n_events = _col(rows, "n_events", pl.Int64)
+    return _first(rows, AE_LISTING_ORDER, limit).select(
+        pl.col("subject_id").cast(pl.String).alias("Patient"),
+        _group_label(group_labels).alias("Strategy group"),
+        _vocab_label(pl.col("soc").cast(pl.String), SOC).alias("System organ class"),
+        pl.col("term").cast(pl.String).alias("Preferred term"),
+        pl.col("grade").cast(pl.Int64).alias("Worst grade"),
+        pl.col("onset_date").cast(pl.Date).alias("Onset"),
+        pl.col("days_from_t0").cast(pl.Int64).alias("Days from T0"),
+        pl.when(n_events.is_null() | (n_events == 0)).then(pl.lit(1, pl.Int64)).otherwise(n_events)
+        .alias("Events of this term"),
+        _yes_no(_col(rows, "steroids", pl.Boolean)).alias("Steroids"),
+        _vocab_label(_col(rows, "outcome", pl.String), AE_OUTCOME).alias("Outcome"),
+        _col(rows, "resolution_date", pl.Date).alias("Resolved on"),
+    ).collect()
 
 
-def format_event_listing(events: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
-    """Adverse events, one row per event (irAE and surgery-impact listings)."""
-    out = []
-    for r in events.sort(["subject_id", "onset_date", "ae_no"]).iter_rows(named=True):
-        out.append((r["subject_id"], group_labels.get(r["group"], r["group"]), r["term"], int(r["grade"]),
-                    r["onset_date"], r["days_from_t0"], _yes_no(r["steroids"]), AE_OUTCOME.label(r["outcome"]),
-                    r["days_to_resolution"], AE_SURGERY_IMPACT.label(r["surgery_impact"])))
-    schema = {"Patient": pl.String, "Strategy group": pl.String, "Preferred term": pl.String, "Grade": pl.Int64,
-              "Onset": pl.Date, "Days from T0": pl.Int64, "Steroids": pl.String, "Outcome": pl.String,
-              "Days to resolution": pl.Int64, "Effect on surgery": pl.String}
-    return pl.DataFrame(out, schema=schema, orient="row")
+def format_event_listing(events: pl.DataFrame, group_labels: Mapping[str, str], *,
+                         limit: int | None = None) -> pl.DataFrame:
+    """Adverse events, one row per event (irAE and surgery-impact listings), sorted by
+    patient, onset, event number; the first ``limit`` rows (all when None)."""
+    return _first(events, EVENT_LISTING_ORDER, limit).select(
+        pl.col("subject_id").cast(pl.String).alias("Patient"),
+        _group_label(group_labels).alias("Strategy group"),
+        pl.col("term").cast(pl.String).alias("Preferred term"),
+        pl.col("grade").cast(pl.Int64).alias("Grade"),
+        pl.col("onset_date").cast(pl.Date).alias("Onset"),
+        pl.col("days_from_t0").cast(pl.Int64).alias("Days from T0"),
+        _yes_no(pl.col("steroids")).alias("Steroids"),
+        _vocab_label(pl.col("outcome").cast(pl.String), AE_OUTCOME).alias("Outcome"),
+        pl.col("days_to_resolution").cast(pl.Int64).alias("Days to resolution"),
+        _vocab_label(pl.col("surgery_impact").cast(pl.String), AE_SURGERY_IMPACT).alias("Effect on surgery"),
+    ).collect()
 
 
-def format_procedure_listing(procs: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
-    """Procedures behind a procedure-table cell, one row per procedure."""
-    out = []
-    for r in procs.sort(["subject_id", "procedure_no"]).iter_rows(named=True):
-        out.append((r["subject_id"], group_labels.get(r["group"], r["group"]), PROCEDURE_TYPE.label(r["procedure_type"]),
-                    PROCEDURE_INTENT.label(r["intent"]), r["procedure_date"],
-                    CLAVIEN_DINDO.label(r["clavien_dindo"]) if r["clavien_dindo"] else NOT_RECORDED,
-                    LEAK_GRADE.label(r["leak_grade"]) if r["leak_grade"] else NOT_RECORDED,
-                    r["length_of_stay_days"], STOMA.label(r["stoma"]) if r["stoma"] else NOT_RECORDED,
-                    r["stoma_closure_date"], r["days_to_death"]))
-    schema = {"Patient": pl.String, "Strategy group": pl.String, "Procedure": pl.String, "Intent": pl.String,
-              "Date": pl.Date, "Clavien-Dindo": pl.String, "Leak": pl.String, "Length of stay (days)": pl.Int64,
-              "Stoma": pl.String, "Stoma closed on": pl.Date, "Days to death": pl.Int64}
-    return pl.DataFrame(out, schema=schema, orient="row")
+def format_procedure_listing(procs: pl.DataFrame, group_labels: Mapping[str, str], *,
+                             limit: int | None = None) -> pl.DataFrame:
+    """Procedures behind a procedure-table cell, one row per procedure, sorted by
+    patient and procedure number; the first ``limit`` rows (all when None)."""
+    def recorded(col: str, vocab: Vocabulary) -> pl.Expr:
+        return _vocab_label(pl.col(col).cast(pl.String), vocab, NOT_RECORDED, empty_missing=True)
+
+    return _first(procs, PROCEDURE_LISTING_ORDER, limit).select(
+        pl.col("subject_id").cast(pl.String).alias("Patient"),
+        _group_label(group_labels).alias("Strategy group"),
+        _vocab_label(pl.col("procedure_type").cast(pl.String), PROCEDURE_TYPE).alias("Procedure"),
+        _vocab_label(pl.col("intent").cast(pl.String), PROCEDURE_INTENT).alias("Intent"),
+        pl.col("procedure_date").cast(pl.Date).alias("Date"),
+        recorded("clavien_dindo", CLAVIEN_DINDO).alias("Clavien-Dindo"),
+        recorded("leak_grade", LEAK_GRADE).alias("Leak"),
+        pl.col("length_of_stay_days").cast(pl.Int64).alias("Length of stay (days)"),
+        recorded("stoma", STOMA).alias("Stoma"),
+        pl.col("stoma_closure_date").cast(pl.Date).alias("Stoma closed on"),
+        pl.col("days_to_death").cast(pl.Int64).alias("Days to death"),
+    ).collect()

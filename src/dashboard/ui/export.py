@@ -44,7 +44,7 @@ def provenance(ctx: PageContext) -> Callable[[], Provenance]:
     return lambda: Provenance.from_meta(meta, flt, n=n, m=m)
 
 
-def _export_audit(ctx: PageContext, kind: str, name: str) -> Callable[..., None]:
+def export_audit(ctx: PageContext, kind: str, name: str) -> Callable[..., None]:
     """An audit recorder for one download (who, what kind, filters, N), captured at render
     time and called from the click's callback (no ``st.*`` there)."""
     actor, role = ctx.actor, ctx.role
@@ -74,7 +74,7 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Expo
         large = st.checkbox("Presentation look (large type, thick lines)", value=ctx.presentation,
                             key=f"{key}_present")
         prov = provenance(ctx)
-        log_export = _export_audit(ctx, "figure", name)
+        log_export = export_audit(ctx, "figure", name)
 
         def build() -> bytes:
             data = figure_bytes(fig, fmt, size, prov(), presentation=large)
@@ -99,7 +99,7 @@ def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str 
         suppress = st.checkbox(f"Suppress small cells (counts under {SUPPRESS_THRESHOLD} shown as "
                                f"<{SUPPRESS_THRESHOLD})", value=suppress_default(ctx), key=f"{key}_sup")
         prov = provenance(ctx)
-        log_export = _export_audit(ctx, "table", name)
+        log_export = export_audit(ctx, "table", name)
 
         def build() -> bytes:
             data = table_bytes(df, fmt, title or name, prov(), suppress_below=SUPPRESS_THRESHOLD if suppress else None,

@@ -3,11 +3,14 @@ complications; a figure and a patient listing behind each table."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import polars as pl
 import streamlit as st
 
 from ..figures.safety import ae_bars_figure, irae_onset_figure, procedure_figure
 from ..filters import CohortFilter, PageOption
+from ..provenance import Provenance, slug
 from ..queries.safety import (
     PROCEDURE_CLASS,
     SAFETY_GROUP,
@@ -31,7 +34,7 @@ from ..stats.safety import (
     summarize_surgery_impact,
 )
 from ..store import Store
-from ..tables.export import mask_identifiers
+from ..tables.export import mask_identifiers, table_bytes
 from ..tables.safety import (
     OVERALL_LABEL,
     ae_levels,
@@ -46,7 +49,7 @@ from ..tables.safety import (
     format_simple_html,
 )
 from .data import cached_query
-from .export import show_figure, table_download
+from .export import export_audit, provenance, show_figure, table_download
 from .page import PageContext, option_control
 
 SECTION = PageOption("section", "Show", (("ae", "Immunotherapy adverse events"), ("irae", "Immune-related events"),
@@ -80,6 +83,8 @@ PROC_UNIT = {True: "Each patient's first procedure of each type is counted (a la
                    "same type is not).",
              False: "Every procedure is counted (a patient can contribute several)."}
 GROUP_LABELS = SAFETY_GROUP.labels
+LISTING_ROWS = 500  # rows of a patient listing on screen; the download has them all
+Formatter = Callable[..., pl.DataFrame]  # tables.safety.format_*_listing(rows, group_labels, *, limit=None)
 LEVEL_LABELS = {code: label for code, _, label in GRADE_LEVELS}
 
 
@@ -92,12 +97,48 @@ def _population(ctx: PageContext) -> tuple[pl.DataFrame, int]:
     return den, int(den["n"].sum()) if den.height else 0
 
 
-def _listing(df: pl.DataFrame, key: str, ctx: PageContext) -> None:
+def _listing(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, ctx: PageContext) -> None:
+    """A patient listing: its first :data:`LISTING_ROWS` rows on screen (only those are
+    formatted); when there are more, a caption saying so and the whole listing as CSV."""
+    df = fmt(rows, GROUP_LABELS, limit=LISTING_ROWS)
     if ctx.hide_identifiers:
         df = mask_identifiers(df, ("Patient",))
     dates = {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c, t in df.schema.items() if t == pl.Date}
     st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(df.height, 1)), key=key,
                  column_config=dates)
+    if rows.height <= LISTING_ROWS:
+        return
+    may_export = ctx.identity is None or ctx.can("export_patient_level")
+    st.caption(f"Showing the first {LISTING_ROWS:,} of {rows.height:,} rows, by patient"
+               + ("; download the full listing as CSV." if may_export else "."))
+    if may_export:
+        _listing_download(rows, fmt, key, name, ctx)
+
+
+def listing_csv(rows: pl.DataFrame, fmt: Formatter, title: str, prov: Provenance, *,
+                hide_identifiers: bool) -> bytes:
+    """The whole listing as CSV with the provenance footer (``SYNTHETIC DATA`` first for
+    the demonstration registry); patient ids masked when ``hide_identifiers``."""
+    df = fmt(rows, GROUP_LABELS)
+    if hide_identifiers:
+        df = mask_identifiers(df, ("Patient",))
+    return table_bytes(df, "csv", title, prov)
+
+
+def _listing_download(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, ctx: PageContext) -> None:
+    """Download button for :func:`listing_csv`, built on click (no ``st.*`` in the
+    callable) and audited; ``synthetic_`` file name for the demonstration registry."""
+    prov, hide = provenance(ctx), ctx.hide_identifiers
+    log_export = export_audit(ctx, "patient_listing", name)
+
+    def build() -> bytes:
+        data = listing_csv(rows, fmt, f"Patient listing. {name}", prov(), hide_identifiers=hide)
+        log_export(format="csv", rows=rows.height, masked=hide)
+        return data
+
+    file_name = ("synthetic_" if ctx.store.is_synthetic() else "") + slug(f"listing {name}") + ".csv"
+    st.download_button(f"Full listing ({rows.height:,} rows, CSV)", data=build, file_name=file_name, mime="text/csv",
+                       on_click="ignore", icon=":material/download:", key=f"{key}_csv")
 
 
 # ------------------------------------------------------------------------ ICI AEs
@@ -149,7 +190,8 @@ def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageCon
     n = cell["subject_id"].n_unique()
     st.markdown(f"**{n} patient{'s' if n != 1 else ''}**: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}. "
                 "One row per patient and preferred term, at the worst grade (the event shown is the worst one).")
-    _listing(format_ae_listing(cell, GROUP_LABELS), "ae_listing", ctx)
+    _listing(cell, format_ae_listing, "ae_listing",
+             f"Immunotherapy adverse events: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}", ctx)
 
 
 # ------------------------------------------------------------------------ irAEs
@@ -182,7 +224,8 @@ def _irae_section(ctx: PageContext) -> None:
             rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
             st.markdown(f"**{rows['subject_id'].n_unique()} patients, {rows.height} events**: {t}, {_label(g)}. "
                         "One row per event.")
-            _listing(format_event_listing(rows, GROUP_LABELS), "irae_listing", ctx)
+            _listing(rows, format_event_listing, "irae_listing",
+                     f"Immune-related adverse events: {t}, {_label(g)}", ctx)
     with tab_fig:
         show_figure(irae_onset_figure(ir), f"immune-related events onset {g.lower()}", ctx, key="irae_onset")
     _impact(events, den, ctx)
@@ -197,7 +240,7 @@ def _impact(events: pl.DataFrame, den: pl.DataFrame, ctx: PageContext) -> None:
     rows = events.filter(pl.col("surgery_impact").is_in(("DELAYED", "CANCELLED")))
     with st.expander(f"Patient listing: {rows.height} event(s) in {rows['subject_id'].n_unique()} patient(s)",
                      icon=":material/list:"):
-        _listing(format_event_listing(rows, GROUP_LABELS), "impact_listing", ctx)
+        _listing(rows, format_event_listing, "impact_listing", "Adverse events that delayed or cancelled surgery", ctx)
 
 
 # ------------------------------------------------------------------------ procedures
@@ -234,7 +277,8 @@ def _procedure_section(ctx: PageContext, first_only: bool) -> None:
                 .filter(procedure_cell_filter(cell)))
         st.markdown(f"**{rows.height} procedure(s) in {rows['subject_id'].n_unique()} patient(s)**: "
                     f"{PROCEDURE_CLASS.label(k)}, {dict(cells)[cell]}.")
-        _listing(format_procedure_listing(rows, GROUP_LABELS), "proc_listing", ctx)
+        _listing(rows, format_procedure_listing, "proc_listing", f"{PROCEDURE_CLASS.label(k)}: {dict(cells)[cell]}",
+                 ctx)
     with tab_fig:
         show_figure(procedure_figure(summary, PROCEDURE_CLASS.labels), "procedure complications", ctx, key="proc_fig")
 
