@@ -36,8 +36,18 @@ def _cached(module: str, name: str, path: str, version: tuple, flt: CohortFilter
     return fn(get_store(path), flt, *args)
 
 
-def cached_query(fn: Callable[..., Any], store: Store, flt: CohortFilter, *args: Any) -> Any:
+@st.cache_data(max_entries=8, show_spinner=False)
+def _cached_large(module: str, name: str, path: str, version: tuple, flt: CohortFilter, args: tuple) -> Any:
+    fn = getattr(importlib.import_module(module), name)
+    return fn(get_store(path), flt, *args)
+
+
+def cached_query(fn: Callable[..., Any], store: Store, flt: CohortFilter, *args: Any, large: bool = False) -> Any:
     """``fn(store, flt, *args)`` cached per database version and filter.
 
-    ``fn`` must be a module-level ``select_*`` function (looked up again by name)."""
-    return _cached(fn.__module__, fn.__qualname__, str(store.path), store.version, flt, tuple(args))
+    ``fn`` must be a module-level ``select_*`` function (looked up again by name).
+    ``large=True`` for results that grow with the registry (event-level frames: ~130 MB
+    at a million patients): they go to a cache of 8 entries instead of 512, so server
+    memory stays bounded however many filters the users try."""
+    cache = _cached_large if large else _cached
+    return cache(fn.__module__, fn.__qualname__, str(store.path), store.version, flt, tuple(args))

@@ -144,7 +144,7 @@ def _listing_download(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, c
 # ------------------------------------------------------------------------ ICI AEs
 def _ae_section(ctx: PageContext, sort: str) -> None:
     den, total = _population(ctx)
-    events = cached_query(select_ici_ae_events, ctx.store, ctx.filter)
+    events = cached_query(select_ici_ae_events, ctx.store, ctx.filter, large=True)
     excluded = cached_query(select_ae_exclusions, ctx.store, ctx.filter)
     st.caption(f"Safety population: **{total:,}** patients of the selection. " + AE_NOTE
                + " Surgical and endoscopic complications are under *Procedure complications*."
@@ -197,7 +197,7 @@ def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageCon
 # ------------------------------------------------------------------------ irAEs
 def _irae_section(ctx: PageContext) -> None:
     den, total = _population(ctx)
-    events = cached_query(select_ici_ae_events, ctx.store, ctx.filter)
+    events = cached_query(select_ici_ae_events, ctx.store, ctx.filter, large=True)
     if total == 0:
         st.info("No patient in the selection received immunotherapy.")
         return
@@ -245,7 +245,7 @@ def _impact(events: pl.DataFrame, den: pl.DataFrame, ctx: PageContext) -> None:
 
 # ------------------------------------------------------------------------ procedures
 def _procedure_section(ctx: PageContext, first_only: bool) -> None:
-    procs = cached_query(select_procedures, ctx.store, ctx.filter)
+    procs = cached_query(select_procedures, ctx.store, ctx.filter, large=True)
     st.caption(PROC_NOTE.format(unit=PROC_UNIT[first_only]))
     if procs.height == 0:
         st.info("No resections in this selection.")
