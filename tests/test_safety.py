@@ -575,3 +575,35 @@ def test_listing_csv_is_the_whole_listing_labelled_synthetic(db):
     masked = safety_ui.listing_csv(cell, format_ae_listing, "t", prov, hide_identifiers=True).decode()
     ids = [line.split(",")[0] for line in masked.splitlines()[1:] if not line.startswith("#")]
     assert len(ids) == cell.height and ids[0] == "Patient 1" and not any(i.startswith("NOR-") for i in ids)
+
+
+@pytest.mark.parametrize("n_patients", [400, 5000])
+def test_irae_onset_figure_boxes_at_any_scale(n_patients):
+    """Up to ONSET_POINTS_MAX patient-terms: raw points and a box plotly computes; above:
+    precomputed boxes only (linear quartiles, Tukey whiskers to the furthest point within
+    1.5 IQR, as plotly draws them), checked against numpy."""
+    import numpy as np
+
+    from dashboard.figures.safety import ONSET_POINTS_MAX, irae_onset_figure
+
+    rng = np.random.default_rng(3)
+    terms = np.where(np.arange(n_patients) % 3 == 0, "Colitis", "Hepatitis")
+    days = rng.gamma(2.0, 40.0, n_patients).round().astype(int)
+    days[:3] = [900, 1000, 1200]  # outliers beyond the upper fence
+    events = pl.DataFrame({"subject_id": [f"P{i}" for i in range(n_patients)], "term": terms,
+                           "days_from_t0": days, "steroids": rng.random(n_patients) < 0.3})
+    events = pl.concat([events, events.with_columns(pl.col("days_from_t0") + 50)])  # a later event: not the first
+    fig = irae_onset_figure(events)
+    boxes = [t for t in fig.data if t.type == "box"]
+    points = [t for t in fig.data if t.type == "scatter"]
+    if n_patients <= ONSET_POINTS_MAX:
+        assert len(points) == 2 and sum(len(t.x) for t in points) == n_patients
+        return
+    assert not points and len(boxes) == 1
+    b = boxes[0]
+    for i, term in enumerate(b.y):
+        x = days[terms == term].astype(float)
+        q1, med, q3 = np.percentile(x, [25, 50, 75])
+        assert (b.q1[i], b.median[i], b.q3[i]) == pytest.approx((q1, med, q3))
+        assert b.lowerfence[i] == x[x >= q1 - 1.5 * (q3 - q1)].min()
+        assert b.upperfence[i] == x[x <= q3 + 1.5 * (q3 - q1)].max() < 900

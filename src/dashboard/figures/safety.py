@@ -90,6 +90,9 @@ def ae_bars_figure(table: AeTable, group_labels: Mapping[str, str], *, max_terms
     return fig
 
 
+ONSET_POINTS_MAX = 3000  # patient-term points drawn on the onset figure; boxes only above
+
+
 def irae_onset_figure(events: pl.DataFrame) -> go.Figure:
     """Days from T0 to the first onset of each immune-related preferred term, one point
     per patient and term, with a box per term (ordered by median onset).
@@ -107,17 +110,37 @@ def irae_onset_figure(events: pl.DataFrame) -> go.Figure:
     order = (first.group_by("term").agg(pl.col("days_from_t0").median().alias("m"), pl.len().alias("n"))
              .sort(["m", "term"], descending=[True, False]))
     fig = go.Figure()
-    fig.add_trace(go.Box(
-        y=first["term"], x=first["days_from_t0"], orientation="h", boxpoints=False, name="Onset",
-        marker=dict(color="#546e7a"), line=dict(width=1.4), fillcolor=rgba("#90a4ae", 0.25), showlegend=False,
-        hoverinfo="skip"))
-    for flag, name, colour in ((False, "No systemic steroids", "#78909c"), (True, "Treated with steroids", "#d84315")):
-        sub = first.filter(pl.col("steroids") == flag)
-        fig.add_trace(go.Scatter(
-            y=sub["term"], x=sub["days_from_t0"], mode="markers", name=name,
-            marker=dict(color=colour, size=5, opacity=0.55),
-            hovertemplate="%{y}<br>onset day %{x} from T0<br>%{customdata}<extra></extra>",
-            customdata=sub["subject_id"]))
+    box = dict(orientation="h", name="Onset", marker=dict(color="#546e7a"), line=dict(width=1.4),
+               fillcolor=rgba("#90a4ae", 0.25), showlegend=False, hoverinfo="skip")
+    if first.height <= ONSET_POINTS_MAX:
+        fig.add_trace(go.Box(y=first["term"].to_list(), x=first["days_from_t0"].to_numpy(), boxpoints=False, **box))
+        for flag, name, colour in ((False, "No systemic steroids", "#78909c"), (True, "Treated with steroids", "#d84315")):
+            sub = first.filter(pl.col("steroids") == flag)
+            fig.add_trace(go.Scatter(
+                y=sub["term"].to_list(), x=sub["days_from_t0"].to_numpy(), mode="markers", name=name,
+                marker=dict(color=colour, size=5, opacity=0.55),
+                hovertemplate="%{y}<br>onset day %{x} from T0<br>%{customdata}<extra></extra>",
+                customdata=sub["subject_id"].to_list()))
+    else:
+        # registry scale: the boxes from precomputed quartiles and Tukey fences (as plotly
+        # draws them: linear quartiles, whiskers to the furthest point within 1.5 IQR),
+        # not one point per patient sent to the browser
+        q = pl.col("days_from_t0")
+        quart = (first.group_by("term")
+                 .agg(q.quantile(0.25, "linear").alias("q1"), q.median().alias("med"),
+                      q.quantile(0.75, "linear").alias("q3"))
+                 .with_columns(lf=pl.col("q1") - 1.5 * (pl.col("q3") - pl.col("q1")),
+                               uf=pl.col("q3") + 1.5 * (pl.col("q3") - pl.col("q1"))))
+        fences = (first.join(quart.select("term", "lf", "uf"), on="term")
+                  .group_by("term").agg(q.filter(q >= pl.col("lf")).min().alias("lower"),
+                                        q.filter(q <= pl.col("uf")).max().alias("upper")))
+        st = quart.join(fences, on="term").sort("term")
+        lower, upper = st["lower"].to_list(), st["upper"].to_list()
+        fig.add_trace(go.Box(y=st["term"].to_list(), q1=st["q1"].to_list(), median=st["med"].to_list(),
+                             q3=st["q3"].to_list(), lowerfence=lower, upperfence=upper, **box))
+        fig.add_annotation(text=f"{first.height:,} patient-terms: boxes only (points are drawn up to "
+                                f"{ONSET_POINTS_MAX:,})", xref="paper", yref="paper", x=1, y=1.0, xanchor="right",
+                           yanchor="bottom", showarrow=False, font=dict(size=12, color="#546e7a"))
     terms = order["term"].to_list()
     fig.update_layout(
         font=FONT, plot_bgcolor="white", height=max(300, 90 + 26 * len(terms)), margin=dict(l=10, r=20, t=40, b=50),
