@@ -137,23 +137,36 @@ def bench_stats_on_store(db: Path, skip_cox: bool) -> list[dict]:
     return compare(df, skip_cox=skip_cox, km_times={"time in days": "days"})
 
 
-def _descendants_rss_mb() -> float:
-    """Resident memory of this process's descendants (the figure-export Chromium)."""
+def _pss_mb(pid: int) -> float:
+    """Proportional set size of a process (shared pages split between their users, so
+    a multi-process browser is not counted several times over); RSS if unavailable."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _descendants_pss_mb() -> float:
+    """Memory (PSS) of this process's descendants: the figure-export Chromium."""
     kids: dict[int, list[int]] = {}
-    rss: dict[int, float] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            kids.setdefault(int(fields[1]), []).append(int(d.name))
-            rss[int(d.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
+        kids.setdefault(ppid, []).append(int(d.name))
     total, todo = 0.0, list(kids.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0.0)
+        total += _pss_mb(pid)
         todo += kids.get(pid, [])
     return total
 
@@ -167,9 +180,9 @@ def child(db: Path, repeats: int, skip_cox: bool) -> None:
     warm_up()
     pages = bench_pages(repeats)
     rss_pages = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    browser = _descendants_rss_mb()
+    browser = _descendants_pss_mb()
     stats = bench_stats_on_store(db, skip_cox)
-    print(json.dumps({"pages": pages, "peak_rss_mb_pages": rss_pages, "export_browser_rss_mb": browser,
+    print(json.dumps({"pages": pages, "peak_rss_mb_pages": rss_pages, "export_browser_pss_mb": browser,
                       "stats": stats}))
 
 
@@ -210,8 +223,8 @@ def print_results(results: list[dict]) -> None:
     for r in results:
         tgt = _target("peak_rss_mb", r["patients"])
         print(f"{r['patients']:>10,} patients: peak RSS {r['peak_rss_mb_pages']:.0f} MB after all pages"
-              f"{'' if tgt is None else f' (target < {tgt} MB)'}; export browser (Chromium) "
-              f"{r.get('export_browser_rss_mb', 0):.0f} MB besides; store file {r['store_mb']:.0f} MB")
+              f"{'' if tgt is None else f' (target < {tgt} MB)'}; export browser (Chromium, PSS) "
+              f"{r.get('export_browser_pss_mb', 0):.0f} MB besides; store file {r['store_mb']:.0f} MB")
     print("\nStatistics on the store's OS / RG data, ours vs lifelines")
     for r in results:
         print(f"-- {r['patients']:,} patients")

@@ -73,6 +73,9 @@ def _whole_number_span(time: np.ndarray, n_groups: int) -> int:
     ``n_groups x (max + 1)`` cells is cheap (at most 4 cells per subject, or 4,096), else 0."""
     if time.size == 0:
         return 0
+    head = time[:256]
+    if not np.array_equal(head, np.floor(head)):  # cheap early exit for fractional times
+        return 0
     top = float(time.max())
     span = int(top) + 1
     if top >= 2**31 or n_groups * span > max(4 * time.size, 4096):
