@@ -121,13 +121,13 @@ def risk_table(
         # many ties: hash group-by (Polars) beats a full sort
         keys = ["t"] if n_groups == 1 else ["g", "t"]
         if fw is None:  # counts only: the fewer columns aggregated, the faster
-            frame = pl.DataFrame({"g": codes, "t": time, "d": event}).select(*keys, "d")
-            agg = (frame.group_by(keys).agg(pl.len().cast(pl.Float64).alias("w"), pl.col("d").sum().cast(pl.Float64))
-                   .sort(keys))
+            agg = (pl.LazyFrame({"g": codes, "t": time, "d": event}).select(*keys, "d").group_by(keys)
+                   .agg(pl.len().cast(pl.Float64).alias("w"), pl.col("d").sum().cast(pl.Float64)).sort(keys)
+                   .collect())
             w2 = d2 = None
         else:
-            frame = pl.DataFrame({"g": codes, "t": time, "w": fw, "d": fw * event, "w2": fw2, "d2": fw2 * event})
-            agg = frame.select(*keys, "w", "d", "w2", "d2").group_by(keys).agg(pl.all().sum()).sort(keys)
+            agg = (pl.LazyFrame({"g": codes, "t": time, "w": fw, "d": fw * event, "w2": fw2, "d2": fw2 * event})
+                   .select(*keys, "w", "d", "w2", "d2").group_by(keys).agg(pl.all().sum()).sort(keys).collect())
             w2, d2 = agg.get_column("w2").to_numpy(), agg.get_column("d2").to_numpy()
         g = agg.get_column("g").to_numpy() if n_groups > 1 else np.zeros(agg.height, dtype=np.int64)
         t, wsum, d = (agg.get_column(c).to_numpy() for c in ("t", "w", "d"))
