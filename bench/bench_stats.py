@@ -19,7 +19,7 @@ import polars as pl
 from dashboard.stats import cox_model, cumulative_incidence, kaplan_meier, logrank_test
 
 
-def timed(fn, repeats: int = 3):
+def timed(fn, repeats: int = 5):
     """Result and the best of ``repeats`` wall times (as timeit: the least disturbed run;
     the first call of a process also pays one-off warm-up costs)."""
     best = float("inf")
