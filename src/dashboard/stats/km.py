@@ -68,6 +68,15 @@ def _sorted_keys(codes: np.ndarray, time: np.ndarray):
     return (uk // ut.size, ut[uk % ut.size]), kinv
 
 
+def many_ties(time: np.ndarray) -> bool:
+    """Whether ``time`` has few distinct values relative to its size (then a hash
+    group-by beats a sort). Judged on an evenly spaced sample of ~2,000: with D distinct
+    values a sample of m holds about D (1 - exp(-m / D)) of them, so fewer than 90%
+    distinct in the sample means D is below ~10 m; only the path depends on it."""
+    sample = time[:: max(1, time.size // 2_000)]
+    return np.unique(sample).size < 0.9 * sample.size
+
+
 def _whole_number_span(time: np.ndarray, n_groups: int) -> int:
     """``max + 1`` when every time is a whole number and a dense count over
     ``n_groups x (max + 1)`` cells is cheap (at most 4 cells per subject, or 4,096), else 0."""
@@ -98,7 +107,6 @@ def risk_table(
         w = np.ones_like(time) if weights is None else weights
         f = np.ones_like(time) if freq is None else freq
         fw, fw2 = f * w, f * w * w  # sums over the expanded subjects: sum w, sum w^2
-    sample = time[:: max(1, time.size // 20_000)]
     n_groups = int(codes.max()) + 1 if codes.size else 1
     span = _whole_number_span(time, n_groups)
     if span:
@@ -117,7 +125,7 @@ def risk_table(
         if fw is not None:
             w2 = np.bincount(key, weights=fw2, minlength=m)[pos]
             d2 = np.bincount(key, weights=fw2 * event, minlength=m)[pos]
-    elif np.unique(sample).size < 0.2 * sample.size:
+    elif many_ties(time):
         # many ties: hash group-by (Polars) beats a full sort
         keys = ["t"] if n_groups == 1 else ["g", "t"]
         if fw is None:  # counts only: the fewer columns aggregated, the faster

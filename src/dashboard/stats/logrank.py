@@ -10,7 +10,7 @@ import polars as pl
 from scipy.stats import chi2
 
 from dashboard.stats import _validate as v
-from dashboard.stats.km import _group_codes, _sorted_keys
+from dashboard.stats.km import _group_codes, _sorted_keys, many_ties
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,8 +60,7 @@ def _o_e_v(
         ww = ww * f
     # with many tied times, first collapse subjects to (stratum, time, group) cells with a
     # hash group-by (no sort of every subject); then a dense (stratum, time) index
-    sample = t[:: max(1, t.size // 20_000)]
-    if np.unique(sample).size < 0.2 * sample.size:
+    if many_ties(t):
         cells = (pl.DataFrame({"s": s_codes, "t": t, "g": codes, "w": ww, "d": ww * e})
                  .group_by("s", "t", "g").agg(pl.col("w").sum(), pl.col("d").sum()))
         s_in, t_in, g_in, w_in, d_in = (cells.get_column(c).to_numpy() for c in ("s", "t", "g", "w", "d"))
