@@ -198,6 +198,16 @@ def test_suppression_of_n_pct_cells_and_threshold():
     assert suppress_small_cells(t1, 10)["Overall (n=10)"].to_list()[2] == "<10"
 
 
+def test_suppression_reads_counts_with_thousands_separators():
+    # registry-scale tables write "1,204 (5.0%)": still a count cell, left alone; "3 (0.1%)" hidden
+    t = pl.DataFrame({"Events": ["1,204 (5.0%)", "3 (0.1%)", "0", "12,000"], "Median": ["1.0 (0-2)"] * 4})
+    out = suppress_small_cells(t)
+    assert out["Events"].to_list() == ["1,204 (5.0%)", "<5", "0", "12,000"]
+    assert out["Median"].to_list() == t["Median"].to_list()
+    # the separator is read, not mistaken for the end of the number
+    assert suppress_small_cells(t, 2000)["Events"].to_list() == ["<2000", "<2000", "0", "12,000"]
+
+
 def test_suppression_explicit_columns_and_percent_pairs():
     df = pl.DataFrame({"g": ["a", "b"], "n_ae": [2, 9], "pct_ae": [20.0, 90.0], "n_sae": [0, 4], "pct_sae": [0.0, 40.0]})
     out = suppress_small_cells(df, 5, ["n_ae", "n_sae"], percent_of={"pct_ae": "n_ae", "pct_sae": "n_sae"})

@@ -551,7 +551,7 @@ def test_long_listing_shows_the_first_rows_and_downloads_all(db, monkeypatch):
     assert len(shown) == 5
     assert list(shown["Patient"]) == format_ae_listing(cell, SAFETY_GROUP.labels, limit=5)["Patient"].to_list()
     n = _cell(table, "ANY")["n_any"]
-    assert any(m.value.startswith(f"**{n} patients**") for m in at.markdown)  # the cell count, not the rows shown
+    assert any(m.value.startswith(f"**{n:,} patients**") for m in at.markdown)  # the cell count, not the rows shown
     assert any(f"Showing the first 5 of {cell.height:,} rows" in c.value for c in at.caption)
     buttons = [b.proto for b in at.get("download_button") if b.proto.label.startswith("Full listing")]
     assert len(buttons) == 1 and buttons[0].label == f"Full listing ({cell.height:,} rows, CSV)"

@@ -61,7 +61,7 @@ def format_baseline_table(summary: BaselineSummary, variables: tuple[BaselineVar
                 cells = []
                 for g in groups:
                     r = cat[(v.column, lc, g["group"])]
-                    cells.append(f"{r['n']} ({r['pct']:.1f}%)" if not math.isnan(r["pct"]) else f"{r['n']}")
+                    cells.append(f"{r['n']:,} ({r['pct']:.1f}%)" if not math.isnan(r["pct"]) else f"{r['n']:,}")
                 if cat[(v.column, lc, OVERALL)]["n"] == 0:  # e.g. other sites after filtering on one
                     continue
                 rows.append(["level", labels.get(lc, lc)] + cells + ["", "", ""])

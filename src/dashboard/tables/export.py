@@ -31,7 +31,8 @@ FORMATS = ("csv", "xlsx", "html", "png")
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "html": "text/html", "png": "image/png"}
 IDENTIFIER_COLUMNS = ("subject_id", "patient_id", "record_id", "redcap_record_id")
-_N_PCT = re.compile(r"^\s*(\d+)\s*(\([^()]*%[^()]*\))?\s*$")  # "12", "12 (34.5%)"; not "12.0 (8-15)"
+# "12", "12 (34.5%)", "1,204 (5.0%)"; not "12.0 (8-15)"
+_N_PCT = re.compile(r"^\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(\([^()]*%[^()]*\))?\s*$")
 _PCT_NAMES = ("%", "pct", "percent", "Percent", "%, n")
 
 
@@ -82,7 +83,7 @@ def suppress_small_cells(df: pl.DataFrame, threshold: int = 5, count_columns: Se
             return False
         if isinstance(v, str):
             m = _N_PCT.match(v)
-            return bool(m) and 0 < int(m.group(1)) < threshold
+            return bool(m) and 0 < int(m.group(1).replace(",", "")) < threshold
         return 0 < v < threshold
 
     hidden = {c: [small(v) for v in df[c].to_list()] for c in count_columns}

@@ -23,7 +23,7 @@ def _ci(v, lo, hi, digits: int = 1) -> str:
 def _count_pct(x, n) -> str:
     if x is None or not n:
         return "-"
-    return f"{x} ({100 * x / n:.0f}%)"
+    return f"{x:,} ({100 * x / n:.0f}%)"
 
 
 def format_scale_table(summary: pl.DataFrame, *, mcid: float) -> pl.DataFrame:
@@ -72,6 +72,6 @@ def format_stoma_table(summary: pl.DataFrame, months: Sequence[int] = (0, 3, 6, 
         row = {"Strategy group": STRATEGY_GROUP.label(g)}
         for m in months:
             r = by_month.get(m)
-            row[f"Month {m}"] = "-" if r is None else f"{r['n_stoma']} / {r['n']} ({100 * r['share']:.0f}%)"
+            row[f"Month {m}"] = "-" if r is None else f"{r['n_stoma']:,} / {r['n']:,} ({100 * r['share']:.0f}%)"
         rows.append(row)
     return pl.DataFrame(rows) if rows else pl.DataFrame()

@@ -31,10 +31,11 @@ ANASTOMOSIS = ("NONE", "A", "B", "C")  # leak grades recorded for a procedure wi
 
 
 def format_n_pct(n: int, d: int) -> str:
-    """``n (p%)`` with one decimal; ``0`` for none; ``-`` without a denominator."""
+    """``n (p%)`` with one decimal and thousands separators; ``0`` for none; ``-``
+    without a denominator."""
     if not d:
         return "-"
-    return "0" if n == 0 else f"{n} ({100 * n / d:.1f}%)"
+    return "0" if n == 0 else f"{n:,} ({100 * n / d:.1f}%)"
 
 
 def _num(x: float | None) -> str:
@@ -54,7 +55,7 @@ def format_rate_ci(x: int, n: int, estimate: float | None, lower: float | None, 
     """``x/n, p% (lo-hi)``; ``-`` without a denominator."""
     if not n or estimate is None:
         return "-"
-    return f"{x}/{n}, {100 * estimate:.1f}% ({100 * lower:.1f}-{100 * upper:.1f})"
+    return f"{x:,}/{n:,}, {100 * estimate:.1f}% ({100 * lower:.1f}-{100 * upper:.1f})"
 
 
 def group_head(label: str, n: int) -> str:
@@ -209,7 +210,7 @@ def format_irae_table(summary: pl.DataFrame, denominator: int) -> pl.DataFrame:
     rows = []
     for r in summary.iter_rows(named=True):
         ev = int(r["events"])
-        rows.append((r["term"], format_n_pct(int(r["patients"]), denominator), str(int(r["patients_g3"])), str(ev),
+        rows.append((r["term"], format_n_pct(int(r["patients"]), denominator), f"{int(r['patients_g3']):,}", f"{ev:,}",
                      format_median_iqr(r["onset_median"], r["onset_q1"], r["onset_q3"]),
                      format_n_pct(int(r["events_steroids"]), ev), format_n_pct(int(r["events_resolved"]), ev),
                      format_median_iqr(r["resolution_median"], r["resolution_q1"], r["resolution_q3"])))
@@ -260,7 +261,7 @@ def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str])
         r = by(s.clavien_, grade=g)
         if g == MISSING:
             if any(r[k]["n"] for k in s.classes):
-                add("missing", f"cd:{g}", NOT_RECORDED, {k: str(r[k]["n"]) for k in s.classes})
+                add("missing", f"cd:{g}", NOT_RECORDED, {k: f"{r[k]['n']:,}" for k in s.classes})
             continue
         rec = {k: int(s.major_.filter(pl.col("proc_class") == k)["n"][0]) for k in s.classes}
         add("item", f"cd:{g}", CLAVIEN_DINDO.label(g), {k: format_n_pct(r[k]["n"], rec[k]) for k in s.classes})
@@ -274,7 +275,7 @@ def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str])
         r = by(s.leak_, grade=g)
         if not any(r[k]["n"] for k in s.classes):
             continue
-        vals = {k: format_n_pct(r[k]["n"], anast[k]) if g in ANASTOMOSIS else str(r[k]["n"]) for k in s.classes}
+        vals = {k: format_n_pct(r[k]["n"], anast[k]) if g in ANASTOMOSIS else f"{r[k]['n']:,}" for k in s.classes}
         add("missing" if g == MISSING else "item", f"leak:{g}", NOT_RECORDED if g == MISSING else LEAK_GRADE.label(g),
             vals)
     add("head", "", "Mortality, any cause: deaths/evaluable, % (95% CI)", {})
@@ -294,7 +295,7 @@ def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str])
         rec = {k: sum(x["n"] for x in s.stoma_.filter((pl.col("proc_class") == k) & (pl.col("stoma") != MISSING))
                       .iter_rows(named=True)) for k in s.classes}
         add("missing" if g == MISSING else "item", f"stoma:{g}", NOT_RECORDED if g == MISSING else STOMA.label(g),
-            {k: str(r[k]["n"]) if g == MISSING else format_n_pct(r[k]["n"], rec[k]) for k in s.classes})
+            {k: f"{r[k]['n']:,}" if g == MISSING else format_n_pct(r[k]["n"], rec[k]) for k in s.classes})
     c = by(s.closure_)
     add("item", "stoma_closed", "Temporary stoma closed, n (% of temporary)",
         {k: format_n_pct(c[k]["closed"], c[k]["temporary"]) for k in s.classes})

@@ -188,7 +188,7 @@ def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageCon
     row_type, soc, term, label = rows[i]
     cell = ae_cell_patients(events, soc=soc, term=term, group=g, level=lv)
     n = cell["subject_id"].n_unique()
-    st.markdown(f"**{n} patient{'s' if n != 1 else ''}**: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}. "
+    st.markdown(f"**{n:,} patient{'s' if n != 1 else ''}**: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}. "
                 "One row per patient and preferred term, at the worst grade (the event shown is the worst one).")
     _listing(cell, format_ae_listing, "ae_listing",
              f"Immunotherapy adverse events: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}", ctx)
@@ -222,7 +222,7 @@ def _irae_section(ctx: PageContext) -> None:
             terms = summary["term"].to_list()
             t = st.selectbox("Immune-related event", terms, key="irae_term")
             rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
-            st.markdown(f"**{rows['subject_id'].n_unique()} patients, {rows.height} events**: {t}, {_label(g)}. "
+            st.markdown(f"**{rows['subject_id'].n_unique():,} patients, {rows.height:,} events**: {t}, {_label(g)}. "
                         "One row per event.")
             _listing(rows, format_event_listing, "irae_listing",
                      f"Immune-related adverse events: {t}, {_label(g)}", ctx)
@@ -275,7 +275,7 @@ def _procedure_section(ctx: PageContext, first_only: bool) -> None:
             cell = st.selectbox("Row", [c for c, _ in cells], format_func=dict(cells).get, key="proc_cell")
         rows = (procedures_counted(procs, first_only).filter(pl.col("proc_class") == k)
                 .filter(procedure_cell_filter(cell)))
-        st.markdown(f"**{rows.height} procedure(s) in {rows['subject_id'].n_unique()} patient(s)**: "
+        st.markdown(f"**{rows.height:,} procedure(s) in {rows['subject_id'].n_unique():,} patient(s)**: "
                     f"{PROCEDURE_CLASS.label(k)}, {dict(cells)[cell]}.")
         _listing(rows, format_procedure_listing, "proc_listing", f"{PROCEDURE_CLASS.label(k)}: {dict(cells)[cell]}",
                  ctx)
