@@ -97,6 +97,20 @@ class SurvivalSummary:
     options: SurvivalOptions = field(default_factory=SurvivalOptions)
 
 
+def _count(freq: str | None) -> pl.Expr:
+    """Patients in a frame or group: rows, or the sum of ``freq`` when rows are cells."""
+    return pl.len() if freq is None else pl.col(freq).sum()
+
+
+def _total(expr: pl.Expr, freq: str | None) -> pl.Expr:
+    """Sum of a per-patient 0/1 (or count) expression over patients, cells weighted by ``freq``."""
+    return expr.sum() if freq is None else (expr * pl.col(freq)).sum()
+
+
+def _patients(df: pl.DataFrame, freq: str | None) -> int:
+    return int(df.select(_count(freq)).item())
+
+
 def _check_tte(df: pl.DataFrame, cols: Sequence[str]) -> None:
     if not isinstance(df, pl.DataFrame):
         raise TypeError(f"expected a polars DataFrame, got {type(df).__name__}")
@@ -131,12 +145,11 @@ def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates:
     covs = [c for c in covs if use.get_column(c).n_unique() > 1]
     # numeric covariates with missing values: complete cases
     dropped = 0
-    size = (lambda f: f.height) if freq is None else (lambda f: int(f.get_column(freq).sum()))
     for c in covs:
         if use.get_column(c).null_count():
-            before = size(use)
+            before = _patients(use, freq)
             use = use.filter(pl.col(c).is_not_null())
-            dropped += before - size(use)
+            dropped += before - _patients(use, freq)
     if dropped:
         notes.append(f"{dropped} patients with a missing covariate left out")
     try:
@@ -190,9 +203,8 @@ def summarize_survival(
         raise ValueError("no patients to analyse")
     km = kaplan_meier(df, "time", "event", group="group", conf_level=options.conf_level,
                       conf_type=options.conf_type, freq=freq)
-    size = pl.len() if freq is None else pl.col(freq).sum()
-    events = pl.col("event").sum() if freq is None else (pl.col("event") * pl.col(freq)).sum()
-    counts = df.group_by("group").agg(size.cast(pl.Int64).alias("n"), events.cast(pl.Int64).alias("events"))
+    counts = df.group_by("group").agg(_count(freq).cast(pl.Int64).alias("n"),
+                                      _total(pl.col("event"), freq).cast(pl.Int64).alias("events"))
     order = order_groups(counts.get_column("group").to_list(), group_order)
     counts = counts.join(pl.DataFrame({"group": order, "_o": range(len(order))}), on="group").sort("_o").drop("_o")
     small = tuple(r["group"] for r in counts.iter_rows(named=True)
@@ -280,7 +292,6 @@ def summarize_competing(df: pl.DataFrame, *, times: Sequence[float] = LANDMARK_T
     multi-state ``survfit`` (``conf_type="log"`` by default).
     """
     _check_tte(df, ["time", "event_type", "group"] + ([freq] if freq else []))
-    size = pl.len() if freq is None else pl.col(freq).sum()
     present = set(df.get_column("event_type").unique().to_list())
     pieces = []
     for cause in ("REGROWTH", "COMPETING"):
@@ -288,7 +299,7 @@ def summarize_competing(df: pl.DataFrame, *, times: Sequence[float] = LANDMARK_T
             c = cumulative_incidence(df, "time", "event_type", cause, group="group", censor_code="CENSORED",
                                      conf_level=conf_level, conf_type=conf_type, freq=freq)
         else:  # no such event at all: incidence 0 throughout
-            c = (df.group_by("group").agg(pl.col("time").max(), size.cast(pl.Float64).alias("n_risk"))
+            c = (df.group_by("group").agg(pl.col("time").max(), _count(freq).cast(pl.Float64).alias("n_risk"))
                  .with_columns(pl.lit(0.0).alias("n_event"), pl.lit(0.0).alias("cif"), pl.lit(0.0).alias("std_err"),
                                pl.lit(None, pl.Float64).alias("lower"), pl.lit(None, pl.Float64).alias("upper")))
         pieces.append(c.with_columns(pl.lit(cause).alias("cause")))
@@ -305,11 +316,10 @@ def summarize_competing(df: pl.DataFrame, *, times: Sequence[float] = LANDMARK_T
                          "upper": r["upper"]})
     at = pl.DataFrame(rows, schema={"cause": pl.String, "group": pl.String, "time": pl.Float64, "cif": pl.Float64,
                                     "lower": pl.Float64, "upper": pl.Float64})
-    one = pl.lit(1) if freq is None else pl.col(freq)
     counts = df.group_by("group").agg(
-        size.cast(pl.Int64).alias("n"),
-        ((pl.col("event_type") == "REGROWTH") * one).sum().cast(pl.Int64).alias("regrowths"),
-        ((pl.col("event_type") == "COMPETING") * one).sum().cast(pl.Int64).alias("competing"),
+        _count(freq).cast(pl.Int64).alias("n"),
+        _total(pl.col("event_type") == "REGROWTH", freq).cast(pl.Int64).alias("regrowths"),
+        _total(pl.col("event_type") == "COMPETING", freq).cast(pl.Int64).alias("competing"),
     )
     order = order_groups(counts.get_column("group").to_list(), group_order)
     counts = counts.join(pl.DataFrame({"group": order, "_o": range(len(order))}), on="group").sort("_o").drop("_o")
@@ -419,18 +429,15 @@ def crude_preservation(df: pl.DataFrame, horizon: float, freq: str | None = None
     """
     fail = (pl.col("event") == 1) & (pl.col("time") <= horizon)
     ok = ~fail & (pl.col("time") >= horizon)
-    one = pl.lit(1) if freq is None else pl.col(freq)
-    size = pl.len() if freq is None else pl.col(freq).sum()
-    r = df.select((fail * one).sum().alias("f"), (ok * one).sum().alias("s"), size.alias("n")).row(0)
+    r = df.select(_total(fail, freq).alias("f"), _total(ok, freq).alias("s"), _count(freq).alias("n")).row(0)
     f, s, n = int(r[0]), int(r[1]), int(r[2])
     return s, s + f, n - s - f
 
 
 def _organ_row(df: pl.DataFrame, o: OrganOptions, freq: str | None = None) -> dict:
     s, n_eval, n_not = crude_preservation(df, o.horizon, freq)
-    n = df.height if freq is None else int(df.get_column(freq).sum())
-    events = df.get_column("event") if freq is None else df.get_column("event") * df.get_column(freq)
-    row = {"n": n, "events": int(events.sum()), "preserved": s, "evaluable": n_eval, "not_evaluable": n_not}
+    events = int(df.select(_total(pl.col("event"), freq)).item())
+    row = {"n": _patients(df, freq), "events": events, "preserved": s, "evaluable": n_eval, "not_evaluable": n_not}
     if n_eval:
         ci = proportion_ci(s, n_eval, o.method, o.conf_level)
         row.update(crude=ci.estimate, crude_lower=ci.lower, crude_upper=ci.upper)
@@ -510,12 +517,11 @@ def summarize_rates(df: pl.DataFrame, definitions: Sequence[tuple[str, str, str]
     Returns ``key, successes, n, estimate, lower, upper`` (no CI where n = 0).
     """
     rows = []
-    one = pl.lit(1) if freq is None else pl.col(freq)
     for key, num, den in definitions:
         _check_tte(df, [num, den] + ([freq] if freq else []))
         r = df.select(
-            ((pl.col(num).fill_null(False) & pl.col(den).fill_null(False)) * one).sum().alias("x"),
-            (pl.col(den).fill_null(False) * one).sum().alias("n"),
+            _total(pl.col(num).fill_null(False) & pl.col(den).fill_null(False), freq).alias("x"),
+            _total(pl.col(den).fill_null(False), freq).alias("n"),
         ).row(0)
         x, n = int(r[0]), int(r[1])
         ci: ProportionCI | None = proportion_ci(x, n, method, conf_level) if n else None
