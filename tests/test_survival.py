@@ -298,3 +298,22 @@ def test_every_endpoint_renders(db, endpoint, origin):
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == 1
     assert re.search(r"\d", _table(at, "Median").to_dict("records")[0]["Patients"])
+
+
+def test_censor_ticks_only_where_they_stay_readable():
+    """Up to CENSOR_MARKS_MAX censoring times a curve gets its ticks; beyond, ticks would
+    merge into a band over the curve, so none are drawn (the caption says so)."""
+    from dashboard.figures.km import CENSOR_MARKS_MAX, CurveSpec, step_figure
+
+    def curve(n_censor_times: int) -> CurveSpec:
+        t = [float(i + 1) for i in range(n_censor_times)]
+        data = pl.DataFrame({"time": t, "estimate": [1.0] * len(t), "lower": [1.0] * len(t), "upper": [1.0] * len(t),
+                             "n_risk": [float(n_censor_times - i) for i in range(len(t))], "n_censor": [1.0] * len(t)})
+        return CurveSpec("a", "A", "#000000", data)
+
+    def marks(fig) -> int:
+        return sum(1 for tr in fig.data if tr.name == "A censored")
+
+    grid = [0.0, 500.0]
+    assert marks(step_figure([curve(CENSOR_MARKS_MAX)], [], x_title="x", y_title="y", grid=grid)) == 1
+    assert marks(step_figure([curve(CENSOR_MARKS_MAX + 1)], [], x_title="x", y_title="y", grid=grid)) == 0

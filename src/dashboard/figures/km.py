@@ -25,6 +25,7 @@ GROUP_COLOURS = {"NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], 
 GROUP_DASH = {"NOM": "solid", "OPFS": "dash", "RO": "dot", "SYSTEMIC": "dashdot", "OP": "solid"}
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 GREY = "#8a8a8a"
+CENSOR_MARKS_MAX = 400  # censoring times per curve above which no ticks are drawn
 INK = "#1f2933"  # explicit text colour: Streamlit's chart theme would grey out axis titles otherwise
 
 
@@ -143,7 +144,7 @@ def step_figure(
         ), row=1, col=1)
         if c.censor_marks and "n_censor" in d.columns:
             cm = d.filter(pl.col("n_censor") > 0)
-            if cm.height:
+            if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
                 fig.add_trace(go.Scatter(
                     x=cm.get_column("time").to_numpy(), y=100 * cm.get_column("estimate").to_numpy(),
                     mode="markers", marker=dict(symbol="line-ns-open", size=6, color=c.colour, line=dict(width=1), opacity=0.7),

@@ -11,7 +11,7 @@ import streamlit as st
 from ..derive import ENDPOINTS_BY_CODE
 from ..figures.balance import balance_figure, weights_figure
 from ..figures.cif import cif_figure
-from ..figures.km import colours_for, dashes_for, km_figure
+from ..figures.km import CENSOR_MARKS_MAX, colours_for, dashes_for, km_figure
 from ..filters import CohortFilter, PageOption
 from ..queries.survival import (
     COVARIATES,
@@ -252,7 +252,7 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
                         cumulative=notes["cumulative"])
     show_figure(fig, f"KM {req.endpoint} from {req.origin} by {req.factor}", ctx, key="km_chart", config=PLOTLY_CONFIG)
     cap = [f"Kaplan-Meier estimate with pointwise {100 * opts.conf_level:g}% confidence band ({opts.conf_type})"
-           if notes["show_ci"] else "Kaplan-Meier estimate", "ticks mark censored follow-up"]
+           if notes["show_ci"] else "Kaplan-Meier estimate", f"ticks mark censored follow-up (not drawn on a curve with more than {CENSOR_MARKS_MAX} censoring times)"]
     if notes["min_at_risk"]:
         cap.append(f"each curve stops where fewer than {notes['min_at_risk']} patients remain at risk")
     st.caption("; ".join(cap) + ".")
