@@ -115,10 +115,10 @@ class PatientBuilder:
             dict(subject_id=self.sid, procedure_no=procedure_no, ypt=ypt, ypn=ypn, residual_viable_pct=residual))
         return self
 
-    def event(self, etype: str, date: str, salvage_procedure_no: int | None = None) -> "PatientBuilder":
+    def event(self, etype: str, date: str, salvage_procedure_no: int | None = None, **extra: Any) -> "PatientBuilder":
         self.reg.rows["onc_event"].append(
             dict(subject_id=self.sid, event_no=self._next("o"), event_type=etype, event_date=d(date),
-                 confirmation="BIOPSY", salvage_procedure_no=salvage_procedure_no))
+                 confirmation="BIOPSY", salvage_procedure_no=salvage_procedure_no, **extra))
         return self
 
 

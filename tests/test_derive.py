@@ -100,6 +100,8 @@ def test_regrowth_salvaged_r1_is_a_dfs_event(con):
     assert row(con, "P02", "DFS")[1:4:2] == (d("2023-03-01"), 0)
     assert row(con, "P02", "EFS", "T0")[1:4:2] == (d("2023-03-01"), 0)
     assert row(con, "P02", "DFS")[4] == "Regrowth not salvaged with R0"
+    # the status at last follow-up agrees with DFS: a regrowth salvaged R1 is not salvaged
+    assert adsl(con, "P02", "status_at_last_fu") == "REGROWTH_NOT_SALVAGED"
 
 
 def test_death_competes_with_regrowth(con):
@@ -113,7 +115,7 @@ def test_death_competes_with_regrowth(con):
 
 def test_resection_without_regrowth_censors_regrowth_followup(con):
     rg = row(con, "P04", "RG")
-    assert (rg[1], rg[3], rg[4], rg[5]) == (d("2023-01-10"), 1, "Resection without regrowth", None)
+    assert (rg[1], rg[3], rg[4], rg[5]) == (d("2023-01-10"), 1, "Radical resection without regrowth", None)
     assert row(con, "P04", "OPS")[1:4:2] == (d("2023-01-10"), 0)
 
 
@@ -178,7 +180,10 @@ def test_sustained_ccr_at_12_months(con):
     # ICI ends 2022-06-01, so the 12-month mark is 2023-06-01.
     assert (adsl(con, "P01", "sccr12_evaluable_fl"), adsl(con, "P01", "sccr12_fl")) == (True, False)  # regrowth 2023-03
     assert (adsl(con, "P03", "sccr12_evaluable_fl"), adsl(con, "P03", "sccr12_fl")) == (True, True)  # death 2024-06
-    assert (adsl(con, "P04", "sccr12_evaluable_fl"), adsl(con, "P04", "sccr12_fl")) == (True, False)  # LAR 2023-01
+    # P04 left W&W for a LAR by their own choice (2023-01-10), no regrowth: not evaluable
+    assert (adsl(con, "P04", "sccr12_evaluable_fl"), adsl(con, "P04", "sccr12_fl")) == (False, None)
+    assert adsl(con, "P04", "sccr12_choice_exit_fl") is True
+    assert adsl(con, "P01", "sccr12_choice_exit_fl") is False
     assert (adsl(con, "P11", "sccr12_evaluable_fl"), adsl(con, "P11", "sccr12_fl")) == (False, None)  # lost 2023-01
     assert (adsl(con, "P05", "sccr12_evaluable_fl"), adsl(con, "P05", "sccr12_fl")) == (False, None)  # near-cCR
 
@@ -234,3 +239,220 @@ def test_dq_counts_match_the_source_tables(con):
     assert con.execute(f'SELECT "{dq_rows_column("ici_exposure")}" FROM {DQ_COUNTS} WHERE subject_id = \'P09\'').fetchone() == (0,)
     nulls = con.execute(f'SELECT sum("{dq_null_column("follow_up", "death_date")}") FROM {DQ_COUNTS}').fetchone()[0]
     assert nulls == 11 - 1
+
+
+# --------------------------------------------------------------------------------------
+# Issue 14: the pathway's hard cases. Defaults as above: T0 2022-01-01, last ICI dose
+# 2022-06-01 (12-month mark 2023-06-01), cCR at restaging 2022-06-15, last contact
+# 2025-01-01 (also the data cut-off), T1 = first episode's decision date.
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hard():
+    r = Registry()
+    # rule 1: organ-sparing excisions during W&W do not end regrowth follow-up
+    # H01: diagnostic TEM of the scar (no regrowth), later a regrowth salvaged by LAR R0.
+    (r.patient("H01").episode("WW", "2022-07-01").assessment("2022-10-01")
+     .procedure("TEM", "2023-02-01", episode=1).pathology(1, "T0", "N0", 0.0)
+     .assessment("2023-09-01", result="TUMOUR")
+     .episode("RO", "2023-09-15", "2023-10-01", "REGROWTH")
+     .procedure("TME_LAR", "2023-10-01", intent="SALVAGE", r="R0")
+     .event("LOCAL_REGROWTH", "2023-09-01", salvage_procedure_no=2))
+    # H02: ESD during W&W, never a regrowth: RG runs to the last surveillance visit.
+    (r.patient("H02").episode("WW", "2022-07-01")
+     .procedure("ESD", "2023-02-01", episode=1).assessment("2024-10-01"))
+    # H03: W&W, patient-choice LAR then a later regrowth-like event is not observable:
+    # RG censored at the radical resection (event after it is a recurrence).
+    (r.patient("H03").episode("WW", "2022-07-01").assessment("2022-12-01")
+     .episode("RO", "2023-01-01", "2023-01-10", "PATIENT_CHOICE")
+     .procedure("TME_LAR", "2023-01-10").assessment("2024-06-01").event("NODAL", "2023-08-01"))
+    # rule 2: nodal regrowth under W&W before any resection
+    # H04: NODAL event under W&W, salvaged by LAR R0 (linked).
+    (r.patient("H04").episode("WW", "2022-07-01").assessment("2023-03-01")
+     .episode("RO", "2023-04-10", "2023-05-01", "REGROWTH")
+     .procedure("TME_LAR", "2023-05-01", intent="SALVAGE", r="R0")
+     .event("NODAL", "2023-04-01", salvage_procedure_no=1, regrowth_site="NODES"))
+    # H05: recorded as LOCAL_RECUR with site NODES under W&W, no salvage.
+    (r.patient("H05").episode("WW", "2022-07-01").assessment("2023-03-01")
+     .event("LOCAL_RECUR", "2023-04-01", regrowth_site="NODES"))
+    # H06: nodal event after a local excision (initial LE): a nodal recurrence.
+    (r.patient("H06", response="NEAR_CCR").episode("LE", "2022-07-01", "2022-07-15")
+     .procedure("TEM", "2022-07-15").event("NODAL", "2023-06-01"))
+    # rule 3: salvage pathway and inferred links
+    # H07: regrowth -> TEM R1 (linked) -> completion LAR R0: salvaged R0.
+    (r.patient("H07").episode("WW", "2022-07-01").assessment("2023-03-01", result="TUMOUR")
+     .episode("LE", "2023-03-10", "2023-03-20", "REGROWTH")
+     .procedure("TEM", "2023-03-20", intent="SALVAGE", r="R1")
+     .episode("RO", "2023-04-10", "2023-05-01", "ADVERSE_PATHOLOGY")
+     .procedure("TME_LAR", "2023-05-01", intent="COMPLETION", r="R0")
+     .event("LOCAL_REGROWTH", "2023-03-01", salvage_procedure_no=1))
+    # H08: regrowth without a link; one SALVAGE LAR R0 after it: inferred salvage.
+    (r.patient("H08").episode("WW", "2022-07-01").assessment("2023-03-01", result="TUMOUR")
+     .episode("RO", "2023-03-10", "2023-04-01", "REGROWTH")
+     .procedure("TME_LAR", "2023-04-01", intent="SALVAGE", r="R0")
+     .event("LOCAL_REGROWTH", "2023-03-01"))
+    # H09: regrowth without a link, distant metastasis, then a SALVAGE LAR: not inferred
+    # (the procedure comes after another oncological event).
+    (r.patient("H09").episode("WW", "2022-07-01").assessment("2023-03-01", result="TUMOUR")
+     .episode("RO", "2023-03-20", "2023-04-01", "REGROWTH")
+     .procedure("TME_LAR", "2023-04-01", intent="SALVAGE", r="R0")
+     .event("LOCAL_REGROWTH", "2023-03-01").event("DISTANT", "2023-03-15"))
+    # H10: regrowth -> TEM R0 (linked) -> completion LAR R1: the pathway ends R1.
+    (r.patient("H10").episode("WW", "2022-07-01").assessment("2023-03-01", result="TUMOUR")
+     .episode("LE", "2023-03-10", "2023-03-20", "REGROWTH")
+     .procedure("TEM", "2023-03-20", intent="SALVAGE", r="R0")
+     .episode("RO", "2023-04-10", "2023-05-01", "ADVERSE_PATHOLOGY")
+     .procedure("TME_LAR", "2023-05-01", intent="COMPLETION", r="R1")
+     .event("LOCAL_REGROWTH", "2023-03-01", salvage_procedure_no=1))
+    # H11: two regrowths: the first salvaged by TEM R0, the second never salvaged.
+    (r.patient("H11").episode("WW", "2022-07-01").assessment("2023-03-01", result="TUMOUR")
+     .episode("LE", "2023-03-10", "2023-03-20", "REGROWTH")
+     .procedure("TEM", "2023-03-20", intent="SALVAGE", r="R0")
+     .episode("WW", "2023-04-01", trigger="RESPONSE").assessment("2024-02-01", result="TUMOUR")
+     .event("LOCAL_REGROWTH", "2023-03-01", salvage_procedure_no=1).event("LOCAL_REGROWTH", "2024-02-01"))
+    # H12: regrowth without a link followed by a PRIMARY-intent LAR: not a salvage.
+    (r.patient("H12").episode("WW", "2022-07-01").assessment("2023-03-01", result="TUMOUR")
+     .episode("RO", "2023-03-10", "2023-04-01", "REGROWTH")
+     .procedure("TME_LAR", "2023-04-01", intent="PRIMARY", r="R0")
+     .event("LOCAL_REGROWTH", "2023-03-01"))
+    # rule 4: sustained cCR at 12 months and patient-choice surgery
+    # H13: patient-choice LAR after the 12-month mark: evaluable and sustained.
+    (r.patient("H13").episode("WW", "2022-07-01").assessment("2023-05-01")
+     .episode("RO", "2023-08-15", "2023-09-01", "PATIENT_CHOICE").procedure("TME_LAR", "2023-09-01"))
+    # H14: regrowth, then a LAR recorded as patient choice: the regrowth is a failure.
+    (r.patient("H14").episode("WW", "2022-07-01").assessment("2023-01-01", result="TUMOUR")
+     .episode("RO", "2023-01-20", "2023-02-01", "PATIENT_CHOICE").procedure("TME_LAR", "2023-02-01")
+     .event("LOCAL_REGROWTH", "2023-01-01"))
+    # H15: a local excision by patient choice before 12 months keeps the organ: evaluable.
+    (r.patient("H15").episode("WW", "2022-07-01")
+     .episode("LE", "2022-12-20", "2023-01-05", "PATIENT_CHOICE").procedure("TEM", "2023-01-05")
+     .assessment("2024-06-01"))
+    # H16: patient-choice LAR before the mark, but the patient died the day of surgery.
+    (r.patient("H16", death="2023-01-10").episode("WW", "2022-07-01")
+     .episode("RO", "2023-01-01", "2023-01-10", "PATIENT_CHOICE").procedure("TME_LAR", "2023-01-10"))
+    # rule 5: status at last follow-up
+    # H17: local excision, local recurrence salvaged by LAR R0 (linked).
+    (r.patient("H17", response="NEAR_CCR").episode("LE", "2022-07-01", "2022-07-15")
+     .procedure("TEM", "2022-07-15")
+     .episode("RO", "2023-06-20", "2023-07-01", "RECURRENCE")
+     .procedure("TME_LAR", "2023-07-01", intent="SALVAGE", r="R0")
+     .event("LOCAL_RECUR", "2023-06-01", salvage_procedure_no=2))
+    # H18: the same salvaged R1.
+    (r.patient("H18", response="NEAR_CCR").episode("LE", "2022-07-01", "2022-07-15")
+     .procedure("TEM", "2022-07-15")
+     .episode("RO", "2023-06-20", "2023-07-01", "RECURRENCE")
+     .procedure("TME_LAR", "2023-07-01", intent="SALVAGE", r="R1")
+     .event("LOCAL_RECUR", "2023-06-01", salvage_procedure_no=2))
+    return r.connect()
+
+
+def test_organ_sparing_excision_under_ww_does_not_censor_regrowth(hard):
+    rg = row(hard, "H01", "RG")
+    assert (rg[1], rg[3], rg[4], rg[5]) == (d("2023-09-01"), 0, "Local regrowth", "REGROWTH")
+    # RG and strict DFS now agree on the same regrowth
+    assert row(hard, "H01", "DFS_STRICT")[1:4:2] == (d("2023-09-01"), 0)
+    assert row(hard, "H01", "OPS")[1:4:2] == (d("2023-10-01"), 0)  # the TEM was not organ loss
+    rg = row(hard, "H02", "RG")
+    assert (rg[1], rg[3], rg[4]) == (d("2024-10-01"), 1, "Last surveillance visit")
+    assert row(hard, "H02", "OPS")[1:4:2] == (d("2025-01-01"), 1)
+
+
+def test_radical_resection_without_regrowth_still_censors_regrowth(hard):
+    rg = row(hard, "H03", "RG")
+    assert (rg[1], rg[3], rg[4]) == (d("2023-01-10"), 1, "Radical resection without regrowth")
+    # a nodal event after the resection is a regional recurrence, not a regrowth
+    assert adsl(hard, "H03", "first_regrowth_date") is None
+    assert row(hard, "H03", "DFS")[1:5] == (d("2023-08-01"), months("2022-07-01", "2023-08-01"), 0,
+                                            "Regional nodal recurrence")
+
+
+def test_rg_and_strict_dfs_agree_on_every_regrowth(hard):
+    """Whenever RG ends in a regrowth, strict DFS has an event on that date or earlier."""
+    bad = hard.execute("""
+        SELECT r.subject_id FROM adtte r JOIN adtte s USING (subject_id, origin)
+        WHERE r.paramcd = 'RG' AND s.paramcd = 'DFS_STRICT' AND r.evnt_type = 'REGROWTH'
+          AND NOT (s.cnsr = 0 AND s.adt <= r.adt)""").fetchall()
+    assert bad == []
+    n = hard.execute("SELECT count(*) FROM adtte WHERE paramcd = 'RG' AND origin = 'T1' AND evnt_type = 'REGROWTH'").fetchone()[0]
+    assert n == 10  # H01, H04, H05, H07-H12, H14
+
+
+def test_nodal_reappearance_under_ww_is_a_regrowth(hard):
+    rg = row(hard, "H04", "RG")
+    assert (rg[1], rg[3], rg[5]) == (d("2023-04-01"), 0, "REGROWTH")
+    assert (adsl(hard, "H04", "first_regrowth_date"), adsl(hard, "H04", "first_nodal_date")) == (d("2023-04-01"), None)
+    assert adsl(hard, "H04", "nodal_regrowth_fl") is True
+    # salvage rules apply: salvaged R0, so no salvage-adjusted DFS / EFS event
+    assert row(hard, "H04", "DFS")[1:4:2] == (d("2025-01-01"), 1)
+    assert row(hard, "H04", "EFS", "T0")[1:4:2] == (d("2025-01-01"), 1)
+    assert row(hard, "H04", "DFS_STRICT")[1:4:2] == (d("2023-04-01"), 0)
+    assert adsl(hard, "H04", "status_at_last_fu") == "REGROWTH_SALVAGED"
+    # whatever code recorded it: LOCAL_RECUR at the nodes, unsalvaged
+    assert row(hard, "H05", "RG")[1:4:2] == (d("2023-04-01"), 0)
+    assert row(hard, "H05", "DFS")[1:5:3] == (d("2023-04-01"), "Regrowth not salvaged with R0")
+    assert adsl(hard, "H05", "first_local_recur_date") is None
+    assert adsl(hard, "H05", "status_at_last_fu") == "REGROWTH_NOT_SALVAGED"
+    assert row(hard, "H05", "LR") is None  # never resected
+    # not under W&W (initial local excision): a nodal recurrence
+    assert row(hard, "H06", "RG") is None
+    assert adsl(hard, "H06", "nodal_regrowth_fl") is False
+    assert row(hard, "H06", "DFS", "INDEX")[1:5:3] == (d("2023-06-01"), "Regional nodal recurrence")
+    assert adsl(hard, "H06", "status_at_last_fu") == "WITH_DISEASE"
+
+
+def test_salvage_pathway_that_ends_r0_is_salvaged_r0(hard):
+    assert row(hard, "H07", "DFS")[1:4:2] == (d("2025-01-01"), 1)
+    assert row(hard, "H07", "DFS_STRICT")[1:4:2] == (d("2023-03-01"), 0)
+    assert row(hard, "H07", "OPS")[1:4:2] == (d("2023-05-01"), 0)
+    assert adsl(hard, "H07", "status_at_last_fu") == "REGROWTH_SALVAGED"
+    # an R0 excision followed by an R1 completion does not end R0
+    assert row(hard, "H10", "DFS")[1:5:3] == (d("2023-03-01"), "Regrowth not salvaged with R0")
+    assert adsl(hard, "H10", "status_at_last_fu") == "REGROWTH_NOT_SALVAGED"
+
+
+def test_salvage_link_inferred_from_a_salvage_procedure(hard):
+    assert row(hard, "H08", "DFS")[1:4:2] == (d("2025-01-01"), 1)
+    assert adsl(hard, "H08", "salvage_link_inferred_fl") is True
+    assert adsl(hard, "H08", "status_at_last_fu") == "REGROWTH_SALVAGED"
+    assert adsl(hard, "H07", "salvage_link_inferred_fl") is False  # linked explicitly
+    # after another oncological event the procedure is no longer this regrowth's salvage
+    assert adsl(hard, "H09", "salvage_link_inferred_fl") is False
+    assert row(hard, "H09", "DFS")[1:5:3] == (d("2023-03-01"), "Regrowth not salvaged with R0")
+    assert adsl(hard, "H09", "status_at_last_fu") == "WITH_DISEASE"
+    # a PRIMARY-intent procedure is not inferred as a salvage
+    assert row(hard, "H12", "DFS")[1:4:2] == (d("2023-03-01"), 0)
+    assert adsl(hard, "H12", "salvage_link_inferred_fl") is False
+
+
+def test_second_unsalvaged_regrowth_is_the_dfs_event(hard):
+    assert row(hard, "H11", "DFS")[1:5:3] == (d("2024-02-01"), "Regrowth not salvaged with R0")
+    assert row(hard, "H11", "DFS_STRICT")[1:4:2] == (d("2023-03-01"), 0)
+    assert adsl(hard, "H11", "status_at_last_fu") == "REGROWTH_NOT_SALVAGED"
+    assert row(hard, "H11", "OPS")[3] == 1  # only local excisions: organ kept
+
+
+def test_sustained_ccr_and_patient_choice_surgery(hard):
+    def s(sid):
+        return tuple(adsl(hard, sid, c) for c in ("sccr12_evaluable_fl", "sccr12_fl", "sccr12_choice_exit_fl"))
+    assert s("H13") == (True, True, False)  # choice LAR after the 12-month mark
+    assert s("H14") == (True, False, False)  # regrowth first: a failure, not a choice
+    assert s("H15") == (True, True, False)  # choice TEM keeps the organ
+    assert s("H16") == (True, False, False)  # died the day of surgery: a failure
+    assert s("H03") == (False, None, True)  # choice LAR 2023-01-10, no regrowth before
+    n = hard.execute("SELECT count(*) FILTER (WHERE sccr12_evaluable_fl), count(*) FILTER (WHERE sccr12_choice_exit_fl) "
+                     "FROM adsl").fetchone()
+    assert n == (14, 1)  # 15 cCR patients: H03 left out of the denominator, counted separately
+
+
+def test_status_at_last_follow_up_agrees_with_dfs(hard):
+    assert adsl(hard, "H17", "status_at_last_fu") == "RECURRENCE_SALVAGED"
+    assert row(hard, "H17", "DFS", "INDEX")[1:5:3] == (d("2023-06-01"), "Local recurrence")  # still a DFS event
+    assert adsl(hard, "H18", "status_at_last_fu") == "WITH_DISEASE"
+    # every status is consistent with the salvage-adjusted DFS row
+    rows = hard.execute("""
+        SELECT a.subject_id, a.status_at_last_fu, t.cnsr FROM adsl a JOIN adtte t USING (subject_id)
+        WHERE t.paramcd = 'DFS' AND t.origin = 'T1'""").fetchall()
+    for sid, status, cnsr in rows:
+        if status in ("WITH_DISEASE", "REGROWTH_NOT_SALVAGED", "RECURRENCE_SALVAGED", "DEAD"):
+            assert cnsr == 0, sid
+        elif status in ("REGROWTH_SALVAGED", "ORGAN_PRESERVED", "RESECTED_NED"):
+            assert cnsr == 1, sid

@@ -109,10 +109,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "RG",
         "Local regrowth (Watch & Wait)",
         "Event: first local regrowth (lumen, wall or regional nodes; biopsy- or MDT-confirmed), "
-        "dated at the first diagnostic examination. Distant metastasis and death before regrowth "
-        "are competing events. Follow-up ends at the last surveillance visit, or earlier at a "
-        "resection done without a regrowth (e.g. patient choice), after which regrowth cannot be "
-        "observed.",
+        "dated at the first diagnostic examination. A regional nodal reappearance under Watch & Wait "
+        "before any resection is a local regrowth whatever event code recorded it (see "
+        "`first_regrowth_date` below). Distant metastasis and death before regrowth are competing "
+        "events. Follow-up ends at the last surveillance visit, or earlier at a radical resection "
+        "done without a regrowth (e.g. patient choice), after which regrowth cannot be observed. An "
+        "organ-sparing excision (local excision / TEM / TAMIS, ESD, EMR) without a regrowth, e.g. a "
+        "diagnostic excision of the scar, does not end regrowth follow-up: the organ is in place and "
+        "a regrowth remains observable.",
         f"{_ANALYSIS} AND initial_strategy = 'WW'",
         "Full analysis set with Watch & Wait as the initial strategy",
         (
@@ -121,7 +125,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Source("death_date", "Death (competing)", "COMPETING"),
         ),
         Source("last_surveillance_date", "Last surveillance visit"),
-        (Source("first_resection_date", "Resection without regrowth"),),
+        (Source("organ_lost_date", "Radical resection without regrowth"),),
         competing=True,
     ),
     Endpoint(
@@ -149,9 +153,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "DFS",
         "Disease-free survival (salvage-adjusted)",
-        "Event: local or regional recurrence, regrowth NOT salvaged with an R0 resection, "
-        "progression, distant metastasis, death. A regrowth salvaged with R0 is not an event. "
-        "This is the default DFS.",
+        "Event: local or regional recurrence, regrowth NOT salvaged with R0, progression, distant "
+        "metastasis, death. A regrowth salvaged with R0 (its salvage pathway ends with an R0 "
+        "resection, see `first_unsalvaged_regrowth_date`) is not an event; a local or regional "
+        "recurrence is an event even when salvaged. This is the default DFS.",
         _CURATIVE,
         "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",
         (_LOCAL_RECUR, _NODAL, _UNSALVAGED, _PROGRESSION, _DISTANT, _DEATH),
@@ -370,17 +375,50 @@ def endpoints_markdown() -> str:
         + ", ".join(f"{k} -> {v}" for k, v in STRATEGY_TO_GROUP.items())
         + ".",
         "- `organ_lost_date`: first radical resection (" + ", ".join(sorted(RADICAL_PROCEDURES)) + ").",
-        "- `first_unsalvaged_regrowth_date`: a local regrowth with no linked salvage procedure, or whose "
-        "salvage procedure was not R0.",
+        "- Oncological events are read by kind. A regional nodal reappearance (event `NODAL`, or "
+        "`LOCAL_RECUR` with `regrowth_site` = `NODES`) in a patient whose initial strategy is Watch & "
+        "Wait, dated before any resection, is a local regrowth (`first_regrowth_date`, RG event, "
+        "salvage rules apply), not a nodal recurrence; `nodal_regrowth_fl` marks such patients and "
+        "the import warns (`nodal_read_as_regrowth`).",
+        "- `first_regrowth_date`: the first local regrowth (including nodal regrowths as above).",
+        "- Salvage of a regrowth: the procedure its `salvage_procedure_no` names; without a link, the "
+        "one SALVAGE-intent procedure dated on or after the regrowth and before the patient's next "
+        "oncological event (inferred link, `salvage_link_inferred_fl`; the import warns "
+        "`salvage_link_inferred`, and refuses `salvage_link_ambiguous` when two procedures qualify).",
+        "- Salvage pathway: the salvage procedure and every later COMPLETION or SALVAGE procedure "
+        "before the next oncological event; the regrowth (or recurrence) is salvaged with R0 when the "
+        "last procedure of the pathway is R0 (an R1 local excision followed by a completion radical "
+        "resection R0 is salvaged R0; an R0 excision followed by an R1 completion is not).",
+        "- `first_unsalvaged_regrowth_date`: the first local regrowth without a salvage, or whose "
+        "salvage pathway does not end R0. `first_unsalvaged_recur_date`: the same for local and "
+        "regional recurrences (explicit `salvage_procedure_no` links only).",
+        "- `organ_lost_date`: first radical resection; RG follow-up is censored there when it comes "
+        "before a regrowth. An organ-sparing excision never censors RG.",
         "- `pcr_fl`: ypT0 and ypN0 on the first resection specimen (ypT0N+ is not pCR); `mpr_fl`: "
         "residual viable tumour <= 10%; `path_response_fl`: <= 50%.",
         "- `sccr12_evaluable_fl` / `sccr12_fl` (sustained cCR at 12 months): among patients with cCR at "
         "restaging, evaluable if followed to 12 months after the last immunotherapy dose or failed "
         "before; sustained if no regrowth, recurrence, progression, distant metastasis, radical "
-        "resection or death before that date.",
-        "- `status_at_last_fu`: DEAD; else LOST_TO_FU; else WITH_DISEASE (recurrence, distant metastasis "
-        "or progression); else REGROWTH_SALVAGED / REGROWTH_NOT_SALVAGED (a regrowth with or without "
-        "a linked salvage procedure); else ORGAN_PRESERVED (organ in place); else RESECTED_NED.",
+        "resection or death before that date. A cCR patient who left Watch & Wait for a radical "
+        "resection by their own choice (episode trigger PATIENT_CHOICE), with no regrowth, recurrence, "
+        "metastasis, progression or death on or before it, before the 12-month date is not evaluable "
+        "(left out of the denominator, not a failure) and counted in `sccr12_choice_exit_fl`.",
+        "- `status_at_last_fu`, the first that applies, agreeing with DFS (salvage-adjusted):",
+        "",
+        "| status | when | DFS (salvage-adjusted) | DFS strict |",
+        "|---|---|---|---|",
+        "| `DEAD` | died | event | event |",
+        f"| `LOST_TO_FU` | alive, no contact for more than {LOST_TO_FOLLOW_UP_MONTHS} months before the "
+        "cut-off | as the events say | as the events say |",
+        "| `WITH_DISEASE` | distant metastasis, progression, or a local / regional recurrence not "
+        "salvaged with R0 | event | event |",
+        "| `REGROWTH_NOT_SALVAGED` | a local regrowth without salvage or whose salvage pathway does not "
+        "end R0 (e.g. salvaged R1) | event | event |",
+        "| `RECURRENCE_SALVAGED` | a local / regional recurrence salvaged with R0, nothing worse | "
+        "event (a recurrence counts even when salvaged) | event |",
+        "| `REGROWTH_SALVAGED` | every regrowth salvaged with R0, nothing worse | no event | event |",
+        "| `ORGAN_PRESERVED` | none of the above, organ in place | no event | no event |",
+        "| `RESECTED_NED` | none of the above, after a radical resection | no event | no event |",
         "",
     ]
     return "\n".join(out)

@@ -32,7 +32,8 @@ GROUP_COLOURS = {
 }
 STATUS_COLOURS = {
     "ORGAN_PRESERVED": _O["bluish_green"], "RESECTED_NED": _O["blue"], "REGROWTH_SALVAGED": _O["orange"],
-    "REGROWTH_NOT_SALVAGED": _O["vermillion"], "WITH_DISEASE": _O["reddish_purple"], "DEAD": _O["black"],
+    "REGROWTH_NOT_SALVAGED": _O["vermillion"], "RECURRENCE_SALVAGED": _O["sky_blue"],
+    "WITH_DISEASE": _O["reddish_purple"], "DEAD": _O["black"],
     "LOST_TO_FU": "#BBBBBB",
 }
 RESPONSE_COLOURS = {"CCR": _O["bluish_green"], "NEAR_CCR": _O["orange"], "NON_CCR": _O["vermillion"],

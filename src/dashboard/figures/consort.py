@@ -12,8 +12,9 @@ from ._theme import FONT, RESPONSE_COLOURS, STATUS_COLOURS, STRATEGY_COLOURS, rg
 STATUS_SHORT = {
     "ORGAN_PRESERVED": "organ preserved",
     "RESECTED_NED": "resected, disease-free",
-    "REGROWTH_SALVAGED": "regrowth, salvaged",
-    "REGROWTH_NOT_SALVAGED": "regrowth, not salvaged",
+    "REGROWTH_SALVAGED": "regrowth, salvaged R0",
+    "REGROWTH_NOT_SALVAGED": "regrowth, not salvaged R0",
+    "RECURRENCE_SALVAGED": "recurrence, salvaged R0",
     "WITH_DISEASE": "recurrence / metastasis",
     "DEAD": "died",
     "LOST_TO_FU": "lost to follow-up",

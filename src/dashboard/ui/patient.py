@@ -41,7 +41,8 @@ VIEW = PageOption("view", "Show", (("patient", "One patient"), ("overdue", "Over
 OPTIONS = (VIEW,)
 MIN_COMPARABLE = 5
 STATUS_TEXT = {"ORGAN_PRESERVED": "organ preserved, disease-free", "RESECTED_NED": "organ resected, disease-free",
-               "REGROWTH_SALVAGED": "regrowth, salvaged", "REGROWTH_NOT_SALVAGED": "regrowth, not salvaged",
+               "REGROWTH_SALVAGED": "regrowth, salvaged R0", "REGROWTH_NOT_SALVAGED": "regrowth, not salvaged with R0",
+               "RECURRENCE_SALVAGED": "recurrence, salvaged R0",
                "WITH_DISEASE": "recurrence or metastasis", "DEAD": "died", "LOST_TO_FU": "lost to follow-up"}
 SCHEDULE_TEXT = (
     "Rectum: endoscopy every 3 months and MRI every 6 months in years 1-2, endoscopy every 6 and MRI every 12 months "
