@@ -22,6 +22,9 @@ cross-table    ``procedure_before_ici``, ``ici_end_before_start``, ``after_death
                ``nodes_positive_gt_examined``, ``trg_grade_without_system``,
                ``trg_grade_invalid``, ``qol_scale_unknown``, ``qol_score_range``,
                ``salvage_procedure_missing``.
+pathway        ``last_contact_after_death``, ``t1_before_first_dose``, ``event_before_first_dose``,
+               ``salvage_link_ambiguous``; warnings ``nodal_read_as_regrowth``,
+               ``salvage_link_inferred`` (see :data:`PATHWAY_RULES`).
 
 All checks are vectorised Polars expressions (no per-row Python), so a million-patient
 export validates in seconds; problems are kept as one frame.
@@ -35,7 +38,7 @@ import polars as pl
 
 from ..schema import MAX_TEXT, QOL_SCALES, TABLES, TRG_GRADES, VOCABULARIES, Column, ForeignKey, Table
 from .readers import ROW, RawRegistry, RawTable
-from .report import ERROR, PROBLEM_SCHEMA, ValidationReport, problems_frame
+from .report import ERROR, PROBLEM_SCHEMA, WARNING, ValidationReport, problems_frame
 
 REQUIRED_TABLES = ("subject", "follow_up")
 MIN_DATE = _dt.date(1990, 1, 1)
@@ -425,6 +428,144 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
 
 
 # --------------------------------------------------------------------------------------
+# Pathway rules (issue 14): a self-contained block of rule functions, each taking the typed
+# tables and returning problem frames; ``_check_pathway`` runs them all. The derived tables
+# (sql/adsl.sql) read the same situations the same way: see docs/endpoints.md.
+# --------------------------------------------------------------------------------------
+def _as_warning(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(WARNING, pl.String).alias("severity"))
+
+
+def _first_dose(typed: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    return (typed["ici_exposure"].filter(pl.col("subject_id").is_not_null() & pl.col("start_date").is_not_null())
+            .group_by("subject_id").agg(pl.col("start_date").min().alias("__first_dose")))
+
+
+def _rule_last_contact_after_death(typed, files) -> list[pl.DataFrame]:
+    """``last_contact_after_death``: a last contact dated after the death date."""
+    f = typed["follow_up"].filter(pl.col("last_contact_date") > pl.col("death_date"))
+    if f.height == 0:
+        return []
+    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
+    return [_emit(f.sort(ROW), files["follow_up"], "last_contact_date", "last_contact_after_death", dd("last_contact_date"),
+                  pl.format("last_contact_date {} is after death_date {}: a patient cannot be seen after death "
+                            "(last contact is the death date for patients who died)",
+                            dd("last_contact_date"), dd("death_date")))]
+
+
+def _rule_t1_before_first_dose(typed, files) -> list[pl.DataFrame]:
+    """``t1_before_first_dose``: the strategy decision (T1, episode 1) before the first ICI dose."""
+    ep = typed["strategy_episode"].filter(pl.col("episode_no") == 1).join(_first_dose(typed), on="subject_id")
+    bad = ep.filter(pl.col("decision_date") < pl.col("__first_dose"))
+    if bad.height == 0:
+        return []
+    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
+    return [_emit(bad.sort(ROW), files["strategy_episode"], "decision_date", "t1_before_first_dose", dd("decision_date"),
+                  pl.format("strategy decision (T1, episode 1) on {} is before the first immunotherapy dose on {}: "
+                            "the strategy is decided at restaging after immunotherapy", dd("decision_date"),
+                            dd("__first_dose")))]
+
+
+def _rule_event_before_first_dose(typed, files) -> list[pl.DataFrame]:
+    """``event_before_first_dose``: a regrowth or other oncological event before the first ICI dose."""
+    ev = typed["onc_event"].join(_first_dose(typed), on="subject_id")
+    bad = ev.filter(pl.col("event_date") < pl.col("__first_dose"))
+    if bad.height == 0:
+        return []
+    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
+    return [_emit(bad.sort(ROW), files["onc_event"], "event_date", "event_before_first_dose", dd("event_date"),
+                  pl.format("{} dated {} is before the first immunotherapy dose on {}: regrowth, recurrence and "
+                            "metastasis are events after treatment start", dd("event_type"), dd("event_date"),
+                            dd("__first_dose")))]
+
+
+def _events_read(typed) -> pl.DataFrame:
+    """Oncological events with ``__kind`` (a regional nodal reappearance under Watch & Wait
+    before any resection is a LOCAL_REGROWTH) and ``__next`` (the patient's next event date)."""
+    onc = typed["onc_event"].filter(pl.col("subject_id").is_not_null() & pl.col("event_date").is_not_null())
+    initial = (typed["strategy_episode"].filter(pl.col("episode_no") == 1)
+               .select("subject_id", pl.col("strategy").alias("__initial")).unique("subject_id"))
+    first_res = (typed["procedure"].filter(pl.col("subject_id").is_not_null())
+                 .group_by("subject_id").agg(pl.col("procedure_date").min().alias("__first_res")))
+    nodal = (pl.col("event_type") == "NODAL") | ((pl.col("event_type") == "LOCAL_RECUR") & (pl.col("regrowth_site") == "NODES"))
+    read = (onc.join(initial, on="subject_id", how="left").join(first_res, on="subject_id", how="left")
+            .with_columns(
+                pl.when(nodal & (pl.col("__initial") == "WW")
+                        & (pl.col("__first_res").is_null() | (pl.col("event_date") < pl.col("__first_res"))))
+                .then(pl.lit("LOCAL_REGROWTH")).otherwise(pl.col("event_type")).alias("__kind")))
+    later = (read.select("subject_id", pl.col("event_no").alias("__e"), pl.col("event_date").alias("__d"))
+             .join(onc.select("subject_id", pl.col("event_date").alias("__d2")), on="subject_id")
+             .filter(pl.col("__d2") > pl.col("__d")).group_by("subject_id", "__e").agg(pl.col("__d2").min().alias("__next")))
+    return read.join(later, left_on=["subject_id", "event_no"], right_on=["subject_id", "__e"], how="left")
+
+
+def _rule_nodal_read_as_regrowth(typed, files) -> list[pl.DataFrame]:
+    """``nodal_read_as_regrowth`` (warning): a nodal reappearance under W&W read as a local regrowth."""
+    ev = _events_read(typed).filter((pl.col("__kind") == "LOCAL_REGROWTH") & (pl.col("event_type") != "LOCAL_REGROWTH"))
+    if ev.height == 0:
+        return []
+    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
+    return [_as_warning(_emit(
+        ev.sort(ROW), files["onc_event"], "event_type", "nodal_read_as_regrowth", dd("event_type"),
+        pl.format("{} on {} (regional nodes) under Watch & Wait before any resection is read as a local regrowth: "
+                  "it is an RG event and the regrowth salvage rules apply; record it as LOCAL_REGROWTH with "
+                  "regrowth_site NODES to silence this warning", dd("event_type"), dd("event_date"))))]
+
+
+def _rule_salvage_links(typed, files) -> list[pl.DataFrame]:
+    """``salvage_link_inferred`` (warning) / ``salvage_link_ambiguous`` (error): a regrowth without
+    ``salvage_procedure_no`` and one / several SALVAGE-intent procedures on or after it, before the
+    patient's next oncological event."""
+    ev = _events_read(typed).filter((pl.col("__kind") == "LOCAL_REGROWTH") & pl.col("salvage_procedure_no").is_null())
+    sp = (typed["procedure"].filter((pl.col("intent") == "SALVAGE") & pl.col("procedure_date").is_not_null())
+          .select("subject_id", pl.col("procedure_no").alias("__pno"), pl.col("procedure_date").alias("__pdate")))
+    cand = (ev.join(sp, on="subject_id")
+            .filter((pl.col("__pdate") >= pl.col("event_date"))
+                    & (pl.col("__next").is_null() | (pl.col("__pdate") < pl.col("__next"))))
+            .sort("__pdate", "__pno")
+            .group_by(ROW, maintain_order=True)
+            .agg(pl.col("__pno"), pl.col("__pdate"), pl.first("event_date"), pl.first("event_type")))
+    if cand.height == 0:
+        return []
+    cand = cand.with_columns(
+        pl.col("__pno").cast(pl.List(pl.String)).list.join(", ").alias("__nos"),
+        pl.col("__pdate").cast(pl.List(pl.String)).list.join(", ").alias("__dates"))
+    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
+    out = []
+    one = cand.filter(pl.col("__pno").list.len() == 1)
+    if one.height:
+        out.append(_as_warning(_emit(
+            one.sort(ROW), files["onc_event"], "salvage_procedure_no", "salvage_link_inferred", pl.lit(None),
+            pl.format("regrowth on {} has no salvage_procedure_no; procedure {} (SALVAGE, {}) is read as its salvage "
+                      "(the only salvage procedure after it and before any other oncological event); fill in "
+                      "salvage_procedure_no to confirm", dd("event_date"), dd("__nos"), dd("__dates")))))
+    many = cand.filter(pl.col("__pno").list.len() > 1)
+    if many.height:
+        out.append(_emit(
+            many.sort(ROW), files["onc_event"], "salvage_procedure_no", "salvage_link_ambiguous", pl.lit(None),
+            pl.format("regrowth on {} has no salvage_procedure_no and procedures {} (SALVAGE, on {}) all qualify as "
+                      "its salvage: fill in salvage_procedure_no with the procedure that salvaged it",
+                      dd("event_date"), dd("__nos"), dd("__dates"))))
+    return out
+
+
+PATHWAY_RULES = (
+    _rule_last_contact_after_death,
+    _rule_t1_before_first_dose,
+    _rule_event_before_first_dose,
+    _rule_nodal_read_as_regrowth,
+    _rule_salvage_links,
+)
+
+
+def _check_pathway(typed: dict[str, pl.DataFrame], files: dict[str, str]) -> list[pl.DataFrame]:
+    out: list[pl.DataFrame] = []
+    for rule in PATHWAY_RULES:
+        out += rule(typed, files)
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
 def validate(raw: RawRegistry) -> ValidationReport:
@@ -462,6 +603,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
             parts += _check_primary_key(t, typed[t.name], files[t.name])
             parts += _check_foreign_keys(t, typed, files[t.name], untrusted)
     parts += _check_cross(typed, files, untrusted)
+    parts += _check_pathway(typed, files)
     frame = pl.concat([p.select(list(PROBLEM_SCHEMA)).cast(PROBLEM_SCHEMA) for p in parts], how="vertical")
     report = ValidationReport(frame=frame, source_format=raw.format, input_sha256=dict(raw.input_sha256))
     if report.ok:
