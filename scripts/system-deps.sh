@@ -6,9 +6,10 @@
 #   nginx                        reverse proxy: the shipped deploy/ configuration is started by the tests
 #   fonts-liberation fonts-noto-cjk  metric-compatible Arial/Helvetica and Noto Sans CJK, embedded in exported figures
 #   poppler-utils                pdftotext/pdftoppm: export tests read and render the PDFs
+#   r-cran-coin                  R coin: exact / permutation log-rank reference for the small-sample tests
 set -euo pipefail
 PACKAGES=(chromium r-base-core r-cran-survival r-cran-matchit r-cran-cmprsk r-cran-nlme nginx
-          fonts-liberation fonts-noto-cjk poppler-utils)
+          fonts-liberation fonts-noto-cjk poppler-utils r-cran-coin)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

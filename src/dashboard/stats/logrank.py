@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -183,3 +184,143 @@ def logrank_trend_test(
         stat, 1, float(chi2.sf(stat, 1)), table.with_columns(pl.Series("score", s)), var,
         "log-rank test for trend",
     )
+
+
+# --------------------------------------------------------------------------------------
+# Small samples: exact / permutation log-rank
+# --------------------------------------------------------------------------------------
+# Below this expected number of events in any group the chi-square approximation of the
+# log-rank statistic is not trusted and the permutation distribution is used instead.
+SMALL_EXPECTED = 5.0
+# Two-group label assignments enumerated in full up to this many; beyond, Monte Carlo.
+MAX_EXACT_ASSIGNMENTS = 200_000
+# Permutation tests are run on at most this many patients (beyond, the chi-square
+# approximation is used and the result says why).
+MAX_PERMUTATION_N = 5_000
+PERMUTATION_RESAMPLES = 20_000
+PERMUTATION_SEED = 20260715
+
+
+def logrank_scores(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Log-rank scores ``a_i = d_i - H(t_i)``, ``H`` the pooled Nelson-Aalen cumulative
+    hazard including the events at ``t_i`` (a subject censored at an event time is at risk
+    then). ``sum_{i in g} a_i = O_g - E_g`` of :func:`logrank_test` for every group."""
+    order = np.argsort(time, kind="stable")
+    ts, es = time[order], event[order].astype(float)
+    uniq, first, inv = np.unique(ts, return_index=True, return_inverse=True)
+    n = ts.size
+    at_risk = n - first
+    d = np.bincount(inv, weights=es, minlength=uniq.size)
+    h = np.cumsum(d / at_risk)
+    out = np.empty(n)
+    out[order] = es - h[inv]
+    return out
+
+
+def _quadratic(s: np.ndarray, v_inv: np.ndarray) -> np.ndarray:
+    """Row-wise ``s' V^-1 s`` for the (k-1) first group sums ``s`` (rows = assignments)."""
+    return np.einsum("bi,ij,bj->b", s, v_inv, s)
+
+
+def logrank_permutation_test(
+    df: pl.DataFrame,
+    time: str,
+    event: str,
+    group: str,
+    freq: str | None = None,
+    *,
+    max_exact: int = MAX_EXACT_ASSIGNMENTS,
+    n_resamples: int = PERMUTATION_RESAMPLES,
+    seed: int = PERMUTATION_SEED,
+) -> LogrankResult:
+    """Exact (permutation) log-rank test for two or more groups, for small samples.
+
+    The statistic is the log-rank linear statistic ``S_g = sum_{i in g} a_i = O_g - E_g``
+    (:func:`logrank_scores`), standardised by its permutation covariance
+    ``V = sum(a^2) / (n (n-1)) (n diag(n_g) - n_g n_g')``: ``Q = S' V^- S`` over the groups
+    but the first (for two groups ``Q = Z^2``, a two-sided test). Its null distribution is
+    the distribution of ``Q`` over every reassignment of the group labels to the observed
+    (time, event) pairs, which is exact whatever the number of events. Two groups with at
+    most ``max_exact`` assignments are enumerated in full (``method`` says "exact");
+    otherwise ``n_resamples`` random permutations (seeded, ``p = (1 + #{Q* >= Q}) /
+    (1 + B)``) are drawn. This is R ``coin::logrank_test(..., distribution = "exact")``
+    (two groups) / ``approximate(nresample = B)`` with coin's default ``ties.method =
+    "mid-ranks"``, whose scores are these with the sign reversed (the survdiff O - E).
+
+    ``statistic``/``df`` are ``Q`` and k - 1 (``Q`` is the chi-square of the permutation
+    variance, close to but not equal to :func:`logrank_test`'s); ``table`` holds O and E.
+    ``freq`` rows are expanded to one row per subject first.
+    """
+    from itertools import combinations
+    from math import comb
+
+    v.check_frame(df, [time, event, group, freq])
+    t = v.numeric(df, time, nonnegative=True)
+    e = v.event_indicator(df, event)
+    codes, labels = _group_codes(df, group)
+    f = v.freq_array(df, freq)
+    if f is not None:
+        reps = f.astype(np.int64)
+        if not np.allclose(reps, f):
+            raise ValueError("freq must hold whole numbers for a permutation test")
+        t, e, codes = np.repeat(t, reps), np.repeat(e, reps), np.repeat(codes, reps)
+    k = labels.len()
+    if k < 2:
+        raise ValueError(f"column {group!r} has a single group; a log-rank test needs two or more")
+    n = t.size
+    a = logrank_scores(t, e)
+    n_g = np.bincount(codes, minlength=k).astype(float)
+    s_obs = np.bincount(codes, weights=a, minlength=k)
+    observed = np.bincount(codes, weights=e.astype(float), minlength=k)
+    table = pl.DataFrame({"group": labels, "n": n_g, "observed": observed, "expected": observed - s_obs})
+    ssq = float((a * a).sum())
+    var = ssq / (n * (n - 1)) * (n * np.diag(n_g) - np.outer(n_g, n_g)) if n > 1 else np.zeros((k, k))
+    sub = np.arange(1, k)
+    if ssq == 0 or e.sum() == 0:
+        return LogrankResult(0.0, k - 1, 1.0, table, var, "exact permutation log-rank (no events: p = 1)")
+    v_inv = np.linalg.pinv(var[np.ix_(sub, sub)])
+    q_obs = float(_quadratic(s_obs[sub][None, :], v_inv)[0])
+    tol = 1e-9 * max(1.0, q_obs)
+    if k == 2 and comb(n, int(n_g[1])) <= max_exact:
+        # every choice of the n_1 subjects of the second group, equally likely under H0
+        idx = np.array(list(combinations(range(n), int(n_g[1]))), dtype=np.int64)
+        s1 = a[idx].sum(axis=1)
+        q = s1 * s1 * v_inv[0, 0]
+        p = float((q >= q_obs - tol).mean())
+        method = f"exact permutation log-rank ({idx.shape[0]:,} label assignments enumerated)"
+    else:
+        rng = np.random.default_rng(seed)
+        hits, done, chunk = 0, 0, max(1, 2_000_000 // max(n, 1))
+        while done < n_resamples:
+            b = min(chunk, n_resamples - done)
+            perm = np.argsort(rng.random((b, n)), axis=1)
+            g = codes[perm]  # labels reassigned to the fixed (time, event) pairs
+            s = np.stack([(a[None, :] * (g == j)).sum(axis=1) for j in sub], axis=1)
+            hits += int((_quadratic(s, v_inv) >= q_obs - tol).sum())
+            done += b
+        p = (1 + hits) / (1 + n_resamples)
+        method = f"Monte Carlo permutation log-rank ({n_resamples:,} resamples, seed {seed})"
+    return LogrankResult(q_obs, k - 1, p, table, var, method)
+
+
+def small_expected(result: LogrankResult, threshold: float = SMALL_EXPECTED) -> bool:
+    """Whether any group of a log-rank result expects fewer than ``threshold`` events."""
+    exp = result.table.get_column("expected").to_numpy()
+    return bool((exp < threshold).any())
+
+
+def logrank_for_sample(
+    df: pl.DataFrame, time: str, event: str, group: str, freq: str | None = None,
+) -> LogrankResult:
+    """The log-rank test valid for this sample: :func:`logrank_test` (chi-square) when every
+    group expects at least :data:`SMALL_EXPECTED` events, otherwise
+    :func:`logrank_permutation_test` (for up to :data:`MAX_PERMUTATION_N` patients; beyond
+    that the chi-square result is kept and its ``method`` says the approximation is poor)."""
+    res = logrank_test(df, time, event, group, freq=freq)
+    if not small_expected(res):
+        return res
+    n = int(res.table.get_column("n").sum())
+    if n > MAX_PERMUTATION_N:
+        return dataclasses.replace(res, method=res.method + f"; expected events < {SMALL_EXPECTED:g} in a group, "
+                                   "chi-square approximation unreliable")
+    return logrank_permutation_test(df, time, event, group, freq=freq)
