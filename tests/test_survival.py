@@ -26,6 +26,7 @@ from dashboard.stats import (
     propensity_weights,
     survival_at,
 )
+from dashboard.stats.logrank import logrank_for_sample, small_expected
 from dashboard.stats.summaries import SurvivalOptions, summarize_competing, summarize_iptw, summarize_survival
 from dashboard.store import Store
 from dashboard.tables.survival import format_hr, format_median_ci, format_p_eq, format_pct_ci
@@ -169,7 +170,10 @@ def test_summary_uses_the_statistics_layer(db, con):
     km = kaplan_meier(df, "time", "event", group="group")
     assert s.km_.equals(km)
     assert s.median_.equals(median_survival(km))
-    assert s.logrank_.p_value == logrank_test(df, "time", "event", "group").p_value
+    # the chi-square test, or the permutation test when a group expects fewer than 5 events
+    assert s.logrank_.p_value == logrank_for_sample(df, "time", "event", "group").p_value
+    if not small_expected(logrank_test(df, "time", "event", "group")):
+        assert s.logrank_.p_value == logrank_test(df, "time", "event", "group").p_value
     cox = cox_model(df, "time", "event", ["group", "age"], reference={"group": "RO"}).table
     nom = s.cox_adjusted_.table.filter(pl.col("term") == "NOM").row(0, named=True)
     assert nom["hr"] == pytest.approx(cox.filter(pl.col("term") == "group=NOM")["hr"][0], rel=1e-12)
@@ -210,9 +214,13 @@ def test_page_numbers_equal_the_statistics_layer(db, con):
             r = at12.get((g, float(t)))
             if r is not None:
                 assert row[f"{t} months (95% CI)"] == format_pct_ci(r["survival"], r["lower"], r["upper"])
-    lr = logrank_test(df, "time", "event", "group")
+    lr = logrank_for_sample(df, "time", "event", "group")
     md = " ".join(m.value for m in at.markdown)
-    assert f"χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_eq(lr.p_value)}" in md
+    from dashboard.queries.survival import FACTORS
+    from dashboard.ui.survival import logrank_text
+    assert logrank_text(lr, FACTORS["initial_group"].label_of) in md
+    if not small_expected(lr):
+        assert f"χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_eq(lr.p_value)}" in md
     cox = cox_model(df, "time", "event", ["group"], reference={"group": "RO"}).table
     hr = {r["Comparison"]: r for r in _table(at, "HR (95% CI)").to_dict("records")}
     nom = cox.filter(pl.col("term") == "group=NOM").row(0, named=True)
@@ -230,17 +238,23 @@ def test_page_numbers_equal_the_statistics_layer(db, con):
     hr = {r["Comparison"]: r for r in _table(at, "HR (95% CI)").to_dict("records")}
     assert hr[f"{LABELS['NOM']} vs {LABELS['RO']}"]["HR (95% CI), adjusted"] == format_hr(a["hr"], a["lower"], a["upper"])
 
-    # the figure is drawn from the same KM table, cut where fewer than 10 remain at risk
+    # the figure is drawn from the same KM table: full width while at least max(5, 10% of
+    # the group) remain at risk, then a thin tail to the last time (nothing is cut by default)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     line = next(t for t in spec["data"] if t.get("name", "").startswith(LABELS["NOM"] + " (n="))
-    want = km.filter((pl.col("group") == "NOM") & (pl.col("time") <= max(spec["layout"]["xaxis"]["tickvals"])))
-    ok = [i for i, v in enumerate(want["n_risk"].to_list()) if v >= 10]
-    want = want.head(max(ok) + 1)
-    x, y = plotly_values(line["x"]), plotly_values(line["y"])
-    assert y[1:] == pytest.approx([100 * v for v in want["survival"].to_list()])
-    assert x[1:] == pytest.approx(want["time"].to_list())
-    assert y[0] == 100 and x[0] == 0
+    tail = next(t for t in spec["data"] if t.get("name", "") == line["name"] + " (few at risk)")
     n_nom = df.filter(pl.col("group") == "NOM").height
+    want = km.filter((pl.col("group") == "NOM") & (pl.col("time") <= max(spec["layout"]["xaxis"]["tickvals"])))
+    ok = [i for i, v in enumerate(want["n_risk"].to_list()) if v >= max(5, 0.1 * n_nom)]
+    head = want.head(max(ok) + 1)
+    x, y = plotly_values(line["x"]), plotly_values(line["y"])
+    assert y[1:] == pytest.approx([100 * v for v in head["survival"].to_list()])
+    assert x[1:] == pytest.approx(head["time"].to_list())
+    assert y[0] == 100 and x[0] == 0
+    tx, ty = plotly_values(tail["x"]), plotly_values(tail["y"])
+    assert tx[0] == x[-1] and ty[0] == y[-1]  # the tail continues the curve
+    assert tx[1:] == pytest.approx(want["time"].to_list()[max(ok) + 1:])  # to the last time
+    assert tail["line"]["width"] < line["line"]["width"]
     assert line["name"] == f"{LABELS['NOM']} (n={n_nom:,})"
     # the at-risk row at month 0 shows every patient of the group
     risk = next(t for t in spec["data"] if t.get("name") == f"at risk: {LABELS['NOM']}")

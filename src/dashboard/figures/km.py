@@ -26,6 +26,12 @@ GROUP_DASH = {"NOM": "solid", "OPFS": "dash", "RO": "dot", "SYSTEMIC": "dashdot"
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 GREY = "#8a8a8a"
 CENSOR_MARKS_MAX = 400  # censoring times per curve above which no ticks are drawn
+# Curve tails: every curve is drawn to its last time; where fewer than THIN_MIN_AT_RISK
+# patients or fewer than THIN_SHARE of the group remain at risk it is drawn thin and faint,
+# without its confidence band (the estimate there rests on a handful of patients).
+THIN_MIN_AT_RISK = 5
+THIN_SHARE = 0.10
+THIN_WIDTH = 1.1
 INK = "#1f2933"  # explicit text colour: Streamlit's chart theme would grey out axis titles otherwise
 
 
@@ -67,6 +73,26 @@ class CurveSpec:
     show_ci: bool = True
     censor_marks: bool = True
     legend: bool = True
+    thin_below: float = 0.0  # drawn thin (no band) where fewer than this remain at risk
+
+
+def thin_threshold(n: float) -> float:
+    """At-risk count below which a curve of a group of ``n`` patients is drawn thin:
+    ``max(THIN_MIN_AT_RISK, THIN_SHARE * n)``."""
+    return max(float(THIN_MIN_AT_RISK), THIN_SHARE * float(n))
+
+
+def thin_caption(min_at_risk: float = 0.0, uncut: Sequence[str] = ()) -> str:
+    """How the tails were drawn, for the figure caption."""
+    text = (f"every curve is drawn to its last follow-up; a thin, faint line without confidence band marks the "
+            f"stretch where fewer than {THIN_MIN_AT_RISK} patients (or fewer than {100 * THIN_SHARE:g}% of the "
+            "group) remain at risk")
+    if min_at_risk:
+        text += f"; curves stop where fewer than {min_at_risk:g} remain at risk"
+        if uncut:
+            text += (f", except groups that never had {min_at_risk:g} at risk ({', '.join(uncut)}), drawn in full "
+                     "rather than left out")
+    return text
 
 
 @dataclass(frozen=True)
@@ -79,12 +105,22 @@ class RiskRow:
 
 
 def _cut(data: pl.DataFrame, min_at_risk: float) -> pl.DataFrame:
-    """Rows up to the last time with at least ``min_at_risk`` at risk."""
+    """Rows up to the last time with at least ``min_at_risk`` at risk; a curve that never
+    had that many at risk is kept whole (a group is never dropped from a figure)."""
     if min_at_risk <= 0 or data.height == 0:
         return data
     ok = (data.get_column("n_risk") >= min_at_risk).to_list()
     last = max((i for i, v in enumerate(ok) if v), default=-1)
-    return data.head(last + 1)
+    return data if last < 0 else data.head(last + 1)
+
+
+def _split_thin(d: pl.DataFrame, thin_below: float) -> int:
+    """Index of the first row of the thin tail (``d.height`` when there is none)."""
+    if thin_below <= 0 or d.height == 0:
+        return d.height
+    ok = (d.get_column("n_risk") >= thin_below).to_list()
+    last = max((i for i, v in enumerate(ok) if v), default=-1)
+    return last + 1
 
 
 def step_figure(
@@ -127,21 +163,35 @@ def step_figure(
         # arrays base64-encoded, which matters with thousands of steps per curve
         t = np.concatenate(([0.0], d.get_column("time").to_numpy()))
         est = 100 * np.concatenate(([start], d.get_column("estimate").to_numpy()))
-        if c.show_ci and d.height:
-            lo, hi = (100 * np.concatenate(([start], d.get_column(k).cast(pl.Float64).fill_null(np.nan).to_numpy()))
-                      for k in ("lower", "upper"))
-            fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip",
+        n_risk = np.concatenate(([0.0], d.get_column("n_risk").cast(pl.Float64).to_numpy()))
+        if d.height:
+            n_risk[0] = n_risk[1]
+        # points 0..k are drawn full (k = last row with enough at risk), k..end thin
+        k = _split_thin(d, c.thin_below)  # rows of d before the thin tail; point index k ends the full part
+        full = slice(0, k + 1)
+        if c.show_ci and k > 0:
+            lo, hi = (100 * np.concatenate(([start], d.get_column(col).cast(pl.Float64).fill_null(np.nan).to_numpy()))
+                      for col in ("lower", "upper"))
+            fig.add_trace(go.Scatter(x=t[full], y=lo[full], mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip",
                                      showlegend=False, legendgroup=c.key, connectgaps=True), row=1, col=1)
-            fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
+            fig.add_trace(go.Scatter(x=t[full], y=hi[full], mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
                                      fillcolor=rgba(c.colour, 0.14), hoverinfo="skip", showlegend=False,
                                      legendgroup=c.key, connectgaps=True), row=1, col=1)
+        hover = (f"<b>{c.label}</b><br>Month %{{x:.1f}}: %{{y:.1f}}%<br>At risk: %{{customdata:,.0f}}"
+                 "<extra></extra>")
         fig.add_trace(go.Scatter(
-            x=t, y=est, mode="lines", name=c.label, legendgroup=c.key, showlegend=c.legend,
+            x=t[full], y=est[full], mode="lines", name=c.label, legendgroup=c.key, showlegend=c.legend,
             line=dict(color=c.colour, width=2.6, shape="hv", dash=c.dash),
-            customdata=np.concatenate(([0.0], d.get_column("n_risk").cast(pl.Float64).to_numpy())),
-            hovertemplate=f"<b>{c.label}</b><br>Month %{{x:.1f}}: %{{y:.1f}}%<br>At risk: %{{customdata:,.0f}}"
-                          "<extra></extra>",
+            customdata=n_risk[full], hovertemplate=hover,
         ), row=1, col=1)
+        if k < d.height:  # the thin tail, from the last full point on
+            tail = slice(k, None)
+            fig.add_trace(go.Scatter(
+                x=t[tail], y=est[tail], mode="lines", name=f"{c.label} (few at risk)", legendgroup=c.key,
+                showlegend=False, opacity=0.65,
+                line=dict(color=c.colour, width=THIN_WIDTH, shape="hv", dash=c.dash),
+                customdata=n_risk[tail], hovertemplate=hover.replace("</b>", " (few at risk)</b>"),
+            ), row=1, col=1)
         if c.censor_marks and "n_censor" in d.columns:
             cm = d.filter(pl.col("n_censor") > 0)
             if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
@@ -207,6 +257,7 @@ def km_figure(
     min_at_risk: float = 0.0,
     risk_title: str = "Number at risk",
     n_word: str = "n",
+    thin: bool = True,
 ) -> go.Figure:
     """Kaplan-Meier curves with CI bands, censor marks and the at-risk table.
 
@@ -217,11 +268,15 @@ def km_figure(
         (:func:`dashboard.tables.survival.format_risk_cells`).
     groups : group codes in display order; ``label`` maps a code to its display label.
     n : patients per group for the legend (``"label (n=…)"``).
-    min_at_risk : a curve stops where fewer remain at risk.
+    min_at_risk : a curve stops where fewer remain at risk (a group that never had that many
+        is drawn whole, never left out).
+    thin : draw the stretch where fewer than :func:`thin_threshold` remain at risk thin and
+        faint, without its band (default).
     """
     dashes = dashes or {}
     specs = [CurveSpec(g, f"{label(g)} ({n_word}={n.get(g, 0):,})", colours[g], km_curve_data(km, g),
-                       dashes.get(g, "solid"), show_ci) for g in groups]
+                       dashes.get(g, "solid"), show_ci, thin_below=thin_threshold(n.get(g, 0)) if thin else 0.0)
+             for g in groups]
     rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]
     return step_figure(specs, rows, x_title=x_title, y_title=y_title, grid=grid, min_at_risk=min_at_risk,
                        risk_title=risk_title)

@@ -14,6 +14,19 @@ from dashboard.stats._ci import z_value
 
 COX_COLUMNS = ("term", "coef", "se", "hr", "lower", "upper", "z", "p_value")
 
+# A group hazard ratio is reported only when both the group and the reference group have at
+# least this many events; below it the estimate is shown as "not estimable: k events"
+# (with fewer than a handful of events the Wald interval is meaningless and the partial
+# likelihood is nearly flat).
+MIN_EVENTS_FOR_HR = 5
+
+
+def not_estimable_text(events: float, group_label: str | None = None) -> str:
+    """``"not estimable: 2 events"`` (optionally naming the group that has them)."""
+    k = int(round(events))
+    where = f" in {group_label}" if group_label else ""
+    return f"not estimable: {k} event{'s' if k != 1 else ''}{where}"
+
 
 @dataclass(frozen=True, eq=False)
 class CoxResult:

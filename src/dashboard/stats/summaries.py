@@ -20,9 +20,9 @@ import polars as pl
 
 from dashboard.stats._validate import CONF_TYPES
 from dashboard.stats.competing import cumulative_incidence
-from dashboard.stats.cox import cox_model
+from dashboard.stats.cox import MIN_EVENTS_FOR_HR, cox_model
 from dashboard.stats.km import kaplan_meier, median_survival, survival_at
-from dashboard.stats.logrank import LogrankResult, logrank_test
+from dashboard.stats.logrank import LogrankResult, logrank_for_sample, logrank_test
 from dashboard.stats.proportions import METHODS, ProportionCI, proportion_ci
 from dashboard.stats.weighting import propensity_weights, standardized_mean_difference
 
@@ -64,12 +64,14 @@ class SurvivalOptions:
 class CoxFit:
     """Hazard ratios of the group (other covariates dropped) or why there are none."""
 
-    table: pl.DataFrame | None  # term (group code), hr, lower, upper, p_value
+    table: pl.DataFrame | None  # term (group code), reference, hr, lower, upper, p_value, events, ref_events
     n: int = 0
     n_events: float = 0.0
     note: str | None = None
     no_events: tuple[str, ...] = ()  # groups left out: no events
     not_estimable: tuple[str, ...] = ()  # groups whose estimate diverged (complete separation)
+    few_events: tuple[tuple[str, float], ...] = ()  # (group, events) below MIN_EVENTS_FOR_HR: no HR
+    min_events: int = MIN_EVENTS_FOR_HR
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,20 +128,49 @@ def order_groups(groups: Sequence[str], order: Sequence[str]) -> list[str]:
 
 
 def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates: Sequence[str],
-                reference: str | None, weights: str | None = None, freq: str | None = None) -> CoxFit:
+                reference: str | None, weights: str | None = None, freq: str | None = None,
+                min_events: int = MIN_EVENTS_FOR_HR) -> CoxFit:
     """Cox model of ``group`` (+ covariates): hazard ratios of each group vs the reference.
 
-    Groups without events cannot be estimated (infinite partial likelihood); they are left
-    out of the model and named in ``note``.
+    Groups with fewer than ``min_events`` events (weighted when ``weights``) get no hazard
+    ratio: they stay in the model but their row of ``table`` has ``hr`` null and their event
+    count, shown as "not estimable: k events"; when the reference group itself has too few
+    events, no group has a hazard ratio. Groups without events cannot be estimated at all
+    (infinite partial likelihood): they are left out of the model (named in ``no_events``)
+    and keep a row with 0 events.
     """
-    ev = df.group_by(group).agg(pl.col(event).sum().alias("e"))
-    empty = sorted(ev.filter(pl.col("e") == 0).get_column(group).to_list())
+    w = pl.col(event) if weights is None else pl.col(event) * pl.col(weights)
+    ev = df.group_by(group).agg(_total(w, freq).cast(pl.Float64).alias("e"))
+    events = dict(ev.iter_rows())
+    empty = sorted(g for g, e in events.items() if e == 0)
+    few = {g: e for g, e in events.items() if e < min_events}
+    present = sorted(events)
+    ref = reference if reference in present else (present[0] if present else None)
+    few_t = tuple(sorted(few.items()))
+
+    def rows_only(note: str | None) -> CoxFit:
+        others = [g for g in present if g != ref]
+        tab = pl.DataFrame({"term": others, "reference": [ref] * len(others), "hr": [None] * len(others),
+                            "lower": [None] * len(others), "upper": [None] * len(others),
+                            "p_value": [None] * len(others), "events": [events[g] for g in others],
+                            "ref_events": [events.get(ref, 0.0)] * len(others)},
+                           schema={"term": pl.String, "reference": pl.String, "hr": pl.Float64, "lower": pl.Float64,
+                                   "upper": pl.Float64, "p_value": pl.Float64, "events": pl.Float64,
+                                   "ref_events": pl.Float64}) if others else None
+        return CoxFit(tab, note=note, no_events=tuple(empty), few_events=few_t, min_events=min_events)
+
+    if len(present) < 2:
+        return CoxFit(None, note="fewer than two groups with events", no_events=tuple(empty), few_events=few_t,
+                      min_events=min_events)
+    if ref in few:
+        return rows_only(None)
+    # groups with too few events stay in the model (they still inform the baseline hazard and
+    # the covariates), only their own hazard ratio is withheld; groups without events cannot
     use = df.filter(~pl.col(group).is_in(empty)) if empty else df
     groups = use.get_column(group).unique().to_list()
     notes: list[str] = []
     if len(groups) < 2:
-        return CoxFit(None, note="fewer than two groups with events", no_events=tuple(empty))
-    ref = reference if reference in groups else sorted(groups)[0]
+        return rows_only(None)
     covs = [c for c in covariates if c != group]
     # covariates without variation in the analysed patients carry no information
     covs = [c for c in covs if use.get_column(c).n_unique() > 1]
@@ -156,7 +187,8 @@ def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates:
         with np.errstate(over="ignore"):  # diverging terms are reported as not estimable below
             res = cox_model(use, time, event, [group, *covs], weights=weights, reference={group: ref}, freq=freq)
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
-        return CoxFit(None, note="; ".join(notes + [f"model not estimable ({exc})"]), no_events=tuple(empty))
+        return CoxFit(None, note="; ".join(notes + [f"model not estimable ({exc})"]), no_events=tuple(empty),
+                      few_events=few_t, min_events=min_events)
     prefix = f"{group}="
     full = res.table.filter(pl.col("term").str.starts_with(prefix))
     # complete separation (e.g. every patient of a group has the event at once): the
@@ -174,7 +206,16 @@ def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates:
         .with_columns(pl.lit(ref).alias("reference"))
         .select("term", "reference", "hr", "lower", "upper", "p_value")
     )
-    return CoxFit(tab, res.n, res.n_events, "; ".join(notes) or None, tuple(empty), tuple(terms))
+    tab = tab.with_columns(pl.col("term").replace_strict(events, return_dtype=pl.Float64).alias("events"),
+                           pl.lit(events[ref], pl.Float64).alias("ref_events"))
+    if few:
+        withheld = pl.col("term").is_in(list(few))
+        tab = tab.with_columns([pl.when(withheld).then(None).otherwise(pl.col(c)).alias(c)
+                                for c in ("hr", "lower", "upper", "p_value")])
+        extra = rows_only(None).table.filter(pl.col("term").is_in(empty))  # left out of the model
+        tab = pl.concat([tab, extra]).join(pl.DataFrame({"term": present, "_o": range(len(present))}), on="term") \
+            .sort("_o").drop("_o")
+    return CoxFit(tab, res.n, res.n_events, "; ".join(notes) or None, tuple(empty), tuple(terms), few_t, min_events)
 
 
 def summarize_survival(
@@ -209,7 +250,8 @@ def summarize_survival(
     counts = counts.join(pl.DataFrame({"group": order, "_o": range(len(order))}), on="group").sort("_o").drop("_o")
     small = tuple(r["group"] for r in counts.iter_rows(named=True)
                   if r["n"] < options.small_n or r["events"] < options.small_events)
-    logrank = logrank_test(df, "time", "event", "group", freq=freq) if len(order) > 1 else None
+    # the chi-square log-rank test, or the exact permutation test when a group expects few events
+    logrank = logrank_for_sample(df, "time", "event", "group", freq=freq) if len(order) > 1 else None
     if len(order) > 1:
         cox = _cox_groups(df, "time", "event", "group", (), options.reference, freq=freq)
         cox_adj = (_cox_groups(df, "time", "event", "group", options.adjust, options.reference, freq=freq)

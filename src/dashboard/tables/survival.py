@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 import polars as pl
 
 from ..stats.summaries import CompetingSummary, CoxFit, IptwSummary, SurvivalSummary
+from ..stats.cox import not_estimable_text
 
 DASH = "–"  # en dash between CI limits
 NE = "NE"  # not estimable / not reached
@@ -90,20 +91,37 @@ def format_survival_table(s: SurvivalSummary, label: Callable[[str], str]) -> pl
     return pl.DataFrame(rows)
 
 
+def _hr_cell(r: dict, fit: CoxFit, label: Callable[[str], str]) -> tuple[str, str]:
+    """HR and p cells of one comparison; "not estimable: k events" where a side has too few."""
+    if r["hr"] is None and r.get("events") is not None:
+        few_ref, few_own = r["ref_events"] < fit.min_events, r["events"] < fit.min_events
+        if few_own and few_ref:
+            k = int(round(r["ref_events"]))
+            return f"{not_estimable_text(r['events'])} ({k} in {label(r['reference'])})", ""
+        if few_ref:
+            return not_estimable_text(r["ref_events"], label(r["reference"])), ""
+        if few_own:
+            return not_estimable_text(r["events"]), ""
+    return format_hr(r["hr"], r["lower"], r["upper"]), format_p(r["p_value"])
+
+
 def format_cox_table(unadj: CoxFit, adj: CoxFit | None, label: Callable[[str], str]) -> pl.DataFrame | None:
     """Hazard ratios vs the reference group: ``Comparison``, ``HR (95% CI)``, ``p``, and the
-    adjusted pair when an adjusted model was fitted."""
+    adjusted pair when an adjusted model was fitted. A comparison where the group or the
+    reference has fewer than ``MIN_EVENTS_FOR_HR`` events reads "not estimable: k events"."""
     if unadj.table is None:
         return None
     adj_rows = {r["term"]: r for r in adj.table.iter_rows(named=True)} if adj is not None and adj.table is not None else {}
     rows = []
     for r in unadj.table.iter_rows(named=True):
+        hr, p = _hr_cell(r, unadj, label)
         row = {"Comparison": f"{label(r['term'])} vs {label(r['reference'])}",
-               "HR (95% CI), unadjusted": format_hr(r["hr"], r["lower"], r["upper"]), "p, unadjusted": format_p(r["p_value"])}
+               "HR (95% CI), unadjusted": hr, "p, unadjusted": p}
         if adj is not None:
             a = adj_rows.get(r["term"])
-            row["HR (95% CI), adjusted"] = format_hr(a["hr"], a["lower"], a["upper"]) if a else NE
-            row["p, adjusted"] = format_p(a["p_value"]) if a else NE
+            ahr, ap = _hr_cell(a, adj, label) if a else (NE, NE)
+            row["HR (95% CI), adjusted"] = ahr
+            row["p, adjusted"] = ap
         rows.append(row)
     return pl.DataFrame(rows)
 

@@ -11,7 +11,7 @@ import streamlit as st
 from ..derive import ENDPOINTS_BY_CODE
 from ..figures.balance import balance_figure, weights_figure
 from ..figures.cif import cif_figure
-from ..figures.km import CENSOR_MARKS_MAX, colours_for, dashes_for, km_figure
+from ..figures.km import CENSOR_MARKS_MAX, colours_for, dashes_for, km_figure, thin_caption
 from ..filters import CohortFilter, PageOption
 from ..queries.survival import (
     COVARIATES,
@@ -35,6 +35,8 @@ from ..stats.summaries import (
     summarize_survival,
     time_grid,
 )
+from ..stats.cox import MIN_EVENTS_FOR_HR
+from ..stats.logrank import SMALL_EXPECTED
 from ..store import Store
 from ..tables.survival import (
     format_balance_table,
@@ -74,11 +76,31 @@ FACTOR = PageOption("by", "Compare", tuple((k, f.label) for k, f in FACTORS.item
 CI = PageOption("ci", "Confidence band", (("log-log", "log-log (default)"), ("log", "log (R default)"),
                                           ("plain", "plain (linear)"), ("none", "no band")), "log-log")
 MIN_AT_RISK = PageOption("minrisk", "Stop each curve when fewer remain at risk than",
-                         tuple((str(k), str(k) if k else "never stop") for k in (0, 5, 10, 20, 30)), "10")
+                         tuple((str(k), str(k) if k else "never stop (thin tail, default)") for k in (0, 5, 10, 20, 30)),
+                         "0")
 OPTIONS = (VIEW, ENDPOINT, ORIGIN, LANDMARK_MONTHS, FACTOR, CI, MIN_AT_RISK)
 
 DEFAULT_PS_COVARIATES = ["age", "sex", "ecog", "tumour_site", "ct", "cn", "regimen_class"]
+# Comparisons that are degenerate by definition: (endpoint, factor) -> the groups left out
+# and why. Radical surgery removes the organ, so OPS of a group defined by radical surgery
+# is 0 from that surgery on; a test against it only restates the definition.
+DEGENERATE = {
+    ("OPS", "initial_group"): (("RO",), "radical surgery as the initial strategy removes the organ at the first "
+                                        "operation, so its OPS falls to 0 by definition"),
+    ("OPS", "initial_strategy"): (("RO",), "radical surgery as the initial strategy removes the organ at the first "
+                                           "operation, so its OPS falls to 0 by definition"),
+    ("OPS", "final_group"): (("RO",), "a patient whose last strategy is radical surgery has lost the organ by "
+                                      "definition (the group is defined by the outcome)"),
+}
+
+
+def degenerate(req: TteRequest) -> tuple[tuple[str, ...], str] | None:
+    """The groups a comparison leaves out because comparing them is degenerate by definition,
+    and why (None when the comparison is meaningful)."""
+    return DEGENERATE.get((req.endpoint, req.factor))
 IPTW_LABELS = {"OP": "Organ preservation first (NOM or OPFS)", "RO": "Radical surgery (RO)"}
+IPTW_MIN_PER_ARM = 20  # patients per arm below which no weighted comparison is computed
+IPTW_PATIENTS_PER_COVARIATE = 5  # in the smaller arm, per propensity covariate
 
 
 # ------------------------------------------------------------------ shared UI helpers
@@ -105,6 +127,9 @@ def csv_button(label: str, frame: pl.DataFrame, file_name: str, store: Store, ke
 def km_analysis(store: Store, flt: CohortFilter, req: TteRequest, opts: SurvivalOptions) -> SurvivalSummary | None:
     """Query + :func:`summarize_survival` (module level, so ``cached_query`` can cache it)."""
     cells = select_tte_cells(store, flt, req)  # collapsed in the database; same numbers
+    left_out = degenerate(req)
+    if left_out:  # never compute a test that only restates the endpoint's definition
+        cells = cells.filter(~pl.col("group").is_in(list(left_out[0])))
     if cells.height == 0:
         return None
     return summarize_survival(cells, opts, group_order=FACTORS[req.factor].codes, freq="n")
@@ -122,9 +147,19 @@ def iptw_analysis(store: Store, flt: CohortFilter, endpoint: str, covariates: tu
     """The weighted comparison, or why it cannot be done (a message)."""
     df = select_iptw_data(store, flt, endpoint, covariates)
     counts = dict(df.group_by("group").len().iter_rows())
-    if counts.get("OP", 0) < 10 or counts.get("RO", 0) < 10:
-        return (f"Too few patients for a weighted comparison: {counts.get('OP', 0)} with organ preservation first, "
-                f"{counts.get('RO', 0)} with radical surgery (at least 10 in each arm needed).")
+    events = dict(df.group_by("group").agg(pl.col("event").sum()).iter_rows())
+    if counts.get("OP", 0) < IPTW_MIN_PER_ARM or counts.get("RO", 0) < IPTW_MIN_PER_ARM:
+        return (f"Not computed: too few patients for a weighted comparison: {counts.get('OP', 0)} with organ "
+                f"preservation first, {counts.get('RO', 0)} with radical surgery. A propensity model needs at least "
+                f"{IPTW_MIN_PER_ARM} patients in each arm (and {IPTW_PATIENTS_PER_COVARIATE} per covariate in the "
+                "smaller arm), otherwise the weights are unstable and balance cannot be judged.")
+    if min(counts.values()) < IPTW_PATIENTS_PER_COVARIATE * len(covariates):
+        return (f"Not computed: {min(counts.values())} patients in the smaller arm for {len(covariates)} propensity "
+                f"covariates; at least {IPTW_PATIENTS_PER_COVARIATE} per covariate are needed "
+                f"({IPTW_PATIENTS_PER_COVARIATE * len(covariates)}). Choose fewer covariates.")
+    if sum(events.values()) < MIN_EVENTS_FOR_HR * 2:
+        return (f"Not computed: {int(sum(events.values()))} {ENDPOINT_LABELS[endpoint].split(':')[0]} events in the "
+                f"two arms together; a weighted hazard ratio needs at least {MIN_EVENTS_FOR_HR} in each arm.")
     try:
         return summarize_iptw(df, covariates, estimand=estimand, options=opts)
     except (ValueError, RuntimeError) as exc:
@@ -132,7 +167,7 @@ def iptw_analysis(store: Store, flt: CohortFilter, endpoint: str, covariates: tu
 
 
 # ------------------------------------------------------------------ figures (page and report)
-def km_view(s: SurvivalSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 10,
+def km_view(s: SurvivalSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 0,
             cumulative: bool = False):
     """The Kaplan-Meier figure (curves over the number-at-risk table) and its at-risk cells."""
     label = _label_fn(req.factor)
@@ -148,7 +183,7 @@ def km_view(s: SurvivalSummary, req: TteRequest, *, show_ci: bool = True, min_at
     return fig, risk
 
 
-def cif_view(c: CompetingSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 10):
+def cif_view(c: CompetingSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 0):
     """Cumulative incidence of regrowth (and competing events) over the at-risk table."""
     label = _label_fn(req.factor)
     groups = c.groups_.get_column("group").to_list()
@@ -232,6 +267,40 @@ def _warnings(req: TteRequest, summary_groups: pl.DataFrame, small: tuple[str, .
             + ". Estimates for these groups are imprecise.", icon=":material/group_off:")
 
 
+def degenerate_text(req: TteRequest, left_out: tuple[tuple[str, ...], str]) -> str:
+    groups, why = left_out
+    f = FACTORS[req.factor]
+    names = ", ".join(f.label_of(g) for g in groups)
+    return (f"**{names} is left out of this comparison, and no test is computed for it:** {why}. A log-rank test "
+            "against it would only restate the endpoint's definition (a huge chi-square that says nothing about "
+            "outcomes). The curves compare the organ-preserving strategies; compare radical surgery on DFS, EFS "
+            "or OS, or use the weighted comparison.")
+
+
+def logrank_text(lr, label) -> str:
+    """The log-rank line under the estimates: chi-square, or the exact test and why."""
+    if lr.method.startswith(("exact permutation", "Monte Carlo permutation")):
+        exp = ", ".join(f"{label(r['group'])} {r['expected']:.1f}" for r in lr.table.iter_rows(named=True))
+        kind = "exact" if lr.method.startswith("exact") else "Monte Carlo"
+        return (f"**Log-rank test, {kind} permutation p-value:** {format_p_eq(lr.p_value)} "
+                f"(a group expects fewer than {SMALL_EXPECTED:g} events: expected {exp}; the chi-square "
+                f"approximation is not used with so few events; {lr.method}).")
+    extra = f" ({lr.method.split('; ', 1)[1]})" if "; " in lr.method else ""
+    return f"**Log-rank test:** χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_eq(lr.p_value)}{extra}"
+
+
+def km_caption(s: SurvivalSummary, req: TteRequest, opts: SurvivalOptions, show_ci: bool, min_at_risk: int) -> str:
+    """What the KM figure shows, including how the curve tails were drawn."""
+    label = _label_fn(req.factor)
+    # a group smaller than the stop rule never has that many at risk: drawn whole, not dropped
+    small = [label(r["group"]) for r in s.groups_.iter_rows(named=True) if r["n"] < min_at_risk]
+    cap = [f"Kaplan-Meier estimate with pointwise {100 * opts.conf_level:g}% confidence band ({opts.conf_type})"
+           if show_ci else "Kaplan-Meier estimate",
+           f"ticks mark censored follow-up (not drawn on a curve with more than {CENSOR_MARKS_MAX} censoring times)",
+           thin_caption(min_at_risk, small)]
+    return "; ".join(cap) + "."
+
+
 def _label_fn(factor: str):
     return FACTORS[factor].label_of
 
@@ -244,6 +313,9 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
         return
     label = _label_fn(req.factor)
     _warnings(req, s.groups_, s.small_groups_, label)
+    left_out = degenerate(req)
+    if left_out:
+        st.info(degenerate_text(req, left_out), icon=":material/block:")
     if req.endpoint == "RG":
         st.info("Kaplan-Meier for regrowth censors distant metastasis and death (cause-specific). "
                 "The cumulative incidence under competing risks is under *Regrowth with competing risks*.",
@@ -251,11 +323,7 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
     fig, risk = km_view(s, req, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"],
                         cumulative=notes["cumulative"])
     show_figure(fig, f"KM {req.endpoint} from {req.origin} by {req.factor}", ctx, key="km_chart", config=PLOTLY_CONFIG)
-    cap = [f"Kaplan-Meier estimate with pointwise {100 * opts.conf_level:g}% confidence band ({opts.conf_type})"
-           if notes["show_ci"] else "Kaplan-Meier estimate", f"ticks mark censored follow-up (not drawn on a curve with more than {CENSOR_MARKS_MAX} censoring times)"]
-    if notes["min_at_risk"]:
-        cap.append(f"each curve stops where fewer than {notes['min_at_risk']} patients remain at risk")
-    st.caption("; ".join(cap) + ".")
+    st.caption(km_caption(s, req, opts, notes["show_ci"], notes["min_at_risk"]))
     b1, b2 = st.columns(2)
     with b1:
         csv_button("Curve data (CSV)", km_csv(s.km_, label), f"km_{req.endpoint}_{req.origin}_{req.factor}.csv",
@@ -268,8 +336,7 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
     show_table(format_survival_table(s, label), f"KM estimates {req.endpoint} from {req.origin} by {req.factor}", ctx,
                title=f"{ENDPOINT_LABELS[req.endpoint]}: Kaplan-Meier estimates by {FACTORS[req.factor].label.lower()}")
     if s.logrank_ is not None:
-        lr = s.logrank_
-        st.markdown(f"**Log-rank test:** χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_eq(lr.p_value)}")
+        st.markdown(logrank_text(s.logrank_, label))
     cox = format_cox_table(s.cox_, s.cox_adjusted_, label)
     if cox is not None:
         adj = ", ".join(COVARIATES[c] for c in opts.adjust)
@@ -415,17 +482,19 @@ def survival_body(ctx: PageContext) -> None:
 
 
 # ------------------------------------------------------------------ MDT report
-REPORT_ENDPOINTS = ("OPS", "OS")
+REPORT_ENDPOINTS = ("OPS", "DFS", "OS")
 KM_NOTE = ("Kaplan-Meier estimate with pointwise 95% log-log confidence band, time from the strategy decision (T1), "
-           "by initial strategy group; ticks mark censored follow-up; each curve stops where fewer than 10 patients "
-           "remain at risk. Medians (Brookmeyer-Crowley); NE = not estimable.")
+           "by initial strategy group; ticks mark censored follow-up; " + thin_caption() + ". Medians "
+           "(Brookmeyer-Crowley); NE = not estimable.")
 CIF_NOTE = ("Aalen-Johansen cumulative incidence of local regrowth under Watch & Wait (solid, 95% band) with distant "
             "metastasis and death before regrowth as competing events (dotted); time from T1.")
 
 
 def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
-    """Survival in the MDT report (the page's default view): OPS and OS by initial strategy
-    group from T1 (KM with the at-risk table, and the estimates), regrowth under competing risks."""
+    """Survival in the MDT report (the page's default view): OPS of the organ-preserving
+    strategies, DFS and OS by initial strategy group from T1 (KM with the at-risk table, and
+    the estimates), regrowth under competing risks. No degenerate comparison: radical surgery
+    is left out of OPS, with the reason in the caption."""
     items: list[ReportItem] = []
     for endpoint in REPORT_ENDPOINTS:
         req = TteRequest(endpoint, "T1", "initial_group")
@@ -435,10 +504,14 @@ def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
             continue
         name = ENDPOINT_LABELS[endpoint].split(": ", 1)[1]
         name = name[0].upper() + name[1:]
+        left_out = degenerate(req)
+        title = f"{name} by initial strategy group" + (" (organ-preserving strategies)" if left_out else "")
+        note = KM_NOTE + (" " + degenerate_text(req, left_out).replace("**", "") if left_out else "")
         fig, _ = km_view(s, req)
-        items += [ReportItem(f"{name} by initial strategy group", fig, caption=KM_NOTE),
+        lr = logrank_text(s.logrank_, _label_fn(req.factor)).replace("**", "") if s.logrank_ else ""
+        items += [ReportItem(title, fig, caption=note),
                   ReportItem(f"{name}: Kaplan-Meier estimates", format_survival_table(s, _label_fn(req.factor)),
-                             caption=(f"Log-rank {format_p_eq(s.logrank_.p_value)}." if s.logrank_ else ""))]
+                             caption=lr)]
     req = TteRequest("RG", "T1", "initial_group")
     c = cached_query(competing_analysis, store, flt, req, 0.95)
     if c is not None:
