@@ -143,6 +143,7 @@ def select_rate_cells(store: Store, flt: CohortFilter, population: str = "all") 
                a.pcr_fl IS NOT NULL AS path_evaluable, coalesce(a.pcr_fl, false) AS pcr,
                a.mpr_fl IS NOT NULL AS mpr_evaluable, coalesce(a.mpr_fl, false) AS mpr,
                a.sccr12_evaluable_fl AS sccr12_evaluable, coalesce(a.sccr12_fl, false) AS sccr12,
+               a.sccr12_choice_exit_fl AS sccr12_choice_exit,
                count(*) AS n
         FROM adsl a JOIN adtte t ON t.subject_id = a.subject_id AND t.paramcd = 'OPS' AND t.origin = 'T0'
         WHERE a.analysis_fl AND {_population(population)} AND {where}

@@ -51,7 +51,9 @@ RATE_LABELS = {
     "pcr": ("pCR (ypT0N0)", "patients with a first resection specimen (ypT and ypN recorded)"),
     "mpr": ("Major pathological response (≤10% viable tumour)", "patients with residual tumour % recorded"),
     "sccr12": ("Sustained cCR at 12 months", "cCR patients followed 12 months after the last immunotherapy dose "
-                                             "(or failing before)"),
+                                             "(or failing before); patients who left Watch & Wait for surgery by "
+                                             "their own choice, without a regrowth, before 12 months are not "
+                                             "evaluable"),
 }
 RATE_DEFINITIONS = (("ccr", "ccr", "assessed"), ("near_ccr", "near_ccr", "assessed"), ("non_ccr", "non_ccr", "assessed"),
                     ("pcr", "pcr", "path_evaluable"), ("mpr", "mpr", "mpr_evaluable"),
@@ -91,6 +93,11 @@ def _ci(lower: float | None, upper: float | None) -> str:
     return f"{100 * lower:.1f}–{100 * upper:.1f}%" if lower is not None and upper is not None else NE
 
 
+# Subgroup levels with fewer patients get no estimate in the forest plot (the row stays,
+# with its count and the reason), since a rate or KM estimate on a handful is noise.
+FOREST_MIN_N = 10
+
+
 def _forest_rows(summary: pl.DataFrame, horizon: float, which: str) -> pl.DataFrame:
     rows = []
     col = "crude" if which == "crude" else f"km{horizon:g}"
@@ -101,6 +108,9 @@ def _forest_rows(summary: pl.DataFrame, horizon: float, which: str) -> pl.DataFr
         est, lo, hi = r.get(col), r.get(col + "_lower"), r.get(col + "_upper")
         text = format_pct_ci(est, lo, hi) if which != "crude" else (
             format_pct_ci(est, lo, hi) if r["evaluable"] else NE)
+        if r["subgroup"] != "overall" and r["n"] < FOREST_MIN_N:  # refused: too few for an estimate
+            est = lo = hi = None
+            text = f"not estimated (< {FOREST_MIN_N})"
         rows.append({"_sub": r["subgroup"], "heading": False,
                      "label": "All patients" if r["subgroup"] == "overall" else subgroup_level_label(r["subgroup"], r["level"]),
                      "n": r["n"], "estimate": est, "lower": lo, "upper": hi, "text": text})
@@ -176,11 +186,12 @@ def _rates_section(ctx: PageContext) -> None:
                      f"{overall[k + '_n_risk'] or 0:,.0f} at risk")
     st.caption(definition_text(horizon, population))
     st.subheader("By subgroup")
-    small = [r for r in summary.iter_rows(named=True) if r["subgroup"] != "overall" and r["n"] < 10]
+    small = [r for r in summary.iter_rows(named=True) if r["subgroup"] != "overall" and r["n"] < FOREST_MIN_N]
     if small:
-        st.warning("Small subgroups (fewer than 10 patients): " + ", ".join(
-            f"{subgroup_level_label(r['subgroup'], r['level'])} ({r['n']})" for r in small)
-            + ". Their estimates are imprecise.", icon=":material/group_off:")
+        st.warning(f"**Subgroups with fewer than {FOREST_MIN_N} patients get no estimate in the forest plot** "
+                   "(their rows keep the count; a rate or a Kaplan-Meier estimate on so few patients is noise): "
+                   + ", ".join(f"{subgroup_level_label(r['subgroup'], r['level'])} ({r['n']})" for r in small)
+                   + ". The table below still lists their numbers.", icon=":material/group_off:")
     show_figure(organ_forest(summary, horizon, which), f"organ preservation forest {which} {horizon:g}m {population}",
                 ctx, key="forest_chart", config=PLOTLY_CONFIG)
     st.caption(forest_caption(which, method))
@@ -204,7 +215,12 @@ def _response_section(ctx: PageContext) -> None:
     if rates is None:
         st.info("No patients in the full analysis set match the filters.")
         return
-    st.caption(f"Proportions with {METHOD.label_of(method)} 95% confidence intervals. " + RATES_NOTE)
+    cells = cached_query(select_rate_cells, ctx.store, ctx.filter, population)
+    exits = int(cells.filter(pl.col("sccr12_choice_exit")).get_column("n").sum())
+    exit_note = (f" Sustained cCR at 12 months: {exits} cCR patient{'s' if exits != 1 else ''} left Watch & Wait for "
+                 "surgery by their own choice, without a regrowth, before 12 months; they are not evaluable (left out "
+                 "of the denominator, not counted as failures).")
+    st.caption(f"Proportions with {METHOD.label_of(method)} 95% confidence intervals. " + RATES_NOTE + exit_note)
     show_table(format_rates_table(rates, RATE_LABELS), f"response rates {population}", ctx,
                title=f"Response rates ({POPULATIONS[population][0].lower()} patients)", notes=(RATES_NOTE,))
     show_figure(rates_forest(rates), f"response rates forest {population}", ctx, key="rates_chart",

@@ -47,6 +47,9 @@ def overview_body(ctx: PageContext) -> None:
     c = st.columns(4)
     for col, (label, n) in zip(c, _headline(flow)):
         col.metric(label, f"{n:,}")
+    small = flow.node("ici").n <= SMALL_REGISTRY
+    if small:  # at this size the patient-level views come first
+        _patient_views(ctx, flow.node("ici").n)
     cols = [c for _ in range(2) for c in st.columns(2, gap="large")]
     for col, (title, table) in zip(cols, _tables(cached_query, ctx.store, ctx.filter)):
         with col:
@@ -54,6 +57,32 @@ def overview_body(ctx: PageContext) -> None:
             show_table(table, f"patients by {title.lower()}", ctx, title=f"Full analysis set by {title.lower()}")
     st.caption(NOTE + " Use the pages in the sidebar for the flow diagram, survival, organ preservation, safety "
                "and quality of life.")
+    if not small:
+        _patient_views(ctx, flow.node("ici").n)
+
+
+# Patient-level views: at a registry's size (tens of patients) the most informative pages,
+# linked at the top of the Overview up to this many patients in the analysis set.
+SMALL_REGISTRY = 100
+PATIENT_VIEWS = (
+    ("pages/3_Organ_preservation.py", "Swimmer plot: every Watch & Wait and local-excision patient's course",
+     ":material/view_timeline:", {"section": "swimmer"}, "view_aggregates"),
+    ("pages/6_Patient_timeline.py", "Patient timeline: one patient's full course, and who is overdue for surveillance",
+     ":material/person_search:", None, "view_patient_level"),
+)
+
+
+def _patient_views(ctx: PageContext, n: int) -> None:
+    """Links to the swimmer plot and the patient timeline (those the user's role may open)."""
+    st.markdown("**Follow the patients**" + (f" — with {n:,} patients in the analysis set, each course can be "
+                                            "read one by one" if n <= SMALL_REGISTRY else ""))
+    cols = st.columns(len(PATIENT_VIEWS))
+    for col, (page, label, icon, query, permission) in zip(cols, PATIENT_VIEWS):
+        with col:
+            if ctx.can(permission):
+                st.page_link(page, label=label, icon=icon, query_params=query)
+            else:
+                st.caption(f"{label} (needs the investigator role)")
 
 
 def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:

@@ -205,13 +205,45 @@ def _surveillance_line(due: pl.DataFrame) -> None:
                 help=RULE_TEXT)
 
 
+# Criteria given up first, one at a time, when too few patients share all of them (a small
+# registry): biomarker basis, then site, then response; the initial strategy is kept.
+RELAX_ORDER = ("biomarker", "site", "response")
+
+
+def _default_criteria(ctx: PageContext, p: dict, crit) -> list[str]:
+    """Tick the comparison criteria for a newly shown patient: all of them, less those given
+    up (in :data:`RELAX_ORDER`) until at least ``MIN_COMPARABLE`` patients match. Returns the
+    labels of the criteria given up; a user's own ticks are kept while the patient stays."""
+    if st.session_state.get("cmp_for") == p["subject_id"]:
+        return st.session_state.get("cmp_relaxed", [])
+    on = {key: True for key, *_ in crit}
+    values = {key: (p[column] if p[column] else "MISSING",) for key, column, *_ in crit}
+    labels = {key: label for key, _, label, _ in crit}
+    relaxed: list[str] = []
+    for key in (None, *RELAX_ORDER):
+        if key is not None:
+            on[key] = False
+            relaxed.append(labels[key])
+        flt = CohortFilter(**{k: values[k] for k, v in on.items() if v})
+        if cached_query(comparable_analysis, ctx.store, flt).n_ops >= MIN_COMPARABLE:
+            break
+    for key, v in on.items():
+        st.session_state[f"cmp_{key}"] = v
+    st.session_state["cmp_for"], st.session_state["cmp_relaxed"] = p["subject_id"], relaxed
+    return relaxed
+
+
 def _comparable(ctx: PageContext, record: PatientRecord) -> None:
     p = record.row
     st.subheader("This patient against comparable patients")
     crit = [("site", "tumour_site", "Site", TUMOUR_SITE), ("response", "restaging_response", "Response", RESPONSE),
             ("biomarker", "biomarker_basis", "Biomarker", BIOMARKER_BASIS),
             ("strategy", "initial_strategy", "Initial strategy", STRATEGY)]
+    relaxed = _default_criteria(ctx, p, crit)
     st.markdown("Comparable patients share this patient's (untick to relax):")
+    if relaxed:
+        st.caption(f"Unticked to reach at least {MIN_COMPARABLE} comparable patients in this registry: "
+                   + ", ".join(relaxed) + ".")
     cols = st.columns(len(crit))
     kwargs = {}
     for col, (key, column, label, vocab) in zip(cols, crit):
@@ -219,7 +251,7 @@ def _comparable(ctx: PageContext, record: PatientRecord) -> None:
         with col:
             short = {"DMMR_IHC": "dMMR (IHC)", "MSIH_PCR": "MSI-H (PCR)", "MSIH_NGS": "MSI-H (NGS)", "POLE": "POLE",
                      "GEJ": "GEJ"}.get(value)
-            on = st.checkbox(f"{label}: {short or (vocab.label(value) if value else 'not recorded')}", value=True,
+            on = st.checkbox(f"{label}: {short or (vocab.label(value) if value else 'not recorded')}",
                              key=f"cmp_{key}")
         if on:
             kwargs[key] = (value if value else "MISSING",)
