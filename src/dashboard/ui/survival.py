@@ -313,6 +313,10 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
         return
     label = _label_fn(req.factor)
     _warnings(req, s.groups_, s.small_groups_, label)
+    if int(s.groups_["events"].sum()) == 0:
+        st.info(f"**No {ENDPOINT_LABELS[req.endpoint].split(':')[0]} event has been observed** among the "
+                f"{int(s.groups_['n'].sum()):,} patients: every curve stays at 100%, and no test or hazard ratio can "
+                "be computed.", icon=":material/info:")
     left_out = degenerate(req)
     if left_out:
         st.info(degenerate_text(req, left_out), icon=":material/block:")
@@ -372,6 +376,12 @@ def _cif_section(ctx: PageContext, req: TteRequest, notes: dict) -> None:
     label = _label_fn(req.factor)
     small = tuple(r["group"] for r in c.groups_.iter_rows(named=True) if r["n"] < 10 or r["regrowths"] < 5)
     _warnings(req, c.groups_.rename({"regrowths": "events"}), small, label)
+    n_rg, n_pat = int(c.groups_["regrowths"].sum()), int(c.groups_["n"].sum())
+    if n_rg == 0:
+        st.info(f"**No local regrowth has been observed** among the {n_pat:,} Watch & Wait patients matching the "
+                "filters: the cumulative incidence stays at 0% over their follow-up (the at-risk table shows how many "
+                "are still followed). Zero events in a small group does not mean a regrowth risk of zero.",
+                icon=":material/info:")
     fig = cif_view(c, req, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"])
     show_figure(fig, f"CIF regrowth from {req.origin} by {req.factor}", ctx, key="cif_chart", config=PLOTLY_CONFIG)
     st.caption("Aalen-Johansen cumulative incidence of local regrowth (solid, 95% log confidence band) with distant "
