@@ -110,8 +110,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Local regrowth (Watch & Wait)",
         "Event: first local regrowth (lumen, wall or regional nodes; biopsy- or MDT-confirmed), "
         "dated at the first diagnostic examination. A regional nodal reappearance under Watch & Wait "
-        "before any resection is a local regrowth whatever event code recorded it (see "
-        "`first_regrowth_date` below). Distant metastasis and death before regrowth are competing "
+        "before any resection is a local regrowth, whatever event code recorded it. Distant metastasis and death before regrowth are competing "
         "events. Follow-up ends at the last surveillance visit, or earlier at a radical resection "
         "done without a regrowth (e.g. patient choice), after which regrowth cannot be observed. An "
         "organ-sparing excision (local excision / TEM / TAMIS, ESD, EMR) without a regrowth, e.g. a "
@@ -154,8 +153,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "DFS",
         "Disease-free survival (salvage-adjusted)",
         "Event: local or regional recurrence, regrowth NOT salvaged with R0, progression, distant "
-        "metastasis, death. A regrowth salvaged with R0 (its salvage pathway ends with an R0 "
-        "resection, see `first_unsalvaged_regrowth_date`) is not an event; a local or regional "
+        "metastasis, death. A regrowth salvaged with R0 (its salvage pathway, the salvage "
+        "procedure and any completion surgery after it, ends R0) is not an event; a local or regional "
         "recurrence is an event even when salvaged. This is the default DFS.",
         _CURATIVE,
         "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",

@@ -282,9 +282,10 @@ def logrank_text(lr, label) -> str:
     if lr.method.startswith(("exact permutation", "Monte Carlo permutation")):
         exp = ", ".join(f"{label(r['group'])} {r['expected']:.1f}" for r in lr.table.iter_rows(named=True))
         kind = "exact" if lr.method.startswith("exact") else "Monte Carlo"
-        return (f"**Log-rank test, {kind} permutation p-value:** {format_p_eq(lr.p_value)} "
-                f"(a group expects fewer than {SMALL_EXPECTED:g} events: expected {exp}; the chi-square "
-                f"approximation is not used with so few events; {lr.method}).")
+        detail = lr.method.split(" (", 1)[1].rstrip(")") if " (" in lr.method else lr.method
+        return (f"**Log-rank test, {kind} permutation p-value:** {format_p_eq(lr.p_value)}. A group expects fewer "
+                f"than {SMALL_EXPECTED:g} events (expected: {exp}), so the chi-square approximation is not used "
+                f"({detail}).")
     extra = f" ({lr.method.split('; ', 1)[1]})" if "; " in lr.method else ""
     return f"**Log-rank test:** χ² = {lr.statistic:.2f}, df = {lr.df}, {format_p_eq(lr.p_value)}{extra}"
 
