@@ -366,6 +366,27 @@ def endpoints_markdown() -> str:
             )
         out.append("")
     out += [
+        "## The pathway's hard cases (how ../shared/domain.md is read)",
+        "",
+        "1. **Excision under Watch & Wait.** An organ-sparing excision (local excision / TEM / TAMIS, ESD, "
+        "EMR) during Watch & Wait without a regrowth (e.g. a diagnostic excision of the scar) does not end "
+        "RG follow-up; only a radical resection without regrowth censors RG. RG and strict DFS therefore "
+        "count the same regrowth.",
+        "2. **Nodal regrowth.** A regional nodal reappearance under Watch & Wait before any resection is a "
+        "local regrowth (domain.md: lumen, bowel wall or regional nodes), whatever event code recorded it: "
+        "an RG event, subject to the salvage rules, and not a nodal recurrence in DFS / EFS. The import "
+        "warns that it was read so.",
+        "3. **Salvage.** A regrowth is salvaged with R0 when its salvage pathway ends R0 (an R1 local "
+        "excision followed by a completion radical resection R0 is salvaged R0). A SALVAGE-intent procedure "
+        "after a regrowth, before any other oncological event, is that regrowth's salvage even without a "
+        "link (the import warns); two candidates are an import error asking for the link.",
+        "4. **Sustained cCR at 12 months.** A cCR patient who leaves Watch & Wait for a radical resection by "
+        "their own choice, without a regrowth, before 12 months is not evaluable (left out of the "
+        "denominator and counted as such), not a failure.",
+        "5. **Status at last follow-up** agrees with DFS: a regrowth salvaged R1 is `REGROWTH_NOT_SALVAGED`, "
+        "a local recurrence salvaged R0 is `RECURRENCE_SALVAGED` (a DFS event, now disease-free); see the "
+        "table below.",
+        "",
         "## Subject-level derivations (`adsl`)",
         "",
         "- `t0`: first immunotherapy dose. `t1`: decision date of strategy episode 1.",
