@@ -49,7 +49,8 @@ def test_report_has_every_analysis_page(db, flt):
     for page in ("Survival", "Organ preservation", "Safety", "Quality of life"):
         assert sections[page].items and not sections[page].note, (page, sections[page].note)
     titles = {page: [i.title for i in sections[page].items] for page in sections}
-    assert "Organ-preservation survival by initial strategy group" in titles["Survival"]
+    assert "Organ-preservation survival by initial strategy group (organ-preserving strategies)" in titles["Survival"]
+    assert "Disease-free survival (salvage-adjusted) by initial strategy group" in titles["Survival"]
     assert "Overall survival by initial strategy group" in titles["Survival"]
     assert "Local regrowth under Watch & Wait, with competing risks" in titles["Survival"]
     assert "Organ preservation by subgroup" in titles["Organ preservation"]
