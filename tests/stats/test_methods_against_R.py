@@ -234,15 +234,22 @@ def test_mmrm_against_R_gls(cov, tag, rtol):
     #    gls(..., correlation = corAR1(~ visit_no | id))   [AR(1)]
     #    LS means: L %*% coef(fit), sqrt(diag(L %*% vcov(fit) %*% t(L))), L at mean(baseline), t(N - p) CI.
     # Tolerance: AR(1) agrees to ~1e-9. For the unstructured model (10 correlations + 4 variances) R's
-    # optimiser stops ~2e-10 short of the REML maximum (its logLik is below ours), which moves the
-    # estimates by ~1e-6: rtol 2e-6 there, and our REML log-likelihood must not be below R's.
+    # optimiser stops ~2e-10 short of the REML maximum (its logLik is below ours, also with
+    # optimMethod "Nelder-Mead" / "CG" / "L-BFGS-B" and msTol 1e-16), which moves the estimates by up
+    # to ~4e-6 points: there SEs and Sigma at rtol 2e-6 / 6e-6, LS means within 1e-5 of their SE
+    # (a relative tolerance is meaningless for an LS mean near 0), and our REML log-likelihood must
+    # not be below R's.
     d = rd("mmrm_data.csv").rename({"id": "subject_id"})
     fit = mmrm(d, visits=["M3", "M6", "M12", "M24"], groups=["RO", "NOM", "OPFS"], covariance=cov)
     assert fit.converged
     ls = fit.lsmeans.join(rd(f"mmrm_{tag}_lsmeans.csv"), on=["group", "visit"])
     assert ls.height == 12
-    for c in ("estimate", "se", "lower", "upper"):
-        assert_allclose(ls[c].to_numpy(), ls[f"{c}_right"].to_numpy(), rtol=rtol)
+    assert_allclose(ls["se"].to_numpy(), ls["se_right"].to_numpy(), rtol=rtol)
+    for c in ("estimate", "lower", "upper"):
+        if cov == "ar1":
+            assert_allclose(ls[c].to_numpy(), ls[f"{c}_right"].to_numpy(), rtol=rtol)
+        else:
+            assert np.all(np.abs(ls[c].to_numpy() - ls[f"{c}_right"].to_numpy()) <= 1e-5 * ls["se_right"].to_numpy())
     sig = rd(f"mmrm_{tag}_sigma.csv")
     ref = np.zeros((4, 4))
     for row in sig.iter_rows(named=True):
