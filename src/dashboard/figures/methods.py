@@ -76,15 +76,17 @@ def ni_figure(rows: pl.DataFrame, *, margin: float, conf_level: float = 0.95) ->
     hi_x = max(margin * 1.6, float(np.nanmax(hi)) * 1.25)
     fig.add_vline(x=1, line=dict(color="#444", width=1.2))
     fig.add_vline(x=margin, line=dict(color=_O["vermillion"], dash="dash", width=2))
+    ticks = [t for t in (0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10) if lo_x <= t <= hi_x]
     fig.update_layout(
-        height=140 + 50 * len(labels), margin=dict(l=10, r=10, t=50, b=10),
+        height=170 + 50 * len(labels), margin=dict(l=10, r=10, t=60, b=10),
         annotations=[dict(x=np.log10(margin), y=1.0, yref="paper", xref="x", text=f"margin {margin:g}",
                           showarrow=False, yanchor="bottom", font=dict(color=_O["vermillion"], size=13)),
-                     dict(x=np.log10(lo_x), y=-0.02, xref="x", yref="paper", xanchor="left", yanchor="top",
-                          text="← favours organ preservation", showarrow=False, font=dict(size=12, color="#444")),
-                     dict(x=np.log10(hi_x), y=-0.02, xref="x", yref="paper", xanchor="right", yanchor="top",
-                          text="favours radical surgery →", showarrow=False, font=dict(size=12, color="#444"))])
-    fig.update_xaxes(type="log", range=[np.log10(lo_x), np.log10(hi_x)],
+                     dict(x=0, y=1.18, xref="x", yref="paper", xanchor="right", yanchor="bottom",
+                          text="← favours organ preservation  ", showarrow=False, font=dict(size=12, color="#444")),
+                     dict(x=0, y=1.18, xref="x", yref="paper", xanchor="left", yanchor="bottom",
+                          text="  favours radical surgery →", showarrow=False, font=dict(size=12, color="#444"))])
+    fig.update_xaxes(type="log", range=[np.log10(lo_x), np.log10(hi_x)], tickvals=ticks,
+                     ticktext=[f"{t:g}" for t in ticks],
                      title=f"Hazard ratio, organ preservation first vs radical surgery ({100 * conf_level:g}% CI)")
     fig.update_yaxes(autorange="reversed")
     return _axes(fig)

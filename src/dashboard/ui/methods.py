@@ -54,7 +54,7 @@ from ..tables.methods import (
 )
 from ..tables.survival import format_p_eq, format_pct_ci, format_risk_cells, with_labels
 from .data import cached_query
-from .export import show_figure, show_table
+from .export import show_figure, show_table, table_download
 from .page import PageContext
 
 ARM_LABELS = {"OP": "Organ preservation first (NOM or OPFS)", "RO": "Radical surgery (RO)"}
@@ -70,6 +70,7 @@ GRAY_MIN_GROUP = 5  # patients a group needs to enter Gray's test
 PATHWAY_MIN_AT_RISK = 10  # each group's areas stop where fewer remain under follow-up
 PATHWAY_MIN_GROUP = 10  # groups with fewer patients are not drawn
 MMRM_MIN_AT_VISIT = 5  # visits where a group has fewer patients are left out of the model
+MMRM_MIN_PAIR = 20  # unstructured: every pair of visits must be seen together in this many patients
 AE_LEVELS = {"any": "Any grade", "g3": "Grade ≥3"}
 
 
@@ -152,8 +153,10 @@ def comparison_section(ctx: PageContext) -> None:
                              landmark=float(landmark))
     st.subheader("Target-trial protocol")
     tt = cached_query(_protocol, ctx.store, ctx.filter, endpoint, tuple(covs), opts)
-    show_table(format_target_trial(tt), f"target trial protocol {endpoint}", ctx,
-               title="Target-trial protocol summary (emulation at T1)")
+    protocol = format_target_trial(tt)
+    st.table(protocol.to_pandas().set_index("Protocol element"))  # wrapped text: one screen, nothing cut off
+    table_download(protocol, f"target trial protocol {endpoint}", ctx,
+                   title="Target-trial protocol summary (emulation at T1)")
     res = cached_query(comparison_analysis, ctx.store, ctx.filter, endpoint, tuple(covs), opts)
     if isinstance(res, str):
         st.warning(res, icon=":material/group_off:")
@@ -330,7 +333,8 @@ def pathway_section(ctx: PageContext) -> None:
         row = {"Group": PATHWAY_GROUPS.get(g, g), "Month": f"{t:g}"}
         for code, lab in PATHWAY_STATES:
             r = part.filter(pl.col("state") == code).row(0, named=True)
-            row[lab.split(" (")[0].split(",")[0]] = format_pct_ci(r["pstate"], r["lower"], r["upper"])
+            row[lab.split(" (")[0].split(",")[0]] = ("0%" if r["pstate"] == 0 else
+                                                     format_pct_ci(r["pstate"], r["lower"], r["upper"]))
         rows.append(row)
     if rows:
         show_table(pl.DataFrame(rows), "pathway at 12 24 36 months", ctx,
@@ -361,8 +365,10 @@ def ae_rates_section(ctx: PageContext) -> None:
     st.caption("Every treatment-emergent immunotherapy adverse event counts (a patient with three episodes adds "
                "three; patients with an event in brackets). Exposure: years from the first immunotherapy dose (T0) to "
                "last contact or death. Rate = events / patient-years x 100 with the exact Poisson 95% CI (R "
-               "poisson.test). Groups: initial strategy group; most events precede the strategy decision, so the "
-               "groups describe, they do not compare treatments.")
+               "poisson.test). A rate assumes events spread evenly over follow-up: immunotherapy AEs cluster in the first "
+               "months, so a group followed briefly (e.g. no strategy yet) shows a high rate. Groups: initial strategy "
+               "group; most events precede the strategy decision, so the groups describe, they do not compare "
+               "treatments.")
 
 
 # ------------------------------------------------------------------ QoL MMRM
@@ -381,14 +387,28 @@ def mmrm_analysis(store: Store, flt: CohortFilter, instrument: str, scale: str, 
     if len(groups) < 2 or "RO" not in groups:
         return ("Too few patients for the model: " + ", ".join(f"{MMRM_LABELS[g]} {pats.get(g, 0)}" for g in MMRM_GROUPS)
                 + f" with a change from baseline (at least {MMRM_MIN_PATIENTS} in radical surgery and one other group).")
-    df = df.filter(pl.col("group").is_in(groups))
-    cells = df.group_by("group", "visit").len()
-    visits = [v for v in QOL_VISITS
-              if all(cells.filter((pl.col("group") == g) & (pl.col("visit") == v))["len"].sum() >= MMRM_MIN_AT_VISIT
-                     for g in groups)]
-    if len(visits) < 2:
-        return f"Fewer than two visits with at least {MMRM_MIN_AT_VISIT} patients in every group."
-    df = df.filter(pl.col("visit").is_in(visits))
+    cells = dict(((g, v), k) for g, v, k in df.group_by("group", "visit").len().iter_rows())
+
+    def enough(g: str, v: str) -> bool:
+        return cells.get((g, v), 0) >= MMRM_MIN_AT_VISIT
+
+    # visits where radical surgery and another group are measured; then the groups measured at all of them
+    visits = [v for v in QOL_VISITS if enough("RO", v) and any(enough(g, v) for g in groups if g != "RO")]
+    groups = [g for g in groups if all(enough(g, v) for v in visits)]
+    if len(visits) < 2 or len(groups) < 2:
+        return (f"Too few repeated scores: fewer than two visits with at least {MMRM_MIN_AT_VISIT} patients in radical "
+                "surgery and in another group.")
+    df = df.filter(pl.col("group").is_in(groups) & pl.col("visit").is_in(visits))
+    if covariance == "unstructured":
+        # a covariance between two visits needs patients seen at both: drop the latest visits until it has them
+        while len(visits) > 2:
+            pairs = (df.select("subject_id", "visit").join(df.select("subject_id", "visit"), on="subject_id")
+                     .filter(pl.col("visit") != pl.col("visit_right")).group_by("visit", "visit_right").len())
+            seen = {(a, b): k for a, b, k in pairs.iter_rows()}
+            if all(seen.get((a, b), 0) >= MMRM_MIN_PAIR for a in visits for b in visits if a != b):
+                break
+            visits = visits[:-1]
+            df = df.filter(pl.col("visit").is_in(visits))
     try:
         return mmrm(df, visits=visits, groups=groups, covariance=covariance)
     except (ValueError, np.linalg.LinAlgError) as exc:
@@ -411,20 +431,26 @@ def mmrm_section(ctx: PageContext) -> None:
         return
     labels = {g: MMRM_LABELS[g] for g in res.groups}
     vl = QOL_TIMEPOINT.label
+    st.markdown(f"**{sc.label}: least-squares mean change from baseline, 95% CI** "
+                f"({'up = better' if sc.higher_is_better else 'up = worse'}; 0 = no change)")
     show_figure(lsmeans_figure(res.lsmeans, visits=res.visits, visit_label=vl, labels=labels,
-                               y_title=f"{sc.label}: change from baseline (LS mean, 95% CI; "
-                                       f"{'up = better' if sc.higher_is_better else 'up = worse'})"),
+                               y_title="Change from baseline (points)"),
                 f"MMRM {instrument} {scale}", ctx, key="mmrm_fig")
     show_table(format_lsmeans_table(res, labels, vl), f"MMRM {instrument} {scale}", ctx,
                title=f"{sc.label}: least-squares mean change from baseline by strategy group")
     left_out = [v for v in QOL_VISITS if v not in res.visits]
+    left_groups = [MMRM_LABELS[g] for g in MMRM_GROUPS if g not in res.groups]
     st.caption(f"Mixed model for repeated measures, {res.n_patients:,} patients, {res.n_obs:,} post-baseline scores: "
                f"change ~ baseline score + visit x group, {'unstructured' if res.covariance == 'unstructured' else 'AR(1)'} "
                "within-patient covariance, REML (as R nlme::gls); LS means at the mean baseline score, t-based 95% CI "
                f"({res.df} df, no Kenward-Roger correction). Missing visits assumed missing at random. Groups: initial "
-               f"strategy; fewer than {MMRM_MIN_PATIENTS} patients: left out."
-               + (f" Visits with fewer than {MMRM_MIN_AT_VISIT} patients in a group left out: "
-                  + ", ".join(vl(v) for v in left_out) + "." if left_out else "")
+               f"strategy. Left out: groups with fewer than {MMRM_MIN_PATIENTS} patients or fewer than "
+               f"{MMRM_MIN_AT_VISIT} at a modelled visit"
+               + (f" ({', '.join(left_groups)})" if left_groups else "")
+               + (f"; visits without {MMRM_MIN_AT_VISIT} patients in radical surgery and another group ("
+                  + ", ".join(vl(v) for v in left_out) + ")" if left_out else "") + "."
+               + (f" Unstructured covariance: visits kept while every pair was seen together in at least "
+                  f"{MMRM_MIN_PAIR} patients (AR(1) keeps more visits)." if res.covariance == "unstructured" else "")
                + ("" if res.converged else " **The REML fit did not converge to the set tolerance.**"))
 
 
