@@ -76,7 +76,7 @@ def ni_figure(rows: pl.DataFrame, *, margin: float, conf_level: float = 0.95) ->
     hi_x = max(margin * 1.6, float(np.nanmax(hi)) * 1.25)
     fig.add_vline(x=1, line=dict(color="#444", width=1.2))
     fig.add_vline(x=margin, line=dict(color=_O["vermillion"], dash="dash", width=2))
-    ticks = [t for t in (0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10) if lo_x <= t <= hi_x]
+    ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10) if lo_x <= t <= hi_x]
     fig.update_layout(
         height=170 + 50 * len(labels), margin=dict(l=10, r=10, t=60, b=10),
         annotations=[dict(x=np.log10(margin), y=1.0, yref="paper", xref="x", text=f"margin {margin:g}",
@@ -155,21 +155,25 @@ def lsmeans_figure(lsmeans: pl.DataFrame, *, visits: Sequence[str], visit_label:
 
 
 def rates_figure(rates: pl.DataFrame, *, labels: Mapping[str, str], level_labels: Mapping[str, str]) -> go.Figure:
-    """Event rates per 100 patient-years with exact CIs, one row per group and event class
-    (``group, level, rate, lower, upper``)."""
+    """Event rates per 100 patient-years with exact CIs, one row per group, the event
+    classes side by side within it (``group, level, rate, lower, upper``)."""
     fig = go.Figure()
+    groups = rates.get_column("group").unique(maintain_order=True).to_list()
+    pos = {g: i for i, g in enumerate(groups)}
+    k = len(level_labels)
     for j, (lev, lev_label) in enumerate(level_labels.items()):
         part = rates.filter((pl.col("level") == lev) & pl.col("rate").is_not_null())
-        ys = [labels.get(g, g) for g in part.get_column("group").to_list()]
+        ys = np.array([pos[g] for g in part.get_column("group").to_list()]) + (j - (k - 1) / 2) * 0.22
         r, lo, hi = (part.get_column(c).to_numpy() for c in ("rate", "lower", "upper"))
-        fig.add_trace(go.Scatter(x=r, y=ys, mode="markers", name=lev_label,
+        names = [labels.get(g, g) for g in part.get_column("group").to_list()]
+        fig.add_trace(go.Scatter(x=r, y=ys, mode="markers", name=lev_label, text=names,
                                  marker=dict(size=10, symbol=("circle", "diamond")[j % 2], color=COLOURS[j % 2]),
                                  error_x=dict(type="data", symmetric=False, array=hi - r, arrayminus=r - lo,
-                                              thickness=2, width=5, color=COLOURS[j % 2]),
-                                 hovertemplate="%{y}: %{x:.1f} per 100 patient-years<extra>" + lev_label + "</extra>"))
-    fig.update_yaxes(autorange="reversed")
-    n = rates.get_column("group").n_unique()
-    fig.update_layout(height=140 + 45 * n, margin=dict(l=10, r=10, t=40, b=10),
+                                              thickness=2, width=4, color=COLOURS[j % 2]),
+                                 hovertemplate="%{text}: %{x:.1f} per 100 patient-years<extra>" + lev_label + "</extra>"))
+    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=list(range(len(groups))),
+                     ticktext=[labels.get(g, g) for g in groups], zeroline=False)
+    fig.update_layout(height=140 + 55 * len(groups), margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(title="Events per 100 patient-years (exact 95% CI)", rangemode="tozero"))
     return _axes(fig)
 

@@ -244,14 +244,15 @@ def state_occupation(
 
 def occupation_at(so: pl.DataFrame, times: Sequence[float]) -> pl.DataFrame:
     """State occupation at given times (step function: the last row at or before each
-    time; at time 0 the starting distribution is not in ``so``, so times before the
-    first row are left out). Returns ``so``'s columns with ``time`` = the asked time."""
+    time). Times before a group's first row (the starting distribution is not in ``so``)
+    or after its last row (no longer estimated) are left out. Returns ``so``'s columns
+    with ``time`` = the asked time."""
     out = []
     for (g,), part in so.group_by(["group"], maintain_order=True):
         ts = np.unique(part.get_column("time").to_numpy())
         for t in times:
             k = np.searchsorted(ts, t, side="right") - 1
-            if k < 0:
+            if k < 0 or t > ts[-1]:
                 continue
             out.append(part.filter(pl.col("time") == ts[k]).with_columns(pl.lit(float(t)).alias("time")))
     return pl.concat(out) if out else so.head(0)

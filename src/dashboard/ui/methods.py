@@ -72,6 +72,7 @@ PATHWAY_MIN_GROUP = 10  # groups with fewer patients are not drawn
 MMRM_MIN_AT_VISIT = 5  # visits where a group has fewer patients are left out of the model
 MMRM_MIN_PAIR = 20  # unstructured: every pair of visits must be seen together in this many patients
 AE_LEVELS = {"any": "Any grade", "g3": "Grade ≥3"}
+AE_RATE_MIN_PY = 5.0  # groups with less exposure are listed, not drawn
 
 
 # ------------------------------------------------------------------ target-trial comparison
@@ -231,7 +232,8 @@ def competing_tests_analysis(store: Store, flt: CohortFilter, req: TteRequest):
     df = df.filter(pl.col("group").is_in(keep))
     regrowths = int((df.get_column("event_type") == "REGROWTH").sum()) if df.height else 0
     if len(keep) < 2:
-        return f"Gray's test needs at least two groups with {GRAY_MIN_GROUP} or more patients."
+        return (f"Gray's test needs at least two groups with {GRAY_MIN_GROUP} or more patients (here: "
+                + ", ".join(f"{FACTORS[req.factor].label_of(g)} {k}" for g, k in sorted(sizes.items())) + ").")
     if regrowths < FINEGRAY_MIN_EVENTS:
         return (f"Too few regrowths for Gray's test and a Fine-Gray model: {regrowths} (at least "
                 f"{FINEGRAY_MIN_EVENTS} needed).")
@@ -333,10 +335,14 @@ def pathway_section(ctx: PageContext) -> None:
         row = {"Group": PATHWAY_GROUPS.get(g, g), "Month": f"{t:g}"}
         for code, lab in PATHWAY_STATES:
             r = part.filter(pl.col("state") == code).row(0, named=True)
-            row[lab.split(" (")[0].split(",")[0]] = ("0%" if r["pstate"] == 0 else
+            exact = r["std_err"] == 0 and r["pstate"] in (0.0, 1.0)  # nobody / everybody: no interval
+            row[lab.split(" (")[0].split(",")[0]] = (f"{100 * r['pstate']:.0f}%" if exact else
                                                      format_pct_ci(r["pstate"], r["lower"], r["upper"]))
         rows.append(row)
-    if rows:
+    if not rows:
+        st.info(f"No group has {PATHWAY_MIN_AT_RISK} patients under follow-up at 12 months: no estimates at "
+                "12, 24 or 36 months.")
+    else:
         show_table(pl.DataFrame(rows), "pathway at 12 24 36 months", ctx,
                    title="State occupation at 12, 24 and 36 months after T1 (95% CI, infinitesimal jackknife)")
 
@@ -358,8 +364,14 @@ def ae_rates_section(ctx: PageContext) -> None:
         st.info("No safety-population patients match the filters.")
         return
     labels = {**SAFETY_GROUP.labels, "ALL": "All patients"}
-    show_figure(rates_figure(rates, labels=labels, level_labels=AE_LEVELS), "AE rates per 100 patient-years", ctx,
-                key="ae_rates_fig")
+    short = rates.filter(pl.col("patient_years") < AE_RATE_MIN_PY).get_column("group").unique(maintain_order=True)
+    drawn = rates.filter(pl.col("patient_years") >= AE_RATE_MIN_PY)
+    if drawn.height:
+        show_figure(rates_figure(drawn, labels=labels, level_labels=AE_LEVELS), "AE rates per 100 patient-years", ctx,
+                    key="ae_rates_fig")
+    if short.len():
+        st.caption(f"Not drawn (under {AE_RATE_MIN_PY:g} patient-years of exposure, the interval spans most of the "
+                   "axis): " + ", ".join(labels.get(g, g) for g in short.to_list()) + "; the table lists them.")
     show_table(format_rate_table(rates, labels, AE_LEVELS), "AE rates per 100 patient-years", ctx,
                title="Immunotherapy adverse events per 100 patient-years")
     st.caption("Every treatment-emergent immunotherapy adverse event counts (a patient with three episodes adds "
