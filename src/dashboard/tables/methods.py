@@ -68,8 +68,8 @@ def format_target_trial(tt: TargetTrial) -> pl.DataFrame:
          f"{', '.join(tt.covariates)} by {adjust}, and on nothing else (no adjustment for unmeasured confounding; "
          "see the E-values)"),
         ("Outcome", tt.endpoint_label, tt.endpoint_definition),
-        ("Follow-up start (time zero)", "Randomisation", f"At {zero}; eligibility, strategy and time zero coincide, "
-         "so there is no immortal time"),
+        ("Follow-up start (time zero)", "Randomisation", f"At {zero}; the strategy is known at time zero, so there "
+         "is no immortal time"),
         ("Follow-up end", "Event, loss to follow-up or end of study", "Event, last contact or data cut-off (censored)"),
         ("Causal contrast", "Intention-to-treat effect", "Observational analogue of the intention-to-treat effect: "
          "strategy as assigned at time zero, whatever happened later (salvage surgery stays in the organ-preservation "

@@ -186,7 +186,9 @@ def _comparison_results(ctx: PageContext, res: ComparisonSummary, endpoint: str,
     worst = bl.select(pl.col("smd_after").abs().max()).item()
     (st.success if worst is not None and worst < 0.1 else st.warning)(
         f"Largest |SMD| {after.lower()}: {worst:.3f} (dashed line: 0.1, the usual limit for balance)."
-        + ("" if opts.method != "overlap" else " Overlap weights balance the means of the model's covariates exactly."))
+        + ("" if opts.method != "overlap" else " Overlap weights balance the means of the model's covariates exactly.")
+        + ("" if worst is not None and worst < 0.1 else " Balance is not reached on every covariate: the hazard ratio "
+           "below is only as comparable as this; try another adjustment or propensity model."))
     show_table(format_comparison_table(res, ARM_LABELS), f"target trial counts {endpoint}", ctx,
                title="Patients eligible, analysed and with events")
     if opts.method == "matching":
@@ -210,7 +212,8 @@ def _comparison_results(ctx: PageContext, res: ComparisonSummary, endpoint: str,
     show_table(format_ni_summary(res), f"non-inferiority {endpoint}", ctx, title="Non-inferiority and E-values")
     ev = res.evalue_
     st.caption(f"Non-inferior when the upper 95% limit of the hazard ratio is below the margin ({opts.margin:g}; "
-               f"default from {NI_MARGIN_SOURCE}). **E-value** (VanderWeele & Ding 2017): an unmeasured confounder "
+               f"default from {NI_MARGIN_SOURCE}" + ("" if endpoint == "DFS" else f"; applied here to {endpoint}")
+               + "). An adjusted observational comparison, not a trial. **E-value** (VanderWeele & Ding 2017): an unmeasured confounder "
                f"associated with both the strategy and the outcome by a risk ratio of {ev.estimate:.2f} each, above the "
                f"covariates adjusted for, could explain the estimate away; {ev.limit:.2f} for the confidence limit "
                "closest to 1 (1 = the interval already includes no difference). The outcome is treated as "
@@ -459,10 +462,11 @@ def mmrm_section(ctx: PageContext) -> None:
                f"strategy. Left out: groups with fewer than {MMRM_MIN_PATIENTS} patients or fewer than "
                f"{MMRM_MIN_AT_VISIT} at a modelled visit"
                + (f" ({', '.join(left_groups)})" if left_groups else "")
-               + (f"; visits without {MMRM_MIN_AT_VISIT} patients in radical surgery and another group ("
-                  + ", ".join(vl(v) for v in left_out) + ")" if left_out else "") + "."
-               + (f" Unstructured covariance: visits kept while every pair was seen together in at least "
-                  f"{MMRM_MIN_PAIR} patients (AR(1) keeps more visits)." if res.covariance == "unstructured" else "")
+               + (f"; visits {', '.join(vl(v) for v in left_out)}: fewer than {MMRM_MIN_AT_VISIT} patients in radical "
+                  "surgery and another group"
+                  + (f", or, for the unstructured covariance, not seen together with another visit in {MMRM_MIN_PAIR} "
+                     "patients (AR(1) keeps more visits)" if res.covariance == "unstructured" else "")
+                  if left_out else "") + "."
                + ("" if res.converged else " **The REML fit did not converge to the set tolerance.**"))
 
 
@@ -484,7 +488,8 @@ def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
             continue
         rows.append({"label": f"{endpoint}, {METHOD_LABELS[opts.method]}", **{k: res.hr_[k] for k in ("hr", "lower", "upper")}})
         items.append(ReportItem(f"{endpoint}: non-inferiority and E-values", format_ni_summary(res),
-                                caption=f"Margin {opts.margin:g} ({NI_MARGIN_SOURCE}). "
+                                caption=f"Margin {opts.margin:g} ({NI_MARGIN_SOURCE}"
+                                        + ("; the DFS margin applied to OS" if endpoint == "OS" else "") + "). "
                                         f"Weighted Cox model, robust SE; {format_p_eq(res.noninferiority_.p_value)} "
                                         "one-sided against the margin."))
     if rows:
