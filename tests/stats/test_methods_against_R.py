@@ -213,6 +213,37 @@ def test_matching_against_R_matchit(ref, caliper):
             assert abs(ps[i] - ps[j]) <= m.caliper_width
 
 
+def _greedy_reference(ps, tr, width):
+    """The matching rule written the slow, obvious way (O(n^2)): treated from the largest
+    score (ties: data order), each takes the closest unused control (ties: data order)."""
+    pair = np.zeros(ps.size, dtype=np.int64)
+    used = np.zeros(ps.size, bool)
+    k = 0
+    for t in sorted(np.flatnonzero(tr == 1), key=lambda i: (-ps[i], i)):
+        free = [c for c in np.flatnonzero(tr == 0) if not used[c]]
+        if not free:
+            break
+        c = min(free, key=lambda c: (abs(ps[t] - ps[c]), c))
+        if width is not None and abs(ps[t] - ps[c]) > width:
+            continue
+        used[c] = True
+        k += 1
+        pair[t] = pair[c] = k
+    return pair
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_matching_equals_the_greedy_rule_with_heavy_ties(seed):
+    # scores on a coarse grid: many ties between treated and controls and among controls
+    rng = np.random.default_rng(seed)
+    n = 400
+    ps = np.round(rng.uniform(0.05, 0.95, n), 2)
+    tr = (rng.uniform(size=n) < ps).astype(int)
+    for cal in (None, 0.2, 0.02):
+        m = nearest_neighbour_match(ps, tr, cal)
+        assert np.array_equal(m.pair, _greedy_reference(ps, tr, m.caliper_width)), cal
+
+
 def test_matched_balance_improves_and_uses_full_sample_sd():
     md, r = rd("match_data.csv"), rd("match_nearest_cal02.csv")
     keep = r["pair"].to_numpy() > 0

@@ -124,33 +124,53 @@ def nearest_neighbour_match(ps: np.ndarray, treated: np.ndarray, caliper: float 
     ci = np.flatnonzero(~tr)
     order = ti[np.argsort(-ps[ti], kind="stable")]
     cps = ps[ci]
-    corder = np.argsort(cps, kind="stable")
+    corder = np.argsort(cps, kind="stable")  # equal scores stay in data order
     sorted_ps = cps[corder]
-    used = np.zeros(ci.size, bool)
+    m = ci.size
+    # nearest unused position to the left / right of a sorted position: skip pointers with
+    # path compression, so the whole matching is O(n log n) however many controls are used
+    left = np.arange(m)
+    right = np.arange(m + 1)
+
+    def find(ptr: np.ndarray, i: int) -> int:
+        root = i
+        while 0 <= root < len(ptr) and ptr[root] != root:
+            root = ptr[root]
+        while 0 <= i < len(ptr) and ptr[i] != i:
+            ptr[i], i = root, ptr[i]
+        return root
+
+    def first_unused_equal(j: int) -> int:
+        # among unused controls with the same score as sorted position j, the first in data order
+        a = int(np.searchsorted(sorted_ps, sorted_ps[j], side="left"))
+        b = int(np.searchsorted(sorted_ps, sorted_ps[j], side="right"))
+        best = -1
+        q = find(right, a)
+        while q < b:
+            if best < 0 or corder[q] < corder[best]:
+                best = q
+            q = find(right, q + 1)
+        return best
+
     pair = np.zeros(ps.size, dtype=np.int64)
     k = 0
     for t in order:
-        # nearest unused control: scan outwards from the insertion point in sorted order
-        pos = np.searchsorted(sorted_ps, ps[t])
-        best, best_d = -1, np.inf
-        lo, hi = pos - 1, pos
-        while lo >= 0 and used[corder[lo]]:
-            lo -= 1
-        while hi < ci.size and used[corder[hi]]:
-            hi += 1
-        for j in (lo, hi):
-            if 0 <= j < ci.size:
-                d = abs(ps[t] - sorted_ps[j])
-                if d < best_d or (d == best_d and corder[j] < corder[best]):
-                    best, best_d = j, d
-        if best < 0 or (width is not None and best_d > width):
+        pos = int(np.searchsorted(sorted_ps, ps[t]))
+        lo = find(left, pos - 1) if pos > 0 else -1
+        hi = find(right, pos)
+        cands = [j for j in (lo, hi) if 0 <= j < m]
+        if not cands:
+            break
+        dists = [abs(ps[t] - sorted_ps[j]) for j in cands]
+        best_d = min(dists)
+        if width is not None and best_d > width:
             continue
-        # equally close unused controls with the same score: the first in data order
-        same = np.flatnonzero((np.abs(sorted_ps - ps[t]) == best_d) & ~used[corder])
-        c = corder[same].min()
-        used[c] = True
+        picks = [first_unused_equal(j) for j, d in zip(cands, dists) if d == best_d]
+        c = min(picks, key=lambda j: corder[j])
+        left[c] = c - 1
+        right[c] = c + 1
         k += 1
-        pair[t] = pair[ci[c]] = k
+        pair[t] = pair[ci[corder[c]]] = k
     return MatchResult(pair, width, k, int(ti.size - k), int(ci.size - k))
 
 
