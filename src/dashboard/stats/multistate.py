@@ -123,14 +123,18 @@ def _aj_one(start, stop, frm, to, ids, w, n_states):
     order_start = np.argsort(start, kind="stable")
     order_stop = np.argsort(stop, kind="stable")
     ss, st = start[order_start], stop[order_stop]
+    # numbers at risk per state at every time (start < t <= stop), without scanning subjects
+    for h in range(n_states):
+        in_h = frm == h
+        st_h, sp_h = np.sort(start[in_h]), np.sort(stop[in_h])
+        out_n[:, h] = np.searchsorted(st_h, times, side="left") - np.searchsorted(sp_h, times, side="left")
+    se = np.zeros(n_states)
     for j, t in enumerate(times):
-        # at risk at t: start < t <= stop
-        lo = np.searchsorted(ss, t, side="left")  # intervals with start < t: order_start[:lo]
-        cand = order_start[:lo]
-        risk = cand[stop[cand] >= t]
-        n_h = np.bincount(frm[risk], weights=w[risk], minlength=n_states)
-        out_n[j] = np.bincount(frm[risk], minlength=n_states)
         if ev_set[j]:
+            lo = np.searchsorted(ss, t, side="left")  # intervals with start < t: order_start[:lo]
+            cand = order_start[:lo]
+            risk = cand[stop[cand] >= t]
+            n_h = np.bincount(frm[risk], weights=w[risk], minlength=n_states)
             a = np.searchsorted(st, t, side="left")
             b = np.searchsorted(st, t, side="right")
             ending = order_stop[a:b]
@@ -147,15 +151,15 @@ def _aj_one(start, stop, frm, to, ids, w, n_states):
             u = u + u @ da
             h = frm[risk]
             coef = np.where(n_h[h] > 0, p_prev[h] / np.where(n_h[h] > 0, n_h[h], 1.0), 0.0)
-            contrib = -coef[:, None] * da[h]
-            np.add.at(u, idx[risk], contrib)
-            moved = to[ev] >= 0
-            e_i = ev[moved]
+            # a subject is at risk in one interval at a time: the indices are unique
+            u[idx[risk]] -= coef[:, None] * da[h]
+            e_i = ev[to[ev] >= 0]
             ce = p_prev[frm[e_i]] / n_h[frm[e_i]]
-            np.add.at(u, (idx[e_i], to[e_i]), ce)
-            np.add.at(u, (idx[e_i], frm[e_i]), -ce)
+            u[idx[e_i], to[e_i]] += ce
+            u[idx[e_i], frm[e_i]] -= ce
+            se = np.sqrt(((wid[:, None] * u) ** 2).sum(0))
         out_p[j] = p
-        out_se[j] = np.sqrt(((wid[:, None] * u) ** 2).sum(0))
+        out_se[j] = se
     return times, out_n, out_p, out_se
 
 
