@@ -11,7 +11,8 @@ import pytest
 from numpy.testing import assert_allclose
 from polars.testing import assert_frame_equal
 
-from dashboard.stats import propensity_weights
+from dashboard.stats import cox_model, propensity_weights
+from dashboard.stats.comparative import cox_cluster_robust
 from dashboard.stats.finegray import fine_gray, gray_test
 from dashboard.stats.matching import (
     balance_table,
@@ -242,6 +243,18 @@ def test_matching_equals_the_greedy_rule_with_heavy_ties(seed):
     for cal in (None, 0.2, 0.02):
         m = nearest_neighbour_match(ps, tr, cal)
         assert np.array_equal(m.pair, _greedy_reference(ps, tr, m.caliper_width)), cal
+
+
+def test_matched_pairs_cox_cluster_robust_against_R():
+    # R: coxph(Surv(time, status) ~ trt, data = matched, cluster = pair)  [and robust = TRUE for the per-patient SE]
+    md = rd("match_data.csv").hstack(rd("match_outcome.csv"))
+    pair = rd("match_nearest_cal02.csv")["pair"]
+    d = md.with_columns(pair).filter(pl.col("pair") > 0)
+    r = rd("match_cox_cluster.csv").row(0, named=True)
+    coef, se = cox_cluster_robust(d, "time", "status", "trt", "pair")
+    assert_allclose([coef, se], [r["coef"], r["se_cluster"]], rtol=1e-8)
+    per_patient = cox_model(d, "time", "status", ["trt"], robust=True).table["se"][0]
+    assert_allclose(per_patient, r["se_robust"], rtol=1e-8)
 
 
 def test_matched_balance_improves_and_uses_full_sample_sd():

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy.stats import norm
 
-from dashboard.stats.cox import cox_model
+from dashboard.stats import _validate as v
+from dashboard.stats._ci import z_value
+from dashboard.stats.cox import _efron_parts, cox_model, efron_fit
 from dashboard.stats.km import kaplan_meier
 from dashboard.stats.matching import (
     DEFAULT_CALIPER,
@@ -100,6 +103,35 @@ class ComparisonSummary:
     caliper_width: float | None
 
 
+def cox_cluster_robust(df: pl.DataFrame, time: str, event: str, covariate: str, cluster: str,
+                       weights: str | None = None) -> tuple[float, float]:
+    """Cox coefficient of one numeric covariate with the cluster-robust (grouped sandwich)
+    SE: R ``coxph(Surv(time, event) ~ covariate, weights, cluster = cluster)`` (Efron
+    ties). The fit is :func:`dashboard.stats.cox.efron_fit`; the dfbeta residuals are
+    summed within each cluster (matched pair) before the outer product.
+
+    Returns ``(coef, se)``.
+    """
+    v.check_frame(df, [time, event, covariate, cluster, weights])
+    t = v.numeric(df, time, nonnegative=True)
+    e = v.event_indicator(df, event)
+    x = v.numeric(df, covariate)[:, None]
+    w = np.ones(df.height) if weights is None else v.weights_array(df, weights)
+    fit = efron_fit(t, e, x, w)
+    # the same sorted, centred data efron_fit builds, for the score residuals at the estimate
+    order = np.argsort(t, kind="stable")
+    _, first, tinv = np.unique(t[order], return_index=True, return_inverse=True)
+    xs = x[order] - x.mean(0)
+    data = {"x": xs, "w": w[order], "event": e[order], "count": np.ones(t.size), "first": first, "tinv": tinv}
+    res = _efron_parts(data, fit["coef"], want_resid=True)["resid"]
+    dfb = (data["w"][:, None] * res) @ fit["var"]
+    groups = df.get_column(cluster).to_numpy()[order]
+    _, g = np.unique(groups, return_inverse=True)
+    summed = np.zeros((g.max() + 1, 1))
+    np.add.at(summed, g, dfb)
+    return float(fit["coef"][0]), float(np.sqrt((summed.T @ summed)[0, 0]))
+
+
 def landmark_at(df: pl.DataFrame, months: float) -> pl.DataFrame:
     """Patients still event-free and followed ``months`` after T1, time counted from there
     (``time > months``; ``time - months``). ``months = 0`` returns ``df``."""
@@ -115,8 +147,8 @@ def summarize_comparison(df: pl.DataFrame, covariates: Sequence[str],
     ``df``: one row per eligible patient, time from time zero (T1 or the landmark):
     ``time, event, treated, group`` and the covariate columns. The propensity score is
     the main-effects logistic model (:func:`propensity_weights`); the hazard ratio is the
-    (weighted) Cox model of ``treated`` with robust SE (:func:`cox_model`; for matching:
-    the matched patients, robust SE per patient, not clustered on pairs).
+    (weighted) Cox model of ``treated`` with robust SE (:func:`cox_model`); for matching,
+    the matched patients with the SE clustered on pairs (:func:`cox_cluster_robust`).
     E-values treat the outcome as rare when fewer than 15% of the analysed patients had it.
     """
     covs = [c for c in covariates if df.get_column(c).n_unique() > 1]
@@ -153,13 +185,19 @@ def summarize_comparison(df: pl.DataFrame, covariates: Sequence[str],
     after = balance_table(df, "treated", covs, keep=kept, weights=w)
     balance = before.select("covariate", pl.col("smd").alias("smd_before")).join(
         after.select("covariate", pl.col("smd").alias("smd_after")), on="covariate", maintain_order="left")
-    d = df.with_columns(pl.Series("_w", w)).filter(pl.Series(kept))
+    d = df.with_columns(pl.Series("_w", w), pl.Series("pair", pair)).filter(pl.Series(kept))
     if d.filter(pl.col("treated") == 1).height == 0 or d.filter(pl.col("treated") == 0).height == 0:
         raise ValueError("no patient of one arm is left after trimming / matching")
     km = kaplan_meier(d, "time", "event", group="group", weights="_w", conf_level=options.conf_level,
                       conf_type="log-log")
     fit = cox_model(d, "time", "event", ["treated"], weights="_w", robust=True, conf_level=options.conf_level)
     row = fit.table.row(0, named=True)
+    if options.method == "matching":  # matched pairs: cluster-robust SE (Austin 2014)
+        coef, se = cox_cluster_robust(d, "time", "event", "treated", "pair")
+        z = z_value(options.conf_level)
+        zz = coef / se
+        row = {"coef": coef, "se": se, "hr": float(np.exp(coef)), "lower": float(np.exp(coef - z * se)),
+               "upper": float(np.exp(coef + z * se)), "p_value": float(2 * norm.sf(abs(zz)))}
     ni = non_inferiority_hr(row["coef"], row["se"], options.margin, options.conf_level)
     rare = float(d.get_column("event").mean()) < RARE_OUTCOME
     ev = evalue_hr(row["hr"], row["lower"], row["upper"], rare=rare)

@@ -74,7 +74,7 @@ def format_target_trial(tt: TargetTrial) -> pl.DataFrame:
         ("Causal contrast", "Intention-to-treat effect", "Observational analogue of the intention-to-treat effect: "
          "strategy as assigned at time zero, whatever happened later (salvage surgery stays in the organ-preservation "
          "arm)"),
-        ("Analysis", "Cox hazard ratio", "Cox model of the arm, weighted (or in the matched sample), robust SE; "
+        ("Analysis", "Cox hazard ratio", "Cox model of the arm, weighted with the robust SE (matched: SE clustered on pairs); "
          f"non-inferiority if the upper 95% limit is below the margin {tt.margin:g} ({NI_MARGIN_SOURCE}; the margin "
          "is the user's choice)"),
     ]
