@@ -23,7 +23,7 @@ from dashboard.stats.matching import (
     truncate_weights,
 )
 from dashboard.stats.mmrm import mmrm
-from dashboard.stats.multistate import PATHWAY_STATES, pathway_intervals, state_occupation
+from dashboard.stats.multistate import PATHWAY_STATES, occupation_at, pathway_intervals, state_occupation
 from dashboard.stats.noninferiority import evalue_hr, non_inferiority_hr
 from dashboard.stats.rates import poisson_rate_ci, summarize_event_rates
 from rref import R_DIR
@@ -141,6 +141,17 @@ def test_pathway_intervals_rules():
     # by hand: p3, p4 leave ORGAN at 1 and 0.5 (0.2 each); at 4, 1 of the 3 in ORGAN moves: 0.6 / 3
     assert at4["EXCISED"] == pytest.approx(0.2) and at4["RADICAL"] == pytest.approx(0.4)
     assert at4["ORGAN"] == pytest.approx(0.4)
+
+
+def test_occupation_at_does_not_extrapolate():
+    so = state_occupation(rd("ms_pathway.csv"), STATES, from_state="from", to_state="to", id="id", group="grp")
+    last = so.group_by("group").agg(pl.col("time").max()).sort("group")
+    at = occupation_at(so, (6.0, 1e6))
+    assert at["time"].unique().to_list() == [6.0]  # nothing reported past a group's last time
+    six = at.filter((pl.col("group") == "G1") & (pl.col("state") == "ORGAN"))["pstate"].item()
+    step = so.filter((pl.col("group") == "G1") & (pl.col("state") == "ORGAN") & (pl.col("time") <= 6.0))
+    assert six == step.sort("time")["pstate"][-1]
+    assert last.height == 2
 
 
 # ---------------------------------------------------------------- 4. non-inferiority and E-values
