@@ -268,6 +268,16 @@ def test_matched_pairs_cox_cluster_robust_against_R():
     assert_allclose(per_patient, r["se_robust"], rtol=1e-8)
 
 
+def test_overlap_weights_balance_the_model_covariates_exactly():
+    # Li, Morgan & Zaslavsky 2018: with a logistic score, overlap weights give exact mean balance on
+    # every covariate of the model (the logistic score equations), so every SMD is 0
+    md = rd("match_data.csv")
+    ps = propensity_weights(md, "trt", ["x1", "x2", "f"])["propensity"].to_numpy()
+    w = overlap_weights(ps, md["trt"].to_numpy())
+    bal = balance_table(md, "trt", ["x1", "x2", "f"], weights=w)
+    assert np.abs(bal["smd"].to_numpy()).max() < 1e-8
+
+
 def test_matched_balance_improves_and_uses_full_sample_sd():
     md, r = rd("match_data.csv"), rd("match_nearest_cal02.csv")
     keep = r["pair"].to_numpy() > 0
