@@ -169,6 +169,15 @@ fc <- coxph(Surv(time, status) ~ trt, data = mdm, cluster = pair)
 fr <- coxph(Surv(time, status) ~ trt, data = mdm, robust = TRUE)
 wcsv(data.frame(coef = coef(fc), se_cluster = sqrt(diag(vcov(fc))), se_robust = sqrt(diag(vcov(fr)))),
      "match_cox_cluster.csv")
+# the whole comparison: weighted Cox, robust SE, for stabilised IPTW and overlap weights
+pt <- mean(md$trt)
+w_iptw <- ifelse(md$trt == 1, pt / ps, (1 - pt) / (1 - ps))
+w_ow <- ifelse(md$trt == 1, 1 - ps, ps)
+ci <- function(f) c(coef = unname(coef(f)), se = unname(sqrt(diag(vcov(f)))))
+wcsv(data.frame(method = c("iptw", "overlap"),
+                rbind(ci(coxph(Surv(time, status) ~ trt, data = md, weights = w_iptw, robust = TRUE)),
+                      ci(coxph(Surv(time, status) ~ trt, data = md, weights = w_ow, robust = TRUE)))),
+     "comparison_cox.csv")
 match_out(0.2, "match_nearest_cal02.csv")
 match_out(0.05, "match_nearest_cal005.csv")
 match_out(NA, "match_nearest_nocal.csv")

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose
 from polars.testing import assert_frame_equal
 
 from dashboard.stats import cox_model, propensity_weights
-from dashboard.stats.comparative import cox_cluster_robust
+from dashboard.stats.comparative import ComparisonOptions, cox_cluster_robust, summarize_comparison
 from dashboard.stats.finegray import fine_gray, gray_test
 from dashboard.stats.matching import (
     balance_table,
@@ -266,6 +266,27 @@ def test_matched_pairs_cox_cluster_robust_against_R():
     assert_allclose([coef, se], [r["coef"], r["se_cluster"]], rtol=1e-8)
     per_patient = cox_model(d, "time", "status", ["trt"], robust=True).table["se"][0]
     assert_allclose(per_patient, r["se_robust"], rtol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["iptw", "overlap", "matching"])
+def test_summarize_comparison_against_R(method):
+    # R: coxph(Surv(time, status) ~ trt, weights = w, robust = TRUE), w = stabilised IPTW
+    #    (mean(trt) / ps, (1 - mean(trt)) / (1 - ps)) or overlap weights (1 - ps, ps);
+    #    matching: coxph(..., cluster = pair) in the caliper-0.2 matched sample (see methods.R)
+    md = rd("match_data.csv").hstack(rd("match_outcome.csv")).rename({"status": "event", "trt": "treated"})
+    md = md.with_columns(pl.when(pl.col("treated") == 1).then(pl.lit("OP")).otherwise(pl.lit("RO")).alias("group"))
+    res = summarize_comparison(md, ["x1", "x2", "f"], ComparisonOptions(method=method))
+    if method == "matching":
+        r = rd("match_cox_cluster.csv").row(0, named=True)
+        coef, se = r["coef"], r["se_cluster"]
+        assert res.counts_["analysed"].to_list() == [int((rd("match_nearest_cal02.csv")["pair"] > 0).sum() / 2)] * 2
+    else:
+        r = rd("comparison_cox.csv").filter(pl.col("method") == method).row(0, named=True)
+        coef, se = r["coef"], r["se"]
+    assert_allclose([res.hr_["coef"], res.hr_["se"]], [coef, se], rtol=1e-7)
+    ni = non_inferiority_hr(coef, se)
+    assert res.noninferiority_.verdict == ni.verdict
+    assert res.evalue_.estimate == pytest.approx(evalue_hr(ni.hr, ni.lower, ni.upper, rare=res.rare_outcome).estimate)
 
 
 def test_overlap_weights_balance_the_model_covariates_exactly():
