@@ -29,11 +29,12 @@ from ..tables.survival import NE, format_organ_table, format_pct_ci, format_rate
 from ..report import ReportItem
 from .data import cached_query
 from .export import show_figure, show_table
+from .methods import pathway_section
 from .page import PageContext, option_control
 from .survival import PLOTLY_CONFIG, csv_button, option_select
 
 SECTION = PageOption("section", "Show", (("rates", "Organ preservation"), ("response", "Response rates"),
-                                         ("swimmer", "Swimmer plot")), "rates")
+                                         ("swimmer", "Swimmer plot"), ("pathway", "Pathway over time")), "rates")
 POPULATION = PageOption("population", "Patients", tuple((k, v[0]) for k, v in POPULATIONS.items()), "all")
 HORIZON = PageOption("horizon", "Crude rate at", (("12", "12 months"), ("24", "24 months"), ("36", "36 months")), "36")
 METHOD = PageOption("method", "Exact CI method", tuple((m, {"clopper-pearson": "Clopper-Pearson (exact)",
@@ -269,6 +270,8 @@ def organ_body(ctx: PageContext) -> None:
         _rates_section(ctx)
     elif section == "response":
         _response_section(ctx)
+    elif section == "pathway":
+        pathway_section(ctx)
     else:
         _swimmer_section(ctx)
 

@@ -21,11 +21,13 @@ from ..store import Store
 from ..tables.qol import format_lars_table, format_scale_table, format_stoma_table
 from .data import cached_query
 from .export import show_figure, show_table
+from .methods import mmrm_section
 from .page import PageContext, option_control
 
 EORTC = ("QLQ_C30", "QLQ_CR29", "QLQ_STO22", "QLQ_OES18")
 SECTION = PageOption("section", "Show", (("eortc", "EORTC questionnaires"), ("lars", "Bowel function (LARS)"),
-                                         ("stoma", "Living with a stoma")), "eortc")
+                                         ("stoma", "Living with a stoma"), ("mmrm", "Change from baseline (MMRM)")),
+                     "eortc")
 SCALE = PageOption("scale", "Scale", tuple(
     (f"{i}.{c}", f"{QOL_INSTRUMENT.label(i).removeprefix('EORTC ')} - {s.label} ({s.kind}, "
                  f"{'higher = better' if s.higher_is_better else 'higher = worse'})")
@@ -144,6 +146,8 @@ def qol_body(ctx: PageContext) -> None:
         _lars(ctx)
     elif section == "stoma":
         _stoma(ctx)
+    elif section == "mmrm":
+        mmrm_section(ctx)
     else:
         _eortc(ctx)
 

@@ -42,6 +42,7 @@ REPORT_PAGES: list[tuple[str, str]] = [
     ("Overview", "dashboard.ui.overview:report_section"),
     ("Cohort", "dashboard.ui.cohort:report_section"),
     ("Survival", "dashboard.ui.survival:report_section"),
+    ("Target-trial comparison", "dashboard.ui.methods:report_section"),
     ("Organ preservation", "dashboard.ui.organ:report_section"),
     ("Safety", "dashboard.ui.safety:report_section"),
     ("Quality of life", "dashboard.ui.qol:report_section"),

@@ -50,10 +50,12 @@ from ..tables.safety import (
 )
 from .data import cached_query
 from .export import export_audit, provenance, show_figure, table_download
+from .methods import ae_rates_section
 from .page import PageContext, option_control
 
 SECTION = PageOption("section", "Show", (("ae", "Immunotherapy adverse events"), ("irae", "Immune-related events"),
-                                         ("procedures", "Procedure complications")), "ae")
+                                         ("procedures", "Procedure complications"),
+                                         ("rates", "AE rates per patient-year")), "ae")
 SORT = PageOption("sort", "Order rows", (("frequency", "Rows by frequency"), ("soc", "Rows alphabetical")),
                   "frequency")
 PROCS = PageOption("procs", "Procedures counted", (("first", "First procedure of each type per patient"),
@@ -288,6 +290,8 @@ def safety_body(ctx: PageContext) -> None:
     section = option_control(SECTION, label_visibility="collapsed")
     if section == "irae":
         _irae_section(ctx)
+    elif section == "rates":
+        ae_rates_section(ctx)
     elif section == "procedures":
         _procedure_section(ctx, option_control(PROCS, label_visibility="collapsed") == "first")
     else:

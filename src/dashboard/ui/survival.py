@@ -53,6 +53,7 @@ from ..report import ReportItem
 from ..tables.export import mask_identifiers
 from .data import cached_query
 from .export import show_figure, show_table
+from .methods import comparison_section, competing_tests
 from .page import PageContext, option_control
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
@@ -66,7 +67,8 @@ Y_TITLES = {"OPS": "Alive with organ in place (%)", "RG": "Free of local regrowt
             "DFS_STRICT": "Disease-free survival, strict (%)", "EFS": "Event-free survival (%)", "OS": "Overall survival (%)"}
 
 VIEW = PageOption("view", "Show", (("km", "Kaplan-Meier"), ("cif", "Regrowth with competing risks"),
-                                   ("iptw", "Weighted comparison (IPTW)")), "km")
+                                   ("iptw", "Weighted comparison (IPTW)"),
+                                   ("compare", "Comparable outcomes (target trial)")), "km")
 ENDPOINT = PageOption("endpoint", "Endpoint", tuple((c, ENDPOINT_LABELS[c]) for c in ENDPOINT_ORDER), "OPS")
 ORIGIN = PageOption("origin", "Time from", (("T0", "T0: first immunotherapy dose"), ("T1", "T1: strategy decision"),
                                             ("INDEX", "Definitive treatment"), (LANDMARK, "Landmark after T0")), "T1")
@@ -198,6 +200,8 @@ def cif_view(c: CompetingSummary, req: TteRequest, *, show_ci: bool = True, min_
 # ------------------------------------------------------------------ page sections
 def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]:
     view = option_control(VIEW, label_visibility="collapsed")
+    if view == "compare":  # dashboard.ui.methods draws its own controls
+        return view, None, None, {}
     c1, c2, c3, c4 = st.columns([3, 3, 2, 3])
     with c1:
         if view == "cif":
@@ -392,6 +396,7 @@ def _cif_section(ctx: PageContext, req: TteRequest, notes: dict) -> None:
     st.subheader("Cumulative incidence")
     show_table(format_competing_table(c, label, (12.0, 24.0, 36.0)), f"CIF regrowth estimates from {req.origin}", ctx,
                title="Cumulative incidence of local regrowth (Watch & Wait)")
+    competing_tests(ctx, req)
 
 
 def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes: dict) -> None:
@@ -482,6 +487,8 @@ def _cov_label(term: str) -> str:
 def survival_body(ctx: PageContext) -> None:
     """The Survival page below the shared header."""
     view, req, opts, notes = _controls(ctx)
+    if view == "compare":
+        return comparison_section(ctx)
     if "origin" in notes:
         st.info(notes["origin"], icon=":material/info:")
     if view == "km":
