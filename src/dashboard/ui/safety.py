@@ -97,6 +97,15 @@ def _population(ctx: PageContext) -> tuple[pl.DataFrame, int]:
     return den, int(den["n"].sum()) if den.height else 0
 
 
+LISTINGS_RESERVED = ("Patient listings (who, when, which grade) are for investigators and above; your role "
+                     "sees the aggregate tables and figures.")
+
+
+def _may_list(ctx: PageContext) -> bool:
+    """Patient-level listings need ``view_patient_level`` (investigators and above)."""
+    return ctx.can("view_patient_level")
+
+
 def _listing(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, ctx: PageContext) -> None:
     """A patient listing: its first :data:`LISTING_ROWS` rows on screen (only those are
     formatted); when there are more, a caption saying so and the whole listing as CSV."""
@@ -157,7 +166,7 @@ def _ae_section(ctx: PageContext, sort: str) -> None:
     if "g5" not in levels:
         st.caption("No grade 5 (fatal) immunotherapy adverse event in this selection: no grade 5 columns.")
     display = format_ae_table(table, GROUP_LABELS, sort=sort, levels=levels)
-    tab_table, tab_fig = st.tabs(["Table and patient listing", "Figure"])
+    tab_table, tab_fig = st.tabs(["Table and patient listing" if _may_list(ctx) else "Table", "Figure"])
     with tab_table:
         st.html(format_ae_html(display))
         table_download(display.drop("row_type", "soc", "term"), "immunotherapy adverse events", ctx,
@@ -173,6 +182,9 @@ def _bold(kinds: pl.Series, bold: tuple[str, ...]) -> tuple[int, ...]:
 
 
 def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageContext) -> None:
+    if not _may_list(ctx):
+        st.caption(LISTINGS_RESERVED)
+        return
     st.subheader("Patients behind a table cell", divider="gray")
     rows = display.select("row_type", "soc", "term", "System organ class / preferred term").rows()
     c1, c2, c3 = st.columns([3, 2, 1])
@@ -209,7 +221,7 @@ def _irae_section(ctx: PageContext) -> None:
     ir = events.filter(pl.col("immune_related") & ((pl.lit(g == OVERALL)) | (pl.col("group") == g)))
     st.caption(IRAE_NOTE + f" Safety population of this group: {n_den:,}.")
     summary = summarize_irae(ir, n_den)
-    tab_table, tab_fig = st.tabs(["Table and patient listing", "Figure: time to onset"])
+    tab_table, tab_fig = st.tabs(["Table and patient listing" if _may_list(ctx) else "Table", "Figure: time to onset"])
     with tab_table:
         if summary.height == 0:
             st.info("No immune-related adverse events in this selection.")
@@ -218,17 +230,24 @@ def _irae_section(ctx: PageContext) -> None:
             st.html(format_simple_html(display, ["head"] + ["item"] * (display.height - 1)))
             table_download(display, f"immune-related events {g.lower()}", ctx, notes=(IRAE_NOTE,), bold_rows=(0,),
                            title=f"Immune-related adverse events: {_label(g)} (N={n_den:,})")
-            st.subheader("Patients behind a row", divider="gray")
-            terms = summary["term"].to_list()
-            t = st.selectbox("Immune-related event", terms, key="irae_term")
-            rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
-            st.markdown(f"**{rows['subject_id'].n_unique():,} patients, {rows.height:,} events**: {t}, {_label(g)}. "
-                        "One row per event.")
-            _listing(rows, format_event_listing, "irae_listing",
-                     f"Immune-related adverse events: {t}, {_label(g)}", ctx)
+            _irae_listing(ir, summary, g, ctx)
     with tab_fig:
         show_figure(irae_onset_figure(ir), f"immune-related events onset {g.lower()}", ctx, key="irae_onset")
     _impact(events, den, ctx)
+
+
+def _irae_listing(ir: pl.DataFrame, summary: pl.DataFrame, g: str, ctx: PageContext) -> None:
+    if not _may_list(ctx):
+        st.caption(LISTINGS_RESERVED)
+        return
+    st.subheader("Patients behind a row", divider="gray")
+    terms = summary["term"].to_list()
+    t = st.selectbox("Immune-related event", terms, key="irae_term")
+    rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
+    st.markdown(f"**{rows['subject_id'].n_unique():,} patients, {rows.height:,} events**: {t}, {_label(g)}. "
+                "One row per event.")
+    _listing(rows, format_event_listing, "irae_listing",
+             f"Immune-related adverse events: {t}, {_label(g)}", ctx)
 
 
 def _impact(events: pl.DataFrame, den: pl.DataFrame, ctx: PageContext) -> None:
@@ -237,6 +256,8 @@ def _impact(events: pl.DataFrame, den: pl.DataFrame, ctx: PageContext) -> None:
     impact = summarize_surgery_impact(events, den, SAFETY_GROUP.codes)
     st.html(format_simple_html(format_impact_table(impact, GROUP_LABELS),
                                ["item"] * (impact.height - 1) + ["value"], full_width=False))
+    if not _may_list(ctx):
+        return
     rows = events.filter(pl.col("surgery_impact").is_in(("DELAYED", "CANCELLED")))
     with st.expander(f"Patient listing: {rows.height} event(s) in {rows['subject_id'].n_unique()} patient(s)",
                      icon=":material/list:"):
@@ -252,35 +273,42 @@ def _procedure_section(ctx: PageContext, first_only: bool) -> None:
         return
     summary = summarize_procedures(procs, PROCEDURE_CLASS.codes, first_only=first_only)
     display = format_procedure_table(summary, PROCEDURE_CLASS.labels)
-    tab_table, tab_fig = st.tabs(["Table and patient listing", "Figure"])
+    tab_table, tab_fig = st.tabs(["Table and patient listing" if _may_list(ctx) else "Table", "Figure"])
     with tab_table:
         st.html(format_simple_html(display.drop("kind", "cell"), display["kind"].to_list(), full_width=False))
         table_download(display.drop("kind", "cell"), "procedure complications", ctx,
                        title="Complications by procedure type", notes=(PROC_NOTE.format(unit=PROC_UNIT[first_only]),),
                        bold_rows=_bold(display["kind"], ("head", "value")))
-        st.subheader("Patients behind a table cell", divider="gray")
-        cells, head = [], ""
-        for kind, cell, measure in display.select("kind", "cell", "Measure").rows():
-            if kind == "head":
-                head = measure.split(",")[0] + ": "
-            elif kind == "value":
-                head = ""
-            if cell:
-                cells.append((cell, head + measure.split(", n (")[0] if kind in ("item", "missing")
-                              else measure.split(":")[0]))
-        c1, c2 = st.columns([1, 2])
-        with c1:
-            k = st.selectbox("Procedure type", PROCEDURE_CLASS.codes, format_func=PROCEDURE_CLASS.label, key="proc_class")
-        with c2:
-            cell = st.selectbox("Row", [c for c, _ in cells], format_func=dict(cells).get, key="proc_cell")
-        rows = (procedures_counted(procs, first_only).filter(pl.col("proc_class") == k)
-                .filter(procedure_cell_filter(cell)))
-        st.markdown(f"**{rows.height:,} procedure(s) in {rows['subject_id'].n_unique():,} patient(s)**: "
-                    f"{PROCEDURE_CLASS.label(k)}, {dict(cells)[cell]}.")
-        _listing(rows, format_procedure_listing, "proc_listing", f"{PROCEDURE_CLASS.label(k)}: {dict(cells)[cell]}",
-                 ctx)
+        if _may_list(ctx):
+            _procedure_listing(procs, display, first_only, ctx)
+        else:
+            st.caption(LISTINGS_RESERVED)
     with tab_fig:
         show_figure(procedure_figure(summary, PROCEDURE_CLASS.labels), "procedure complications", ctx, key="proc_fig")
+
+
+def _procedure_listing(procs: pl.DataFrame, display: pl.DataFrame, first_only: bool, ctx: PageContext) -> None:
+    st.subheader("Patients behind a table cell", divider="gray")
+    cells, head = [], ""
+    for kind, cell, measure in display.select("kind", "cell", "Measure").rows():
+        if kind == "head":
+            head = measure.split(",")[0] + ": "
+        elif kind == "value":
+            head = ""
+        if cell:
+            cells.append((cell, head + measure.split(", n (")[0] if kind in ("item", "missing")
+                          else measure.split(":")[0]))
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        k = st.selectbox("Procedure type", PROCEDURE_CLASS.codes, format_func=PROCEDURE_CLASS.label, key="proc_class")
+    with c2:
+        cell = st.selectbox("Row", [c for c, _ in cells], format_func=dict(cells).get, key="proc_cell")
+    rows = (procedures_counted(procs, first_only).filter(pl.col("proc_class") == k)
+            .filter(procedure_cell_filter(cell)))
+    st.markdown(f"**{rows.height:,} procedure(s) in {rows['subject_id'].n_unique():,} patient(s)**: "
+                f"{PROCEDURE_CLASS.label(k)}, {dict(cells)[cell]}.")
+    _listing(rows, format_procedure_listing, "proc_listing", f"{PROCEDURE_CLASS.label(k)}: {dict(cells)[cell]}",
+             ctx)
 
 
 def safety_body(ctx: PageContext) -> None:
