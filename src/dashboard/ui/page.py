@@ -33,6 +33,7 @@ from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
 from .data import cached_query, store_or_stop
+from .export import disable_builtin_export
 from .provenance import data_source_banner
 from .report import report_control
 
@@ -278,6 +279,7 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     st.set_page_config(page_title=f"{title} - organ-preservation registry", page_icon=icon, layout="wide",
                        initial_sidebar_state="collapsed" if present else "auto")
     st.html(_CSS + (_PRESENT_CSS if present else ""))
+    disable_builtin_export()  # tables leave the app only through the audited export door
     identity = require_sign_in(_page_name(title))  # before any query: stops the page if not allowed
     identity_sidebar(identity)
     store = store_or_stop()

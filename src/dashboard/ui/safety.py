@@ -49,7 +49,7 @@ from ..tables.safety import (
     format_simple_html,
 )
 from .data import cached_query
-from .export import export_audit, provenance, show_figure, table_download
+from .export import download, show_figure, table_download
 from .page import PageContext, option_control
 
 SECTION = PageOption("section", "Show", (("ae", "Immunotherapy adverse events"), ("irae", "Immune-related events"),
@@ -135,19 +135,17 @@ def listing_csv(rows: pl.DataFrame, fmt: Formatter, title: str, prov: Provenance
 
 
 def _listing_download(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, ctx: PageContext) -> None:
-    """Download button for :func:`listing_csv`, built on click (no ``st.*`` in the
-    callable) and audited; ``synthetic_`` file name for the demonstration registry."""
-    prov, hide = provenance(ctx), ctx.hide_identifiers
-    log_export = export_audit(ctx, "patient_listing", name)
+    """Download of :func:`listing_csv` through the export door (built on click, audited,
+    ``export_patient_level``); ``synthetic_`` file name for the demonstration registry."""
+    hide = ctx.hide_identifiers
 
-    def build() -> bytes:
-        data = listing_csv(rows, fmt, f"Patient listing. {name}", prov(), hide_identifiers=hide)
-        log_export(format="csv", rows=rows.height, masked=hide)
-        return data
+    def build(prov: Provenance) -> bytes:
+        return listing_csv(rows, fmt, f"Patient listing. {name}", prov, hide_identifiers=hide)
 
     file_name = ("synthetic_" if ctx.store.is_synthetic() else "") + slug(f"listing {name}") + ".csv"
-    st.download_button(f"Full listing ({rows.height:,} rows, CSV)", data=build, file_name=file_name, mime="text/csv",
-                       on_click="ignore", icon=":material/download:", key=f"{key}_csv")
+    download(ctx, kind="patient_listing", name=name, label=f"Full listing ({rows.height:,} rows, CSV)", build=build,
+             file_name=file_name, mime="text/csv", key=f"{key}_csv", permission="export_patient_level",
+             detail={"format": "csv", "rows": rows.height, "masked": hide})
 
 
 # ------------------------------------------------------------------------ ICI AEs
