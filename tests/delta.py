@@ -8,6 +8,8 @@ the delta stream, not only in the element kinds it thought of.
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Iterator
 
 from streamlit.testing.v1 import AppTest
@@ -32,9 +34,11 @@ def delta_blobs(at: AppTest) -> list[tuple[str, bytes]]:
 def ids_found(at: AppTest, ids: set[str]) -> dict[str, set[str]]:
     """Which of ``ids`` occur in which element types of the run (empty: none)."""
     found: dict[str, set[str]] = {}
-    encoded = [(i, i.encode()) for i in ids]
+    punct = re.compile("([" + re.escape(string.punctuation) + "])")
+    # as given, and as markdown-escaped text (dashboard.ui.text.md_text: "NOR\\-0000001")
+    encoded = [(i, (i.encode(), punct.sub(r"\\\1", i).encode())) for i in ids]
     for kind, blob in delta_blobs(at):
-        for i, b in encoded:
-            if b in blob:
+        for i, forms in encoded:
+            if any(b in blob for b in forms):
                 found.setdefault(kind, set()).add(i)
     return found

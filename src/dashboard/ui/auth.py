@@ -25,6 +25,7 @@ import streamlit as st
 from streamlit import config as _st_config
 
 from .. import audit
+from .text import md_text
 from ..access import (ROLE_LABELS, AccessConfig, AccessConfigError, PAGE_PERMISSIONS, allowed, load_access_config,
                       page_allowed, role_for, verified_email)
 
@@ -160,17 +161,54 @@ def role_now(identity: Identity) -> str | None:
 def _record_refusal(what: str, detail: dict) -> None:
     """A refused request in the audit trail (never raises: the refusal stands anyway)."""
     try:
-        audit.record("access_denied", LOCAL_ACTOR if what == "host_refused" else "anonymous",
+        audit.record("access_denied", LOCAL_ACTOR if what == "host_refused" else "browser-session",
                      {"what": what, **detail}, result="refused")
     except Exception:
         pass
+
+
+def may_clear_caches(user_info: dict) -> bool:
+    """Whether a browser session may clear the app's shared caches (Streamlit's "Clear
+    cache", a WebSocket message any client can send): in open demo mode yes (loopback
+    only); with sign-in required, only a signed-in data manager."""
+    try:
+        config = load_access_config()
+    except (AccessConfigError, OSError):
+        return False
+    if config.open_mode:
+        return True
+    if not user_info.get("is_logged_in"):
+        return False
+    return role_for(config, verified_email(user_info, config), _claims_groups(user_info)) == "data_manager"
+
+
+def install_cache_clear_guard() -> None:
+    """Refuse (and record) a "clear cache" request from a session that may not clear the
+    shared caches (:func:`may_clear_caches`). Streamlit handles that message without
+    asking the app, so this wraps its handler (``AppSession._handle_clear_cache_request``,
+    a private API: tests/test_security.py fails if it moves). Idempotent."""
+    from streamlit.runtime.app_session import AppSession
+
+    original = AppSession._handle_clear_cache_request
+    if getattr(original, "_dashboard_guard", False):
+        return
+
+    def guarded(self) -> None:
+        info = dict(getattr(self, "_user_info", None) or {})
+        if may_clear_caches(info):
+            return original(self)
+        _record_refusal("clear_cache_refused", {"signed_in": bool(info.get("is_logged_in"))})
+        return None
+
+    guarded._dashboard_guard = True  # type: ignore[attr-defined]
+    AppSession._handle_clear_cache_request = guarded
 
 
 def _load_config() -> AccessConfig:
     try:
         return load_access_config()
     except AccessConfigError as exc:
-        st.error(f"The site's access configuration is invalid, so nothing is shown: {exc}")
+        st.error(f"The site's access configuration is invalid, so nothing is shown: {md_text(exc, 500)}")
         st.stop()
         raise  # unreachable (st.stop raises)
 
@@ -236,6 +274,11 @@ def _hide_pages_css(role: str | None) -> str:
 
 
 def require_sign_in(page: str) -> Identity:
+    install_cache_clear_guard()
+    return _require_sign_in(page)
+
+
+def _require_sign_in(page: str) -> Identity:
     """The gate every page passes first (called by ``page_setup`` before any query).
 
     ``page`` is the page's name in :data:`dashboard.access.PAGE_PERMISSIONS`.
@@ -251,7 +294,7 @@ def require_sign_in(page: str) -> Identity:
                     {"groups": list(identity.groups), "page": page}, result="refused")
         st.html(_HIDE_NAV)
         st.title("No access")
-        st.error(f"You are signed in as {identity.actor}, but this site has not given that account access to the "
+        st.error(f"You are signed in as {md_text(identity.actor)}, but this site has not given that account access to the "
                  "registry. Ask the registry's data manager to add you.", icon=":material/block:")
         if st.button("Sign out", key="auth_sign_out_noaccess"):
             st.logout()
@@ -294,7 +337,8 @@ def identity_sidebar(identity: Identity) -> None:
     if identity.open_mode:
         sb.warning(OPEN_NOTICE + " (local use on this machine only).", icon=":material/lock_open:")
         return
-    sb.caption(f"Signed in as **{identity.name or identity.actor}** ({identity.actor}) · {identity.role_label}")
+    sb.caption(f"Signed in as **{md_text(identity.name or identity.actor, 80)}** ({md_text(identity.actor)}) · "
+               f"{identity.role_label}")
     if sb.button("Sign out", icon=":material/logout:", key="auth_sign_out"):
         st.logout()
 

@@ -51,6 +51,7 @@ from .. import audit
 from ..access import allowed
 from ..filters import CohortFilter
 from .auth import IDENTITY_STATE, Identity, role_now
+from .text import strip_links
 
 if TYPE_CHECKING:  # page.py imports the MDT report control, which exports through this module
     from ..store import Store
@@ -268,6 +269,7 @@ def show_figure(fig: Any, name: str, ctx: PageContext, *, key: str | None = None
 
     ``name`` titles the exported file; ``key`` must be unique on the page (default: from name).
     """
+    fig = strip_links(fig)  # no live link from registry text inside our figures
     shown = presentation_figure(fig) if ctx.presentation else fig
     st.plotly_chart(shown, config=screen_config(config), key=key or f"fig_{slug(name)}")
     if export:

@@ -34,6 +34,7 @@ from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
 from .data import cached_query, store_or_stop
 from .export import disable_builtin_export
+from .text import md_text
 from .provenance import data_source_banner
 from .report import report_control
 
@@ -258,10 +259,18 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
                           format="YYYY-MM-DD")
 
 
+def _notice_md(n: Notice) -> str:
+    """One notice as markdown in which the URL's text is only text (escaped)."""
+    if not isinstance(n, Notice):
+        return md_text(n, 300)
+    value = n.value if len(n.value) <= 80 else n.value[:80] + "..."
+    return f"**{md_text(n.param, 120)}={md_text(value, 120)}** ignored: {md_text(n.reason, 200)}"
+
+
 def _notices(notices: list[Notice]) -> None:
     if notices:
         st.warning("Some settings in the link were not recognised and were left out:\n\n"
-                   + "\n".join(f"- {n}" for n in notices), icon=":material/link_off:")
+                   + "\n".join(f"- {_notice_md(n)}" for n in notices), icon=":material/link_off:")
 
 
 def _page_name(title: str) -> str:

@@ -51,6 +51,7 @@ from ..tables.safety import (
 from .data import cached_query
 from .export import download, show_figure, table_download
 from .page import PageContext, option_control
+from .text import md_text
 
 SECTION = PageOption("section", "Show", (("ae", "Immunotherapy adverse events"), ("irae", "Immune-related events"),
                                          ("procedures", "Procedure complications")), "ae")
@@ -198,7 +199,7 @@ def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageCon
     row_type, soc, term, label = rows[i]
     cell = ae_cell_patients(events, soc=soc, term=term, group=g, level=lv)
     n = cell["subject_id"].n_unique()
-    st.markdown(f"**{n:,} patient{'s' if n != 1 else ''}**: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}. "
+    st.markdown(f"**{n:,} patient{'s' if n != 1 else ''}**: {md_text(label)}, {_label(g)}, {LEVEL_LABELS[lv].lower()}. "
                 "One row per patient and preferred term, at the worst grade (the event shown is the worst one).")
     _listing(cell, format_ae_listing, "ae_listing",
              f"Immunotherapy adverse events: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}", ctx)
@@ -242,7 +243,7 @@ def _irae_listing(ir: pl.DataFrame, summary: pl.DataFrame, g: str, ctx: PageCont
     terms = summary["term"].to_list()
     t = st.selectbox("Immune-related event", terms, key="irae_term")
     rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
-    st.markdown(f"**{rows['subject_id'].n_unique():,} patients, {rows.height:,} events**: {t}, {_label(g)}. "
+    st.markdown(f"**{rows['subject_id'].n_unique():,} patients, {rows.height:,} events**: {md_text(t)}, {_label(g)}. "
                 "One row per event.")
     _listing(rows, format_event_listing, "irae_listing",
              f"Immune-related adverse events: {t}, {_label(g)}", ctx)
@@ -304,7 +305,7 @@ def _procedure_listing(procs: pl.DataFrame, display: pl.DataFrame, first_only: b
     rows = (procedures_counted(procs, first_only).filter(pl.col("proc_class") == k)
             .filter(procedure_cell_filter(cell)))
     st.markdown(f"**{rows.height:,} procedure(s) in {rows['subject_id'].n_unique():,} patient(s)**: "
-                f"{PROCEDURE_CLASS.label(k)}, {dict(cells)[cell]}.")
+                f"{md_text(PROCEDURE_CLASS.label(k))}, {md_text(dict(cells)[cell])}.")
     _listing(rows, format_procedure_listing, "proc_listing", f"{PROCEDURE_CLASS.label(k)}: {dict(cells)[cell]}",
              ctx)
 
