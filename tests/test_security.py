@@ -113,7 +113,7 @@ def test_missing_or_null_email_verified_gives_no_role(access, verified):
         user["email_verified"] = None
     at = _run("app.py", user)
     assert any("No access" in t.value for t in at.title)
-    assert not at.get("plotly_chart")
+    assert not at.dataframe
 
 
 def test_opt_in_trusts_unverified_email_and_the_data_page_warns(access):
@@ -165,3 +165,35 @@ def test_registry_text_in_figures_loses_its_links():
     assert clean.layout.title.text == "<b>AE</b> t"
     plain = go.Figure(go.Bar(y=["Rash"], x=[1]))
     assert strip_links(plain) is plain
+
+
+# ------------------------------------------------------------------ sign-in lifetime
+def test_an_old_sign_in_must_be_renewed(access):
+    import time
+
+    access("session_hours = 2")
+    fresh = {"is_logged_in": True, "email": "dm@site.example", "email_verified": True, "iat": int(time.time()) - 600}
+    at = _run("app.py", fresh)
+    assert at.dataframe and not at.exception
+    old = {**fresh, "iat": int(time.time()) - 3 * 3600}
+    at = _run("app.py", old)
+    assert any("older than 2 hours" in w.value for w in at.warning)
+    assert not at.dataframe and any(b.label == "Sign in" for b in at.button)
+
+
+def test_roles_are_read_from_the_access_file_on_every_run(access):
+    cfg = access()
+    at = AppTest.from_file(str(ROOT / "pages/7_Data.py"), default_timeout=90)
+    at.secrets = SECRETS
+    at.user = {"is_logged_in": True, "email": "dm@site.example", "email_verified": True}
+    at.run()
+    assert any("Import" in s.value for s in at.subheader)
+    cfg.write_text(cfg.read_text().replace('"dm@site.example" = "data_manager"', '"dm@site.example" = "viewer"'))
+    at.run()  # same session, same cookie: the new role applies at once
+    assert not any("Import" in s.value for s in at.subheader)
+
+
+@pytest.mark.parametrize("bad", ["session_hours = 0", "session_hours = 1000", 'session_hours = "12"'])
+def test_session_hours_is_checked(bad):
+    with pytest.raises(AccessConfigError, match="session_hours"):
+        parse_access_config(ACCESS.format(extra=bad))

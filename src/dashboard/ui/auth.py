@@ -246,6 +246,9 @@ def current_identity() -> Identity:
     user = _user()
     if not user.get("is_logged_in"):
         return Identity(email=None, name=None, role=None)
+    if sign_in_expired(user, config):
+        st.session_state[EXPIRED_STATE] = config.session_hours
+        return Identity(email=None, name=None, role=None)
     email = verified_email(user, config)
     groups = _claims_groups(user)
     return Identity(email=email, name=user.get("name"), role=role_for(config, email, groups), groups=groups,
@@ -255,9 +258,27 @@ def current_identity() -> Identity:
 _HIDE_NAV = "<style>[data-testid='stSidebarNav'], [data-testid='stSidebarCollapsedControl'] {display: none;}</style>"
 
 
+def sign_in_expired(user: dict, config: AccessConfig, now: float | None = None) -> bool:
+    """True when the ID token was issued (``iat``) more than ``session_hours`` ago. A token
+    without ``iat`` (OIDC requires it; AppTest's stand-in has none) is not expired here."""
+    import time
+
+    iat = user.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+        return False
+    return (time.time() if now is None else now) - float(iat) > config.session_hours * 3600
+
+
+EXPIRED_STATE = "_sign_in_expired"
+
+
 def _sign_in_screen() -> None:
     st.html(_HIDE_NAV)
     st.title("Organ-preservation registry")
+    hours = st.session_state.pop(EXPIRED_STATE, None)
+    if hours is not None:
+        st.warning(f"Your sign-in is older than {hours:g} hours (the site's limit): sign in again.",
+                   icon=":material/schedule:")
     st.info("Sign in with your site account to see the registry.", icon=":material/lock:")
     if st.button("Sign in", type="primary", icon=":material/login:", key="auth_sign_in"):
         st.login()
