@@ -226,7 +226,7 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Expo
         large = st.checkbox("Presentation look (large type, thick lines)", value=ctx.presentation,
                             key=f"{key}_present")
         def build(prov: Provenance) -> bytes:
-            return figure_bytes(fig, fmt, size, prov, presentation=large)
+            return figure_bytes(strip_links(fig), fmt, size, prov, presentation=large)
 
         download(ctx, kind="figure", name=name, label=f"Download {fmt.upper()}", build=build,
                  file_name=f"{slug(name)}_{size}.{fmt}", mime=FIG_MIME[fmt], key=f"{key}_dl",

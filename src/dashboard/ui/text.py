@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any
+
+from ..figures.sanitize import strip_links  # noqa: F401 - re-exported: the ui's one place for outside text
 
 _PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
 _WS = re.compile(r"[\r\n\t\f\v\u2028\u2029]+")
-_LINK = re.compile(r"<\s*/?\s*a\b[^>]*>", re.IGNORECASE)
 
 
 def md_text(value: object, limit: int | None = 200) -> str:
@@ -29,37 +29,3 @@ def md_text(value: object, limit: int | None = 200) -> str:
     if limit is not None and len(s) > limit:
         s = s[:limit] + "…"
     return _PUNCT.sub(r"\\\1", s)
-
-
-def _has_link(obj: Any) -> bool:
-    if isinstance(obj, str):
-        return bool(_LINK.search(obj))
-    if isinstance(obj, dict):
-        return any(_has_link(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return any(_has_link(v) for v in obj)
-    return False
-
-
-def _strip(obj: Any) -> Any:
-    if isinstance(obj, str):
-        return _LINK.sub("", obj)
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_strip(v) for v in obj)
-    return obj
-
-
-def strip_links(fig: Any) -> Any:
-    """The figure without any ``<a ...>`` / ``</a>`` tag in its text (the app's own
-    figures never link anywhere; a registry term could try). Returns ``fig`` itself when
-    there is nothing to strip (no copy, no re-validation)."""
-    import plotly.graph_objects as go
-
-    d = fig.to_plotly_json() if hasattr(fig, "to_plotly_json") else fig
-    if not _has_link(d):
-        return fig
-    return go.Figure(_strip(d))
