@@ -139,7 +139,7 @@ def test_md_text_escapes_every_markup_character(text):
     assert "\n" not in out
     bare = re.sub(r"\\.", "", out)  # drop every escape pair: no markup character may remain
     assert not re.search("[" + re.escape(string.punctuation) + "]", bare), out
-    assert re.sub(r"\\(.)", r"\1", out) == re.sub(r"\n+", " ", text)  # reads exactly as given
+    assert re.sub(r"\\(.)", r"\1", out).replace("\u2060", "") == re.sub(r"\n+", " ", text)  # reads as given
 
 
 def test_a_crafted_parameter_name_is_shown_as_text(db, monkeypatch):
@@ -153,7 +153,8 @@ def test_a_crafted_parameter_name_is_shown_as_text(db, monkeypatch):
     assert "evil" in body, body  # the notice is there ...
     bare = re.sub(r"\\.", "", body)  # without the escaped characters: no link or image syntax is left
     assert "](" not in bare and "[" not in bare and "!" not in bare and "http" in body
-    assert "\\[Session expired\\: sign in\\]\\(https\\:\\/\\/evil\\.example\\/login\\)" in body
+    assert "\\[Session expired\\: sign in\\]\\(https\\:\\/\\/evil\\.example\\/login\\)" in body.replace("\u2060", "")
+    assert "https\\:\u2060" in body  # the joiner that stops GFM's autolink literal
 
 
 def test_registry_text_in_figures_loses_its_links():

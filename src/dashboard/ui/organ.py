@@ -238,7 +238,7 @@ def _swimmer_section(ctx: PageContext) -> None:
                          hide_ids=hide, first_lane=page * size)
     show_figure(fig, f"swimmer view {page + 1}", ctx, key="swimmer_chart", config=PLOTLY_CONFIG)
     st.caption("Each lane runs from the strategy decision (T1) to last contact; lane colour = first strategy. "
-               + ("Patient identifiers are hidden in presentation mode (lanes are numbered)." if hide else
+               + ("Patient identifiers are hidden (presentation mode, or a role without patient-level access): lanes are numbered." if hide else
                   "Hover a lane or a marker for the patient identifier."))
     events = (data.events.join(data.patients.select("subject_id", "lane", "initial_strategy"), on="subject_id")
               .with_columns(pl.col("kind").replace_strict(dict(SWIMMER_EVENTS)).alias("event")).sort("lane", "month"))
