@@ -196,3 +196,22 @@ def test_a_role_without_the_permission_gets_no_button(access, db):
                           build=lambda prov: b"", file_name="x.csv", mime="text/csv",
                           permission="export_patient_level", container=cap)
     assert shown is False and cap.calls == []
+
+
+def test_figure_data_csv_suppresses_float_counts_for_real_data(access, db, tmp_path, monkeypatch):
+    """The Survival page's curve data holds n_risk / n_event as floats: with suppression on
+    (imported data) they are suppressed like integer counts; a weighted sum is not a count."""
+    store = Store(db)
+    dm = Identity(email="dm@site.example", name=None, role="data_manager", signed_in=True)
+    ctx = _ctx(store, dm)
+    monkeypatch.setattr(door, "suppress_default", lambda ctx: True)
+    captured = {}
+    monkeypatch.setattr(door.st, "download_button", lambda label, **kw: captured.update(kw))
+    frame = pl.DataFrame({"group": ["A", "A", "B"], "time": [1.5, 2.5, 3.0], "n_risk": [40.0, 3.0, 12.0],
+                          "n_event": [1.0, 0.0, 2.0], "weighted_n": [2.5, 1.2, 7.7]})
+    assert door.count_columns_of(frame) == ["n_risk", "n_event"]
+    door.csv_download(ctx, frame, label="Curve data (CSV)", name="curve", file_name="km.csv", key="km_csv")
+    text = captured["data"]().decode()
+    body = [line for line in text.splitlines() if not line.startswith("#")]
+    assert body[1] == "A,1.5,40.0,<5,2.5" and body[2] == "A,2.5,<5,0.0,1.2" and body[3] == "B,3.0,12.0,<5,7.7"
+    assert "Small-cell suppression" in text and captured["file_name"] == "synthetic_km.csv"

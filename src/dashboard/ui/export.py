@@ -165,6 +165,25 @@ def download(scope: "ExportScope | PageContext", *, kind: str, name: str, label:
     return True
 
 
+COUNT_NAMES = frozenset({"n", "n_risk", "n_event", "n_events", "n_censor", "events", "at_risk", "patients",
+                         "regrowths", "evaluable", "preserved", "x"})
+
+
+def count_columns_of(frame: pl.DataFrame) -> list[str]:
+    """The columns of the data behind a figure that hold patient counts: integer columns,
+    and float columns with a count's name (``n_risk``, ``n_event`` ...) holding whole
+    numbers only (a weighted at-risk sum, with fractions, is not a count)."""
+    out = []
+    for c, t in frame.schema.items():
+        if t.is_integer():
+            out.append(c)
+        elif t.is_float() and c.lower() in COUNT_NAMES:
+            v = frame[c].drop_nulls()
+            if v.len() and bool((v == v.round(0)).all()):
+                out.append(c)
+    return out
+
+
 def csv_download(ctx: "PageContext", frame: pl.DataFrame, *, label: str, name: str, file_name: str, key: str,
                  patient_level: bool = False, title: str | None = None,
                  count_columns: Sequence[str] | None = None) -> bool:
@@ -179,7 +198,7 @@ def csv_download(ctx: "PageContext", frame: pl.DataFrame, *, label: str, name: s
 
     def build(prov: Provenance) -> bytes:
         return table_bytes(frame, "csv", title or name, prov, suppress_below=SUPPRESS_THRESHOLD if suppress else None,
-                           count_columns=count_columns)
+                           count_columns=count_columns if count_columns is not None else count_columns_of(frame))
 
     prefix = "synthetic_" if ctx.store.is_synthetic() else ""
     return download(ctx, kind="patient_level_csv" if patient_level else "table_csv", name=name, label=label,
