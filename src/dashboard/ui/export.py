@@ -216,8 +216,9 @@ def provenance(ctx: PageContext) -> Callable[[], Provenance]:
 
 
 def export_audit(ctx: PageContext, kind: str, name: str) -> Callable[..., None]:
-    """An audit recorder for one download (who, what kind, filters, N), captured at render
-    time and called from the click's callback (no ``st.*`` there)."""
+    """An audit recorder (who, what kind, filters, N), captured at render time. Kept for
+    callers outside the app's pages; every download of the app goes through
+    :func:`download`, which records itself."""
     actor, role = ctx.actor, ctx.role
     filters, n, m = ctx.filter.to_query_params(), ctx.counts.get("n"), ctx.counts.get("m")
     log = audit.default_audit_path(ctx.store.path)
