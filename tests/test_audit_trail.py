@@ -236,3 +236,33 @@ def test_an_anonymous_cache_clear_is_refused_and_recorded(state, tmp_path, monke
     assert calls == [1, 1]  # a data manager may
     log = audit.read(action="access_denied", path=tmp_path / "audit.sqlite3")
     assert log.height == 3 and all("clear_cache_refused" in d for d in log["detail"])
+
+
+def test_an_unreadable_upload_is_refused_and_recorded(state, tmp_path, monkeypatch):
+    """A reader crash while validating a browser upload: a clear refusal on the page (no
+    traceback) and a "validate" record with result "refused"."""
+    from streamlit.testing.v1 import AppTest
+
+    import dashboard.ingest as ingest
+    from dashboard.synth import build_demo
+
+    db = tmp_path / "registry.duckdb"
+    build_demo(db, 60, 3, progress=False)
+    monkeypatch.setenv("DASHBOARD_DB", str(db))
+    monkeypatch.delenv("DASHBOARD_ACCESS_CONFIG", raising=False)
+    monkeypatch.delenv("DASHBOARD_AUDIT_DB", raising=False)
+
+    def crash(path, *a, **k):
+        raise RuntimeError("parser exploded")
+
+    monkeypatch.setattr(ingest, "validate_path", crash)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "7_Data.py"), default_timeout=90).run()
+    at.file_uploader(key="data_upload").set_value(("subject.csv", b"subject_id\n1\n", "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    import re
+
+    errors = re.sub(r"\\(.)", r"\1", "\n".join(e.value for e in at.error)).replace("\u2060", "")
+    assert "could not be read (RuntimeError)" in errors
+    log = audit.read(action="validate", path=db.parent / "audit.sqlite3")
+    assert log.height == 1 and log["result"][0] == "refused" and "could not be read" in log["detail"][0]
