@@ -28,6 +28,9 @@ def delta_blobs(at: AppTest) -> list[tuple[str, bytes]]:
         proto = getattr(node, "proto", None)
         if proto is not None and hasattr(proto, "SerializeToString"):
             out.append((getattr(node, "type", type(node).__name__), proto.SerializeToString()))
+    # the URL the app writes (sent to the browser as page info, outside the element tree)
+    out.append(("query_params", repr(sorted((k, at.query_params.get_all(k) if hasattr(at.query_params, "get_all")
+                                                else at.query_params[k]) for k in at.query_params)).encode()))
     return out
 
 
