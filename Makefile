@@ -12,6 +12,7 @@ export DASHBOARD_DB ?= $(CURDIR)/data/registry.duckdb
 .PHONY: run test install system-deps demo docs bench clean
 
 install: $(VENV)/.installed system-deps
+	$(PY) -m dashboard audit init
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

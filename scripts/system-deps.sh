@@ -3,12 +3,12 @@
 #   chromium                     headless browser for end-to-end tests, screenshots, static figure export
 #   r-base-core r-cran-survival  R's survival package, the independent reference for the statistics tests
 #   r-cran-matchit r-cran-cmprsk r-cran-nlme  R references for matching, competing risks (Gray, Fine-Gray), MMRM (gls)
-#   nginx                        reverse proxy: the shipped deploy/ configuration is started by the tests
+#   nginx openssl                reverse proxy: the shipped deploy/ configuration is started by the tests (TLS, throw-away cert)
 #   fonts-liberation fonts-noto-cjk  metric-compatible Arial/Helvetica and Noto Sans CJK, embedded in exported figures
 #   poppler-utils                pdftotext/pdftoppm: export tests read and render the PDFs
 #   r-cran-coin                  R coin: exact / permutation log-rank reference for the small-sample tests
 set -euo pipefail
-PACKAGES=(chromium r-base-core r-cran-survival r-cran-matchit r-cran-cmprsk r-cran-nlme nginx
+PACKAGES=(chromium r-base-core r-cran-survival r-cran-matchit r-cran-cmprsk r-cran-nlme nginx openssl
           fonts-liberation fonts-noto-cjk poppler-utils r-cran-coin)
 missing=()
 for p in "${PACKAGES[@]}"; do

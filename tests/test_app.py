@@ -138,8 +138,9 @@ def test_untrusted_url_is_dropped_with_a_notice(db, store, query, named):
     at = _app("pages/1_Cohort.py", query)
     assert not at.exception
     warning = " ".join(w.value for w in at.warning)
+    shown = re.sub(r"\\(.)", r"\1", warning).replace("\u2060", "")  # URL text is escaped markdown (issue 13)
     for text in named:
-        assert text in warning
+        assert text in shown
     keep = CohortFilter(site=("RECTUM",)) if "RECTUM" in str(query.get("site")) else CohortFilter()
     assert _n(at)[0] == select_patient_counts(store, keep)["n"]
     assert Store(db).sql("SELECT count(*) AS n FROM adsl")["n"][0] > 0

@@ -31,9 +31,9 @@ sign_in_required = true
 """
 USERS = {
     "viewer": {"is_logged_in": True, "email": "someone@site.example", "groups": ["registry-viewers"]},
-    "investigator": {"is_logged_in": True, "email": "inv@site.example"},
-    "data_manager": {"is_logged_in": True, "email": "DM@site.example", "name": "Dana Manager"},
-    "nobody": {"is_logged_in": True, "email": "stranger@else.example"},
+    "investigator": {"is_logged_in": True, "email": "inv@site.example", "email_verified": True},
+    "data_manager": {"is_logged_in": True, "email": "DM@site.example", "email_verified": True, "name": "Dana Manager"},
+    "nobody": {"is_logged_in": True, "email": "stranger@else.example", "email_verified": True},
     "anonymous": {"is_logged_in": False},
 }
 

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from builders import ConStore, Registry, d, served_demo
 from dashboard.figures.timeline import comparable_figure, timeline_figure
 from dashboard.filters import CohortFilter
+from dashboard.ui.text import md_text  # the id is shown as escaped markdown (issue 13)
 from dashboard.queries.patient import (
     select_comparable_tte,
     select_patient_exists,
@@ -134,7 +135,7 @@ def test_url_selects_the_patient(db):
     at = _app({"patient": pid})
     assert not at.exception, at.exception
     assert at.selectbox(key="patient_pick").value == pid
-    assert any(m.value.startswith(f"**{pid}**") for m in at.main.markdown)
+    assert any(m.value.startswith(f"**{md_text(pid)}**") for m in at.main.markdown)
     assert at.query_params["patient"] in (pid, [pid])
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     ticks = spec["layout"]["yaxis"]["ticktext"]
@@ -163,7 +164,7 @@ def test_picker_offers_a_capped_list_and_accepts_a_typed_id(db, monkeypatch):
     at = _app({"patient": beyond})
     assert not at.exception, at.exception
     assert at.selectbox(key="patient_pick").value == beyond
-    assert any(m.value.startswith(f"**{beyond}**") for m in at.main.markdown)
+    assert any(m.value.startswith(f"**{md_text(beyond)}**") for m in at.main.markdown)
     assert not any("not among those selected" in i.value for i in at.info)  # it is in the selection
 
 

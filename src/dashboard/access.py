@@ -6,6 +6,7 @@ ID token's ``groups`` claim) to roles in a TOML file (``config/access.toml`` or
 
     [access]
     sign_in_required = true          # nothing renders before sign-in (st.login / OIDC)
+    # trust_unverified_email = false # only for an IdP that never sends email_verified
 
     [users]
     "ana.lopez@hospital.example" = "data_manager"
@@ -13,6 +14,16 @@ ID token's ``groups`` claim) to roles in a TOML file (``config/access.toml`` or
 
     [groups]
     "registry-team" = "viewer"
+
+An e-mail address counts only when the ID token says ``email_verified: true``; a token
+without the claim (or with null) is not verified, so an identity provider that lets
+users type their own address cannot hand out roles. A site whose provider never sends
+the claim can set ``trust_unverified_email = true``; the Data page then warns about it.
+
+A sign-in is good for ``session_hours`` (default 12) from the ID token's ``iat``:
+Streamlit's sign-in cookie lives 30 days and sign-out does not revoke a copied cookie,
+so the app asks for a fresh sign-in after that. Roles are read from this file on every
+page run, never from the cookie: removing someone here takes effect on their next click.
 
 A person with several matches gets the highest role. Someone signed in but not listed
 has no access. Without a file the app runs open for the demo (every permission, on
@@ -73,6 +84,8 @@ class AccessConfig:
     users: Mapping[str, str] = field(default_factory=dict)
     groups: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
+    trust_unverified_email: bool = False
+    session_hours: float = 12.0
 
     @property
     def open_mode(self) -> bool:
@@ -102,9 +115,32 @@ def parse_access_config(text: str, source: str = "<string>") -> AccessConfig:
         raise AccessConfigError(f"{source}: [access] sign_in_required must be true or false")
     users = {str(k).strip().lower(): _check_role(v, f"{source} [users] {k}") for k, v in doc.get("users", {}).items()}
     groups = {str(k).strip(): _check_role(v, f"{source} [groups] {k}") for k, v in doc.get("groups", {}).items()}
+    unknown_keys = set(access) - {"sign_in_required", "trust_unverified_email", "session_hours"}
+    if unknown_keys:
+        raise AccessConfigError(f"{source}: unknown [access] key(s) {sorted(unknown_keys)}; expected "
+                                "sign_in_required, trust_unverified_email, session_hours")
+    hours = access.get("session_hours", 12)
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 720:
+        raise AccessConfigError(f"{source}: [access] session_hours must be a number of hours from 0 to 720")
+    trust = access.get("trust_unverified_email", False)
+    if not isinstance(trust, bool):
+        raise AccessConfigError(f"{source}: [access] trust_unverified_email must be true or false")
     if sign_in and not users and not groups:
         raise AccessConfigError(f"{source}: sign-in is required but no user or group is given a role")
-    return AccessConfig(sign_in_required=sign_in, users=MappingProxyType(users), groups=MappingProxyType(groups), source=source)
+    return AccessConfig(sign_in_required=sign_in, users=MappingProxyType(users), groups=MappingProxyType(groups),
+                        source=source, trust_unverified_email=trust, session_hours=float(hours))
+
+
+def verified_email(claims: Mapping[str, object], config: AccessConfig) -> str | None:
+    """The ID token's e-mail address when it may be matched against ``[users]``: only with
+    ``email_verified`` exactly true (missing or null is not verified), unless the site
+    opted in with ``trust_unverified_email``. Lower-cased, stripped."""
+    email = claims.get("email")
+    if not isinstance(email, str) or not email.strip():
+        return None
+    if claims.get("email_verified") is True or (config.trust_unverified_email and claims.get("email_verified") is not False):
+        return email.strip().lower()
+    return None
 
 
 def load_access_config(path: Path | None = None) -> AccessConfig:

@@ -7,6 +7,7 @@ export    write the served store in the canonical CSV format
 template  write header-only CSV templates and a README of the import format
 docs      regenerate docs/data-dictionary.md and docs/endpoints.md (--check: fail if stale)
 info      provenance and row counts of the served store
+audit     init: create the audit key (install); verify: check the keyed chain and its anchored head (exit code)
 bench     benchmark every page and the statistics at 10k / 100k / 1M patients
 """
 
@@ -126,6 +127,23 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``audit init``: create the audit key (owner-only), at install; ``audit verify``: check
+    the keyed chain and the anchored head, print what was found; exit 0 intact, 1 tampered,
+    2 cannot verify (key missing)."""
+    from . import audit
+
+    path = Path(args.audit).expanduser().resolve() if args.audit else audit.default_audit_path(_db(args))
+    if args.audit_command == "init":
+        key, created = audit.init_key()
+        print(f"{'Created' if created else 'Kept the existing'} audit key {key} (mode 0600); anchored heads in "
+              f"{audit.state_dir()}.")
+        return 0
+    result = audit.verify(path)
+    print(result.report(), file=sys.stdout if result.ok else sys.stderr)
+    return result.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -169,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # handled before parsing (its options belong to bench/bench_pages.py); listed for --help
     sub.add_parser("bench", help="benchmark every page and the statistics (options: bench/bench_pages.py --help)")
+
+    sp = sub.add_parser("audit", help="the audit trail: init (create its key at install) or verify (exit code)")
+    sp.add_argument("audit_command", choices=("init", "verify"))
+    sp.add_argument("--audit", help="audit file (default: $DASHBOARD_AUDIT_DB or audit.sqlite3 beside the database)")
+    db_arg(sp)
+    sp.set_defaults(func=cmd_audit)
 
     sp = sub.add_parser("info", help="provenance and counts of the store")
     db_arg(sp)

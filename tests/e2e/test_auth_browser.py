@@ -81,7 +81,8 @@ def _idle(page) -> None:
 
 
 def _main_text(page) -> str:
-    return page.locator("[data-testid='stApp']").inner_text()
+    # outside text (e-mail, names) carries invisible word joiners that stop GFM autolinks
+    return page.locator("[data-testid='stApp']").inner_text().replace("\u2060", "")
 
 
 def _sign_in(browser, server, idp, user: dict):

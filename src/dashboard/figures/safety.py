@@ -119,8 +119,7 @@ def irae_onset_figure(events: pl.DataFrame) -> go.Figure:
             fig.add_trace(go.Scatter(
                 y=sub["term"].to_list(), x=sub["days_from_t0"].to_numpy(), mode="markers", name=name,
                 marker=dict(color=colour, size=5, opacity=0.55),
-                hovertemplate="%{y}<br>onset day %{x} from T0<br>%{customdata}<extra></extra>",
-                customdata=sub["subject_id"].to_list()))
+                hovertemplate="%{y}<br>onset day %{x} from T0<extra></extra>"))  # no patient id: the figure is for every role
     else:
         # registry scale: the boxes from precomputed quartiles and Tukey fences (as plotly
         # draws them: linear quartiles, whiskers to the furthest point within 1.5 IQR),

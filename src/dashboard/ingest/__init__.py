@@ -39,10 +39,15 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
     Provenance ``source`` is ``"imported"``, unless the input is an export whose
     manifest says it is synthetic: then it stays ``"synthetic"`` so the label survives.
     """
-    raw = read_registry(path)
-    report = validate(raw)
     who = actor or default_actor()
     log = audit.default_audit_path(db_path)
+    try:
+        raw = read_registry(path)
+        report = validate(raw)
+    except BaseException as exc:  # a reader or validator crash leaves a trace too (issue 13)
+        audit.record("import", who, {"path": str(Path(path).expanduser().resolve()), "db": str(Path(db_path).resolve()),
+                                     "error": f"{type(exc).__name__}: {exc}"[:500]}, result="failed", path=log)
+        raise
     detail = {"path": str(Path(path).expanduser().resolve()), "format": raw.format, "files_sha256": raw.input_sha256,
               "db": str(Path(db_path).resolve())}
     if not report.ok:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import streamlit as st
 from streamlit import config as _st_config
 
 from .. import audit
-from ..access import ROLE_LABELS, AccessConfig, AccessConfigError, PAGE_PERMISSIONS, allowed, load_access_config, page_allowed, role_for
+from .text import md_text
+from ..access import (ROLE_LABELS, AccessConfig, AccessConfigError, PAGE_PERMISSIONS, allowed, load_access_config,
+                      page_allowed, role_for, verified_email)
 
 OPEN_NOTICE = "Open demo mode: no sign-in configured"
 IDENTITY_STATE = "_identity"
@@ -69,6 +72,45 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """True for a ``Host`` header naming this machine only (``localhost``, 127.0.0.0/8,
+    ``[::1]``, any port). A page on another site that rebinds its DNS name to 127.0.0.1
+    sends its own name here, so the check refuses it (DNS rebinding)."""
+    if not host:
+        return False
+    try:
+        parsed = urlparse(f"//{host.strip()}")
+        name, _ = parsed.hostname, parsed.port  # .port validates a given port
+    except ValueError:
+        return False
+    if not name or parsed.username is not None or parsed.path or parsed.query:
+        return False
+    return is_loopback(name.rstrip("."))
+
+
+def _served_to_a_browser() -> bool:
+    """Whether this run serves an HTTP client. True under a real Streamlit server (its
+    runtime is a real ``Runtime``) and whenever the run has request headers; False only
+    for AppTest's mocked runtime without headers. Streamlit's test flags
+    (``global.appTest``, ``STREAMLIT_GLOBAL_APP_TEST``) do not change this."""
+    try:
+        if dict(st.context.headers):
+            return True
+    except Exception:
+        return True
+    from streamlit.runtime import Runtime
+
+    instance = Runtime._instance
+    return instance is None or isinstance(type(instance), type) and issubclass(type(instance), Runtime)
+
+
+def _request_host() -> str | None:
+    try:
+        return st.context.headers.get("Host")
+    except Exception:
+        return None
+
+
 def _auth_secrets_present() -> bool:
     try:
         return "auth" in st.secrets
@@ -103,11 +145,70 @@ def _audit_once(key: str, action: str, identity: Identity, detail: dict, result:
     done.add(key)
 
 
+def role_now(identity: Identity) -> str | None:
+    """The identity's role under the access file as it is now (re-read; no ``st.*``, so it
+    can run in a download's click callback). None when the file is unreadable or no
+    longer gives this identity a role, or when open mode and sign-in have swapped."""
+    try:
+        config = load_access_config()
+    except (AccessConfigError, OSError):
+        return None
+    if config.open_mode != identity.open_mode:
+        return None
+    return role_for(config, identity.email, identity.groups)
+
+
+def _record_refusal(what: str, detail: dict) -> None:
+    """A refused request in the audit trail (never raises: the refusal stands anyway)."""
+    try:
+        audit.record("access_denied", LOCAL_ACTOR if what == "host_refused" else "browser-session",
+                     {"what": what, **detail}, result="refused")
+    except Exception:
+        pass
+
+
+def may_clear_caches(user_info: dict) -> bool:
+    """Whether a browser session may clear the app's shared caches (Streamlit's "Clear
+    cache", a WebSocket message any client can send): in open demo mode yes (loopback
+    only); with sign-in required, only a signed-in data manager."""
+    try:
+        config = load_access_config()
+    except (AccessConfigError, OSError):
+        return False
+    if config.open_mode:
+        return True
+    if not user_info.get("is_logged_in"):
+        return False
+    return role_for(config, verified_email(user_info, config), _claims_groups(user_info)) == "data_manager"
+
+
+def install_cache_clear_guard() -> None:
+    """Refuse (and record) a "clear cache" request from a session that may not clear the
+    shared caches (:func:`may_clear_caches`). Streamlit handles that message without
+    asking the app, so this wraps its handler (``AppSession._handle_clear_cache_request``,
+    a private API: tests/test_security.py fails if it moves). Idempotent."""
+    from streamlit.runtime.app_session import AppSession
+
+    original = AppSession._handle_clear_cache_request
+    if getattr(original, "_dashboard_guard", False):
+        return
+
+    def guarded(self) -> None:
+        info = dict(getattr(self, "_user_info", None) or {})
+        if may_clear_caches(info):
+            return original(self)
+        _record_refusal("clear_cache_refused", {"signed_in": bool(info.get("is_logged_in"))})
+        return None
+
+    guarded._dashboard_guard = True  # type: ignore[attr-defined]
+    AppSession._handle_clear_cache_request = guarded
+
+
 def _load_config() -> AccessConfig:
     try:
         return load_access_config()
     except AccessConfigError as exc:
-        st.error(f"The site's access configuration is invalid, so nothing is shown: {exc}")
+        st.error(f"The site's access configuration is invalid, so nothing is shown: {md_text(exc, 500)}")
         st.stop()
         raise  # unreachable (st.stop raises)
 
@@ -117,14 +218,24 @@ def current_identity() -> Identity:
     config = _load_config()
     if config.open_mode:
         address = st.get_option("server.address")
-        # AppTest runs the script without any server (global.appTest): nothing is exposed
-        if not is_loopback(address) and not _st_config.get_option("global.appTest"):
-            st.error(
-                "No sign-in is configured (no site access file), so this app only runs on a loopback address "
-                f"for the demo, but the server listens on {address or 'every network interface'!s}. Restart it with "
-                "`--server.address 127.0.0.1`, or configure sign-in and roles (README: Sign-in and roles)."
-            )
-            st.stop()
+        if _served_to_a_browser():
+            host = _request_host()
+            if not is_loopback(address):
+                st.error(
+                    "No sign-in is configured (no site access file), so this app only runs on a loopback address "
+                    f"for the demo, but the server listens on {address or 'every network interface'!s}. Restart it "
+                    "with `--server.address 127.0.0.1`, or configure sign-in and roles (README: Sign-in and roles)."
+                )
+                st.stop()
+            if not is_loopback_host(host):
+                # DNS rebinding: a web page elsewhere resolved its own name to 127.0.0.1
+                if not st.session_state.get("_host_refusal_logged"):
+                    st.session_state["_host_refusal_logged"] = True
+                    _record_refusal("host_refused", {"host": (host or "")[:200], "reason": "open demo mode: Host "
+                                                     "is not a loopback name or address"})
+                st.error("This open demo only answers requests addressed to localhost / 127.0.0.1. Open it as "
+                         "http://127.0.0.1:PORT/ on this machine.")
+                st.stop()
         return Identity(email=None, name="Local demo user", role=role_for(config, None), open_mode=True)
     if not _auth_secrets_present():
         st.error(
@@ -135,8 +246,10 @@ def current_identity() -> Identity:
     user = _user()
     if not user.get("is_logged_in"):
         return Identity(email=None, name=None, role=None)
-    email = user.get("email") if user.get("email_verified", True) is not False else None
-    email = str(email).strip().lower() if email else None
+    if sign_in_expired(user, config):
+        st.session_state[EXPIRED_STATE] = config.session_hours
+        return Identity(email=None, name=None, role=None)
+    email = verified_email(user, config)
     groups = _claims_groups(user)
     return Identity(email=email, name=user.get("name"), role=role_for(config, email, groups), groups=groups,
                     signed_in=True)
@@ -145,9 +258,27 @@ def current_identity() -> Identity:
 _HIDE_NAV = "<style>[data-testid='stSidebarNav'], [data-testid='stSidebarCollapsedControl'] {display: none;}</style>"
 
 
+def sign_in_expired(user: dict, config: AccessConfig, now: float | None = None) -> bool:
+    """True when the ID token was issued (``iat``) more than ``session_hours`` ago. A token
+    without ``iat`` (OIDC requires it; AppTest's stand-in has none) is not expired here."""
+    import time
+
+    iat = user.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+        return False
+    return (time.time() if now is None else now) - float(iat) > config.session_hours * 3600
+
+
+EXPIRED_STATE = "_sign_in_expired"
+
+
 def _sign_in_screen() -> None:
     st.html(_HIDE_NAV)
     st.title("Organ-preservation registry")
+    hours = st.session_state.pop(EXPIRED_STATE, None)
+    if hours is not None:
+        st.warning(f"Your sign-in is older than {hours:g} hours (the site's limit): sign in again.",
+                   icon=":material/schedule:")
     st.info("Sign in with your site account to see the registry.", icon=":material/lock:")
     if st.button("Sign in", type="primary", icon=":material/login:", key="auth_sign_in"):
         st.login()
@@ -164,6 +295,11 @@ def _hide_pages_css(role: str | None) -> str:
 
 
 def require_sign_in(page: str) -> Identity:
+    install_cache_clear_guard()
+    return _require_sign_in(page)
+
+
+def _require_sign_in(page: str) -> Identity:
     """The gate every page passes first (called by ``page_setup`` before any query).
 
     ``page`` is the page's name in :data:`dashboard.access.PAGE_PERMISSIONS`.
@@ -179,12 +315,14 @@ def require_sign_in(page: str) -> Identity:
                     {"groups": list(identity.groups), "page": page}, result="refused")
         st.html(_HIDE_NAV)
         st.title("No access")
-        st.error(f"You are signed in as {identity.actor}, but this site has not given that account access to the "
+        st.error(f"You are signed in as {md_text(identity.actor)}, but this site has not given that account access to the "
                  "registry. Ask the registry's data manager to add you.", icon=":material/block:")
         if st.button("Sign out", key="auth_sign_out_noaccess"):
             st.logout()
         st.stop()
     _audit_once(f"sign_in:{identity.actor}", "sign_in", identity, {"groups": list(identity.groups), "page": page})
+    if page == "Data":
+        unverified_email_warning()
     st.session_state[IDENTITY_STATE] = identity
     css = _hide_pages_css(identity.role)
     if css:
@@ -198,13 +336,30 @@ def require_sign_in(page: str) -> Identity:
     return identity
 
 
+UNVERIFIED_WARNING = ("The access file trusts e-mail addresses the identity provider has not verified "
+                      "(trust_unverified_email = true): anyone who can set their own address at the provider to a "
+                      "listed one gets that role. Use it only for a provider that checks addresses itself and never "
+                      "sends email_verified.")
+
+
+def unverified_email_warning() -> None:
+    """The warning on the Data page when the site trusts unverified e-mail addresses."""
+    try:
+        config = load_access_config()
+    except AccessConfigError:
+        return
+    if config.sign_in_required and config.trust_unverified_email:
+        st.warning(UNVERIFIED_WARNING, icon=":material/warning:")
+
+
 def identity_sidebar(identity: Identity) -> None:
     """Who is signed in, their role and a sign-out button (or the open-mode notice)."""
     sb = st.sidebar
     if identity.open_mode:
         sb.warning(OPEN_NOTICE + " (local use on this machine only).", icon=":material/lock_open:")
         return
-    sb.caption(f"Signed in as **{identity.name or identity.actor}** ({identity.actor}) · {identity.role_label}")
+    sb.caption(f"Signed in as **{md_text(identity.name or identity.actor, 80)}** ({md_text(identity.actor)}) · "
+               f"{identity.role_label}")
     if sb.button("Sign out", icon=":material/logout:", key="auth_sign_out"):
         st.logout()
 

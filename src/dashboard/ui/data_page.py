@@ -41,6 +41,7 @@ from ..stats.km import kaplan_meier
 from ..store import BACKUP_DIR, Store
 from .data import cached_query
 from .page import PageContext
+from .text import md_text
 
 MB = 1024 * 1024
 MAX_UPLOAD_MB = int(os.environ.get("DASHBOARD_MAX_UPLOAD_MB", "200"))  # per upload, all files together
@@ -330,7 +331,7 @@ def _refuse(ctx: PageContext, message: str, names: list[str]) -> None:
     audit.record("validate", ctx.actor, {"files": names, "refused": message}, result="refused", role=ctx.role,
                  path=audit.default_audit_path(ctx.store.path))
     st.session_state.pop(STAGED, None)
-    st.error(message, icon=":material/block:")
+    st.error(md_text(message, 600), icon=":material/block:")
 
 
 def import_section(ctx: PageContext) -> None:
@@ -362,6 +363,9 @@ def import_section(ctx: PageContext) -> None:
         except UploadRefused as exc:
             _refuse(ctx, str(exc), names)
             return
+        except Exception as exc:  # a crash while reading is refused and recorded, not a traceback
+            _refuse(ctx, f"refused: the upload could not be read ({type(exc).__name__})", names)
+            return
         frame = report.to_frame()
         audit.record("validate", ctx.actor, {"files": names, "upload_sha256": digest, "problems": frame.height,
                                              "format": report.source_format},
@@ -378,7 +382,7 @@ def import_section(ctx: PageContext) -> None:
                      hide_index=True, width="stretch")
     if not staged["ok"]:
         return
-    st.success(f"Valid: {', '.join(names)}" + (f" ({problems.height} warning(s))" if problems.height else ""),
+    st.success(f"Valid: {md_text(', '.join(names), 400)}" + (f" ({problems.height} warning(s))" if problems.height else ""),
                icon=":material/check_circle:")
     confirm = st.checkbox("Replace the current dataset with this upload (the current one is kept as a backup)",
                           key="data_confirm")
@@ -400,11 +404,13 @@ def audit_section(ctx: PageContext) -> None:
     st.subheader("Audit trail")
     path = audit.default_audit_path(ctx.store.path)
     log = audit.read(limit=500, path=path)
-    broken = audit.verify_chain(path)
-    if broken:
-        st.error(f"The audit trail's hash chain is broken at row(s) {broken[:10]}: it was edited outside the app.")
+    found = audit.verify(path)
+    if found.ok:
+        st.caption(f"Append-only; keyed chain and anchored head intact. Newest first, last {log.height} events. "
+                   f"({path.name}; `python -m dashboard audit verify` checks it from the command line.)")
     else:
-        st.caption(f"Append-only; hash chain intact. Newest first, last {log.height} events. ({path.name})")
+        st.error("The audit trail fails verification: it was changed outside the app, or its key is missing.\n\n"
+                 + "\n".join(f"- {line}" for line in found.report().splitlines()[1:]), icon=":material/gpp_bad:")
     st.dataframe(log, hide_index=True, width="stretch")
 
 

@@ -10,11 +10,31 @@ call ``st.*``).
 
 To add only the download control to something drawn another way, use
 :func:`figure_download` / :func:`table_download`.
+
+The one export door
+-------------------
+Every byte that leaves the app goes through :func:`download` (the only
+``st.download_button`` of the code base; tests/test_export_door.py checks both the
+source and every rendered page). It
+
+- shows the button only to a role with the permission (``export_aggregates`` or
+  ``export_patient_level``), and checks the role again when the file is built: the
+  access file is re-read then, so a role removed since the page was drawn gets no file;
+- hands the builder the provenance of the view (data source and hash, filters, N, app
+  version, export time), which the builders put in the file's footer; suppression of
+  small cells is on by default for imported data (:func:`suppress_default`);
+- records the export in the audit trail (kind, name, format, filters, N, role, bytes),
+  and a refused or failed one too (``result`` = ``refused`` / ``failed``).
+
+Streamlit's own table toolbar download is switched off (``client.disableDataExport``,
+set by :func:`disable_builtin_export` and in ``.streamlit/config.toml``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import polars as pl
 import streamlit as st
@@ -28,13 +48,164 @@ from ..tables.export import FORMATS as TABLE_FORMATS
 from ..tables.export import MIME as TABLE_MIME
 from ..tables.export import mask_identifiers, table_bytes
 from .. import audit
-from .page import PageContext
+from ..access import allowed
+from ..filters import CohortFilter
+from .auth import IDENTITY_STATE, Identity, role_now
+from .text import strip_links
 
-PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d"],
-                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+if TYPE_CHECKING:  # page.py imports the MDT report control, which exports through this module
+    from ..store import Store
+    from .page import PageContext
+
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d", "toImage"]}
 SUPPRESS_THRESHOLD = 5
 FIG_LABELS = {"png": "PNG (300 dpi)", "svg": "SVG", "pdf": "PDF"}
 TABLE_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)", "html": "HTML (formatted)", "png": "PNG (formatted)"}
+
+
+DOOR_KEYS = "_export_door_keys"  # session state: keys of the download buttons the door drew (for tests)
+
+
+def disable_builtin_export() -> None:
+    """Switch off Streamlit's own CSV download / copy in the table toolbar: tables leave
+    the app only through :func:`download`. Also set in ``.streamlit/config.toml`` so the
+    first run of a server has it too."""
+    if not st.get_option("client.disableDataExport"):
+        st.set_option("client.disableDataExport", True)
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """What an export records and carries, captured when the page is drawn (the click's
+    callback runs outside the script run and must not call ``st.*``)."""
+
+    actor: str
+    role: str | None
+    identity: Identity | None
+    meta: Mapping[str, Any]
+    filter: CohortFilter
+    n: int | None
+    m: int | None
+    audit_path: Path
+    synthetic: bool
+    hide_identifiers: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, store: "Store", flt: CohortFilter, n: int | None, m: int | None, *, actor: str, role: str | None,
+           hide_identifiers: bool = False) -> "ExportScope":
+        identity = st.session_state.get(IDENTITY_STATE)
+        return cls(actor=actor, role=role, identity=identity if isinstance(identity, Identity) else None,
+                   meta=store.meta(), filter=flt, n=n, m=m, audit_path=audit.default_audit_path(store.path),
+                   synthetic=store.is_synthetic(), hide_identifiers=hide_identifiers)
+
+    @classmethod
+    def from_ctx(cls, ctx: "PageContext") -> "ExportScope":
+        return cls.of(ctx.store, ctx.filter, ctx.counts.get("n"), ctx.counts.get("m"), actor=ctx.actor, role=ctx.role,
+                      hide_identifiers=ctx.hide_identifiers)
+
+    def provenance(self) -> Provenance:
+        return Provenance.from_meta(self.meta, self.filter, n=self.n, m=self.m)
+
+
+def _role_at_click(scope: ExportScope) -> str | None:
+    """The role now (access file re-read); the render-time role when the session has no
+    identity object (a unit test drawing one control)."""
+    return role_now(scope.identity) if scope.identity is not None else scope.role
+
+
+def download(scope: "ExportScope | PageContext", *, kind: str, name: str, label: str,
+             build: Callable[[Provenance], bytes], file_name: str, mime: str, key: str,
+             permission: str = "export_aggregates", action: str = "export",
+             detail: Callable[[], Mapping[str, Any]] | Mapping[str, Any] | None = None,
+             container: Any = None, **button: Any) -> bool:
+    """THE download door: the only ``st.download_button`` of the app.
+
+    ``build(provenance)`` makes the file's bytes (with ``provenance`` in its footer); it
+    runs only on click, outside the script run (no ``st.*``). ``detail`` (a mapping, or a
+    callable read at click time, e.g. the chosen format) goes to the audit record beside
+    kind, name, filters, N and role. Returns False (and draws nothing) when the role may
+    not export this (``permission``).
+    """
+    if not isinstance(scope, ExportScope):
+        scope = ExportScope.from_ctx(scope)
+    if not allowed(scope.role, permission):
+        return False
+    if action not in ("export", "report"):
+        raise ValueError(f"an export is audited as 'export' or 'report', not {action!r}")
+
+    def record(result: str, **more: Any) -> None:
+        extra = detail() if callable(detail) else dict(detail or {})
+        audit.record(action, scope.actor, {"kind": kind, "name": name, "filters": scope.filter.to_query_params(),
+                                           "n": scope.n, "m": scope.m, "file": file_name, **extra, **more},
+                     result=result, role=role, path=scope.audit_path)
+
+    def data() -> bytes:
+        nonlocal role
+        role = _role_at_click(scope)
+        if not allowed(role, permission):
+            record("refused", reason=f"role {role or 'none'} lacks {permission} at click time")
+            return (f"Export refused: your role ({role or 'no access'}) may not export this. "
+                    "The attempt is recorded in the audit trail.\n").encode()
+        try:
+            out = build(scope.provenance())
+        except Exception as exc:
+            record("failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            raise
+        record("ok", bytes=len(out))
+        return out
+
+    role = scope.role
+    (container or st).download_button(label, data=data, file_name=file_name, mime=mime, on_click="ignore", key=key,
+                                      **{"icon": ":material/download:", **button})
+    try:
+        st.session_state.setdefault(DOOR_KEYS, set()).add(key)
+    except Exception:  # no session (bare call)
+        pass
+    return True
+
+
+COUNT_NAMES = frozenset({"n", "n_risk", "n_event", "n_events", "n_censor", "events", "at_risk", "patients",
+                         "regrowths", "evaluable", "preserved", "x"})
+
+
+def count_columns_of(frame: pl.DataFrame) -> list[str]:
+    """The columns of the data behind a figure that hold patient counts: integer columns,
+    and float columns with a count's name (``n_risk``, ``n_event`` ...) holding whole
+    numbers only (a weighted at-risk sum, with fractions, is not a count)."""
+    out = []
+    for c, t in frame.schema.items():
+        if t.is_integer():
+            out.append(c)
+        elif t.is_float() and c.lower() in COUNT_NAMES:
+            v = frame[c].drop_nulls()
+            if v.len() and bool((v == v.round(0)).all()):
+                out.append(c)
+    return out
+
+
+def csv_download(ctx: "PageContext", frame: pl.DataFrame, *, label: str, name: str, file_name: str, key: str,
+                 patient_level: bool = False, title: str | None = None,
+                 count_columns: Sequence[str] | None = None) -> bool:
+    """The data behind a figure as CSV through :func:`download`: provenance footer
+    (``SYNTHETIC DATA`` first for the demonstration registry), small cells suppressed when
+    :func:`suppress_default`, identifiers masked when the view hides them, ``synthetic_``
+    file name for the demonstration registry. ``patient_level`` rows (one per patient)
+    need ``export_patient_level``."""
+    if ctx.hide_identifiers:
+        frame = mask_identifiers(frame)
+    suppress = suppress_default(ctx)
+
+    def build(prov: Provenance) -> bytes:
+        return table_bytes(frame, "csv", title or name, prov, suppress_below=SUPPRESS_THRESHOLD if suppress else None,
+                           count_columns=count_columns if count_columns is not None else count_columns_of(frame))
+
+    prefix = "synthetic_" if ctx.store.is_synthetic() else ""
+    return download(ctx, kind="patient_level_csv" if patient_level else "table_csv", name=name, label=label,
+                    build=build, file_name=prefix + file_name, mime="text/csv", key=key,
+                    permission="export_patient_level" if patient_level else "export_aggregates",
+                    detail={"format": "csv", "rows": frame.height, "suppressed": suppress,
+                            "masked": ctx.hide_identifiers})
 
 
 def provenance(ctx: PageContext) -> Callable[[], Provenance]:
@@ -45,8 +216,9 @@ def provenance(ctx: PageContext) -> Callable[[], Provenance]:
 
 
 def export_audit(ctx: PageContext, kind: str, name: str) -> Callable[..., None]:
-    """An audit recorder for one download (who, what kind, filters, N), captured at render
-    time and called from the click's callback (no ``st.*`` there)."""
+    """An audit recorder (who, what kind, filters, N), captured at render time. Kept for
+    callers outside the app's pages; every download of the app goes through
+    :func:`download`, which records itself."""
     actor, role = ctx.actor, ctx.role
     filters, n, m = ctx.filter.to_query_params(), ctx.counts.get("n"), ctx.counts.get("m")
     log = audit.default_audit_path(ctx.store.path)
@@ -73,17 +245,12 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Expo
                         index=list(SIZES).index("slide" if ctx.presentation else "double"))
         large = st.checkbox("Presentation look (large type, thick lines)", value=ctx.presentation,
                             key=f"{key}_present")
-        prov = provenance(ctx)
-        log_export = export_audit(ctx, "figure", name)
+        def build(prov: Provenance) -> bytes:
+            return figure_bytes(strip_links(fig), fmt, size, prov, presentation=large)
 
-        def build() -> bytes:
-            data = figure_bytes(fig, fmt, size, prov(), presentation=large)
-            log_export(format=fmt, size=size)
-            return data
-
-        st.download_button(f"Download {fmt.upper()}", data=build, file_name=f"{slug(name)}_{size}.{fmt}",
-                           mime=FIG_MIME[fmt], on_click="ignore", icon=":material/download:", key=f"{key}_dl",
-                           type="primary")
+        download(ctx, kind="figure", name=name, label=f"Download {fmt.upper()}", build=build,
+                 file_name=f"{slug(name)}_{size}.{fmt}", mime=FIG_MIME[fmt], key=f"{key}_dl",
+                 detail={"format": fmt, "size": size}, type="primary")
         st.caption("With a footer: data source and content hash, filters, N, app version, export time.")
 
 
@@ -98,19 +265,22 @@ def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str 
         fmt = st.radio("Format", TABLE_FORMATS, format_func=TABLE_LABELS.get, horizontal=True, key=f"{key}_fmt")
         suppress = st.checkbox(f"Suppress small cells (counts under {SUPPRESS_THRESHOLD} shown as "
                                f"<{SUPPRESS_THRESHOLD})", value=suppress_default(ctx), key=f"{key}_sup")
-        prov = provenance(ctx)
-        log_export = export_audit(ctx, "table", name)
-
-        def build() -> bytes:
-            data = table_bytes(df, fmt, title or name, prov(), suppress_below=SUPPRESS_THRESHOLD if suppress else None,
+        def build(prov: Provenance) -> bytes:
+            return table_bytes(df, fmt, title or name, prov, suppress_below=SUPPRESS_THRESHOLD if suppress else None,
                                count_columns=count_columns, percent_of=percent_of, notes=notes, bold_rows=bold_rows)
-            log_export(format=fmt, rows=df.height, suppressed=bool(suppress))
-            return data
 
-        st.download_button(f"Download {fmt.upper()}", data=build, file_name=f"{slug(name)}.{fmt}",
-                           mime=TABLE_MIME[fmt], on_click="ignore", icon=":material/download:", key=f"{key}_dl",
-                           type="primary")
+        download(ctx, kind="table", name=name, label=f"Download {fmt.upper()}", build=build,
+                 file_name=f"{slug(name)}.{fmt}", mime=TABLE_MIME[fmt], key=f"{key}_dl",
+                 detail={"format": fmt, "rows": df.height, "suppressed": bool(suppress)}, type="primary")
         st.caption("With a footer: data source and content hash, filters, N, app version, export time.")
+
+
+def screen_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A figure's on-screen plotly config without plotly's own "download as PNG" button
+    (a figure leaves the app through the export popover, i.e. :func:`download`)."""
+    out = {k: v for k, v in dict(config or PLOTLY_CONFIG).items() if k != "toImageButtonOptions"}
+    out["modeBarButtonsToRemove"] = [*dict.fromkeys([*out.get("modeBarButtonsToRemove", []), "toImage"])]
+    return out
 
 
 def show_figure(fig: Any, name: str, ctx: PageContext, *, key: str | None = None,
@@ -119,8 +289,9 @@ def show_figure(fig: Any, name: str, ctx: PageContext, *, key: str | None = None
 
     ``name`` titles the exported file; ``key`` must be unique on the page (default: from name).
     """
+    fig = strip_links(fig)  # no live link from registry text inside our figures
     shown = presentation_figure(fig) if ctx.presentation else fig
-    st.plotly_chart(shown, config=dict(config or PLOTLY_CONFIG), key=key or f"fig_{slug(name)}")
+    st.plotly_chart(shown, config=screen_config(config), key=key or f"fig_{slug(name)}")
     if export:
         figure_download(fig, name, ctx)
 

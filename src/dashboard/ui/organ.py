@@ -200,7 +200,7 @@ def _rates_section(ctx: PageContext) -> None:
     level_labels = ["All patients" if r["subgroup"] == "overall" else subgroup_level_label(r["subgroup"], r["level"])
                     for r in summary.select("subgroup", "level").iter_rows(named=True)]
     csv_button("Subgroup estimates (CSV)", summary.with_columns(pl.Series("level_label", level_labels)),
-               f"organ_preservation_{population}.csv", ctx.store, "forest_csv")
+               f"organ_preservation_{population}.csv", ctx, "forest_csv")
     show_table(table, f"organ preservation by subgroup {horizon:g}m {population}", ctx,
                title=f"Organ preservation by subgroup ({POPULATIONS[population][0].lower()} patients)",
                notes=(definition_text(horizon, population).replace("*", ""),))
@@ -227,7 +227,7 @@ def _response_section(ctx: PageContext) -> None:
     show_figure(rates_forest(rates), f"response rates forest {population}", ctx, key="rates_chart",
                 config=PLOTLY_CONFIG)
     csv_button("Response rates (CSV)", with_labels(rates, lambda k: RATE_LABELS[k][0], "key", "outcome"),
-        f"response_rates_{population}.csv", ctx.store, "rates_csv")
+        f"response_rates_{population}.csv", ctx, "rates_csv")
 
 
 def _swimmer_section(ctx: PageContext) -> None:
@@ -255,12 +255,12 @@ def _swimmer_section(ctx: PageContext) -> None:
                          hide_ids=hide, first_lane=page * size)
     show_figure(fig, f"swimmer view {page + 1}", ctx, key="swimmer_chart", config=PLOTLY_CONFIG)
     st.caption("Each lane runs from the strategy decision (T1) to last contact; lane colour = first strategy. "
-               + ("Patient identifiers are hidden in presentation mode (lanes are numbered)." if hide else
+               + ("Patient identifiers are hidden (presentation mode, or a role without patient-level access): lanes are numbered." if hide else
                   "Hover a lane or a marker for the patient identifier."))
     events = (data.events.join(data.patients.select("subject_id", "lane", "initial_strategy"), on="subject_id")
               .with_columns(pl.col("kind").replace_strict(dict(SWIMMER_EVENTS)).alias("event")).sort("lane", "month"))
-    csv_button("Events of these patients (CSV)", events, f"swimmer_view{page + 1}.csv", ctx.store, "swimmer_csv",
-               hide_identifiers=hide)
+    csv_button("Events of these patients (CSV)", events, f"swimmer_view{page + 1}.csv", ctx, "swimmer_csv",
+               patient_level=True)
 
 
 def organ_body(ctx: PageContext) -> None:

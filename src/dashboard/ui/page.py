@@ -33,6 +33,8 @@ from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
 from .data import cached_query, store_or_stop
+from .export import disable_builtin_export
+from .text import md_text
 from .provenance import data_source_banner
 from .report import report_control
 
@@ -257,10 +259,18 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
                           format="YYYY-MM-DD")
 
 
+def _notice_md(n: Notice) -> str:
+    """One notice as markdown in which the URL's text is only text (escaped)."""
+    if not isinstance(n, Notice):
+        return md_text(n, 300)
+    value = n.value if len(n.value) <= 80 else n.value[:80] + "..."
+    return f"**{md_text(n.param, 120)}={md_text(value, 120)}** ignored: {md_text(n.reason, 200)}"
+
+
 def _notices(notices: list[Notice]) -> None:
     if notices:
         st.warning("Some settings in the link were not recognised and were left out:\n\n"
-                   + "\n".join(f"- {n}" for n in notices), icon=":material/link_off:")
+                   + "\n".join(f"- {_notice_md(n)}" for n in notices), icon=":material/link_off:")
 
 
 def _page_name(title: str) -> str:
@@ -278,6 +288,7 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     st.set_page_config(page_title=f"{title} - organ-preservation registry", page_icon=icon, layout="wide",
                        initial_sidebar_state="collapsed" if present else "auto")
     st.html(_CSS + (_PRESENT_CSS if present else ""))
+    disable_builtin_export()  # tables leave the app only through the audited export door
     identity = require_sign_in(_page_name(title))  # before any query: stops the page if not allowed
     identity_sidebar(identity)
     store = store_or_stop()

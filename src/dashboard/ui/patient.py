@@ -31,6 +31,7 @@ from ..stats.surveillance import DEFAULT_SCHEDULE, estimate_next_exams
 from .data import cached_query
 from .export import show_figure, table_download
 from .page import PageContext, option_control
+from .text import md_text
 
 PATIENT_PARAM = "patient"
 PICK = "patient_pick"
@@ -137,7 +138,7 @@ def _choose_patient(ctx: PageContext, url_patient: str | None) -> str | None:
     options = list(ids) if chosen is None or chosen in ids else [chosen, *ids]
     notice = st.session_state.get(URL_NOTICE)
     if notice:
-        st.warning(f"No patient with the id `{notice}` in this registry. Choose a patient below.",
+        st.warning(f"No patient with the id {md_text(notice, 40)} in this registry. Choose a patient below.",
                    icon=":material/person_off:")
     if ctx.hide_identifiers:
         st.caption("Presentation mode: the patient's id is hidden. Switch presentation mode off to choose another "
@@ -157,7 +158,7 @@ def _choose_patient(ctx: PageContext, url_patient: str | None) -> str | None:
                                    and cached_query(select_patient_exists, ctx.store, CohortFilter(), chosen)):
         st.session_state[URL_NOTICE] = None
         with c2:
-            st.warning(f"No patient with the id `{chosen[:40]}` in this registry.", icon=":material/person_off:")
+            st.warning(f"No patient with the id {md_text(chosen, 40)} in this registry.", icon=":material/person_off:")
         return None
     in_selection = chosen is not None and (chosen in ids or (more and cached_query(
         select_patient_exists, ctx.store, ctx.filter, chosen)))
@@ -178,7 +179,7 @@ def _summary_line(p: dict, hide_id: bool = False) -> str:
 
     fu = months_between(p["t1"], p["last_contact_date"]) if p["t1"] else None
     parts = [
-        "**This patient**" if hide_id else f"**{p['subject_id']}**", f"{lab(p['tumour_site'], TUMOUR_SITE)}",
+        "**This patient**" if hide_id else f"**{md_text(p['subject_id'], 40)}**", f"{lab(p['tumour_site'], TUMOUR_SITE)}",
         f"{lab(p['biomarker_basis'], BIOMARKER_BASIS)}",
         f"c{(p['ct'] or 'Tx').replace('T4A', 'T4a').replace('T4B', 'T4b')} c{p['cn'] or 'Nx'}",
         f"{lab(p['regimen_class'], REGIMEN_CLASS)}" + (f", {p['ici_cycles']} cycles" if p["ici_cycles"] else ""),

@@ -36,6 +36,7 @@ from ..filters import CohortFilter
 from ..provenance import Provenance
 from ..report import ReportItem, ReportSection, build_report, report_pdf
 from ..store import Store
+from .export import ExportScope, download
 
 # (page title in the report, "module:function"); imported on use, so pages never import each other.
 REPORT_PAGES: list[tuple[str, str]] = [
@@ -113,13 +114,11 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
         below = SUPPRESS_THRESHOLD if suppress else None
         n, m = counts.get("n"), counts.get("m")
 
-        def build(fmt: str) -> bytes:
-            return report_download(store, flt, n, m, fmt=fmt, suppress_below=below, actor=actor, role=role)
-
+        # through the one export door (role check at click, audit record as a "report")
+        scope = ExportScope.of(store, flt, n, m, actor=actor, role=role)
         c1, c2 = st.columns(2)
-        c1.download_button("HTML", data=lambda: build("html"),
-                           file_name="mdt_report.html", mime="text/html", on_click="ignore",
-                           icon=":material/download:", key="report_html", width="stretch")
-        c2.download_button("PDF", data=lambda: build("pdf"),
-                           file_name="mdt_report.pdf", mime="application/pdf", on_click="ignore",
-                           icon=":material/download:", key="report_pdf", width="stretch")
+        for col, fmt, mime in ((c1, "html", "text/html"), (c2, "pdf", "application/pdf")):
+            download(scope, kind="mdt_report", name="MDT report", label=fmt.upper(),
+                     build=lambda _prov, fmt=fmt: report_bytes(store, flt, n, m, fmt=fmt, suppress_below=below),
+                     file_name=f"mdt_report.{fmt}", mime=mime, key=f"report_{fmt}", action="report",
+                     detail={"format": fmt, "suppress_below": below}, container=col, width="stretch")

@@ -49,9 +49,10 @@ from ..tables.safety import (
     format_simple_html,
 )
 from .data import cached_query
-from .export import export_audit, provenance, show_figure, table_download
+from .export import download, show_figure, table_download
 from .methods import ae_rates_section
 from .page import PageContext, option_control
+from .text import md_text
 
 SECTION = PageOption("section", "Show", (("ae", "Immunotherapy adverse events"), ("irae", "Immune-related events"),
                                          ("procedures", "Procedure complications"),
@@ -99,6 +100,15 @@ def _population(ctx: PageContext) -> tuple[pl.DataFrame, int]:
     return den, int(den["n"].sum()) if den.height else 0
 
 
+LISTINGS_RESERVED = ("Patient listings (who, when, which grade) are for investigators and above; your role "
+                     "sees the aggregate tables and figures.")
+
+
+def _may_list(ctx: PageContext) -> bool:
+    """Patient-level listings need ``view_patient_level`` (investigators and above)."""
+    return ctx.can("view_patient_level")
+
+
 def _listing(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, ctx: PageContext) -> None:
     """A patient listing: its first :data:`LISTING_ROWS` rows on screen (only those are
     formatted); when there are more, a caption saying so and the whole listing as CSV."""
@@ -128,19 +138,17 @@ def listing_csv(rows: pl.DataFrame, fmt: Formatter, title: str, prov: Provenance
 
 
 def _listing_download(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, ctx: PageContext) -> None:
-    """Download button for :func:`listing_csv`, built on click (no ``st.*`` in the
-    callable) and audited; ``synthetic_`` file name for the demonstration registry."""
-    prov, hide = provenance(ctx), ctx.hide_identifiers
-    log_export = export_audit(ctx, "patient_listing", name)
+    """Download of :func:`listing_csv` through the export door (built on click, audited,
+    ``export_patient_level``); ``synthetic_`` file name for the demonstration registry."""
+    hide = ctx.hide_identifiers
 
-    def build() -> bytes:
-        data = listing_csv(rows, fmt, f"Patient listing. {name}", prov(), hide_identifiers=hide)
-        log_export(format="csv", rows=rows.height, masked=hide)
-        return data
+    def build(prov: Provenance) -> bytes:
+        return listing_csv(rows, fmt, f"Patient listing. {name}", prov, hide_identifiers=hide)
 
     file_name = ("synthetic_" if ctx.store.is_synthetic() else "") + slug(f"listing {name}") + ".csv"
-    st.download_button(f"Full listing ({rows.height:,} rows, CSV)", data=build, file_name=file_name, mime="text/csv",
-                       on_click="ignore", icon=":material/download:", key=f"{key}_csv")
+    download(ctx, kind="patient_listing", name=name, label=f"Full listing ({rows.height:,} rows, CSV)", build=build,
+             file_name=file_name, mime="text/csv", key=f"{key}_csv", permission="export_patient_level",
+             detail={"format": "csv", "rows": rows.height, "masked": hide})
 
 
 # ------------------------------------------------------------------------ ICI AEs
@@ -159,7 +167,7 @@ def _ae_section(ctx: PageContext, sort: str) -> None:
     if "g5" not in levels:
         st.caption("No grade 5 (fatal) immunotherapy adverse event in this selection: no grade 5 columns.")
     display = format_ae_table(table, GROUP_LABELS, sort=sort, levels=levels)
-    tab_table, tab_fig = st.tabs(["Table and patient listing", "Figure"])
+    tab_table, tab_fig = st.tabs(["Table and patient listing" if _may_list(ctx) else "Table", "Figure"])
     with tab_table:
         st.html(format_ae_html(display))
         table_download(display.drop("row_type", "soc", "term"), "immunotherapy adverse events", ctx,
@@ -175,6 +183,9 @@ def _bold(kinds: pl.Series, bold: tuple[str, ...]) -> tuple[int, ...]:
 
 
 def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageContext) -> None:
+    if not _may_list(ctx):
+        st.caption(LISTINGS_RESERVED)
+        return
     st.subheader("Patients behind a table cell", divider="gray")
     rows = display.select("row_type", "soc", "term", "System organ class / preferred term").rows()
     c1, c2, c3 = st.columns([3, 2, 1])
@@ -190,7 +201,7 @@ def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageCon
     row_type, soc, term, label = rows[i]
     cell = ae_cell_patients(events, soc=soc, term=term, group=g, level=lv)
     n = cell["subject_id"].n_unique()
-    st.markdown(f"**{n:,} patient{'s' if n != 1 else ''}**: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}. "
+    st.markdown(f"**{n:,} patient{'s' if n != 1 else ''}**: {md_text(label)}, {_label(g)}, {LEVEL_LABELS[lv].lower()}. "
                 "One row per patient and preferred term, at the worst grade (the event shown is the worst one).")
     _listing(cell, format_ae_listing, "ae_listing",
              f"Immunotherapy adverse events: {label}, {_label(g)}, {LEVEL_LABELS[lv].lower()}", ctx)
@@ -211,7 +222,7 @@ def _irae_section(ctx: PageContext) -> None:
     ir = events.filter(pl.col("immune_related") & ((pl.lit(g == OVERALL)) | (pl.col("group") == g)))
     st.caption(IRAE_NOTE + f" Safety population of this group: {n_den:,}.")
     summary = summarize_irae(ir, n_den)
-    tab_table, tab_fig = st.tabs(["Table and patient listing", "Figure: time to onset"])
+    tab_table, tab_fig = st.tabs(["Table and patient listing" if _may_list(ctx) else "Table", "Figure: time to onset"])
     with tab_table:
         if summary.height == 0:
             st.info("No immune-related adverse events in this selection.")
@@ -220,17 +231,24 @@ def _irae_section(ctx: PageContext) -> None:
             st.html(format_simple_html(display, ["head"] + ["item"] * (display.height - 1)))
             table_download(display, f"immune-related events {g.lower()}", ctx, notes=(IRAE_NOTE,), bold_rows=(0,),
                            title=f"Immune-related adverse events: {_label(g)} (N={n_den:,})")
-            st.subheader("Patients behind a row", divider="gray")
-            terms = summary["term"].to_list()
-            t = st.selectbox("Immune-related event", terms, key="irae_term")
-            rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
-            st.markdown(f"**{rows['subject_id'].n_unique():,} patients, {rows.height:,} events**: {t}, {_label(g)}. "
-                        "One row per event.")
-            _listing(rows, format_event_listing, "irae_listing",
-                     f"Immune-related adverse events: {t}, {_label(g)}", ctx)
+            _irae_listing(ir, summary, g, ctx)
     with tab_fig:
         show_figure(irae_onset_figure(ir), f"immune-related events onset {g.lower()}", ctx, key="irae_onset")
     _impact(events, den, ctx)
+
+
+def _irae_listing(ir: pl.DataFrame, summary: pl.DataFrame, g: str, ctx: PageContext) -> None:
+    if not _may_list(ctx):
+        st.caption(LISTINGS_RESERVED)
+        return
+    st.subheader("Patients behind a row", divider="gray")
+    terms = summary["term"].to_list()
+    t = st.selectbox("Immune-related event", terms, key="irae_term")
+    rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
+    st.markdown(f"**{rows['subject_id'].n_unique():,} patients, {rows.height:,} events**: {md_text(t)}, {_label(g)}. "
+                "One row per event.")
+    _listing(rows, format_event_listing, "irae_listing",
+             f"Immune-related adverse events: {t}, {_label(g)}", ctx)
 
 
 def _impact(events: pl.DataFrame, den: pl.DataFrame, ctx: PageContext) -> None:
@@ -239,6 +257,8 @@ def _impact(events: pl.DataFrame, den: pl.DataFrame, ctx: PageContext) -> None:
     impact = summarize_surgery_impact(events, den, SAFETY_GROUP.codes)
     st.html(format_simple_html(format_impact_table(impact, GROUP_LABELS),
                                ["item"] * (impact.height - 1) + ["value"], full_width=False))
+    if not _may_list(ctx):
+        return
     rows = events.filter(pl.col("surgery_impact").is_in(("DELAYED", "CANCELLED")))
     with st.expander(f"Patient listing: {rows.height} event(s) in {rows['subject_id'].n_unique()} patient(s)",
                      icon=":material/list:"):
@@ -254,35 +274,42 @@ def _procedure_section(ctx: PageContext, first_only: bool) -> None:
         return
     summary = summarize_procedures(procs, PROCEDURE_CLASS.codes, first_only=first_only)
     display = format_procedure_table(summary, PROCEDURE_CLASS.labels)
-    tab_table, tab_fig = st.tabs(["Table and patient listing", "Figure"])
+    tab_table, tab_fig = st.tabs(["Table and patient listing" if _may_list(ctx) else "Table", "Figure"])
     with tab_table:
         st.html(format_simple_html(display.drop("kind", "cell"), display["kind"].to_list(), full_width=False))
         table_download(display.drop("kind", "cell"), "procedure complications", ctx,
                        title="Complications by procedure type", notes=(PROC_NOTE.format(unit=PROC_UNIT[first_only]),),
                        bold_rows=_bold(display["kind"], ("head", "value")))
-        st.subheader("Patients behind a table cell", divider="gray")
-        cells, head = [], ""
-        for kind, cell, measure in display.select("kind", "cell", "Measure").rows():
-            if kind == "head":
-                head = measure.split(",")[0] + ": "
-            elif kind == "value":
-                head = ""
-            if cell:
-                cells.append((cell, head + measure.split(", n (")[0] if kind in ("item", "missing")
-                              else measure.split(":")[0]))
-        c1, c2 = st.columns([1, 2])
-        with c1:
-            k = st.selectbox("Procedure type", PROCEDURE_CLASS.codes, format_func=PROCEDURE_CLASS.label, key="proc_class")
-        with c2:
-            cell = st.selectbox("Row", [c for c, _ in cells], format_func=dict(cells).get, key="proc_cell")
-        rows = (procedures_counted(procs, first_only).filter(pl.col("proc_class") == k)
-                .filter(procedure_cell_filter(cell)))
-        st.markdown(f"**{rows.height:,} procedure(s) in {rows['subject_id'].n_unique():,} patient(s)**: "
-                    f"{PROCEDURE_CLASS.label(k)}, {dict(cells)[cell]}.")
-        _listing(rows, format_procedure_listing, "proc_listing", f"{PROCEDURE_CLASS.label(k)}: {dict(cells)[cell]}",
-                 ctx)
+        if _may_list(ctx):
+            _procedure_listing(procs, display, first_only, ctx)
+        else:
+            st.caption(LISTINGS_RESERVED)
     with tab_fig:
         show_figure(procedure_figure(summary, PROCEDURE_CLASS.labels), "procedure complications", ctx, key="proc_fig")
+
+
+def _procedure_listing(procs: pl.DataFrame, display: pl.DataFrame, first_only: bool, ctx: PageContext) -> None:
+    st.subheader("Patients behind a table cell", divider="gray")
+    cells, head = [], ""
+    for kind, cell, measure in display.select("kind", "cell", "Measure").rows():
+        if kind == "head":
+            head = measure.split(",")[0] + ": "
+        elif kind == "value":
+            head = ""
+        if cell:
+            cells.append((cell, head + measure.split(", n (")[0] if kind in ("item", "missing")
+                          else measure.split(":")[0]))
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        k = st.selectbox("Procedure type", PROCEDURE_CLASS.codes, format_func=PROCEDURE_CLASS.label, key="proc_class")
+    with c2:
+        cell = st.selectbox("Row", [c for c, _ in cells], format_func=dict(cells).get, key="proc_cell")
+    rows = (procedures_counted(procs, first_only).filter(pl.col("proc_class") == k)
+            .filter(procedure_cell_filter(cell)))
+    st.markdown(f"**{rows.height:,} procedure(s) in {rows['subject_id'].n_unique():,} patient(s)**: "
+                f"{md_text(PROCEDURE_CLASS.label(k))}, {md_text(dict(cells)[cell])}.")
+    _listing(rows, format_procedure_listing, "proc_listing", f"{PROCEDURE_CLASS.label(k)}: {dict(cells)[cell]}",
+             ctx)
 
 
 def safety_body(ctx: PageContext) -> None:

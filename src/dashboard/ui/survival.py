@@ -50,9 +50,8 @@ from ..tables.survival import (
     with_labels,
 )
 from ..report import ReportItem
-from ..tables.export import mask_identifiers
 from .data import cached_query
-from .export import show_figure, show_table
+from .export import csv_download, show_figure, show_table
 from .methods import comparison_section, competing_tests
 from .page import PageContext, option_control
 
@@ -113,16 +112,14 @@ def option_select(option: PageOption, *, disabled: bool = False, help: str | Non
     return value if value in option.values else option.default
 
 
-def csv_button(label: str, frame: pl.DataFrame, file_name: str, store: Store, key: str, *,
-               hide_identifiers: bool = False) -> None:
-    """Download the data behind a figure (CSV); synthetic data says so in the file name and
-    in a ``data_source`` column. ``hide_identifiers`` (presentation mode) masks patient ids."""
-    synthetic = store.is_synthetic()
-    if hide_identifiers:
-        frame = mask_identifiers(frame)
-    out = frame.with_columns(pl.lit("SYNTHETIC DEMONSTRATION DATA" if synthetic else "registry").alias("data_source"))
-    st.download_button(label, data=out.write_csv(), file_name=("synthetic_" if synthetic else "") + file_name,
-                       mime="text/csv", on_click="ignore", icon=":material/download:", key=key)
+def csv_button(label: str, frame: pl.DataFrame, file_name: str, ctx: PageContext, key: str, *,
+               patient_level: bool = False) -> None:
+    """Download the data behind a figure (CSV) through the export door
+    (:func:`dashboard.ui.export.csv_download`: role check, provenance footer, small-cell
+    suppression for real data, audit record; identifiers masked when the view hides them).
+    ``patient_level``: one row per patient (investigators and above)."""
+    csv_download(ctx, frame, label=label, name=label.removesuffix(" (CSV)"), file_name=file_name, key=key,
+                 patient_level=patient_level)
 
 
 # ------------------------------------------------------------------ cached analyses
@@ -336,11 +333,11 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
     b1, b2 = st.columns(2)
     with b1:
         csv_button("Curve data (CSV)", km_csv(s.km_, label), f"km_{req.endpoint}_{req.origin}_{req.factor}.csv",
-                   ctx.store, "km_csv")
+                   ctx, "km_csv")
     with b2:
         csv_button("Number-at-risk table (CSV)",
                    with_labels(risk, label),
-                   f"at_risk_{req.endpoint}_{req.origin}_{req.factor}.csv", ctx.store, "risk_csv")
+                   f"at_risk_{req.endpoint}_{req.origin}_{req.factor}.csv", ctx, "risk_csv")
     st.subheader("Estimates")
     show_table(format_survival_table(s, label), f"KM estimates {req.endpoint} from {req.origin} by {req.factor}", ctx,
                title=f"{ENDPOINT_LABELS[req.endpoint]}: Kaplan-Meier estimates by {FACTORS[req.factor].label.lower()}")
@@ -392,7 +389,7 @@ def _cif_section(ctx: PageContext, req: TteRequest, notes: dict) -> None:
     st.caption("Aalen-Johansen cumulative incidence of local regrowth (solid, 95% log confidence band) with distant "
                "metastasis and death before regrowth as competing events (dotted). Follow-up ends at the last "
                "surveillance visit, or at a resection without regrowth.")
-    csv_button("Curve data (CSV)", with_labels(c.cif_, label), f"cif_regrowth_{req.origin}_{req.factor}.csv", ctx.store, "cif_csv")
+    csv_button("Curve data (CSV)", with_labels(c.cif_, label), f"cif_regrowth_{req.origin}_{req.factor}.csv", ctx, "cif_csv")
     st.subheader("Cumulative incidence")
     show_table(format_competing_table(c, label, (12.0, 24.0, 36.0)), f"CIF regrowth estimates from {req.origin}", ctx,
                title="Cumulative incidence of local regrowth (Watch & Wait)")
@@ -438,7 +435,7 @@ def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, note
     st.caption(f"Weighted Kaplan-Meier ({estimand}{', stabilised' if res.stabilized and estimand == 'ATE' else ''} "
                "weights; robust confidence band). The at-risk table shows summed weights.")
     csv_button("Weighted curve data (CSV)", km_csv(res.km_, lambda g: IPTW_LABELS[g]), f"iptw_km_{req.endpoint}.csv",
-               ctx.store, "iptw_km_csv")
+               ctx, "iptw_km_csv")
     rows = []
     at = {(r["group"], r["time"]): r for r in res.at_times_.iter_rows(named=True)}
     for g in groups:
@@ -463,7 +460,7 @@ def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, note
     b1, b2 = st.columns([3, 2])
     with b1:
         show_figure(balance_figure(bl), "IPTW covariate balance", ctx, key="balance_chart", config=PLOTLY_CONFIG)
-        csv_button("Balance data (CSV)", bl, "iptw_balance.csv", ctx.store, "balance_csv")
+        csv_button("Balance data (CSV)", bl, "iptw_balance.csv", ctx, "balance_csv")
     with b2:
         show_table(format_balance_table(res, _cov_label), "IPTW balance table", ctx, title="Covariate balance before and after weighting")
     worst = bl.select(pl.col("smd_after").abs().max()).item()
@@ -472,8 +469,8 @@ def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, note
     st.subheader("Distribution of the weights")
     show_figure(weights_figure(res.weights_, labels=IPTW_LABELS), "IPTW weights", ctx, key="weights_chart",
                 config=PLOTLY_CONFIG)
-    csv_button("Weights (CSV)", res.weights_.select("group", "propensity", "weight"), "iptw_weights.csv", ctx.store,
-               "weights_csv")
+    csv_button("Weights (CSV)", res.weights_.select("group", "propensity", "weight"), "iptw_weights.csv", ctx,
+               "weights_csv", patient_level=True)
 
 
 def _cov_label(term: str) -> str:

@@ -1,0 +1,38 @@
+"""Text from outside the code (URL parameters, patient ids, registry terms, upload file
+names, identity-provider names) put on screen as text, never as markdown or HTML.
+
+Streamlit renders the body of ``st.markdown`` / ``st.caption`` / ``st.warning`` ... as
+GitHub-flavoured markdown with its own directives (``:red[...]``, ``:material/icon:``,
+emoji shortcodes, ``$...$`` maths). :func:`md_text` escapes every ASCII punctuation
+character with a backslash (CommonMark renders an escaped punctuation character
+literally, and no link, image, autolink, directive, emphasis or HTML can start from an
+escaped one) and folds line breaks, so the value reads exactly as given. Streamlit's
+GFM "autolink literal" step still turns ``https://...``, ``www.`` and e-mail addresses
+into links after escapes are resolved, so an invisible WORD JOINER (U+2060) follows
+every ``:`` and ``@`` and the ``www`` of ``www.``: the text looks the same and no link
+is recognised (a copy of it carries the joiners).
+
+Figures: plotly renders ``<a href>`` in any text; :func:`strip_links` removes links
+from every string of a figure before it is shown or exported.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+from ..figures.sanitize import strip_links  # noqa: F401 - re-exported: the ui's one place for outside text
+
+_PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
+_WS = re.compile(r"[\r\n\t\f\v\u2028\u2029]+")
+_AUTOLINK = re.compile(r"([:@])|(?i:(www)(?=\.))")
+WJ = "\u2060"  # WORD JOINER: invisible, breaks GFM autolinks
+
+
+def md_text(value: object, limit: int | None = 200) -> str:
+    """``value`` as markdown that renders as exactly that text (cut at ``limit``)."""
+    s = _WS.sub(" ", str(value))
+    if limit is not None and len(s) > limit:
+        s = s[:limit] + "…"
+    s = _AUTOLINK.sub(lambda m: (m.group(1) or m.group(2)) + WJ, s)
+    return _PUNCT.sub(r"\\\1", s)
