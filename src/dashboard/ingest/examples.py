@@ -230,8 +230,8 @@ def expected_tables(patients: list[Patient], prefix: str, lang: int) -> dict[str
                              "eligibility": "ELIGIBLE", "age": str(p.age), "sex": p.sex, "tumour_site": p.site,
                              "biomarker_basis": p.biomarker, "ct": p.ct, "cn": p.cn,
                              "cm": "M0" if lang == 2 else None,
-                             "distance_av_cm": None if p.distance_cm is None else f"{p.distance_cm:g}",
-                             "cea_baseline": None if p.cea is None else f"{p.cea:g}"})
+                             "distance_av_cm": None if p.distance_cm is None else repr(float(p.distance_cm)),
+                             "cea_baseline": None if p.cea is None else repr(float(p.cea))})
         t["follow_up"].append({"subject_id": sid, "last_contact_date": _iso(p.last_fu),
                                "vital_status": "DEAD" if p.dead else "ALIVE", "death_date": _iso(p.last_fu) if p.dead else None})
         t["ici_exposure"].append({"subject_id": sid, "exposure_no": "1", "regimen_class": p.regimen,

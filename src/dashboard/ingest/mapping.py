@@ -390,7 +390,7 @@ def _columns(raw: Any, file: str, where: str, t: Table) -> tuple[tuple[str, Colu
         if name not in t.column_names:
             raise _err(file, f"{where}.{name}", f"{t.name} has no column {name!r} (columns: {', '.join(t.column_names)})")
         out.append((name, _column_spec(spec, file, f"{where}.{name}", t.column(name))))
-    return tuple(out)
+    return tuple(sorted(out, key=lambda cs: t.column_names.index(cs[0])))  # schema order: layout never matters
 
 
 def _table(name: str, file: str, where: str) -> Table:
@@ -440,7 +440,7 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
             col = t.column(c)
             if col.type == "code" and str(v) not in VOCABULARIES[col.vocab].codes:  # type: ignore[index]
                 raise _err(file, f"[constants.{tname}].{c}", f"{v!r} is not a code of {col.vocab}")
-        constants.append((tname, tuple((c, str(v)) for c, v in cols.items())))
+        constants.append((tname, tuple(sorted(((c, str(v)) for c, v in cols.items()), key=lambda cv: t.column_names.index(cv[0])))))
     rules: list[Rule] = []
     for tname, cols in (doc.get("tables") or {}).items():
         t = _table(tname, file, f"[tables.{tname}]")
@@ -534,6 +534,8 @@ def parse_date(text: str, order: str | None = None) -> _dt.date:
             d = _dt.date(1899, 12, 30) + _dt.timedelta(days=int(m[1]))
             if 1990 <= d.year <= 2100:
                 return d
+    except CellError:
+        raise
     except ValueError as exc:
         raise CellError("date_invalid", f"{s!r} is not a calendar date ({exc})") from None
     raise CellError("date_unreadable", f"{s!r} is not a date this mapping can read (write it as YYYY-MM-DD, "
@@ -869,3 +871,144 @@ def apply_mapping(mapping: Mapping, sources: TMapping[str | None, SourceTable]) 
 def map_path(path: str | Path, mapping: Mapping) -> MapResult:
     """Read a source file as the mapping's ``[source]`` says and apply the mapping."""
     return apply_mapping(mapping, read_mapped_source(path, mapping))
+
+
+# ---------------------------------------------------------------------------------------
+# docs/mapping.md
+# ---------------------------------------------------------------------------------------
+def _md(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def mapping_markdown() -> str:
+    """docs/mapping.md, generated from the key tables above, schema.py and synonyms.py."""
+    from ..schema import SCHEMA_VERSION, TABLES
+    from ..synonyms import COLUMN_SYNONYMS
+
+    out = [
+        "# Mapping a site's own spreadsheet",
+        "",
+        f"Mapping file format version {FORMAT_VERSION} (schema {SCHEMA_VERSION}). Generated from "
+        "`src/dashboard/ingest/mapping.py`, `schema.py` and `synonyms.py` by `python -m dashboard docs`; do not edit by hand.",
+        "",
+        "A mapping file (TOML, UTF-8) tells the dashboard how one source -- a surgeon's workbook, a research office's "
+        "SPSS file, a CSV -- becomes the canonical registry tables of [the data dictionary](data-dictionary.md). "
+        "One file per source; keep it with the source and reuse it for every later export of the same source.",
+        "",
+        "```bash",
+        "python -m dashboard profile SOURCE                              # columns, types, values, date patterns, sheets",
+        "python -m dashboard map SOURCE --mapping FILE --to DIR          # canonical folder + mapping_report.json; nothing loaded",
+        "python -m dashboard import SOURCE --mapping FILE [--db PATH]    # map, validate, load atomically",
+        "```",
+        "",
+        "The canonical folder that `map` writes is what `python -m dashboard import DIR` reads, so a mapped source passes "
+        "the same validator and the same atomic load as every other import. The mapping's name and hash (of its content, "
+        "not of its layout or comments) go into the store's provenance -- on screen and in every export's footer -- and "
+        "into the audit trail, with every **assumed** value and the number of cells it filled. On the Data page, data "
+        "managers build the same file with a wizard (suggested columns and codes to confirm), preview, then load.",
+        "",
+        "Worked examples (synthetic patients): `docs/examples/english_surgeon_workbook.xlsx` with "
+        "`english_surgeon_workbook.mapping.toml`, and `docs/examples/chinese_surgeon_workbook.xlsx` with "
+        "`chinese_surgeon_workbook.mapping.toml` (`chinese_surgeon_workbook_update.xlsx` is the same sheet later, with "
+        "a value the mapping has not seen). Regenerate them with `python docs/examples/make_examples.py`.",
+        "",
+        "## File layout",
+        "",
+        "```toml",
+        "[mapping]            # name, format_version, unmapped, ignore",
+        "[source]             # how to read the file",
+        "[constants.subject]  # values the source does not hold (assumed)",
+        "[tables.subject]     # one row of the table per source row: target column = spec",
+        "[tables.follow_up]",
+        "[[rows]]             # wide-to-long: rows of another table, made when conditions hold",
+        "[redcap]             # REDCap records exports only",
+        "```",
+        "",
+        "## `[mapping]`",
+        "",
+        "| key | meaning |",
+        "|---|---|",
+    ]
+    out += [f"| `{k}` | {_md(v)} |" for k, v in MAPPING_KEYS.items()]
+    out += ["", "## `[source]`", "", "| key | default | meaning |", "|---|---|---|"]
+    out += [f"| `{k}` | {_md(d)} | {_md(v)} |" for k, (d, v) in SOURCE_KEYS.items()]
+    out += ["", "## `[constants.<table>]`", "", CONSTANTS_DOC, "",
+            "## `[tables.<table>]`: target columns", "",
+            "One row of `<table>` per source row (use it for `subject` and `follow_up`). Each key is a target column; "
+            "its value is a spec. The steps run in this order: " + " -> ".join(f"`{k}`" for k in TRANSFORM_ORDER)
+            + ", then the value is checked and written in the target column's type (dates ISO, numbers with a `.`, "
+            "booleans `true`/`false`; yes/no, Y/N, 1/0, 是/否 are read as booleans without a map).", "",
+            "| key | meaning |", "|---|---|"]
+    out += [f"| `{k}` | {_md(v)} |" for k, v in COLUMN_KEYS.items()]
+    out += ["", "## `[[rows]]`: one source row -> rows of other tables", "", "| key | meaning |", "|---|---|"]
+    out += [f"| `{k}` | {_md(v)} |" for k, v in ROW_KEYS.items()]
+    out += ["", "The patient's `subject_id` is the one `[tables.subject]` gives the row. Typical rules:", "",
+            "```toml",
+            "[[rows]]                      # a Regrowth date column -> an onc_event row",
+            "id = \"regrowth\"",
+            "table = \"onc_event\"",
+            "when = [{ column = \"Regrowth date\", present = true }]",
+            "[rows.columns]",
+            "event_type = { value = \"LOCAL_REGROWTH\" }",
+            "event_date = \"Regrowth date\"",
+            "",
+            "[[rows]]                      # W&W Y/N = Y -> a Watch & Wait episode from the restaging date",
+            "id = \"ww\"",
+            "table = \"strategy_episode\"",
+            "when = [{ column = \"W&W Y/N\", in = [\"Y\"] }]",
+            "[rows.columns]",
+            "strategy = { value = \"WW\" }",
+            "decision_date = \"Restaging date\"",
+            "start_date = \"Restaging date\"",
+            "trigger = { value = \"INITIAL\" }",
+            "",
+            "[[rows]]                      # Response at restaging -> an assessment row",
+            "id = \"restaging\"",
+            "table = \"assessment\"",
+            "when = [{ column = \"Restaging date\", present = true }]",
+            "[rows.columns]",
+            "assessment_date = \"Restaging date\"",
+            "timepoint = { value = \"RESTAGING\" }",
+            "modality = { assumed = \"ENDOSCOPY\" }",
+            "overall_response = { source = \"Response\", values = { cCR = \"CCR\", \"near-cCR\" = \"NEAR_CCR\", Incomplete = \"NON_CCR\" } }",
+            "```",
+            "",
+            "## `[redcap]`", "",
+            "Status: these keys are part of format version 1 and are checked when a mapping is read; mapping a REDCap "
+            "records export through them is not implemented yet (import REDCap projects built on the registry's own "
+            "dictionary with `python -m dashboard import`).", "",
+            "| key | meaning |", "|---|---|"]
+    out += [f"| `{k}` | {_md(v)} |" for k, v in REDCAP_KEYS.items()]
+    out += ["", "## Problems a mapping reports", "",
+            "Every problem names the source file (and sheet), the source row, the source column and the value.", "",
+            "| rule | meaning |", "|---|---|"]
+    out += [f"| `{k}` | {_md(v)} |" for k, v in MAP_RULES.items()]
+    out += ["", "Then the canonical tables are validated by the import validator; its problems are reported at the "
+            "source row they came from.", "",
+            "## Target columns and the source names the wizard recognises", "",
+            "The wizard suggests a source column for every target column whose normalised name (case, width, blanks and "
+            "punctuation ignored) matches the column or one of these synonyms (`src/dashboard/synonyms.py`); a suggestion "
+            "is only used once the data manager confirms it.", ""]
+    for t in TABLES:
+        out += [f"### `{t.name}`", "", "| column | type | required | codes | recognised source names |", "|---|---|---|---|---|"]
+        for c in t.columns:
+            codes = ", ".join(f"`{x}`" for x in VOCABULARIES[c.vocab].codes) if c.vocab else ""
+            syn = ", ".join(COLUMN_SYNONYMS.get(f"{t.name}.{c.name}", ()))
+            out.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else ''} | {codes} | {_md(syn)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+MAP_RULES: dict[str, str] = {
+    "unmapped_value": "A coded (or yes/no) value with no entry in the column's value map and not itself a code.",
+    "date_order_needed": "A date like 03/04/2024 while `source.date_order` is not set.",
+    "date_unreadable": "A date in a form the mapping cannot read.",
+    "date_invalid": "No such calendar day.",
+    "not_a_number": "A number column whose cell is not a number.",
+    "not_an_integer": "A whole-number column whose cell has a fraction.",
+    "regex_no_match": "The cell does not match the column's `regex`.",
+    "split_part_missing": "The cell has fewer parts than `part` after `split`.",
+    "no_subject_id": "A row without a patient id: none of its cells are mapped.",
+    "source_column_missing": "The mapping names a source column the file does not have.",
+    "unmapped_column": "A source column the mapping neither uses nor ignores (a warning, or an error with `unmapped = \"error\"`).",
+}

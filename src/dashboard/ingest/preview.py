@@ -82,7 +82,12 @@ def preview_result(result: MapResult) -> Preview:
         report = validate(read_registry(tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    frame = pl.concat([result.problems_frame(), _source_frame(result, report.frame)])
+    mapped = result.problems_frame()
+    checked = _source_frame(result, report.frame)
+    if mapped.height and checked.height:  # a cell the mapping could not fill is reported once, by the mapping
+        flagged = mapped.select("file", "row", pl.col("message").str.extract(r"^([a-z_]+\.[a-z_0-9]+):", 1).alias("column"))
+        checked = checked.join(flagged.drop_nulls(), on=["file", "row", "column"], how="anti", nulls_equal=False)
+    frame = pl.concat([mapped, checked])
     combined = ValidationReport(frame=frame, tables=report.tables if report.ok and result.ok else {},
                                 source_format=f"mapped {result.source_format}", input_sha256=dict(result.sources))
     return Preview(result, combined, combined.tables)

@@ -6,6 +6,7 @@ import html
 
 import streamlit as st
 
+from ..provenance import mapping_text
 from ..store import Store
 
 
@@ -14,7 +15,8 @@ def data_source_banner(store: Store) -> None:
     meta = store.meta()
     if meta.get("source") == "synthetic":
         detail = html.escape(f"Seed {meta.get('seed')}, generator {meta.get('generator_version')}, "
-                             f"built {str(meta.get('built_at', ''))[:10]}.")
+                             f"built {str(meta.get('built_at', ''))[:10]}."
+                             + (f" Loaded from a site file {mapping_text(meta)}." if meta.get("mapping_name") else ""))
         st.markdown(
             "<div style='background:#fff3cd;border-left:6px solid #e0a800;color:#5c4400;padding:6px 12px;"
             "border-radius:4px;font-size:0.95rem;margin-bottom:4px'>"
@@ -25,4 +27,5 @@ def data_source_banner(store: Store) -> None:
         st.caption(
             f"Imported registry data - {meta.get('import_format', '')} export, loaded {meta.get('built_at')}, "
             f"content hash {meta.get('content_hash', '')[:12]}"
+            + (f"; {mapping_text(meta)}" if meta.get("mapping_name") else "")
         )
