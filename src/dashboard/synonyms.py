@@ -16,12 +16,15 @@ import unicodedata
 from types import MappingProxyType
 from typing import Mapping
 
+_TNM = ("ctnm", "tnm", "clinical stage", "临床分期", "cTNM分期")  # one column holding T, N and M: each takes its part
+SHARED_TARGETS = frozenset({"subject.ct", "subject.cn", "subject.cm"})  # may share one source column
+
 # table.column -> names a source column may carry (besides the column's own name)
 COLUMN_SYNONYMS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "subject.subject_id": ("pt id", "patient id", "patient", "study id", "id", "record id", "case id", "subject",
                            "病例号", "病例编号", "患者编号", "编号", "研究编号", "ID"),
     "subject.cohort": ("registry part", "cohort", "part", "登记部分", "队列"),
-    "subject.centre": ("centre", "center", "site", "hospital", "中心", "医院", "研究中心"),
+    "subject.centre": ("centre", "center", "centre code", "treating centre", "中心", "研究中心"),
     "subject.registration_date": ("registration date", "date of registration", "enrolment date", "enrollment date",
                                   "consent date", "登记日期", "入组日期"),
     "subject.eligibility": ("eligibility", "eligible", "exclusion reason", "入组资格", "排除原因"),
@@ -36,9 +39,9 @@ COLUMN_SYNONYMS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "subject.mmr_loss": ("mmr protein loss", "ihc loss", "lost proteins", "MMR蛋白缺失"),
     "subject.lynch": ("lynch", "lynch syndrome", "林奇综合征", "Lynch综合征"),
     "subject.braf": ("braf", "braf v600e", "BRAF突变"),
-    "subject.ct": ("ct", "ct stage", "clinical t", "临床T分期", "cT分期"),
-    "subject.cn": ("cn", "cn stage", "clinical n", "临床N分期", "cN分期"),
-    "subject.cm": ("cm", "cm stage", "clinical m", "临床M分期", "cM分期"),
+    "subject.ct": ("ct", "ct stage", "clinical t", "临床T分期", "cT分期", *_TNM),
+    "subject.cn": ("cn", "cn stage", "clinical n", "临床N分期", "cN分期", *_TNM),
+    "subject.cm": ("cm", "cm stage", "clinical m", "临床M分期", "cM分期", *_TNM),
     "subject.distance_av_cm": ("distance from av", "distance from anal verge", "distance from av (mm)",
                                "distance from av (cm)", "height", "距肛缘距离", "距肛缘距离(cm)", "距肛缘(cm)"),
     "subject.cea_baseline": ("cea", "baseline cea", "cea (ng/ml)", "基线CEA", "CEA"),
@@ -72,7 +75,7 @@ VALUE_SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
         "RECTUM": ("rectum", "rectal", "直肠", "直肠癌"),
         "COLON": ("colon", "colonic", "caecum", "sigmoid", "结肠", "结肠癌"),
         "GASTRIC": ("stomach", "gastric", "胃", "胃癌"),
-        "GEJ": ("gej", "gastro-oesophageal junction", "oesophagogastric junction", "食管胃结合部", "贲门"),
+        "GEJ": ("gej", "goj", "egj", "gastro-oesophageal junction", "gastroesophageal junction", "oesophagogastric junction", "食管胃结合部", "贲门"),
     },
     "biomarker_basis": {
         "DMMR_IHC": ("dmmr", "dmmr (ihc)", "dmmr ihc", "mmr deficient", "错配修复缺陷"),
@@ -90,8 +93,10 @@ VALUE_SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
                                "带瘤生存"),
                      "DEAD": ("dead", "died", "deceased", "死亡")},
     "regimen_class": {"PD1": ("pd-1", "anti-pd-1", "dostarlimab", "pembrolizumab", "nivolumab", "toripalimab",
-                              "sintilimab", "tislelizumab", "camrelizumab", "PD-1单抗"),
-                      "PD1_CTLA4": ("pd-1+ctla-4", "nivo+ipi", "nivolumab+ipilimumab", "PD-1+CTLA-4"),
+                              "sintilimab", "tislelizumab", "camrelizumab", "PD-1单抗", "信迪利单抗", "特瑞普利单抗",
+                              "替雷利珠单抗", "卡瑞利珠单抗", "帕博利珠单抗", "纳武利尤单抗"),
+                      "PD1_CTLA4": ("pd-1+ctla-4", "nivo+ipi", "nivolumab+ipilimumab", "PD-1+CTLA-4", "cadonilimab",
+                                    "卡度尼利单抗"),
                       "PDL1": ("pd-l1", "durvalumab", "atezolizumab", "envafolimab"),
                       "PDL1_CTLA4": ("pd-l1+ctla-4", "treme+durva"),
                       "PD1_LAG3": ("pd-1+lag-3", "nivo+relatlimab"),
@@ -103,10 +108,17 @@ VALUE_SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
                       "右半结肠切除术", "左半结肠切除术"),
         "GASTRECTOMY_TOTAL": ("total gastrectomy", "全胃切除术"),
         "GASTRECTOMY_DISTAL": ("distal gastrectomy", "远端胃切除术"),
-        "OESOPHAGECTOMY": ("oesophagectomy", "esophagectomy", "食管切除术"),
+        "OESOPHAGECTOMY": ("oesophagectomy", "esophagectomy", "ivor lewis", "oesophagogastrectomy", "食管切除术"),
         "TEM": ("tem", "经肛门内镜显微手术"), "TAMIS": ("tamis", "经肛门微创手术"),
         "ESD": ("esd", "内镜黏膜下剥离术"), "EMR": ("emr", "内镜黏膜切除术"),
     },
+    "soc": {"GI": ("diarrhoea", "diarrhea", "colitis", "nausea", "vomiting", "腹泻", "结肠炎"),
+            "ENDOCRINE": ("hypothyroidism", "hyperthyroidism", "thyroiditis", "hypophysitis", "adrenal insufficiency",
+                          "甲状腺功能减退", "甲状腺功能亢进"),
+            "SKIN": ("rash", "pruritus", "dermatitis", "皮疹", "瘙痒"),
+            "GENERAL": ("fatigue", "fever", "pyrexia", "乏力", "发热"),
+            "HEPATOBILIARY": ("hepatitis", "immune-mediated hepatitis", "肝炎"),
+            "RESPIRATORY": ("pneumonitis", "肺炎")},
     "ct_stage": {"T1": ("t1", "ct1"), "T2": ("t2", "ct2"), "T3": ("t3", "ct3"), "T4A": ("t4a", "ct4a"),
                  "T4B": ("t4b", "ct4b"), "TX": ("tx", "ctx")},
     "cn_stage": {"N0": ("n0", "cn0"), "N1": ("n1", "cn1"), "N2": ("n2", "cn2"), "NX": ("nx", "cnx")},
@@ -120,7 +132,10 @@ VALUE_SYNONYMS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType({
 ADDED_ZH_TERMS: tuple[str, ...] = ("病例号", "病例编号", "患者编号", "入组日期", "登记日期", "性别", "男", "女", "年龄",
                                    "肿瘤部位", "原发部位", "错配修复状态", "周期数", "再分期日期", "疗效评估", "复发日期",
                                    "手术日期", "手术方式", "末次随访日期", "生存状态", "存活", "死亡", "死亡日期",
-                                   "首次免疫治疗日期", "是", "否", "贲门", "近cCR", "非cCR", "PD-1单抗")
+                                   "首次免疫治疗日期", "是", "否", "贲门", "近cCR", "非cCR", "PD-1单抗", "信迪利单抗", "特瑞普利单抗",
+                                   "替雷利珠单抗", "卡瑞利珠单抗", "帕博利珠单抗", "纳武利尤单抗", "卡度尼利单抗", "腹泻",
+                                   "结肠炎", "甲状腺功能减退", "甲状腺功能亢进", "皮疹", "瘙痒", "乏力", "发热", "肝炎",
+                                   "肺炎", "食管切除术")
 
 _DROP = re.compile(r"[\s\-_./\\()\[\]{}:：（）【】,，;；'\"`?？!！*#+]+")
 
