@@ -47,7 +47,9 @@ MODALITIES = VOCABULARIES["modality"].codes
 
 
 def _k(*parts: object) -> str:
-    return "mw_" + hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
+    """A widget key, new for every new file / mapping pair (so each starts from what the mapping says)."""
+    gen = (st.session_state.get(STATE) or {}).get("digest", "")[:12]
+    return "mw_" + hashlib.sha1("|".join(map(str, (gen, *parts))).encode()).hexdigest()[:12]
 
 
 def _reset() -> None:
@@ -97,11 +99,11 @@ def _read(data: bytes, name: str, m: Mapping | None, sheet: str | None, header_r
 def _step_upload(ctx: PageContext) -> dict | None:
     st.markdown("**1. The site's file**")
     c = st.columns([3, 2])
-    up = c[0].file_uploader("Spreadsheet, CSV, SPSS, Stata or SAS file", type=SOURCE_TYPES, key="mw_upload_src")
-    mup = c[1].file_uploader("Its mapping file, if it has one (.toml)", type=["toml"], key="mw_upload_map")
+    up = c[0].file_uploader("Spreadsheet, CSV, SPSS, Stata or SAS file", type=SOURCE_TYPES, key="mwu_upload_src")
+    mup = c[1].file_uploader("Its mapping file, if it has one (.toml)", type=["toml"], key="mwu_upload_map")
     saved = sorted(mappings_dir(ctx).glob("*.toml")) if mappings_dir(ctx).exists() else []
     pick = c[1].selectbox("...or a mapping saved beside the store", ["(none)"] + [p.name for p in saved],
-                          key="mw_saved_pick") if saved else "(none)"
+                          key="mwu_saved_pick") if saved else "(none)"
     if up is None:
         st.session_state.pop(STATE, None)
         return None
@@ -310,12 +312,13 @@ def _step_rows(state: dict) -> None:
     m: Mapping = state["mapping"]
     main = state["sources"][None]
     cols = main.columns
-    wiz = [r for r in m.rules if not r.per_row and r.id.startswith("wiz_")]
+    if state["loaded"]:  # a saved mapping's rules are kept as they are (their value maps included)
+        own = [r for r in m.rules if not r.per_row]
+        if own:
+            st.caption(f"From the loaded mapping: {len(own)} rule(s) - " + ", ".join(f"{r.id} -> {r.table}" for r in own))
+            if not st.toggle("Rebuild these rules here", value=False, key=_k("rows_more")):
+                return
     own = [r for r in m.rules if not r.per_row and not r.id.startswith("wiz_")]
-    if own:
-        st.caption(f"From the loaded mapping: {len(own)} rule(s) - " + ", ".join(f"{r.id} -> {r.table}" for r in own))
-        if not st.toggle("Also add rules here", value=bool(wiz), key=_k("rows_more")):
-            return
     with st.expander("Immunotherapy (ici_exposure)", expanded=not own):
         g = st.columns(3)
         start = _col_pick("First dose date", cols, "ici_exposure.start_date", _k("ici", "start"), g[0])
