@@ -654,7 +654,7 @@ class MapResult:
         manifest: dict[str, Any] = {"source": "synthetic" if self.mapping.source.synthetic else "imported",
                                     "mapping": self.provenance()}
         if self.mapping.source.synthetic:
-            manifest["store_meta"] = {"seed": "docs/examples", "generator_version": "examples-1",
+            manifest["store_meta"] = {"seed": "-", "generator_version": "synthetic site file",
                                       "n_patients": str(self.tables["subject"].height)}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
         report = {"mapping": self.mapping.name, "mapping_sha256": self.mapping.sha256, "sources": self.sources,
