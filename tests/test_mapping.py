@@ -348,3 +348,83 @@ def test_cli_profile_map_import(tmp_path, capsys):
     assert cli(["import", src, "--mapping", str(bad), "--db", str(db)]) == 1
     assert "format_version" in capsys.readouterr().err
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+# ---------------------------------------------------------------------------- REDCap (a site's own project)
+REDCAP_MAP = """
+[mapping]
+name = "site-redcap"
+format_version = 1
+ignore = ["demographics_complete"]
+[source]
+format = "redcap"
+[redcap]
+record_id = "study_id"
+baseline_events = ["baseline_arm_1"]
+repeating = { adverse_events = "ae" }
+[redcap.choices.gender]
+Male = "M"
+Female = "F"
+[constants.subject]
+cohort = "PROSP"
+centre = "S1"
+eligibility = "ELIGIBLE"
+tumour_site = "RECTUM"
+biomarker_basis = "DMMR_IHC"
+[tables.subject]
+subject_id = "study_id"
+registration_date = "consent_date"
+age = "age"
+sex = "gender"
+[tables.follow_up]
+last_contact_date = "last_seen"
+vital_status = { source = "alive", values = { "1" = "ALIVE", "0" = "DEAD" } }
+[[rows]]
+id = "aes"
+table = "ae"
+sheet = "adverse_events"
+[rows.columns]
+subject_id = "study_id"
+term = "ae_name"
+soc = { source = "ae_name", values = { Rash = "SKIN", Colitis = "GI" } }
+grade = "ae_grade"
+onset_date = "ae_onset"
+immune_related = { value = "true" }
+attribution = { assumed = "ICI" }
+"""
+
+
+def test_redcap_records_export_with_events_and_repeating_instrument(tmp_path):
+    header = ["study_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "consent_date",
+              "age", "gender", "demographics_complete", "last_seen", "alive", "ae_name", "ae_grade", "ae_onset",
+              "adverse_events_complete"]
+    rows = [["101", "baseline_arm_1", "", "", "2025-01-10", "54", "2", "2", "", "", "", "", "", ""],
+            ["101", "followup_arm_1", "", "", "", "", "", "", "2025-09-01", "1", "", "", "", ""],
+            ["101", "baseline_arm_1", "adverse_events", "1", "", "", "", "", "", "", "Rash", "1", "2025-02-01", "2"],
+            ["101", "baseline_arm_1", "adverse_events", "2", "", "", "", "", "", "", "Colitis", "3", "2025-03-01", "2"],
+            ["102", "baseline_arm_1", "", "", "2025-02-11", "61", "1", "2", "2025-08-01", "0", "", "", "", ""],
+            ["102", "baseline_arm_1", "adverse_events", "1", "", "", "", "", "", "", "Rash", "2", "2025-04-01", "2"]]
+    rec = _csv(tmp_path / "SITE_DATA_2025.csv", header, rows)
+    dd = ["Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
+          "Choices, Calculations, OR Slider Labels"]
+    _csv(tmp_path / "SITE_DataDictionary.csv", dd, [["study_id", "demographics", "", "text", "ID", ""],
+                                                     ["gender", "demographics", "", "radio", "Sex", "1, Male | 2, Female"],
+                                                     ["alive", "follow_up", "", "yesno", "Alive", ""]])
+    m = parse_mapping(REDCAP_MAP)
+    r = map_path(rec, m)
+    assert r.ok and r.problems == [], r.problems
+    # follow-up fields live on a non-baseline event: merged only from baseline_events, so 101 has none here
+    subj = {d["subject_id"]: d for d in r.canonical()["subject"].to_dicts()}
+    assert {k: v["sex"] for k, v in subj.items()} == {"101": "F", "102": "M"}
+    assert subj["101"]["registration_date"] == "2025-01-10"
+    ae = r.canonical()["ae"].sort("subject_id", "ae_no").select("subject_id", "ae_no", "term", "soc", "grade").rows()
+    assert ae == [("101", "1", "Rash", "SKIN", "1"), ("101", "2", "Colitis", "GI", "3"), ("102", "1", "Rash", "SKIN", "2")]
+    fu = {d["subject_id"]: d["last_contact_date"] for d in r.canonical()["follow_up"].to_dicts()}
+    assert fu == {"101": None, "102": "2025-08-01"}
+    # with the follow-up event among the merged events, 101's last contact is found
+    m2 = parse_mapping(REDCAP_MAP.replace('["baseline_arm_1"]', '["baseline_arm_1", "followup_arm_1"]'))
+    fu2 = {d["subject_id"]: d["last_contact_date"] for d in map_path(rec, m2).canonical()["follow_up"].to_dicts()}
+    assert fu2 == {"101": "2025-09-01", "102": "2025-08-01"}
+    bad = parse_mapping(REDCAP_MAP.replace('sheet = "adverse_events"', 'sheet = "ae_form"'))
+    with pytest.raises(SourceError, match="ae_form"):
+        map_path(rec, bad)

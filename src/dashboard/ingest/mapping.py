@@ -51,7 +51,8 @@ MAPPING_KEYS: dict[str, str] = {
     "ignore": "Source columns deliberately left out (names, MRNs, free-text notes); never reported as unmapped.",
 }
 SOURCE_KEYS: dict[str, tuple[str, str]] = {
-    "format": ("auto", "`auto` (from the file name), `csv`, `xlsx`, `xls`, `ods`, `sav`, `dta`, `sas7bdat`, `xpt`."),
+    "format": ("auto", "`auto` (from the file name), `csv`, `xlsx`, `xls`, `ods`, `sav`, `dta`, `sas7bdat`, `xpt`, or "
+                       "`redcap` for a REDCap records export (see `[redcap]`)."),
     "sheet": ("first visible sheet", "Workbook sheet holding one row per patient."),
     "header_row": ("1", "Row number of the header (rows above it are skipped)."),
     "date_order": ("none", "`DMY`, `MDY` or `YMD` for dates written like `03/04/2024`; without it such dates are an error, "
@@ -476,6 +477,8 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     if "redcap" in doc:
         rc = doc["redcap"]
         _unknown(file, "[redcap]", rc, REDCAP_KEYS)
+        for k, t in {**(rc.get("forms") or {}), **(rc.get("repeating") or {})}.items():
+            _table(str(t), file, f"[redcap] {k!r}")
         redcap = RedcapOptions(rc.get("record_id", "record_id"), tuple(rc.get("baseline_events", ())),
                                tuple((str(k), str(v)) for k, v in (rc.get("forms") or {}).items()),
                                tuple((str(k), str(v)) for k, v in (rc.get("repeating") or {}).items()),
@@ -667,6 +670,17 @@ class MapResult:
 def read_mapped_source(path: str | Path, mapping: Mapping) -> dict[str | None, SourceTable]:
     """The main sheet (key None) and every other sheet a rule reads."""
     o = mapping.source
+    if o.format == "redcap":
+        from .sources import read_redcap_source
+
+        rc = mapping.redcap or RedcapOptions()
+        got = read_redcap_source(path, record_id=rc.record_id, baseline_events=rc.baseline_events,
+                                 encoding=o.encoding, delimiter=o.delimiter)
+        missing = [s for s in mapping.sheets()[1:] if s not in got]
+        if missing:
+            raise SourceError(f"{Path(path).name}: the mapping reads repeating instrument/event {missing[0]!r}, which the "
+                              f"export does not hold (it has: {', '.join(str(k) for k in got if k) or 'none'})")
+        return got
     main = read_source(path, format=o.format, sheet=o.sheet, header_row=o.header_row, encoding=o.encoding,
                        delimiter=o.delimiter)
     out: dict[str | None, SourceTable] = {None: main}
@@ -684,6 +698,7 @@ class _Applier:
         self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES_BY_NAME}
         self.counters: dict[tuple[str, str], int] = {}
         self.unseen: dict[tuple[str, str, str, str], int] = {}
+        self.choices = {f: dict(m) for f, m in (mapping.redcap.choices if mapping.redcap else ())}
 
     def clean(self, v: str | None) -> str | None:
         if v is None:
@@ -714,11 +729,17 @@ class _Applier:
             v = ""
         if v is None and spec.template is None:
             return None
+        values = spec.value_map
+        if spec.source is not None and spec.source in self.choices:  # REDCap choice label -> code
+            ch = self.choices[spec.source]
+            labels = st.value_labels.get(spec.source, {})
+            values = {**{raw: code for raw, lab in labels.items() if (code := _lookup(ch, lab) or _lookup(ch, raw))},
+                      **ch, **values}
         try:
             if v is not None and spec.source is not None:
                 v = _pre(spec, v)
-            if v is not None and spec.values:
-                mapped = _lookup(spec.value_map, v)
+            if v is not None and values:
+                mapped = _lookup(values, v)
                 if mapped is not None:
                     v = mapped if mapped != "" else None
                 elif needs_value_map(col) and not (col.type == "code" and _as_code(col, v)):
@@ -850,10 +871,11 @@ def apply_mapping(mapping: Mapping, sources: TMapping[str | None, SourceTable]) 
         for c in missing:
             a.problem(st, None, c, None, "source_column_missing",  # type: ignore[arg-type]
                       f"the mapping uses column {c!r}, which {st.file} does not have (columns: {', '.join(st.columns)})")
-    used_main = mapping.used_columns(None)
-    unmapped = [c for c in main.columns if c not in used_main and c not in mapping.ignore]
-    for c in unmapped:
-        filled = main.frame[c].drop_nulls().len() if c in main.frame.columns else 0
+    used_any = set().union(*(mapping.used_columns(s) for s in mapping.sheets()))
+    filled_in = {c: main.frame[c].drop_nulls().len() for c in main.columns if c in main.frame.columns}
+    unmapped = [c for c in main.columns if c not in used_any and c not in mapping.ignore and filled_in.get(c, 0)]
+    for c in unmapped:  # an empty column loses nothing and is not reported
+        filled = filled_in[c]
         a.problem(main, None, c, None, "unmapped_column",  # type: ignore[arg-type]
                   f"source column {c!r} ({filled} filled cells) is not mapped; map it or list it in mapping.ignore",
                   ERROR if mapping.unmapped == "error" else WARNING)
@@ -974,9 +996,14 @@ def mapping_markdown() -> str:
             "```",
             "",
             "## `[redcap]`", "",
-            "Status: these keys are part of format version 1 and are checked when a mapping is read; mapping a REDCap "
-            "records export through them is not implemented yet (import REDCap projects built on the registry's own "
-            "dictionary with `python -m dashboard import`).", "",
+            "With `source.format = \"redcap\"` the source is a REDCap records export (raw codes) of the site's own "
+            "project, with its data dictionary beside it (`*DataDictionary*.csv`). The record's non-repeating rows of "
+            "the baseline events are merged into one row per record, which `[tables]` and `[[rows]]` map as any sheet; "
+            "each repeating instrument or repeating event becomes a table of its own, read by a `[[rows]]` rule with "
+            "`sheet = \"<instrument or event name>\"` (that rule maps `subject_id` from the record id). The "
+            "dictionary's choice labels are offered as value labels, and `[redcap.choices.<field>]` maps a label "
+            "(or a raw code) to the registry's code for every column the field fills. (A REDCap project built on "
+            "the registry's own dictionary needs no mapping: `python -m dashboard import` reads it.)", "",
             "| key | meaning |", "|---|---|"]
     out += [f"| `{k}` | {_md(v)} |" for k, v in REDCAP_KEYS.items()]
     out += ["", "## Problems a mapping reports", "",

@@ -192,3 +192,88 @@ def read_source(path: str | Path, *, format: str = "auto", sheet: str | None = N
     frame = frame.with_columns(pl.int_range(2, 2 + frame.height, dtype=pl.Int64).alias(ROW))
     return SourceTable(path, path.name, fmt, None, header, frame, hashlib.sha256(path.read_bytes()).hexdigest(),
                        value_labels=labels, variable_labels=var_labels)
+
+
+# --------------------------------------------------------------------------------------
+# REDCap records exports (a site's own project: its own field names, forms and events)
+# --------------------------------------------------------------------------------------
+REDCAP_EVENT = "redcap_event_name"
+REDCAP_INSTRUMENT = "redcap_repeat_instrument"
+REDCAP_INSTANCE = "redcap_repeat_instance"
+
+
+def find_dictionary(records: Path) -> Path | None:
+    """A REDCap data dictionary beside the records file (``*DataDictionary*.csv`` / ``*data_dictionary*.csv``)."""
+    for p in sorted(records.parent.glob("*.csv")):
+        if p != records and ("datadictionary" in p.stem.lower().replace("_", "").replace(" ", "")):
+            return p
+    return None
+
+
+def read_redcap_dictionary(path: Path) -> dict[str, dict[str, str]]:
+    """{field: {raw code: choice label}} from a REDCap data dictionary (radio, dropdown, checkbox, yesno, truefalse)."""
+    st = read_csv_source(path)
+    cols = st.columns
+    if len(cols) < 6:
+        raise SourceError(f"{path.name}: not a REDCap data dictionary (expected its 18 columns)")
+    field_col, type_col, choice_col = cols[0], cols[3], cols[5]
+    out: dict[str, dict[str, str]] = {}
+    for r in st.frame.iter_rows(named=True):
+        name, kind, choices = r[field_col], (r[type_col] or "").lower(), r[choice_col]
+        if not name:
+            continue
+        if kind == "yesno":
+            out[name] = {"1": "Yes", "0": "No"}
+        elif kind == "truefalse":
+            out[name] = {"1": "True", "0": "False"}
+        elif kind in ("radio", "dropdown", "checkbox") and choices:
+            m = {}
+            for part in choices.split("|"):
+                code, _, label = part.partition(",")
+                if code.strip():
+                    m[code.strip()] = label.strip()
+            out[name] = m
+    return out
+
+
+def read_redcap_source(path: str | Path, *, record_id: str = "record_id", baseline_events: tuple[str, ...] = (),
+                       dictionary: str | Path | None = None, encoding: str = "auto",
+                       delimiter: str = "auto") -> dict[str | None, SourceTable]:
+    """A REDCap records export as tables: key None = one row per record (its non-repeating rows
+    of the baseline events, merged), and one table per repeating instrument or repeating event
+    (named after it), which ``[[rows]]`` rules read with ``sheet = "<name>"``."""
+    path = Path(path)
+    rec = read_csv_source(path, encoding=encoding, delimiter=delimiter)
+    if record_id not in rec.columns:
+        raise SourceError(f"{path.name}: no record id column {record_id!r} (columns: {', '.join(rec.columns[:10])}, ...)")
+    dpath = Path(dictionary) if dictionary else find_dictionary(path)
+    labels = read_redcap_dictionary(dpath) if dpath is not None and dpath.is_file() else {}
+    f = rec.frame
+    instr = pl.col(REDCAP_INSTRUMENT) if REDCAP_INSTRUMENT in f.columns else pl.lit(None, pl.String)
+    event = pl.col(REDCAP_EVENT) if REDCAP_EVENT in f.columns else pl.lit(None, pl.String)
+    inst = pl.col(REDCAP_INSTANCE) if REDCAP_INSTANCE in f.columns else pl.lit(None, pl.String)
+    plain = f.filter(instr.is_null() & inst.is_null())
+    if baseline_events and REDCAP_EVENT in f.columns:
+        plain = plain.filter(event.is_in(list(baseline_events)))
+    data_cols = [c for c in rec.columns if c not in (REDCAP_EVENT, REDCAP_INSTRUMENT, REDCAP_INSTANCE)]
+    main = (plain.group_by(record_id, maintain_order=True)
+            .agg(*[pl.col(c).drop_nulls().first() for c in data_cols if c != record_id], pl.col(ROW).min()))
+    main = main.select(*data_cols, ROW)
+    out: dict[str | None, SourceTable] = {None: SourceTable(path, path.name, "redcap", None, data_cols, main, rec.sha256,
+                                                           rec.encoding, rec.delimiter, value_labels=labels)}
+    names = set()
+    if REDCAP_INSTRUMENT in f.columns:
+        names |= set(f[REDCAP_INSTRUMENT].drop_nulls().to_list())
+    for name in sorted(names):
+        sub = f.filter(instr == name)
+        keep = [c for c in rec.columns if sub[c].drop_nulls().len() or c in (record_id, REDCAP_INSTANCE)]
+        out[name] = SourceTable(path, f"{path.name}[{name}]", "redcap", name, [c for c in keep if c != ROW],
+                                sub.select(*[c for c in keep if c != ROW], ROW), rec.sha256, rec.encoding, rec.delimiter,
+                                value_labels=labels)
+    if REDCAP_EVENT in f.columns:
+        rep_events = set(f.filter(instr.is_null() & inst.is_not_null())[REDCAP_EVENT].drop_nulls().to_list())
+        for name in sorted(rep_events - names):
+            sub = f.filter(instr.is_null() & inst.is_not_null() & (event == name))
+            out[name] = SourceTable(path, f"{path.name}[{name}]", "redcap", name, [c for c in rec.columns],
+                                    sub, rec.sha256, rec.encoding, rec.delimiter, value_labels=labels)
+    return out
