@@ -410,6 +410,9 @@ def test_redcap_records_export_with_events_and_repeating_instrument(tmp_path):
     _csv(tmp_path / "SITE_DataDictionary.csv", dd, [["study_id", "demographics", "", "text", "ID", ""],
                                                      ["gender", "demographics", "", "radio", "Sex", "1, Male | 2, Female"],
                                                      ["alive", "follow_up", "", "yesno", "Alive", ""]])
+    prof = profile_path(rec)[0]
+    assert prof.redcap["events"] == ["baseline_arm_1", "followup_arm_1"] and prof.redcap["arms"] == ["arm_1"]
+    assert prof.redcap["repeating instruments"] == ["adverse_events"]
     m = parse_mapping(REDCAP_MAP)
     r = map_path(rec, m)
     assert r.ok and r.problems == [], r.problems
