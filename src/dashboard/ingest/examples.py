@@ -86,7 +86,7 @@ def make_patients(n: int, seed: int, *, gej: bool = True, start: int = 1) -> lis
         if surgery is not None:
             procedure = OP[site][0] if not (site == "RECTUM" and rng.random() < 0.25) else APR[0]
         last = max(d for d in (restaging, regrowth, surgery) if d is not None)
-        last_fu = min(CUTOFF, last + _dt.timedelta(days=rng.randrange(60, 900)))
+        last_fu = max(last + _dt.timedelta(days=30), min(CUTOFF, last + _dt.timedelta(days=rng.randrange(60, 900))))
         dead = rng.random() < 0.08
         aes = []
         for _ in range(rng.choice([0, 0, 1, 1, 2])):
