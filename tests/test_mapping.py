@@ -181,6 +181,9 @@ def test_spss_and_stata_value_labels(tmp_path):
         prof = profile_path(tmp_path / name)[0]
         assert prof.columns[1].value_labels == {"1": "Male", "2": "Female"}
     assert suggest_code("sex", "Male", VOCABULARIES["sex"].codes) == "M"
+    pyreadstat.write_xport(df.assign(first_dose=pd.to_datetime(df["first_dose"])), tmp_path / "s.xpt")
+    st = read_source(tmp_path / "s.xpt")
+    assert st.format == "xpt" and st.frame["sex"].to_list() == ["1", "2", "1"] and st.frame["id"][2] == "3"
 
 
 def test_unreadable_sources_say_why(tmp_path):

@@ -53,7 +53,9 @@ class Provenance:
                   m: int | None = None, exported_at: str | None = None) -> "Provenance":
         """From ``Store.meta()``, the active filter and the patient counts."""
         synthetic = meta.get("source") == "synthetic"
-        if synthetic:
+        if synthetic and meta.get("mapping_name"):
+            detail = "a synthetic site file"
+        elif synthetic:
             detail = f"seed {meta.get('seed', '?')}, generator {meta.get('generator_version', '?')}"
         else:
             detail = f"{meta.get('import_format', 'registry')} export"

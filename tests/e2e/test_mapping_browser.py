@@ -56,7 +56,11 @@ def _load(page) -> None:
     page.get_by_role("checkbox", name=re.compile("^Replace the current dataset with this mapped file")).check(force=True)
     _settle(page)
     page.get_by_role("button", name=re.compile("Load$")).click()
-    expect(page.get_by_text("Loaded with mapping")).to_be_visible(timeout=120_000)
+    try:
+        expect(page.get_by_role("button", name="Map another file")).to_be_visible(timeout=120_000)
+    except AssertionError:
+        page.screenshot(path="/tmp/shots-16/e2e-fail.png")
+        raise
 
 
 def test_chinese_workbook_through_the_wizard_then_an_update(demo_db, tmp_path):
@@ -77,6 +81,8 @@ def test_chinese_workbook_through_the_wizard_then_an_update(demo_db, tmp_path):
                 timeout=60_000)
             _settle(page)
             _choose(page, "registration_date *", "首次免疫治疗日期")
+            page.get_by_role("checkbox", name="These column choices are right").check(force=True)
+            _settle(page)
             _choose(page, "subject.cohort", "RETRO - Retrospective")
             centre = page.get_by_role("textbox", name="subject.centre", exact=True)
             centre.fill("PKU")
@@ -93,6 +99,8 @@ def test_chinese_workbook_through_the_wizard_then_an_update(demo_db, tmp_path):
             assert saved.is_file()
 
             # the update, with the saved mapping: one question only
+            page.get_by_role("button", name="Map another file").click()
+            _settle(page)
             page.goto(server.url + "/Data")
             expect(page.get_by_text("Import a site's own spreadsheet")).to_be_visible(timeout=60_000)
             page.locator("input[type=file]").nth(1).set_input_files(str(EX / "chinese_surgeon_workbook_update.xlsx"))

@@ -38,6 +38,7 @@ from .data_page import MAX_UPLOAD_MB, MB, UploadRefused, _check_name, _check_xls
 from .page import PageContext
 
 STATE = "_mapwiz"
+DONE = "_mapwiz_done"
 SOURCE_TYPES = ["csv", "tsv", "txt", "xlsx", "xls", "ods", "sav", "zsav", "dta", "sas7bdat", "xpt"]
 NONE = "(not in the source)"
 CHOOSE = "(choose)"
@@ -244,6 +245,9 @@ def _step_columns(state: dict) -> None:
                             default=[c for c in m.ignore if c in spare], key=_k("ignore"),
                             help="Columns neither mapped nor listed here are reported as unmapped.")
     m = replace(m, ignore=tuple(ignore))
+    if not state["loaded"]:
+        st.checkbox("These column choices are right", key=_k("cols_ok"),
+                    help="Suggestions are only used once you confirm them.")
     with st.expander("Transforms (regex extract, split, scale, template) of a mapped column"):
         mapped = [(r.table, c, s) for r in m.rules if r.per_row for c, s in r.columns if s.source]
         rows = [{"column": f"{t}.{c}", "source": s.source, "transform": _spec_line(s)} for t, c, s in mapped]
@@ -445,8 +449,10 @@ def _step_preview(ctx: PageContext, state: dict, codes_ok: bool) -> None:
     name = st.text_input("Mapping name", m.name, key=_k("name"))
     m = replace(m, name=name.strip() or m.name)
     state["mapping"] = m
-    if not codes_ok:
-        st.info("Confirm the codes of every coded column (step 6) to preview.", icon=":material/pending:")
+    cols_ok = state["loaded"] or st.session_state.get(_k("cols_ok"), False)
+    if not (codes_ok and cols_ok):
+        st.info("Confirm the column choices (step 3) and the codes of every coded column (step 6) to preview.",
+                icon=":material/pending:")
         return
     try:
         checked = parse_mapping(m.dumps(), "wizard")
@@ -515,9 +521,10 @@ def _step_preview(ctx: PageContext, state: dict, codes_ok: bool) -> None:
             return
         save_mapping(ctx, checked)
         st.session_state.pop(STATE, None)
-        st.success(f"Loaded with mapping '{checked.name}' (sha256 {checked.sha256[:12]}); the mapping is saved beside "
-                   f"the store. Content hash {meta.get('content_hash', '')[:12]}; rows per table: "
-                   f"{meta.get('table_counts')}.")
+        st.session_state[DONE] = (f"Loaded {state['file']} with mapping '{checked.name}' (sha256 {checked.sha256[:12]}); "
+                                  f"the mapping is saved beside the store. Content hash "
+                                  f"{meta.get('content_hash', '')[:12]}; rows per table: {meta.get('table_counts')}.")
+        st.rerun()  # every section of the page now shows the new store
 
 
 def mapping_wizard(ctx: PageContext) -> None:
@@ -526,6 +533,12 @@ def mapping_wizard(ctx: PageContext) -> None:
     st.caption("For a workbook, CSV, SPSS, Stata or SAS file with the site's own columns and codes. Nothing is "
                "loaded until the preview is clean and you confirm; the mapping can be saved and reused, and a later "
                "import with it asks only about values it has not seen. Format: docs/mapping.md.")
+    if st.session_state.get(DONE):
+        st.success(st.session_state[DONE], icon=":material/check_circle:")
+        if st.button("Map another file", key="mwu_again"):
+            st.session_state.pop(DONE, None)
+            st.rerun()
+        return
     state = _step_upload(ctx)
     if state is None:
         return

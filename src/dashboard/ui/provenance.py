@@ -14,9 +14,12 @@ def data_source_banner(store: Store) -> None:
     """Synthetic data is always labelled as such, on every page."""
     meta = store.meta()
     if meta.get("source") == "synthetic":
-        detail = html.escape(f"Seed {meta.get('seed')}, generator {meta.get('generator_version')}, "
-                             f"built {str(meta.get('built_at', ''))[:10]}."
-                             + (f" Loaded from a site file {mapping_text(meta)}." if meta.get("mapping_name") else ""))
+        if meta.get("mapping_name"):
+            detail = html.escape(f"A synthetic site file, loaded {str(meta.get('built_at', ''))[:10]}, "
+                                 f"{mapping_text(meta)}.")
+        else:
+            detail = html.escape(f"Seed {meta.get('seed')}, generator {meta.get('generator_version')}, "
+                                 f"built {str(meta.get('built_at', ''))[:10]}.")
         st.markdown(
             "<div style='background:#fff3cd;border-left:6px solid #e0a800;color:#5c4400;padding:6px 12px;"
             "border-radius:4px;font-size:0.95rem;margin-bottom:4px'>"
