@@ -36,7 +36,7 @@ FORMAT_VERSION = 1
 SOURCE_ROW = "__source_row"
 SOURCE_FILE = "__source_file"
 DEFAULT_MISSING = ("", "NA", "N/A", "n/a", "NULL", "null", "-", ".", "?")
-DATE_ORDERS = ("YMD", "DMY", "MDY")
+DATE_ORDERS = ("DMY", "MDY")
 UNMAPPED = ("warn", "error")
 OFFSET_UNITS = {"days": 1.0, "weeks": 7.0, "months": 30.4375}
 TRUE_TEXT = ("true", "t", "1", "yes", "y", "是", "有")
@@ -55,7 +55,7 @@ SOURCE_KEYS: dict[str, tuple[str, str]] = {
                        "`redcap` for a REDCap records export (see `[redcap]`)."),
     "sheet": ("first visible sheet", "Workbook sheet holding one row per patient."),
     "header_row": ("1", "Row number of the header (rows above it are skipped)."),
-    "date_order": ("none", "`DMY`, `MDY` or `YMD` for dates written like `03/04/2024`; without it such dates are an error, "
+    "date_order": ("none", "`DMY` or `MDY` for dates written like `03/04/2024`; without it such dates are an error, "
                            "never guessed. ISO dates, `2024/4/3`, `2024年4月3日`, `03-Apr-2024` and Excel dates need no order."),
     "decimal": (".", "Decimal mark of numbers written as text: `.` or `,`."),
     "encoding": ("auto", "CSV text encoding: `auto` tries UTF-8, then GB18030, then Windows-1252; or a Python codec name."),
