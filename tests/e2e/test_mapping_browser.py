@@ -23,9 +23,10 @@ EX = ROOT / "docs" / "examples"
 
 
 def _settle(page) -> None:
-    time.sleep(0.5)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=UI_TIMEOUT_MS)
+    """Until the rerun a click started has finished."""
     time.sleep(0.3)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=UI_TIMEOUT_MS)
+    time.sleep(0.2)
 
 
 def _choose(page, label: str, option: str) -> None:
