@@ -123,8 +123,8 @@ def test_data_page_by_role(configured):
     dm = _app("pages/7_Data.py", "data_manager")
     assert not dm.exception
     assert [s.value for s in dm.subheader] == ["Current dataset", "Data quality", "Import a registry export",
-                                               "Audit trail"]
-    assert len(dm.file_uploader) == 1
+                                               "Import a site's own spreadsheet (mapping wizard)", "Audit trail"]
+    assert len(dm.file_uploader) == 3  # the registry export; the mapping wizard's source file and mapping file
 
 
 def test_sign_in_audited_once_per_session(configured):
@@ -175,7 +175,7 @@ def test_open_mode_says_so(db, monkeypatch, tmp_path):
     assert not at.exception
     assert any(OPEN_NOTICE in w.value for w in at.sidebar.warning)
     assert OPEN_NOTICE in _text(at)
-    assert len(at.file_uploader) == 1  # every permission in the demo
+    assert len(at.file_uploader) == 3  # every permission in the demo (registry export + the mapping wizard's two)
 
 
 @pytest.mark.parametrize("address,ok", [("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.0.2", True),

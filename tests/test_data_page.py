@@ -164,7 +164,7 @@ def test_data_page_open_mode(db, monkeypatch):
     at = AppTest.from_file(str(ROOT / "pages" / "7_Data.py"), default_timeout=90).run()
     assert not at.exception, at.exception
     assert [s.value for s in at.subheader] == ["Current dataset", "Data quality", "Import a registry export",
-                                               "Audit trail"]
+                                               "Import a site's own spreadsheet (mapping wizard)", "Audit trail"]
     assert any(m.value == "Synthetic (demo)" for m in at.metric)
     assert any(read_meta(db)["content_hash"] in m.value for m in at.markdown)
     counts = [d.value for d in at.dataframe if "table" in d.value.columns and "rows" in d.value.columns][0]

@@ -1,7 +1,9 @@
 """Command line: ``python -m dashboard <command>``.
 
 demo      build the seeded synthetic registry
-import    validate and load a registry export (CSV folder, XLSX, REDCap)
+import    validate and load a registry export (CSV folder, XLSX, REDCap); with --mapping FILE a site's own file
+profile   profile a site's own spreadsheet / CSV / SPSS / Stata / SAS file before mapping it
+map       apply a mapping file to a site's own file: write the canonical folder and a report
 validate  check an export without loading it
 export    write the served store in the canonical CSV format
 template  write header-only CSV templates and a README of the import format
@@ -43,7 +45,23 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     db = _db(args)
     try:
-        meta = import_registry(Path(args.path), db, actor=args.actor)
+        if args.mapping:
+            from .ingest.mapping import MappingError, load_mapping
+            from .ingest.preview import import_mapped
+            from .ingest.sources import SourceError
+
+            try:
+                mapping = load_mapping(args.mapping)
+                meta = import_mapped(Path(args.path), mapping, db, actor=args.actor)
+            except (MappingError, SourceError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                print(f"Import rejected. The store at {db} was not changed.", file=sys.stderr)
+                return 1
+            print(f"mapping {mapping.name} (sha256 {mapping.sha256[:12]})")
+            for a in json.loads(meta.get("mapping_assumed") or "[]"):
+                print(f"ASSUMED {a['table']}.{a['column']} = {a['value']!r}: {a['cells']} cell(s) ({a['by']})")
+        else:
+            meta = import_registry(Path(args.path), db, actor=args.actor)
     except ImportRejected as exc:
         print(exc.report.format(max_rows=args.max_rows), file=sys.stderr)
         print(f"\nImport rejected: {len(exc.report.problems)} problem(s). The store at {db} was not changed.", file=sys.stderr)
@@ -52,6 +70,60 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"rows: {meta['table_counts']}")
     if meta.get("backup"):
         print(f"previous store kept as {meta['backup']}")
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from .ingest.profile import profile_path
+    from .ingest.sources import SourceError
+
+    try:
+        profiles = profile_path(Path(args.path), sheet=args.sheet, header_row=args.header_row, encoding=args.encoding,
+                                delimiter=args.delimiter)
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n\n".join(p.format_text() for p in profiles))
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from .ingest.mapping import MappingError, load_mapping
+    from .ingest.preview import diff_against_store, preview_path
+    from .ingest.sources import SourceError
+
+    try:
+        mapping = load_mapping(args.mapping)
+        pv = preview_path(Path(args.path), mapping)
+    except (MappingError, SourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    res = pv.result
+    out = res.write(Path(args.to))
+    print(f"mapping {mapping.name} (sha256 {mapping.sha256[:12]}) applied to {args.path} -> {out}")
+    print("rows: " + ", ".join(f"{t}={n}" for t, n in res.row_counts().items() if n))
+    for a in res.assumed:
+        print(f"ASSUMED {a['table']}.{a['column']} = {a['value']!r}: {a['cells']} cell(s) ({a['by']})")
+    for u in res.unseen:
+        print(f"UNSEEN value {u['value']!r} in {u['source']!r} ({u['count']}x): no code for {u['table']}.{u['column']}")
+    if pv.ok:
+        db = _db(args)
+        if db.exists():
+            d = diff_against_store(pv.tables, db)
+            print(f"against {db}: {d.summary()}")
+            print("  " + ", ".join(f"{r['table']} {r['rows_now']}->{r['rows_after']}" for r in d.rows.iter_rows(named=True)))
+    if pv.report.frame.height:
+        grouped = pv.by_column_and_rule()
+        print("\nproblems by column and rule:")
+        for r in grouped.iter_rows(named=True):
+            print(f"  {r['severity']:7} {r['column']:32} {r['rule']:24} {r['problems']:>4}  rows {r['rows']}  e.g. {r['message']}")
+        print()
+        print(pv.report.format(max_rows=args.max_rows), file=sys.stderr)
+    print(f"report: {out / 'mapping_report.json'}")
+    if not pv.ok:
+        print(f"{pv.report.errors.height} error(s): this would not import.", file=sys.stderr)
+        return 1
+    print("valid: `python -m dashboard import PATH --mapping FILE` would load it.")
     return 0
 
 
@@ -160,11 +232,28 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("import", help="validate and load a registry export")
-    sp.add_argument("path", help="CSV folder, .xlsx workbook, or REDCap export folder")
+    sp.add_argument("path", help="CSV folder, .xlsx workbook, or REDCap export folder; with --mapping: the site's own file")
+    sp.add_argument("--mapping", help="mapping file (TOML, docs/mapping.md) for a site's own file")
     sp.add_argument("--max-rows", type=int, default=200, help="problems to print (all are counted)")
     sp.add_argument("--actor", help="who is importing, for the audit trail (default: cli:<OS user>)")
     db_arg(sp)
     sp.set_defaults(func=cmd_import)
+
+    sp = sub.add_parser("profile", help="profile a site's own file before mapping it")
+    sp.add_argument("path", help=".csv, .xlsx, .xls, .ods, .sav, .dta, .sas7bdat or .xpt")
+    sp.add_argument("--sheet", help="only this sheet (default: every sheet)")
+    sp.add_argument("--header-row", type=int, default=1)
+    sp.add_argument("--encoding", default="auto")
+    sp.add_argument("--delimiter", default="auto")
+    sp.set_defaults(func=cmd_profile)
+
+    sp = sub.add_parser("map", help="apply a mapping file: write the canonical folder and a report")
+    sp.add_argument("path", help="the site's own file")
+    sp.add_argument("--mapping", required=True, help="mapping file (TOML, docs/mapping.md)")
+    sp.add_argument("--to", required=True, help="folder for the canonical CSVs and mapping_report.json")
+    sp.add_argument("--max-rows", type=int, default=200)
+    db_arg(sp)
+    sp.set_defaults(func=cmd_map)
 
     sp = sub.add_parser("validate", help="check an export without loading it")
     sp.add_argument("path")

@@ -1,4 +1,4 @@
-"""Generated documentation: docs/data-dictionary.md and docs/endpoints.md.
+"""Generated documentation: docs/data-dictionary.md, docs/endpoints.md and docs/mapping.md.
 
 Both are written from code (schema.py, derive.py) by ``python -m dashboard docs``; a test
 fails when the committed files differ from what the code generates.
@@ -69,9 +69,16 @@ def data_dictionary_markdown() -> str:
     return "\n".join(out)
 
 
+def _mapping_markdown() -> str:
+    from .ingest.mapping import mapping_markdown
+
+    return mapping_markdown()
+
+
 GENERATED = {
     "data-dictionary.md": data_dictionary_markdown,
     "endpoints.md": endpoints_markdown,
+    "mapping.md": _mapping_markdown,
 }
 
 

@@ -53,10 +53,14 @@ class Provenance:
                   m: int | None = None, exported_at: str | None = None) -> "Provenance":
         """From ``Store.meta()``, the active filter and the patient counts."""
         synthetic = meta.get("source") == "synthetic"
-        if synthetic:
+        if synthetic and meta.get("mapping_name"):
+            detail = "a synthetic site file"
+        elif synthetic:
             detail = f"seed {meta.get('seed', '?')}, generator {meta.get('generator_version', '?')}"
         else:
             detail = f"{meta.get('import_format', 'registry')} export"
+        if meta.get("mapping_name"):
+            detail += f"; {mapping_text(meta)}"
         return cls(
             source="synthetic" if synthetic else str(meta.get("source") or "imported"),
             synthetic=synthetic,
@@ -109,6 +113,20 @@ class Provenance:
             ("n", "" if self.n is None else str(self.n)), ("m", "" if self.m is None else str(self.m)),
             ("app", f"{APP_NAME} v{self.app_version}"), ("exported_at", self.exported_at),
         ]
+
+
+def mapping_text(meta: Mapping[str, Any]) -> str:
+    """"mapped with 'name' (sha256 abc..., N assumed constants)" for a store loaded through a mapping file."""
+    import json
+
+    try:
+        assumed = json.loads(meta.get("mapping_assumed") or "[]")
+    except ValueError:
+        assumed = []
+    what = f"mapped with '{meta.get('mapping_name')}' (mapping sha256 {str(meta.get('mapping_sha256', ''))[:12]}"
+    if assumed:
+        what += "; assumed: " + ", ".join(f"{a['table']}.{a['column']}={a['value']} ({a['cells']} cells)" for a in assumed)
+    return what + ")"
 
 
 def now_utc() -> str:

@@ -148,7 +148,7 @@ def test_data_manager_imports_and_hostile_upload_refused(browser, server, idp, d
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("subject.csv", b"0" * (200 * 1024 * 1024))
-    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(
+    page.locator("[data-testid='stFileUploader'] input[type=file]").first.set_input_files(
         files=[{"name": "bomb.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
     page.get_by_text("zip bomb").first.wait_for(timeout=T)
     _idle(page)

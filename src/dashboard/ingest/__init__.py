@@ -31,13 +31,16 @@ def validate_path(path: str | Path) -> ValidationReport:
 SYNTHETIC_PROVENANCE_KEYS = ("seed", "n_patients", "generator_version", "cutoff_date", "calibration")
 
 
-def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = True, actor: str | None = None) -> dict:
+def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = True, actor: str | None = None,
+                    extra_provenance: dict[str, str] | None = None) -> dict:
     """Validate ``path`` and, only if it is valid, build a new store at ``db_path``.
 
     Raises :class:`ImportRejected` (carrying the report) before touching the store when
     any error is found. Returns the store metadata written by ``build_store``.
     Provenance ``source`` is ``"imported"``, unless the input is an export whose
     manifest says it is synthetic: then it stays ``"synthetic"`` so the label survives.
+    ``extra_provenance`` (e.g. the ``mapping_*`` keys of a mapped source) is added to the
+    store's provenance and to the audit record.
     """
     who = actor or default_actor()
     log = audit.default_audit_path(db_path)
@@ -50,6 +53,8 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
         raise
     detail = {"path": str(Path(path).expanduser().resolve()), "format": raw.format, "files_sha256": raw.input_sha256,
               "db": str(Path(db_path).resolve())}
+    if extra_provenance:
+        detail.update({k: v for k, v in extra_provenance.items() if k in ("mapping_name", "mapping_sha256", "mapping_sources")})
     if not report.ok:
         audit.record("import", who, {**detail, "problems": len(report.problems)}, result="rejected", path=log)
         raise ImportRejected(report)
@@ -66,6 +71,7 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
         "input_sha256": raw.input_sha256,
         "imported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    provenance.update(extra_provenance or {})
     if raw.declared_source == "synthetic":
         provenance["imported_from_synthetic_export"] = "true"
         for key in SYNTHETIC_PROVENANCE_KEYS:  # keep what the synthetic-data label shows

@@ -415,9 +415,13 @@ def audit_section(ctx: PageContext) -> None:
 
 
 def data_page(ctx: PageContext) -> None:
+    from .mapping import mapping_provenance, mapping_wizard
+
     dataset_section(ctx)
+    mapping_provenance(ctx)
     quality_section(ctx)
     if ctx.can("import_data"):
         import_section(ctx)
+        mapping_wizard(ctx)
     if ctx.can("view_audit"):
         audit_section(ctx)

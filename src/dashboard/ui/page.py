@@ -255,6 +255,10 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
         for key in TREATMENT_FIELDS:
             multi(st, key)
         if bounds is not None:
+            cur = st.session_state.get(_wkey("t0"))
+            if isinstance(cur, (tuple, list)) and len(cur) == 2 and all(isinstance(d, dt.date) for d in cur):
+                lo, hi = max(cur[0], bounds[0]), min(cur[1], bounds[1])  # a new store (import) may have other bounds
+                st.session_state[_wkey("t0")] = (lo, hi) if lo <= hi else bounds
             st.date_input(FILTER_FIELDS["t0"].label, min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
                           format="YYYY-MM-DD")
 
