@@ -316,15 +316,10 @@ def show_table(df: pl.DataFrame | Mapping[str, Sequence[Any]], name: str, ctx: P
 
 
 def file_download(build: Callable[[], bytes], file_name: str, ctx: PageContext, *, kind: str, label: str,
-                  mime: str = "application/octet-stream", key: str | None = None, **audit_detail: Any) -> None:
+                  mime: str = "application/octet-stream", key: str | None = None,
+                  permission: str = "export_aggregates", **audit_detail: Any) -> bool:
     """A download of a file that is neither a figure nor a table (e.g. a mapping file), through
-    the same audited door: the click is recorded (kind, name, who) when the bytes are built."""
-    log_export = export_audit(ctx, kind, file_name)
-
-    def data() -> bytes:
-        out = build()
-        log_export(bytes=len(out), **audit_detail)
-        return out
-
-    st.download_button(label, data=data, file_name=file_name, mime=mime, on_click="ignore",
-                       icon=":material/download:", key=key or f"exp_file_{slug(file_name)}")
+    :func:`download`: role check at render and at click, audit record (kind, name, who)."""
+    return download(ctx, kind=kind, name=file_name, label=label, build=lambda _prov: build(), file_name=file_name,
+                    mime=mime, key=key or f"exp_file_{slug(file_name)}", permission=permission,
+                    detail=audit_detail)
