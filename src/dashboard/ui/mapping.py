@@ -36,6 +36,7 @@ from ..schema import TABLES_BY_NAME, VOCABULARIES
 from ..synonyms import suggest_column
 from .data_page import MAX_UPLOAD_MB, MB, UploadRefused, _check_name, _check_xlsx
 from .page import PageContext
+from .text import md_text
 
 STATE = "_mapwiz"
 DONE = "_mapwiz_done"
@@ -132,13 +133,13 @@ def _step_upload(ctx: PageContext) -> dict | None:
             try:
                 loaded = parse_mapping(mtext, mname or "mapping")
             except MappingError as exc:
-                st.error(f"The mapping file cannot be used: {exc}", icon=":material/error:")
+                st.error(md_text(f"The mapping file cannot be used: {exc}", limit=None), icon=":material/error:")
                 return None
         try:
             read = _read(data, up.name, loaded, loaded.source.sheet if loaded else None,
                          loaded.source.header_row if loaded else 1)
         except SourceError as exc:
-            st.error(f"The file cannot be read: {exc}", icon=":material/error:")
+            st.error(md_text(f"The file cannot be read: {exc}", limit=None), icon=":material/error:")
             return None
         main = read["sources"][None]
         profile = profile_table(main)
@@ -457,7 +458,7 @@ def _step_preview(ctx: PageContext, state: dict, codes_ok: bool) -> None:
     try:
         checked = parse_mapping(m.dumps(), "wizard")
     except MappingError as exc:
-        st.error(f"The mapping is not complete: {exc}")
+        st.error(md_text(f"The mapping is not complete: {exc}", limit=None))
         return
     result = apply_mapping(checked, state["sources"])
     pv = preview_result(result)
@@ -495,7 +496,7 @@ def _step_preview(ctx: PageContext, state: dict, codes_ok: bool) -> None:
             st.dataframe(d.rows, hide_index=True, width="stretch")
             if d.removed:
                 st.warning(f"{len(d.removed)} patient(s) of the current store are not in this file and would be "
-                           "removed: " + ", ".join(d.removed[:20]))
+                           "removed: " + md_text(", ".join(d.removed[:20])))
         else:
             st.caption("Shown once the file maps without errors.")
     from .export import file_download
@@ -557,7 +558,7 @@ def mapping_provenance(ctx: PageContext) -> None:
     meta = ctx.store.meta()
     if not meta.get("mapping_name"):
         return
-    st.markdown(f"Loaded from the site's own file with mapping **{meta['mapping_name']}** "
+    st.markdown(f"Loaded from the site's own file with mapping **{md_text(meta['mapping_name'])}** "
                 f"(sha256 `{meta.get('mapping_sha256', '')[:12]}`).")
     try:
         sources = json.loads(meta.get("mapping_sources") or "{}")
