@@ -21,6 +21,9 @@ OKABE_ITO = {
 _O = OKABE_ITO
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1f2933")
+# Exports: the fonts the project installs (scripts/system-deps.sh), metric-compatible with
+# Arial / Helvetica, and Noto Sans CJK for Chinese text; embedded in PDF, EPS and SVG.
+FONT_FAMILY = "Liberation Sans, Arial, Helvetica, Noto Sans CJK SC, sans-serif"
 STRATEGY_COLOURS = {
     "WW": _O["bluish_green"], "LE": _O["blue"], "ESD": _O["sky_blue"], "EMR": _O["reddish_purple"],
     "ESD_EMR": _O["sky_blue"], "RO": _O["vermillion"], "SYSTEMIC": _O["orange"], "NONE": _O["grey"],
@@ -97,7 +100,11 @@ def presentation_figure(fig: go.Figure) -> go.Figure:
     -------
     go.Figure : a new figure; ``layout.meta["presentation"]`` is True.
     """
-    spec = copy.deepcopy(fig.to_plotly_json())
+    return go.Figure(presentation_spec(copy.deepcopy(fig.to_plotly_json())))
+
+
+def presentation_spec(spec: dict) -> dict:
+    """:func:`presentation_figure` on a plotly JSON spec, in place (and returned)."""
     _scale(spec, None)
     layout = spec.setdefault("layout", {})
     font = dict(layout.get("font") or {})
@@ -115,12 +122,13 @@ def presentation_figure(fig: go.Figure) -> go.Figure:
             ax.setdefault("linewidth", 2)
             ax.setdefault("gridwidth", 1.5)
             ax.setdefault("tickwidth", 2)
-    out = go.Figure(spec)
-    for trace in out.data:
-        if trace.type == "scatter" and "lines" in (trace.mode or "lines"):
-            if trace.line.width is None:
-                trace.line.width = PRESENT_MIN_LINE
-        elif trace.type == "sankey":
-            trace.node.pad = max(28, (trace.node.pad or 20) * 2)
-            trace.node.thickness = max(24, (trace.node.thickness or 20) * 1.4)
-    return out
+    for trace in spec.get("data", []):
+        if trace.get("type", "scatter") == "scatter" and "lines" in (trace.get("mode") or "lines"):
+            line = trace.setdefault("line", {})
+            if line.get("width") is None:
+                line["width"] = PRESENT_MIN_LINE
+        elif trace.get("type") == "sankey":
+            node = trace.setdefault("node", {})
+            node["pad"] = max(28, (node.get("pad") or 20) * 2)
+            node["thickness"] = max(24, (node.get("thickness") or 20) * 1.4)
+    return spec

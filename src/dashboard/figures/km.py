@@ -9,6 +9,7 @@ groups also differ by line dash, so the curves stay apart without colour.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from ._theme import FONT, RESPONSE_COLOURS, STRATEGY_COLOURS, rgba
+from .export import Frame, layout_params, register_layout, with_layout_kind
 
 # Strategy groups -> colours of their defining strategies in the shared theme.
 GROUP_COLOURS = {"NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], "RO": STRATEGY_COLOURS["RO"],
@@ -156,7 +158,8 @@ def step_figure(
         fig.add_trace(go.Scatter(
             x=cells.get_column("time").to_list(), y=[i] * cells.height, mode="text",
             text=cells.get_column("text").to_list(), textfont=dict(size=13, color=r.colour),
-            showlegend=False, hoverinfo="skip", name=f"at risk: {r.label}",
+            showlegend=False, hoverinfo="skip", name=f"at risk: {r.label}", cliponaxis=False,
+            meta="risk",
         ), row=2, col=1)
         labels.append(r.label)
     pad = 0.03 * xmax
@@ -182,7 +185,96 @@ def step_figure(
         title=dict(text=title, x=0, font=dict(size=16)) if title else None,
         plot_bgcolor="white", paper_bgcolor="rgba(0,0,0,0)", hovermode="closest",
     )
-    return fig
+    return with_layout_kind(fig, "km", risk_colours=[r.colour for r in risk_rows], grid=[float(g) for g in grid],
+                            plot_px=plot_px, gap_px=gap_px, row_px=26, head_px=30, top_px=top_px)
+
+
+STRATUM_SYMBOL = "\u25A0"  # a filled square in the stratum's colour (ggsurvfit's add_risktable_strata_symbol)
+
+
+@register_layout("km")
+def fit_km(spec: dict, frame: Frame) -> None:
+    """Export layout of a :func:`step_figure`: at single / 1.5 column the at-risk rows are
+    labelled with coloured symbols (the legend names them) instead of long labels; the
+    time grid (ticks and at-risk columns together) is thinned until the widest at-risk
+    number fits its column; row spacing follows the type size; the risk numbers are
+    never clipped at the axis ends."""
+    p = layout_params(spec)
+    layout = spec["layout"]
+    font = max(frame.min_font, (layout.get("font") or {}).get("size") or 14)
+    risk = [t for t in spec["data"] if t.get("meta") == "risk"]
+    risk_font = max(frame.min_font, *(((t.get("textfont") or {}).get("size") or 13) for t in risk)) if risk else font
+    y2 = layout.get("yaxis2") or {}
+    labels = [str(x) for x in (y2.get("ticktext") or [])]
+    colours = p.get("risk_colours") or []
+    if frame.narrow and labels and len(colours) == len(labels):
+        y2["ticktext"] = [f"<span style='color:{c}'>{STRATUM_SYMBOL}</span>" for c in colours]
+        label_px = font * 1.2
+    else:
+        label_px = max((frame.text_px(x, risk_font) for x in labels), default=0)
+    y_label_px = frame.text_px("100%", font) + font * 1.6  # tick labels and the rotated title of the curves
+    left = max(label_px, y_label_px) + 16
+    plot_w = frame.width - left - 24
+    grid = [float(g) for g in (p.get("grid") or [])]
+    texts = [str(x) for t in risk for x in (t.get("text") or [])]
+    widest = max((frame.text_px(x, risk_font) for x in texts), default=0)
+    step = 1
+    if len(grid) > 1:
+        span = (max(grid) - min(grid)) * 1.06 or 1.0
+        col = plot_w * (grid[1] - grid[0]) / span
+        while widest + 8 > col * step and step < len(grid):
+            step += 1
+    if step > 1:
+        keep = set(grid[::step])
+        for t in risk:
+            pairs = [(x, s) for x, s in zip(t.get("x") or [], t.get("text") or []) if float(x) in keep]
+            t["x"], t["text"] = [x for x, _ in pairs], [s for _, s in pairs]
+            t["y"] = (t.get("y") or [0])[:1] * len(pairs)
+        for name in ("xaxis", "xaxis2"):
+            if isinstance(layout.get(name), dict):
+                layout[name]["tickvals"] = sorted(keep)
+    if len(grid) > 1:  # room for half the widest number left of time 0 and right of the last column
+        lo_g, hi_g = min(grid), max(grid)
+        pad = (widest / 2 + 6) / max(1.0, plot_w) * (hi_g - lo_g)
+        for name in ("xaxis", "xaxis2"):
+            if isinstance(layout.get(name), dict):
+                layout[name]["range"] = [lo_g - max(pad, 0.03 * hi_g), hi_g + max(pad, 0.03 * hi_g)]
+    layout.setdefault("margin", {})["l"] = max(10, int(left - max(label_px, y_label_px)))
+    # rows and gaps in px follow the type: at-risk rows 1.9 lines apart, the gap holds the
+    # tick labels and the axis title of the curves
+    n_rows = max(1, len(labels))
+    row_px = max(p.get("row_px", 26), risk_font * 1.9)
+    table_px = risk_font * 2.4 + row_px * n_rows
+    xt = (((layout.get("xaxis") or {}).get("title") or {}).get("font") or {}).get("size") or font
+    gap_px = max(60, font * 1.4 + xt * 1.4 + 22 + risk_font * 1.3)
+    plot_px = p.get("plot_px", 440) * (1.0 if frame.size != "slide" else 0.8)
+    top = layout.get("margin", {}).get("t", 46)
+    legend_rows = 1
+    names = [str(t.get("name")) for t in spec["data"] if t.get("showlegend", True) and t.get("name")
+             and t.get("meta") != "risk" and t.get("mode") == "lines"]
+    if names:
+        per_row = max(1, int((frame.width - 20) // (max(frame.text_px(x, font) for x in names) + 50)))
+        legend_rows = math.ceil(len(names) / per_row)
+    top = int(max(top, legend_rows * font * 1.45 + 16))
+    layout["margin"]["t"] = top
+    height = top + plot_px + gap_px + table_px + 12
+    avail = frame.max_height - bottom_room(layout)
+    if height > avail:  # the curves give way first; the table and the gap keep their size
+        plot_px = max(160, plot_px - (height - avail))
+        height = top + plot_px + gap_px + table_px + 12
+    area = plot_px + gap_px + table_px
+    layout["height"] = int(height)
+    layout["yaxis"]["domain"] = [(table_px + gap_px) / area, 1.0]
+    y2["domain"] = [0.0, table_px / area]
+    layout["yaxis2"] = y2
+    for note in layout.get("annotations") or []:
+        if "risk" in str(note.get("text", "")).lower() or note.get("yref") == "y2 domain":
+            note["yshift"] = 2
+
+
+def bottom_room(layout: dict) -> int:
+    """The bottom margin a step figure keeps below its at-risk table."""
+    return int((layout.get("margin") or {}).get("b") or 12)
 
 
 def km_curve_data(km: pl.DataFrame, group: str) -> pl.DataFrame:
