@@ -47,6 +47,11 @@ def _char_size(c: dict) -> float:
     return float(c["size"]) if c.get("upright", True) else float(c["x1"] - c["x0"])
 
 
+def _rotated(c: dict) -> bool:
+    m = c.get("matrix") or (1, 0, 0, 1, 0, 0)
+    return not c.get("upright", True) or abs(m[1]) > 1e-3 or abs(m[2]) > 1e-3
+
+
 def analyse_pdf(pdf: bytes, *, tol: float = 0.5) -> PdfLayout:
     """Words of every page with their font size (pt), pairs of overlapping word boxes,
     words that leave the page.
@@ -81,10 +86,12 @@ def analyse_pdf(pdf: bytes, *, tol: float = 0.5) -> PdfLayout:
                 if c["text"].strip() and (c["x0"] < -0.5 or c["top"] < -0.5 or c["x1"] > pw + 0.5
                                           or c["bottom"] > ph + 0.5):
                     outside.append(c["text"])
-            rotated = [c for c in chars if not c.get("upright", True) and c["text"].strip()]
+            rotated = [c for c in chars if _rotated(c) and c["text"].strip()]
+            # a glyph turned by 90 degrees: its box width is its size; at other angles
+            # the box mixes advance and size, so only its place is checked
             words_all += [dict(text=c["text"], size=_char_size(c), x0=c["x0"], x1=c["x1"], top=c["top"],
-                               bottom=c["bottom"]) for c in rotated]
-            upright = page.filter(lambda o: o.get("object_type") != "char" or o.get("upright", True))
+                               bottom=c["bottom"]) for c in rotated if abs(c["matrix"][0]) < 1e-3]
+            upright = page.filter(lambda o: o.get("object_type") != "char" or not _rotated(o))
             words = upright.extract_words(extra_attrs=["size"], x_tolerance=1.5, y_tolerance=1.5)
             boxes = [dict(wd, top=wd["top"] + 0.18 * wd["size"], bottom=wd["bottom"] - 0.18 * wd["size"])
                      for wd in words]

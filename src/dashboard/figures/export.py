@@ -159,7 +159,7 @@ def min_font_px(size: str, presentation: bool = False) -> int:
     s = SIZES[size]
     if s.height_mm:  # slide: 18 px when the slide fills a 1920-px-wide screen
         px = SLIDE_MIN_SCREEN_PX * s.layout_width / SLIDE_SCREEN_WIDTH
-        return max(round(px), PRESENT_MIN_FONT if presentation else 0)
+        return round(px)  # the presentation look starts larger and may step down to this
     pt_per_px = s.width_mm / 25.4 * 72 / s.layout_width
     return math.ceil(MIN_PT / pt_per_px - 1e-6)
 
@@ -204,6 +204,48 @@ def _font_size(layout: dict, *path: str, default: float | None = None) -> float:
         node = node.get(p) if isinstance(node, dict) else None
     base = (layout.get("font") or {}).get("size") or 12
     return float(node) if isinstance(node, (int, float)) else float(default or base)
+
+
+def wrap_text(text: str, chars: int) -> str:
+    """``text`` (plotly markup allowed, words kept whole) broken with ``<br>`` into lines
+    of at most about ``chars`` characters."""
+    lines, cur = [], ""
+    for word in str(text).split(" "):
+        if cur and len(_strip_tags(cur)) + 1 + len(_strip_tags(word)) > chars:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}" if cur else word
+    return "<br>".join(lines + [cur])
+
+
+def legend_rows(names: Sequence[str], width: float, font: float) -> int:
+    """Rows a horizontal legend of ``names`` takes on ``width`` px (symbol + gap ~40 px an entry)."""
+    if not names:
+        return 0
+    # plotly gives every entry of a wrapped horizontal legend the widest entry's width
+    widest = max(len(_strip_tags(n)) for n in names) * font * 0.56 + 44
+    per_row = max(1, int(width // widest))
+    return math.ceil(len(names) / per_row)
+
+
+def _wrap_long_titles(layout: dict, width: int) -> None:
+    """Axis titles and paper-anchored annotations wider than the canvas wrapped onto
+    more lines (they would leave the page)."""
+    base = _font_size(layout)
+    for name in [k for k in layout if k.startswith("xaxis")]:
+        ax = layout[name]
+        title = ax.get("title") if isinstance(ax, dict) else None
+        if isinstance(title, dict) and title.get("text") and "<br>" not in str(title["text"]):
+            tf = _font_size(title, "font", "size", default=1.2 * base)
+            if len(_strip_tags(title["text"])) * tf * 0.56 > 0.9 * width:
+                title["text"] = wrap_text(title["text"], int(0.85 * width / (tf * 0.56)))
+    for note in layout.get("annotations") or []:
+        text = note.get("text")
+        if text and note.get("xref", "paper") == "paper" and "<br>" not in str(text):
+            f = _font_size(note, "font", "size", default=base)
+            if len(_strip_tags(text)) * f * 0.56 > 0.95 * width:
+                note["text"] = wrap_text(text, int(0.9 * width / (f * 0.56)))
 
 
 def bottom_needed(spec: dict) -> int:
@@ -283,6 +325,8 @@ def fit(fig: go.Figure, size: str, provenance: Provenance | None = None, *, pres
     font["size"] = max(min_font, font.get("size") or 12)
     layout["font"] = font
     _floor_fonts(spec, min_font)
+    layout.setdefault("uniformtext", {"minsize": min_font, "mode": "hide"})  # bar labels hide, never shrink
+    _wrap_long_titles(layout, width)
     # Streamlit's chart theme turns axis automargin on; plotly's default is off, which
     # clips tick labels of figures drawn for the app with a thin margin (e.g. KM).
     for name in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
