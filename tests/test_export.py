@@ -148,9 +148,11 @@ def test_xlsx_round_trip_with_provenance_sheet(prov):
     wb = openpyxl.load_workbook(io.BytesIO(table_bytes(TABLE, "xlsx", "Patients by site", prov)))
     assert wb.sheetnames == ["table", "provenance"]
     rows = list(wb["table"].iter_rows(values_only=True))
-    assert list(rows[0]) == TABLE.columns
-    assert [list(r) for r in rows[1: TABLE.height + 1]] == [list(r) for r in TABLE.iter_rows()]
-    footer = " ".join(str(r[0]) for r in rows[TABLE.height + 1:] if r[0])
+    assert rows[0][0] == "Patients by site"  # the title on the sheet, the header two rows down
+    assert list(rows[2]) == TABLE.columns
+    assert [list(r) for r in rows[3: TABLE.height + 3]] == [list(r) for r in TABLE.iter_rows()]
+    assert wb["table"].freeze_panes == "B4"
+    footer = " ".join(str(r[0]) for r in rows[TABLE.height + 3:] if r[0])
     assert "SYNTHETIC DATA" in footer and prov.content_hash[:12] in footer
     meta = {r[0]: r[1] for r in wb["provenance"].iter_rows(values_only=True)}
     assert meta["content_hash"] == prov.content_hash and meta["title"] == "Patients by site"
@@ -162,7 +164,7 @@ def test_xlsx_never_writes_formulas(prov):
 
     df = pl.DataFrame({"x": ["=1+1", "@SUM(A1)", "+cmd"]})
     ws = openpyxl.load_workbook(io.BytesIO(table_bytes(df, "xlsx", "t", prov)))["table"]
-    assert [c.data_type for c in ws["A"][1:4]] == ["s", "s", "s"]
+    assert [c.data_type for c in ws["A"][3:6]] == ["s", "s", "s"]
 
 
 def test_html_has_title_footer_and_no_external_resource(prov):

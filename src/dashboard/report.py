@@ -18,7 +18,7 @@ import polars as pl
 from .figures.export import figure_bytes
 from .provenance import Provenance
 from .render import html_to_pdf
-from .tables.export import gt_html, suppress_small_cells
+from .tables.export import blocks_from_heads, gt_html, suppress_small_cells
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ def _figure_html(item: ReportItem, presentation: bool) -> str:
 def _table_html(item: ReportItem, suppress_below: int | None) -> str:
     df = item.content
     if suppress_below is not None:
-        df = suppress_small_cells(df, suppress_below, list(item.count_columns) if item.count_columns else None)
+        df = suppress_small_cells(df, suppress_below, list(item.count_columns) if item.count_columns else None,
+                                  blocks=blocks_from_heads(df.height, item.bold_rows))
     return gt_html(df, item.title, [], bold_rows=item.bold_rows, font_px=13)
 
 

@@ -285,7 +285,8 @@ def bottom_needed(spec: dict) -> int:
 
 
 def fit(fig: go.Figure, size: str, provenance: Provenance | None = None, *, presentation: bool = False,
-        footer: str = "on", height_cap_mm: float = HEIGHT_CAP_MM) -> tuple[dict, Geometry]:
+        footer: str = "on", height_cap_mm: float = HEIGHT_CAP_MM,
+        suppress_below: int | None = None) -> tuple[dict, Geometry]:
     """The layout step: ``fig`` fitted to an export at ``size``, as a plotly JSON spec,
     and the export's :class:`Geometry`.
 
@@ -317,8 +318,14 @@ def fit(fig: go.Figure, size: str, provenance: Provenance | None = None, *, pres
     frame = Frame(size, width, min_font, total_max - fh, presentation)
     layout = spec.setdefault("layout", {})
     kind = layout_params(spec).get("kind")
+    if suppress_below:
+        params = layout_params(spec)
+        if "nodes" in params:  # a diagram drawn again from its counts
+            params["suppress_below"] = int(suppress_below)
     if kind in LAYOUTS:
         LAYOUTS[kind](spec, frame)
+    if suppress_below:
+        suppress_figure_counts(spec, int(suppress_below))
     layout = spec["layout"]
     font = dict(layout.get("font") or {})
     font["family"] = FONT_FAMILY
@@ -384,6 +391,39 @@ def with_design_width(fig: go.Figure, width: int) -> go.Figure:
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
     fig.layout.meta = {**meta, "design_width": int(width)}
     return fig
+
+
+def _small(k: str, threshold: int) -> bool:
+    n = k.replace(",", "")
+    return n.isdigit() and 0 < int(n) < threshold
+
+
+def suppress_figure_counts(spec: dict, threshold: int) -> None:
+    """In place: counts a figure writes, from 1 to ``threshold - 1``, become
+    ``"<threshold"``: at-risk cells (traces marked ``meta="risk"``), count annotations
+    (``name="n"``), ``n = k`` in box labels (a percentage after it goes too), a bold
+    count opening a status line, and the count ending a Sankey node label."""
+    label = f"&lt;{threshold}"  # plotly text is markup: "<5" would open a tag
+    for t in spec.get("data", []):
+        if t.get("meta") == "risk" and t.get("text"):
+            t["text"] = [label if _small(str(x), threshold) else x for x in t["text"]]
+        if t.get("type") == "sankey":
+            node = t.get("node") or {}
+            node["label"] = [re.sub(r"(\s)(\d[\d,]*)$", lambda m: m.group(1) + label
+                                    if _small(m.group(2), threshold) else m.group(0), str(x))
+                             for x in node.get("label") or []]
+    for note in spec.get("layout", {}).get("annotations") or []:
+        text = str(note.get("text", ""))
+        if note.get("name") == "n" and _small(_strip_tags(text), threshold):
+            note["text"] = label
+            continue
+        text = re.sub(r"(n\s*=\s*)(\d[\d,]*)(\s*\(\d+(?:\.\d+)?%\))?",
+                      lambda m: m.group(1) + label if _small(m.group(2), threshold) else m.group(0), text)
+        text = re.sub(r"<b>(\d[\d,]*)</b>", lambda m: f"<b>{label}</b>" if _small(m.group(1), threshold)
+                      else m.group(0), text)
+        text = re.sub(r"(^|<br>)(\d[\d,]*)(\s\s)", lambda m: m.group(1) + label + m.group(3)
+                      if _small(m.group(2), threshold) else m.group(0), text)
+        note["text"] = text
 
 
 def caption_text(provenance: Provenance | None, *, title: str = "", notes: Sequence[str] = ()) -> str:
@@ -490,7 +530,7 @@ def _kaleido(spec: dict, opts: dict) -> bytes:
 
 def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Provenance | None = None, *,
                  presentation: bool = False, footer: str = "on", dpi: int = DPI,
-                 height_cap_mm: float = HEIGHT_CAP_MM) -> bytes:
+                 height_cap_mm: float = HEIGHT_CAP_MM, suppress_below: int | None = None) -> bytes:
     """The figure as a PNG, SVG, PDF, TIFF or EPS file.
 
     Parameters
@@ -506,6 +546,9 @@ def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Pro
         :func:`caption_text` gives the caption file).
     dpi : PNG / TIFF resolution, one of :data:`DPIS`.
     height_cap_mm : the tallest the figure may come out (234 mm Springer, 170 mm Nature).
+    suppress_below : small-cell suppression of the counts the figure writes: at-risk
+        numbers, the forest's patient counts, CONSORT and Sankey box counts from 1 to
+        ``suppress_below - 1`` become ``"<5"`` (:func:`suppress_figure_counts`).
 
     Returns
     -------
@@ -518,7 +561,8 @@ def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Pro
         raise ValueError(f"fmt must be one of {FORMATS}, not {fmt!r}")
     if dpi not in DPIS:
         raise ValueError(f"dpi must be one of {DPIS}, not {dpi!r}")
-    spec, geo = fit(fig, size, provenance, presentation=presentation, footer=footer, height_cap_mm=height_cap_mm)
+    spec, geo = fit(fig, size, provenance, presentation=presentation, footer=footer, height_cap_mm=height_cap_mm,
+                    suppress_below=suppress_below)
     w, h = geo.layout_width, geo.layout_height
     if fmt in ("png", "tiff"):
         px_w, _ = geo.pixels(dpi)
