@@ -51,6 +51,7 @@ SLIDE_MIN_SCREEN_PX = 18  # smallest text on the slide shown on a 1920-px-wide s
 SLIDE_SCREEN_WIDTH = 1920
 CSS_DPI = 96
 FOOTER_FONT = 12  # layout px: 6 pt at the journal sizes
+PRESENT_JOURNAL_MAX_FONT = 17  # presentation look in a journal column: type up to ~8.5 pt
 FOOTER_LINE = 1.3
 
 
@@ -123,7 +124,7 @@ class Frame:
 
     def text_px(self, text: str, font: float) -> float:
         """Rough width of a one-line text (Liberation Sans averages ~0.55 em a glyph)."""
-        return len(_strip_tags(text)) * font * 0.56
+        return len(_strip_tags(text)) * font * 0.58
 
 
 # figure kind (layout.meta["layout"]["kind"]) -> its layout step, registered by the figure modules
@@ -198,6 +199,22 @@ def _floor_fonts(node: Any, floor: int, parent: str | None = None) -> None:
             _floor_fonts(item, floor, parent)
 
 
+def _cap_fonts(node: Any, cap: int, parent: str | None = None) -> None:
+    """In place: every explicit font size under a font-like key at most ``cap``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "size" and parent in _FONT_KEYS:
+                if isinstance(value, (int, float)) and value > cap:
+                    node[key] = cap
+                elif isinstance(value, list):
+                    node[key] = [min(cap, v) if isinstance(v, (int, float)) else v for v in value]
+            else:
+                _cap_fonts(value, cap, key)
+    elif isinstance(node, list):
+        for item in node:
+            _cap_fonts(item, cap, parent)
+
+
 def _font_size(layout: dict, *path: str, default: float | None = None) -> float:
     node: Any = layout
     for p in path:
@@ -238,8 +255,9 @@ def _wrap_long_titles(layout: dict, width: int) -> None:
         title = ax.get("title") if isinstance(ax, dict) else None
         if isinstance(title, dict) and title.get("text") and "<br>" not in str(title["text"]):
             tf = _font_size(title, "font", "size", default=1.2 * base)
-            if len(_strip_tags(title["text"])) * tf * 0.56 > 0.9 * width:
-                title["text"] = wrap_text(title["text"], int(0.85 * width / (tf * 0.56)))
+            # centred under the plot area, which starts right of the y-axis labels
+            if len(_strip_tags(title["text"])) * tf * 0.56 > 0.6 * width:
+                title["text"] = wrap_text(title["text"], int(0.6 * width / (tf * 0.56)))
     for note in layout.get("annotations") or []:
         text = note.get("text")
         if text and note.get("xref", "paper") == "paper" and "<br>" not in str(text):
@@ -306,6 +324,8 @@ def fit(fig: go.Figure, size: str, provenance: Provenance | None = None, *, pres
     spec = copy.deepcopy(fig.to_plotly_json())
     if presentation:
         spec = presentation_spec(spec)
+        if s.aspect is None:  # in a journal column the large look stays within 9 pt type
+            _cap_fonts(spec, PRESENT_JOURNAL_MAX_FONT)
     width = s.layout_width
     min_font = min_font_px(size, presentation)
     ffont = _footer_font(size, presentation)

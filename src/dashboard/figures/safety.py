@@ -98,33 +98,51 @@ def _legend_names(spec: dict) -> list[str]:
 @register_layout("ae_bars")
 def fit_ae_bars(spec: dict, frame: Frame) -> None:
     """Export layout of :func:`ae_bars_figure`: the legend on as many rows as it needs at
-    the top, the key line wrapped to the width, the x-axis title short at narrow widths,
-    and a height that gives each term at least a line of type per group bar pair."""
+    the top, the key line wrapped to the plot's width, long preferred terms on two lines
+    at narrow widths, the x-axis title short at narrow widths, and a height that gives
+    each term its wrapped label; when the height cap is reached, the term labels' type
+    steps down (never below ``frame.min_font``)."""
     layout = spec["layout"]
     font = max(frame.min_font, (layout.get("font") or {}).get("size") or 14)
     lf = max(frame.min_font, ((layout.get("legend") or {}).get("font") or {}).get("size") or font)
-    rows = legend_rows(_legend_names(spec), frame.width - 20, lf)
-    key_lines = 1
-    for note in layout.get("annotations") or []:
-        if note.get("name") == "key":
-            nf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
-            note["text"] = wrap_text(note["text"], int((frame.width - 30) / (0.56 * nf)))
-            key_lines = note["text"].count("<br>") + 1
-    legend_px = rows * max(lf * 1.65, lf + 10) + 16
-    layout["legend"] = {**(layout.get("legend") or {}), "yref": "container", "y": 1.0, "yanchor": "top",
-                        "x": 0, "xanchor": "left", "orientation": "h"}
-    layout.setdefault("margin", {})["t"] = int(legend_px + key_lines * font * 1.35 + 14)
-    if frame.narrow:
-        layout.setdefault("xaxis", {})["title"] = {**((layout.get("xaxis") or {}).get("title") or {}),
-                                                   "text": "% of the group's safety population"}
     ya = layout.setdefault("yaxis", {})
     cats = list(ya.get("categoryarray") or [])
-    if frame.narrow and cats:  # long preferred terms on two lines
-        ya["tickvals"], ya["ticktext"] = cats, [wrap_text(c, 18) for c in cats]
-    layout.setdefault("xaxis", {})["tickangle"] = 0
     p = (layout.get("meta") or {}).get("layout") or {}
     terms, groups = p.get("terms", 20), p.get("groups", 1)
-    need = layout["margin"]["t"] + 90 + terms * max(font * 1.5, groups * font * 0.8 + 8)
+    rows = legend_rows(_legend_names(spec), frame.width - 20, lf)
+    legend_px = rows * max(lf * 1.65, lf + 10) + 16
+
+    def plan(tf: int):
+        wrapped = [wrap_text(c, 18) if frame.narrow else c for c in cats]
+        lines = max((w.count("<br>") + 1 for w in wrapped), default=1)
+        label_px = max((frame.text_px(x, tf) for w in wrapped for x in w.split("<br>")), default=0)
+        return wrapped, label_px, terms * max(lines * tf * 1.25 + 6, groups * 5 + 8)
+
+    tf = max(frame.min_font, (ya.get("tickfont") or {}).get("size") or font)
+    while True:
+        wrapped, label_px, rows_px = plan(tf)
+        key_lines = 1
+        for note in layout.get("annotations") or []:
+            if note.get("name") == "key":
+                nf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
+                note["text"] = wrap_text(note.get("_text", note["text"]).replace("<br>", " "),
+                                         int((frame.width - label_px - 40) / (0.56 * nf)))
+                key_lines = note["text"].count("<br>") + 1
+        top = int(legend_px + key_lines * font * 1.35 + 14)
+        if top + 100 + rows_px <= frame.max_height or tf <= frame.min_font:
+            break
+        tf -= 1
+    if cats:
+        ya["tickvals"], ya["ticktext"] = cats, wrapped
+    ya["tickfont"] = {**(ya.get("tickfont") or {}), "size": tf}
+    layout["legend"] = {**(layout.get("legend") or {}), "yref": "container", "y": 1.0, "yanchor": "top",
+                        "x": 0, "xanchor": "left", "orientation": "h"}
+    layout.setdefault("margin", {})["t"] = top
+    xa = layout.setdefault("xaxis", {})
+    if frame.narrow or frame.presentation:
+        xa["title"] = {**(xa.get("title") or {}), "text": "% of the group's safety population"}
+    xa["tickangle"] = 0
+    need = top + 100 + rows_px
     layout["height"] = int(min(frame.max_height, max(layout.get("height") or 0, need)
                                if frame.size == "slide" else need))
 
