@@ -63,7 +63,7 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     fs = font or (12 if compact else 14)
     small = fs if font else fs - 1
     line_px = round(fs * 1.36)
-    CH = 0.56 * fs  # average glyph width (px)
+    CH = 0.58 * fs  # average glyph width (px)
     shapes: list[dict] = []
     notes: list[dict] = []
     hover_x, hover_y, hover_text = [], [], []
@@ -100,7 +100,7 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     bh = max(50 if compact else 56, 12 + line_px * max(lines_of(reg_text), lines_of(ici_text)))
     box(0.33, 0.67, top, bh, GREY, reg_text)
     reg_bottom = top + bh
-    exc_chars = max(10, int(0.29 * canvas / (0.56 * small)) - 1)
+    exc_chars = max(10, int(0.28 * canvas / (0.6 * small)) - 1)
     exc_lines = [f"<b>Excluded</b>  n = {exc.n:,}"] + [_wrap(f"{r.n:,}  {r.label}", exc_chars) for r in reasons]
     if not reasons:
         exc_lines.append("none")

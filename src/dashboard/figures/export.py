@@ -241,7 +241,7 @@ def legend_rows(names: Sequence[str], width: float, font: float) -> int:
     if not names:
         return 0
     # plotly gives every entry of a wrapped horizontal legend the widest entry's width
-    widest = max(len(_strip_tags(n)) for n in names) * font * 0.56 + 44
+    widest = max(len(_strip_tags(n)) for n in names) * font * 0.6 + 50
     per_row = max(1, int(width // widest))
     return math.ceil(len(names) / per_row)
 

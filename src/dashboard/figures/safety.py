@@ -182,8 +182,9 @@ def fit_procedure(spec: dict, frame: Frame) -> None:
         note["font"] = {**(note.get("font") or {}), "size": tf}
     legend_px = 0
     if frame.narrow or frame.presentation:
-        for t in spec["data"]:
+        for t in spec["data"]:  # a horizontal legend stacks each legend group vertically
             t.pop("legendgrouptitle", None)
+            t.pop("legendgroup", None)
         rows = legend_rows(_legend_names(spec), frame.width - 20, lf)
         legend_px = rows * max(lf * 1.65, lf + 10) + 16
         layout["legend"] = {**(layout.get("legend") or {}), "orientation": "h", "yref": "container", "y": 1.0,
