@@ -625,42 +625,61 @@ FONT_FILES = {
 }
 
 
-def embed_svg_fonts(svg: str) -> str:
-    """The SVG with an ``@font-face`` rule per weight of Liberation Sans holding only the
-    glyphs its text uses (fontTools subset, WOFF2 when brotli is there, else TTF), so the
-    file looks the same on a machine without the font."""
-    try:
-        from fontTools import subset
-    except ImportError:  # pragma: no cover - fontTools ships with matplotlib/pillow stacks
-        return svg
-    texts = re.findall(r"<text\b[^>]*>(.*?)</text>", svg, flags=re.S)
-    chars = set(_strip_tags("".join(texts))) | set("0123456789")
-    if not chars:
-        return svg
-    import base64
+# Glyphs embedded in every SVG: Latin (ASCII, Latin-1, Latin Extended-A), punctuation,
+# arrows, the comparison signs and the risk table's square. Subset once per process.
+SVG_FONT_CHARS = ("".join(chr(c) for c in range(0x20, 0x7F)) + "".join(chr(c) for c in range(0xA0, 0x100))
+                  + "\u2013\u2014\u2018\u2019\u201C\u201D\u2022\u2026\u2030\u2190\u2192\u2212\u2264\u2265"
+                  + "\u00B1\u00D7\u00B5\u25A0\u25CF\u2020\u2021\u2122\u20AC")
+_font_faces: list[str] | None = None
+_font_lock = threading.Lock()
 
-    rules = []
-    regular, bold = FONT_FILES["Liberation Sans"]
-    for path, weight in ((regular, "normal"), (bold, "bold")):
-        if not os.path.exists(path):
-            continue
-        opts = subset.Options()
-        opts.flavor = None
-        opts.layout_features = ["kern", "liga"]
-        font = subset.load_font(path, opts)
-        sub = subset.Subsetter(opts)
-        sub.populate(text="".join(sorted(chars)))
-        sub.subset(font)
-        buf = io.BytesIO()
-        font.save(buf)
-        b64 = base64.b64encode(buf.getvalue()).decode("ascii")
-        rules.append(f"@font-face{{font-family:'Liberation Sans';font-weight:{weight};"
-                     f"src:url(data:font/ttf;base64,{b64}) format('truetype');}}")
+
+def _svg_font_faces() -> list[str]:
+    """``@font-face`` rules for Liberation Sans regular and bold, subset to
+    :data:`SVG_FONT_CHARS` (fontTools), built once per process."""
+    global _font_faces
+    with _font_lock:
+        if _font_faces is not None:
+            return _font_faces
+        import base64
+        import logging
+
+        from fontTools import subset
+
+        logging.getLogger("fontTools").setLevel(logging.ERROR)
+        rules = []
+        regular, bold = FONT_FILES["Liberation Sans"]
+        for path, weight in ((regular, "normal"), (bold, "bold")):
+            if not os.path.exists(path):
+                continue
+            opts = subset.Options()
+            opts.layout_features = ["kern", "liga"]
+            opts.drop_tables += ["FFTM"]
+            font = subset.load_font(path, opts)
+            sub = subset.Subsetter(opts)
+            sub.populate(text=SVG_FONT_CHARS)
+            sub.subset(font)
+            buf = io.BytesIO()
+            font.save(buf)
+            b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+            rules.append(f"@font-face{{font-family:'Liberation Sans';font-weight:{weight};"
+                         f"src:url(data:font/ttf;base64,{b64}) format('truetype');}}")
+        _font_faces = rules
+        return rules
+
+
+def embed_svg_fonts(svg: str) -> str:
+    """The SVG with ``@font-face`` rules for Liberation Sans (regular and bold, the
+    Latin glyphs of :data:`SVG_FONT_CHARS`), so it looks the same on a machine without
+    the font. CJK text keeps its font-family list (Noto Sans CJK where installed)."""
+    try:
+        rules = _svg_font_faces()
+    except ImportError:  # pragma: no cover - fontTools comes with the project's requirements
+        return svg
     if not rules:
         return svg
-    style = "<style>" + "".join(rules) + "</style>"
     m = re.search(r"<svg\b[^>]*>", svg)
-    return svg[: m.end()] + style + svg[m.end():] if m else svg
+    return svg[: m.end()] + "<style>" + "".join(rules) + "</style>" + svg[m.end():] if m else svg
 
 
 def _svg_physical(svg: str, geo: Geometry) -> str:

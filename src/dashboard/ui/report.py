@@ -82,19 +82,22 @@ def collect_sections(store: Store, flt: CohortFilter,
 
 
 def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str = "html",
-                 suppress_below: int | None = None) -> bytes:
-    """The MDT report of every registered page as HTML or PDF bytes."""
-    prov = Provenance.from_meta(store.meta(), flt, n=n, m=m)
+                 suppress_below: int | None = None, prepared_by: str | None = None,
+                 page_format: str = "A4") -> bytes:
+    """The MDT report of every registered page as HTML or PDF (A4 or Letter) bytes."""
+    meta = store.meta()
+    prov = Provenance.from_meta(meta, flt, n=n, m=m)
     html = build_report(collect_sections(store, flt), prov, suppress_below=suppress_below,
-                        title="MDT report - organ-preservation registry")
-    return html if fmt == "html" else report_pdf(html)
+                        title="MDT report - organ-preservation registry", meta=meta, prepared_by=prepared_by)
+    return html if fmt == "html" else report_pdf(html, page_format=page_format)
 
 
 def report_download(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str,
-                    suppress_below: int | None, actor: str, role: str | None) -> bytes:
+                    suppress_below: int | None, actor: str, role: str | None, page_format: str = "A4") -> bytes:
     """The report's bytes, recorded in the audit trail as a ``report`` export (no ``st.*``:
     it runs in the download button's callback)."""
-    data = report_bytes(store, flt, n, m, fmt=fmt, suppress_below=suppress_below)
+    data = report_bytes(store, flt, n, m, fmt=fmt, suppress_below=suppress_below, prepared_by=actor,
+                        page_format=page_format)
     audit.record("report", actor, {"format": fmt, "filters": flt.to_query_params(), "n": n, "m": m,
                                    "suppress_below": suppress_below}, role=role,
                  path=audit.default_audit_path(store.path))
@@ -109,11 +112,13 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
         st.caption("Every page's figures and tables under the current filters, in one file.")
         suppress = st.checkbox(f"Suppress small cells (<{SUPPRESS_THRESHOLD})", value=not store.is_synthetic(),
                                key="report_suppress")
+        paper = st.radio("Paper", ("A4", "Letter"), horizontal=True, key="report_paper")
         below = SUPPRESS_THRESHOLD if suppress else None
         n, m = counts.get("n"), counts.get("m")
 
         def build(fmt: str) -> bytes:
-            return report_download(store, flt, n, m, fmt=fmt, suppress_below=below, actor=actor, role=role)
+            return report_download(store, flt, n, m, fmt=fmt, suppress_below=below, actor=actor, role=role,
+                                   page_format=paper)
 
         c1, c2 = st.columns(2)
         c1.download_button("HTML", data=lambda: build("html"),
