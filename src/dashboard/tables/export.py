@@ -340,14 +340,30 @@ def _xlsx(df: pl.DataFrame, title: str, footer: list[str], provenance: Provenanc
 TABLE_HEADER_ROW = 2  # 0-based: title in row 1, an empty row, the header in row 3
 
 
+SPANNER_SEP = " · "  # "Watch & Wait (N=1,158) · Any grade": spanner, then column label
+TABLE_WIDTHS_MM = {"single": 85.0, "double": 175.0, "page": 257.0}  # page: A4 landscape less margins
+
+
 def gt_html(df: pl.DataFrame, title: str, footer: Sequence[str], *, synthetic: bool = False,
-            bold_rows: Sequence[int] = (), font_px: int = 14) -> str:
-    """The table as great_tables HTML (a fragment): title header, footer source notes."""
+            bold_rows: Sequence[int] = (), font_px: int = 14, width_px: int | None = None) -> str:
+    """The table as great_tables HTML (a fragment) with the screen's structure: the title
+    as header, column names ``"<group> · <column>"`` grouped under a spanner per group,
+    the rows under a bold heading row (a system organ class, a Table 1 variable)
+    indented, the footer as source notes, and, with ``width_px``, a fixed table width
+    with wrapping column labels."""
     from great_tables import GT, html as gt_raw, loc, style
 
     table = GT(df).tab_header(title=title).sub_missing(missing_text="")
     if df.width > 1:
         table = table.cols_align("center", columns=df.columns[1:])
+    groups: dict[str, list[str]] = {}
+    for c in df.columns[1:]:
+        if SPANNER_SEP in c:
+            groups.setdefault(c.split(SPANNER_SEP, 1)[0], []).append(c)
+    if groups:
+        for label, cols in groups.items():
+            table = table.tab_spanner(label=label, columns=cols)
+        table = table.cols_label(**{c: c.split(SPANNER_SEP, 1)[1] for cols in groups.values() for c in cols})
     for i, line in enumerate(footer):
         text = _html.escape(line)
         if i == 0 and synthetic:
@@ -355,8 +371,18 @@ def gt_html(df: pl.DataFrame, title: str, footer: Sequence[str], *, synthetic: b
         table = table.tab_source_note(gt_raw(text))
     if bold_rows:
         table = table.tab_style(style=style.text(weight="bold"), locations=loc.body(rows=list(bold_rows)))
-    table = table.tab_options(table_font_size=f"{font_px}px", source_notes_font_size=f"{max(10, font_px - 3)}px",
-                              heading_title_font_size=f"{font_px + 4}px", table_font_color="#111111")
+        rest = [i for i in range(df.height) if i not in set(bold_rows)]
+    if width_px and df.width > 1:  # "1,037 (52.3%)" on one line; the labels wrap instead
+        table = table.tab_style(style=style.css("white-space: nowrap"), locations=loc.body(columns=df.columns[1:]))
+    if bold_rows:
+        if rest and df.width > 1:
+            table = table.tab_style(style=style.css("padding-left: 1.6em"),
+                                    locations=loc.body(columns=df.columns[0], rows=rest))
+    opts = dict(table_font_size=f"{font_px}px", source_notes_font_size=f"{max(10, font_px - 3)}px",
+                heading_title_font_size=f"{font_px + 4}px", table_font_color="#111111")
+    if width_px:
+        opts["table_width"] = f"{int(width_px)}px"
+    table = table.tab_options(**opts)
     return table.as_raw_html()
 
 
@@ -369,7 +395,7 @@ def html_document(body: str, title: str) -> str:
 def table_bytes(df: pl.DataFrame, fmt: str, title: str, provenance: Provenance | None = None, *,
                 suppress_below: int | None = None, count_columns: Sequence[str] | None = None,
                 percent_of: Mapping[str, str] | None = None, notes: Sequence[str] = (),
-                bold_rows: Sequence[int] = ()) -> bytes:
+                bold_rows: Sequence[int] = (), width: str | None = None) -> bytes:
     """A table as a CSV, XLSX, HTML or PNG file with the provenance footer.
 
     Parameters
@@ -382,7 +408,11 @@ def table_bytes(df: pl.DataFrame, fmt: str, title: str, provenance: Provenance |
     suppress_below : when set (e.g. 5), :func:`suppress_small_cells` with this threshold
         first, and a footer line saying so. ``count_columns`` / ``percent_of`` go to it.
     notes : extra footer lines (e.g. the tests used).
-    bold_rows : row indices set in bold in HTML/PNG (e.g. Table 1's variable rows).
+    bold_rows : row indices set in bold in HTML/PNG (e.g. Table 1's variable rows); the
+        rows under each are indented, and they delimit the blocks of complementary
+        suppression.
+    width : HTML/PNG at a print width: ``"single"`` (85 mm), ``"double"`` (175 mm) or
+        ``"page"`` (257 mm), 7.5-pt type, wrapping headers; None: the screen's layout.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, not {fmt!r}")
@@ -397,8 +427,18 @@ def table_bytes(df: pl.DataFrame, fmt: str, title: str, provenance: Provenance |
     if fmt == "xlsx":
         return _xlsx(df, title, footer, provenance, suppress_below)
     synthetic = bool(provenance and provenance.synthetic)
-    body = gt_html(df, title, footer, synthetic=synthetic, bold_rows=bold_rows)
+    if width is None:
+        body = gt_html(df, title, footer, synthetic=synthetic, bold_rows=bold_rows)
+        if fmt == "html":
+            return html_document(body, title).encode("utf-8")
+        doc = html_document(f"<div id='export' style='display:inline-block;max-width:1100px'>{body}</div>", title)
+        return html_to_png(doc, selector="#export table", width=1200)
+    if width not in TABLE_WIDTHS_MM:
+        raise ValueError(f"width must be one of {sorted(TABLE_WIDTHS_MM)} or None, not {width!r}")
+    # at print width: 96 CSS px per inch, type 7.5 pt (10 px), the PNG at 300 dpi
+    px = round(TABLE_WIDTHS_MM[width] / 25.4 * 96)
+    body = gt_html(df, title, footer, synthetic=synthetic, bold_rows=bold_rows, font_px=10, width_px=px)
     if fmt == "html":
         return html_document(body, title).encode("utf-8")
-    doc = html_document(f"<div id='export' style='display:inline-block;max-width:1100px'>{body}</div>", title)
-    return html_to_png(doc, selector="#export table", width=1200)
+    doc = html_document(f"<div id='export' style='width:{px}px'>{body}</div>", title)
+    return html_to_png(doc, selector="#export table", width=px + 16)

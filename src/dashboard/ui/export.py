@@ -22,7 +22,8 @@ import streamlit as st
 from ..figures._theme import presentation_figure
 from ..figures.export import FORMATS as FIG_FORMATS
 from ..figures.export import MIME as FIG_MIME
-from ..figures.export import SIZES, figure_bytes, warm_up_async, with_design_width  # noqa: F401 - re-exported for pages
+from ..figures.export import DPIS, FOOTERS, HEIGHT_CAPS, SIZES, caption_text, figure_bytes, warm_up_async
+from ..figures.export import with_design_width  # noqa: F401 - re-exported for pages
 from ..provenance import Provenance, slug
 from ..tables.export import FORMATS as TABLE_FORMATS
 from ..tables.export import MIME as TABLE_MIME
@@ -33,7 +34,9 @@ from .page import PageContext
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
 SUPPRESS_THRESHOLD = 5
-FIG_LABELS = {"png": "PNG (300 dpi)", "svg": "SVG", "pdf": "PDF"}
+FIG_LABELS = {"png": "PNG", "svg": "SVG", "pdf": "PDF", "tiff": "TIFF (LZW)", "eps": "EPS"}
+FOOTER_LABELS = {"on": "On the figure", "caption": "Beside it (caption file)", "off": "Off"}
+TABLE_WIDTH_LABELS = {None: "As on screen", "single": "85 mm", "double": "175 mm", "page": "Page (257 mm)"}
 TABLE_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)", "html": "HTML (formatted)", "png": "PNG (formatted)"}
 
 
@@ -73,18 +76,35 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Expo
                         index=list(SIZES).index("slide" if ctx.presentation else "double"))
         large = st.checkbox("Presentation look (large type, thick lines)", value=ctx.presentation,
                             key=f"{key}_present")
+        with st.expander("Journal options"):  # issue 15: footer, resolution, height cap, suppression
+            footer = st.radio("Provenance footer", FOOTERS, format_func=FOOTER_LABELS.get, horizontal=True,
+                              key=f"{key}_footer")
+            dpi = st.radio("Resolution (PNG, TIFF)", DPIS, format_func=lambda d: f"{d} dpi", horizontal=True,
+                           key=f"{key}_dpi")
+            cap = st.radio("Height at most", list(HEIGHT_CAPS), horizontal=True, key=f"{key}_cap")
+            hide = st.checkbox("Suppress small counts (at-risk numbers, box counts under 5)",
+                               value=suppress_default(ctx), key=f"{key}_sup")
         prov = provenance(ctx)
         log_export = export_audit(ctx, "figure", name)
+        below = SUPPRESS_THRESHOLD if hide else None
 
         def build() -> bytes:
-            data = figure_bytes(fig, fmt, size, prov(), presentation=large)
-            log_export(format=fmt, size=size)
+            data = figure_bytes(fig, fmt, size, prov(), presentation=large, footer=footer, dpi=dpi,
+                                height_cap_mm=HEIGHT_CAPS[cap], suppress_below=below)
+            log_export(format=fmt, size=size, footer=footer, dpi=dpi, suppressed=bool(below))
             return data
 
         st.download_button(f"Download {fmt.upper()}", data=build, file_name=f"{slug(name)}_{size}.{fmt}",
                            mime=FIG_MIME[fmt], on_click="ignore", icon=":material/download:", key=f"{key}_dl",
                            type="primary")
-        st.caption("With a footer: data source and content hash, filters, N, app version, export time.")
+        if footer == "caption":
+            def build_caption() -> bytes:
+                log_export(format="caption", size=size)
+                return caption_text(prov(), title=name).encode("utf-8")
+
+            st.download_button("Download caption (TXT)", data=build_caption, file_name=f"{slug(name)}_caption.txt",
+                               mime="text/plain", on_click="ignore", key=f"{key}_cap_dl")
+        st.caption("Footer: data source and content hash, filters, N, app version, export time.")
 
 
 def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str | None = None,
@@ -98,12 +118,17 @@ def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str 
         fmt = st.radio("Format", TABLE_FORMATS, format_func=TABLE_LABELS.get, horizontal=True, key=f"{key}_fmt")
         suppress = st.checkbox(f"Suppress small cells (counts under {SUPPRESS_THRESHOLD} shown as "
                                f"<{SUPPRESS_THRESHOLD})", value=suppress_default(ctx), key=f"{key}_sup")
+        width = None
+        if fmt in ("html", "png"):
+            width = st.radio("Width", list(TABLE_WIDTH_LABELS), format_func=TABLE_WIDTH_LABELS.get, horizontal=True,
+                             key=f"{key}_width")
         prov = provenance(ctx)
         log_export = export_audit(ctx, "table", name)
 
         def build() -> bytes:
             data = table_bytes(df, fmt, title or name, prov(), suppress_below=SUPPRESS_THRESHOLD if suppress else None,
-                               count_columns=count_columns, percent_of=percent_of, notes=notes, bold_rows=bold_rows)
+                               count_columns=count_columns, percent_of=percent_of, notes=notes, bold_rows=bold_rows,
+                               width=width)
             log_export(format=fmt, rows=df.height, suppressed=bool(suppress))
             return data
 
