@@ -207,3 +207,73 @@ def test_xlsx_cells_are_numbers_with_n_and_percent_apart():
     assert ws.column_dimensions["A"].width >= len("Age, median (IQR)") - 4  # from content, not the header alone
     numeric = [c for r in ws.iter_rows(min_row=5, max_row=6, min_col=2, max_col=5) for c in r]
     assert all(c.data_type == "n" for c in numeric)
+
+
+# ------------------------------------------------------------------ labels, colours, contrast
+def test_strategy_colours_are_for_strategies_only():
+    from dashboard.figures._theme import (GROUP_COLOURS, LARS_COLOURS, RESPONSE_COLOURS, STATUS_COLOURS,
+                                          STRATEGY_COLOURS)
+
+    strategy = {c.lower() for c in (*STRATEGY_COLOURS.values(), *GROUP_COLOURS.values())} - {"#999999"}
+    for palette in (STATUS_COLOURS, RESPONSE_COLOURS, LARS_COLOURS):
+        assert not strategy & {c.lower() for c in palette.values()}
+
+
+def test_text_meets_wcag_aa_in_presentation_and_at_risk_rows(figures, prov):
+    from dashboard.figures._theme import contrast
+
+    assert contrast("#000000") == pytest.approx(21.0)
+    assert contrast("#E69F00") < 4.5  # Okabe-Ito orange as text on white fails AA as it is
+    for title, fig in figures.items():
+        spec, _ = fit(fig, "slide", prov, presentation=True)
+        colours = []
+
+        def walk(node, parent=None):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k == "color" and parent in ("font", "textfont", "tickfont") and isinstance(v, str) \
+                            and v.startswith("#") and len(v) == 7:
+                        colours.append(v)
+                    else:
+                        walk(v, k)
+            elif isinstance(node, list):
+                for x in node:
+                    walk(x, parent)
+
+        walk(spec)
+        assert all(contrast(c) >= 4.5 for c in colours), (title, [c for c in colours if contrast(c) < 4.5])
+    km = next(f for t, f in figures.items() if t.startswith("Overall survival"))
+    spec, _ = fit(km, "double", prov)
+    assert all(contrast(t["textfont"]["color"]) >= 4.5 for t in spec["data"] if t.get("meta") == "risk")
+
+
+def test_one_label_per_strategy_group():
+    from dashboard.figures._theme import GROUP_LABELS, NO_STRATEGY, group_label
+    from dashboard.schema import STRATEGY_GROUP
+
+    assert GROUP_LABELS == dict(STRATEGY_GROUP.items)
+    assert group_label(None) == group_label("NONE") == NO_STRATEGY == "No strategy recorded"
+    assert group_label("NOM", short=True) == "Watch & Wait"
+
+
+def test_km_p_value_median_lines_and_censor_note():
+    from dashboard.figures.km import CENSOR_MARKS_MAX, km_figure
+
+    rows = []
+    for g, n, rate, steps, dt in (("NOM", 900, 0.0012, 450, 0.08), ("RO", 60, 0.08, 39, 1.0)):
+        s = 1.0
+        for t in range(1, steps + 1):
+            s *= 1 - rate
+            rows.append(dict(group=g, time=t * dt, survival=s, lower=s * 0.9, upper=min(1, s * 1.1),
+                             n_risk=n - t, n_censor=1, n_event=1))
+    km = pl.DataFrame(rows)
+    risk = pl.DataFrame({"group": ["NOM", "RO"], "time": [0.0, 0.0], "text": ["900", "60"]})
+    fig = km_figure(km, risk, groups=["NOM", "RO"], label=str, n={"NOM": 900, "RO": 60},
+                    colours={"NOM": "#009E73", "RO": "#D55E00"}, x_title="Months", y_title="Survival (%)",
+                    grid=[0, 12, 24, 36], p_text="Log-rank p < 0.001", median_lines=True)
+    assert any(a.text == "Log-rank p < 0.001" for a in fig.layout.annotations)
+    # median of RO: first time S <= 0.5 (0.92^t <= 0.5 -> t = 9); NOM never reaches 50%
+    verticals = sorted(s.x0 for s in fig.layout.shapes if s.x0 == s.x1)
+    assert verticals == [9.0]
+    note = fig.layout.meta["censor_note"]
+    assert "NOM" in note and str(CENSOR_MARKS_MAX) in note and "RO" not in note.split("Not drawn on")[1]

@@ -193,7 +193,12 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
             body = (_table_html(item, suppress_below) if item.is_table
                     else _figure_html(item, presentation, suppress_below))
             head = "" if item.is_table else f"<h3>{html.escape(item.title)}</h3>"
-            cap = f"<p class='caption'>{html.escape(item.caption)}</p>" if item.caption else ""
+            caption = item.caption
+            meta = None if item.is_table else item.content.layout.meta
+            note = meta.get("censor_note") if isinstance(meta, dict) else None
+            if note and note not in caption:
+                caption = f"{caption} {note}".strip()
+            cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
             piece = f"<div class='item{' table' if item.is_table else ''}'>{head}{cap}{body}</div>"
             if wide:
                 if block:

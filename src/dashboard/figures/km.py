@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from ._theme import FONT, RESPONSE_COLOURS, STRATEGY_COLOURS, rgba
+from ._theme import FONT, RESPONSE_COLOURS, STRATEGY_COLOURS, readable, rgba
 from .export import Frame, layout_params, register_layout, with_layout_kind
 
 # Strategy groups -> colours of their defining strategies in the shared theme.
@@ -101,6 +101,8 @@ def step_figure(
     min_at_risk: float = 0.0,
     risk_title: str = "Number at risk",
     title: str | None = None,
+    p_text: str | None = None,
+    median_lines: bool = False,
 ) -> go.Figure:
     """Curves (in %) on top, the at-risk table underneath on the same time axis.
 
@@ -112,6 +114,12 @@ def step_figure(
     grid : tick positions of the time axis (months), also the at-risk columns.
     start : value of every curve at time 0 (1 for survival, 0 for incidence).
     min_at_risk : each curve stops at the last time with at least this many at risk.
+    p_text : written on the plot, bottom left (e.g. "Log-rank p = 0.012").
+    median_lines : dashed guide lines from 50% to each curve that reaches it and down to
+        the time axis (the median), as survminer's ``surv.median.line = "hv"``.
+
+    The figure's ``layout.meta["censor_note"]`` says how censoring is marked and on which
+    curves the ticks are left out (:func:`censor_note`), for captions.
     """
     n_rows = max(1, len(risk_rows))
     table_px = 30 + 26 * n_rows
@@ -123,6 +131,8 @@ def step_figure(
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=gap_px / area,
                         row_heights=[plot_px / (plot_px + table_px), table_px / (plot_px + table_px)])
     xmax = max(grid) if grid else 1.0
+    medians: list[tuple[float, str]] = []
+    left_out: list[str] = []
     for c in curves:
         d = _cut(c.data, min_at_risk).filter(pl.col("time") <= xmax)
         # numpy arrays, not lists: plotly validates lists element by element and ships
@@ -144,8 +154,15 @@ def step_figure(
             hovertemplate=f"<b>{c.label}</b><br>Month %{{x:.1f}}: %{{y:.1f}}%<br>At risk: %{{customdata:,.0f}}"
                           "<extra></extra>",
         ), row=1, col=1)
+        if median_lines and start == 1.0 and d.height:
+            below = d.filter(pl.col("estimate") <= 0.5)
+            if below.height:
+                m = float(below.get_column("time")[0])
+                medians.append((m, c.colour))
         if c.censor_marks and "n_censor" in d.columns:
             cm = d.filter(pl.col("n_censor") > 0)
+            if cm.height > CENSOR_MARKS_MAX:
+                left_out.append(c.label.split(" (")[0])
             if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
                 fig.add_trace(go.Scatter(
                     x=cm.get_column("time").to_numpy(), y=100 * cm.get_column("estimate").to_numpy(),
@@ -179,14 +196,37 @@ def step_figure(
                      tickfont=dict(size=13, color=INK))
     fig.add_annotation(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
                        yanchor="bottom", showarrow=False, font=dict(size=13, color=INK), yshift=2)
+    if p_text:
+        fig.add_annotation(text=p_text, xref="x domain", yref="y domain", x=0.02, y=0.03, xanchor="left",
+                           yanchor="bottom", showarrow=False, font=dict(size=14, color=INK), name="p")
+    if medians:
+        guide = dict(color="#555555", width=1, dash="dash")
+        shapes = [dict(type="line", xref="x", yref="y", x0=0, x1=max(m for m, _ in medians), y0=50, y1=50,
+                       line=guide, layer="below")]
+        shapes += [dict(type="line", xref="x", yref="y", x0=m, x1=m, y0=y_range[0], y1=50, line=guide, layer="below")
+                   for m, _ in medians]
+        fig.update_layout(shapes=shapes)
     fig.update_layout(
         height=height, font=FONT, margin=dict(l=10, r=20, t=top_px, b=12),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left", font=dict(size=14)),
         title=dict(text=title, x=0, font=dict(size=16)) if title else None,
         plot_bgcolor="white", paper_bgcolor="rgba(0,0,0,0)", hovermode="closest",
     )
-    return with_layout_kind(fig, "km", risk_colours=[r.colour for r in risk_rows], grid=[float(g) for g in grid],
-                            plot_px=plot_px, gap_px=gap_px, row_px=26, head_px=30, top_px=top_px)
+    with_layout_kind(fig, "km", risk_colours=[r.colour for r in risk_rows], grid=[float(g) for g in grid],
+                     plot_px=plot_px, gap_px=gap_px, row_px=26, head_px=30, top_px=top_px)
+    fig.layout.meta = {**fig.layout.meta, "censor_note": censor_note(left_out)}
+    return fig
+
+
+def censor_note(left_out: Sequence[str]) -> str:
+    """The caption's sentence on censor marks: ticks mark censored follow-up, and on
+    which curves they are left out (more than :data:`CENSOR_MARKS_MAX` censoring times,
+    where they would merge into a band)."""
+    text = "Tick marks: censored follow-up."
+    if left_out:
+        text += (f" Not drawn on {', '.join(left_out)} (more than {CENSOR_MARKS_MAX} censoring times: "
+                 "the ticks would merge into a band).")
+    return text
 
 
 STRATUM_SYMBOL = "\u25A0"  # a filled square in the stratum's colour (ggsurvfit's add_risktable_strata_symbol)
@@ -203,6 +243,9 @@ def fit_km(spec: dict, frame: Frame) -> None:
     layout = spec["layout"]
     font = max(frame.min_font, (layout.get("font") or {}).get("size") or 14)
     risk = [t for t in spec["data"] if t.get("meta") == "risk"]
+    for t in risk:  # at-risk numbers in the stratum's colour, darkened to WCAG AA on white
+        tf = t.setdefault("textfont", {})
+        tf["color"] = readable(tf.get("color") or "#1f2933")
     risk_font = max(frame.min_font, *(((t.get("textfont") or {}).get("size") or 13) for t in risk)) if risk else font
     y2 = layout.get("yaxis2") or {}
     labels = [str(x) for x in (y2.get("ticktext") or [])]
@@ -243,10 +286,10 @@ def fit_km(spec: dict, frame: Frame) -> None:
     # rows and gaps in px follow the type: at-risk rows 1.9 lines apart, the gap holds the
     # tick labels and the axis title of the curves
     n_rows = max(1, len(labels))
-    row_px = max(p.get("row_px", 26), risk_font * 1.9)
+    row_px = max(22, risk_font * 1.6)
     table_px = risk_font * 2.4 + row_px * n_rows
     xt = (((layout.get("xaxis") or {}).get("title") or {}).get("font") or {}).get("size") or font
-    gap_px = max(60, font * 1.4 + xt * 1.4 + 22 + risk_font * 1.3)
+    gap_px = max(56, font * 1.3 + xt * 1.3 + 18 + risk_font * 1.2)
     plot_px = p.get("plot_px", 440) * (1.0 if frame.size != "slide" else 0.8)
     top = layout.get("margin", {}).get("t", 46)
     legend_rows = 1
@@ -299,6 +342,8 @@ def km_figure(
     min_at_risk: float = 0.0,
     risk_title: str = "Number at risk",
     n_word: str = "n",
+    p_text: str | None = None,
+    median_lines: bool = False,
 ) -> go.Figure:
     """Kaplan-Meier curves with CI bands, censor marks and the at-risk table.
 
@@ -310,10 +355,11 @@ def km_figure(
     groups : group codes in display order; ``label`` maps a code to its display label.
     n : patients per group for the legend (``"label (n=…)"``).
     min_at_risk : a curve stops where fewer remain at risk.
+    p_text, median_lines : see :func:`step_figure` (log-rank p on the plot, median guide lines).
     """
     dashes = dashes or {}
     specs = [CurveSpec(g, f"{label(g)} ({n_word}={n.get(g, 0):,})", colours[g], km_curve_data(km, g),
                        dashes.get(g, "solid"), show_ci) for g in groups]
     rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]
     return step_figure(specs, rows, x_title=x_title, y_title=y_title, grid=grid, min_at_risk=min_at_risk,
-                       risk_title=risk_title)
+                       risk_title=risk_title, p_text=p_text, median_lines=median_lines)
