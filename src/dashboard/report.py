@@ -99,7 +99,10 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 
 
 def _figure_html(item: ReportItem, presentation: bool, suppress_below: int | None = None) -> str:
-    svg = figure_bytes(item.content, "svg", "double", None, presentation=presentation, suppress_below=suppress_below)
+    # fonts not embedded per figure: the report names Liberation Sans, which the server
+    # prints with; a reader's browser without it falls back to Arial (same metrics)
+    svg = figure_bytes(item.content, "svg", "double", None, presentation=presentation, suppress_below=suppress_below,
+                       embed_fonts=False)
     b64 = base64.b64encode(svg).decode("ascii")
     return f"<div class='fig'><img alt='{html.escape(item.title)}' src='data:image/svg+xml;base64,{b64}'></div>"
 

@@ -550,7 +550,8 @@ def _kaleido(spec: dict, opts: dict) -> bytes:
 
 def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Provenance | None = None, *,
                  presentation: bool = False, footer: str = "on", dpi: int = DPI,
-                 height_cap_mm: float = HEIGHT_CAP_MM, suppress_below: int | None = None) -> bytes:
+                 height_cap_mm: float = HEIGHT_CAP_MM, suppress_below: int | None = None,
+                 embed_fonts: bool = True) -> bytes:
     """The figure as a PNG, SVG, PDF, TIFF or EPS file.
 
     Parameters
@@ -569,6 +570,8 @@ def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Pro
     suppress_below : small-cell suppression of the counts the figure writes: at-risk
         numbers, the forest's patient counts, CONSORT and Sankey box counts from 1 to
         ``suppress_below - 1`` become ``"<5"`` (:func:`suppress_figure_counts`).
+    embed_fonts : SVG only: embed Liberation Sans (False where the SVG goes into a
+        document that has the font, e.g. the MDT report printed on the server).
 
     Returns
     -------
@@ -593,7 +596,8 @@ def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Pro
         pdf = _kaleido(spec, dict(format="pdf", width=w, height=h, scale=pt_w / (w * 0.75)))
         return pdf if fmt == "pdf" else _eps(pdf)
     svg = _kaleido(spec, dict(format="svg", width=w, height=h, scale=1)).decode("utf-8")
-    return embed_svg_fonts(_svg_physical(svg, geo)).encode("utf-8")
+    svg = _svg_physical(svg, geo)
+    return (embed_svg_fonts(svg) if embed_fonts else svg).encode("utf-8")
 
 
 def _tiff(png: bytes, dpi: int) -> bytes:

@@ -83,21 +83,23 @@ def collect_sections(store: Store, flt: CohortFilter,
 
 def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str = "html",
                  suppress_below: int | None = None, prepared_by: str | None = None,
-                 page_format: str = "A4") -> bytes:
+                 page_format: str = "A4", meeting_date: str | None = None) -> bytes:
     """The MDT report of every registered page as HTML or PDF (A4 or Letter) bytes."""
     meta = store.meta()
     prov = Provenance.from_meta(meta, flt, n=n, m=m)
     html = build_report(collect_sections(store, flt), prov, suppress_below=suppress_below,
-                        title="MDT report - organ-preservation registry", meta=meta, prepared_by=prepared_by)
+                        title="MDT report - organ-preservation registry", meta=meta, prepared_by=prepared_by,
+                        meeting_date=meeting_date)
     return html if fmt == "html" else report_pdf(html, page_format=page_format)
 
 
 def report_download(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str,
-                    suppress_below: int | None, actor: str, role: str | None, page_format: str = "A4") -> bytes:
+                    suppress_below: int | None, actor: str, role: str | None, page_format: str = "A4",
+                    meeting_date: str | None = None) -> bytes:
     """The report's bytes, recorded in the audit trail as a ``report`` export (no ``st.*``:
     it runs in the download button's callback)."""
     data = report_bytes(store, flt, n, m, fmt=fmt, suppress_below=suppress_below, prepared_by=actor,
-                        page_format=page_format)
+                        page_format=page_format, meeting_date=meeting_date)
     audit.record("report", actor, {"format": fmt, "filters": flt.to_query_params(), "n": n, "m": m,
                                    "suppress_below": suppress_below}, role=role,
                  path=audit.default_audit_path(store.path))
@@ -113,12 +115,14 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
         suppress = st.checkbox(f"Suppress small cells (<{SUPPRESS_THRESHOLD})", value=not store.is_synthetic(),
                                key="report_suppress")
         paper = st.radio("Paper", ("A4", "Letter"), horizontal=True, key="report_paper")
+        meeting = st.date_input("Meeting date", key="report_meeting")
+        meeting_text = meeting.isoformat() if hasattr(meeting, "isoformat") else None
         below = SUPPRESS_THRESHOLD if suppress else None
         n, m = counts.get("n"), counts.get("m")
 
         def build(fmt: str) -> bytes:
             return report_download(store, flt, n, m, fmt=fmt, suppress_below=below, actor=actor, role=role,
-                                   page_format=paper)
+                                   page_format=paper, meeting_date=meeting_text)
 
         c1, c2 = st.columns(2)
         c1.download_button("HTML", data=lambda: build("html"),
