@@ -73,6 +73,7 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 .caption {font-size: 13px; color: #333; margin: 0 0 6px;}
 .item {break-inside: avoid; margin-bottom: 14px; min-width: 0;}
 .fig img {max-width: 100%; height: auto; display: block;}
+@media screen { .fig img {width: 100%; max-width: 1100px;} }
 .items {display: grid; grid-template-columns: repeat(auto-fill, minmax(860px, 1fr)); gap: 8px 28px; align-items: start;}
 .item.table {grid-column: 1 / -1;}
 .gt_table {width: 100% !important;}
@@ -199,6 +200,8 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
             caption = item.caption
             meta = None if item.is_table else item.content.layout.meta
             note = meta.get("censor_note") if isinstance(meta, dict) else None
+            if note and "censor" in caption.lower():  # the caption says how; add only where marks are left out
+                note = note.split(". ", 1)[1] if ". " in note else ""
             if note and note not in caption:
                 caption = f"{caption} {note}".strip()
             cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
