@@ -92,11 +92,50 @@ def test_every_format_opens_at_the_requested_size(figures, prov, name, size):
     assert ph == pytest.approx(geo.height_mm / 25.4 * 72, abs=1.0)
 
 
-def test_design_width_widens_the_canvas_not_the_file(figures, prov):
+def test_every_size_is_laid_out_on_its_own_canvas(figures, prov):
+    # a wide screen diagram is drawn again for the column, not laid out wide and scaled
+    # down (that made CONSORT text 2.4 pt at single column)
     wide = geometry(figures["consort"], "single", prov)
-    plain = geometry(figures["generic"], "single", prov)
-    assert wide.layout_width == 1300 and plain.layout_width == SIZES["single"].layout_width
-    assert wide.width_mm == plain.width_mm == 85.0
+    assert wide.layout_width == SIZES["single"].layout_width and wide.width_mm == 85.0
+    assert geometry(figures["consort"], "double", prov).layout_width == SIZES["double"].layout_width
+
+
+@needs_chromium
+def test_journal_formats_tiff_eps_dpi_and_footer_options(figures, prov):
+    from PIL import Image
+
+    fig = figures["generic"]
+    geo = geometry(fig, "single", prov)
+    png = figure_bytes(fig, "png", "single", prov, dpi=600)
+    assert png_dpi(png) == pytest.approx(600, abs=0.01)
+    assert abs(png_size(png)[0] - geo.pixels(600)[0]) <= 1
+    tiff = figure_bytes(fig, "tiff", "single", prov, dpi=1200)
+    with Image.open(io.BytesIO(tiff)) as im:
+        assert im.format == "TIFF" and im.info.get("compression") == "tiff_lzw"
+        assert round(im.info["dpi"][0]) == 1200 and abs(im.size[0] - geo.pixels(1200)[0]) <= 1
+    eps = figure_bytes(fig, "eps", "single", prov)
+    assert eps.startswith(b"%!PS-Adobe") and b"EPSF" in eps[:40]
+    bbox = re.search(rb"%%BoundingBox: (\d+) (\d+) (\d+) (\d+)", eps)
+    assert bbox and abs(int(bbox.group(3)) - int(bbox.group(1)) - geo.points()[0]) <= 2
+    off = geometry(fig, "single", prov, footer="off")
+    assert off.footer_height == 0 and off.height_mm < geo.height_mm
+    svg = figure_bytes(fig, "svg", "single", prov, footer="caption").decode()
+    assert "SYNTHETIC DATA" not in re.sub(r"<style>.*?</style>", "", svg, flags=re.S)
+    from dashboard.figures.export import caption_text
+
+    assert "SYNTHETIC DATA" in caption_text(prov, title="OS") and prov.content_hash[:12] in caption_text(prov)
+    with pytest.raises(ValueError):
+        figure_bytes(fig, "png", "single", prov, dpi=72)
+    with pytest.raises(ValueError):
+        figure_bytes(fig, "png", "single", prov, footer="inside")
+
+
+@needs_chromium
+def test_fonts_are_embedded(figures, prov):
+    pdf = figure_bytes(figures["generic"], "pdf", "single", prov)
+    assert b"LiberationSans" in pdf and b"/FontFile2" in pdf
+    svg = figure_bytes(figures["generic"], "svg", "single", prov).decode()
+    assert "@font-face{font-family:'Liberation Sans'" in svg and "base64," in svg
 
 
 @needs_chromium
@@ -148,9 +187,11 @@ def test_xlsx_round_trip_with_provenance_sheet(prov):
     wb = openpyxl.load_workbook(io.BytesIO(table_bytes(TABLE, "xlsx", "Patients by site", prov)))
     assert wb.sheetnames == ["table", "provenance"]
     rows = list(wb["table"].iter_rows(values_only=True))
-    assert list(rows[0]) == TABLE.columns
-    assert [list(r) for r in rows[1: TABLE.height + 1]] == [list(r) for r in TABLE.iter_rows()]
-    footer = " ".join(str(r[0]) for r in rows[TABLE.height + 1:] if r[0])
+    assert rows[0][0] == "Patients by site"  # the title on the sheet, the header two rows down
+    assert list(rows[2]) == TABLE.columns
+    assert [list(r) for r in rows[3: TABLE.height + 3]] == [list(r) for r in TABLE.iter_rows()]
+    assert wb["table"].freeze_panes == "B4"
+    footer = " ".join(str(r[0]) for r in rows[TABLE.height + 3:] if r[0])
     assert "SYNTHETIC DATA" in footer and prov.content_hash[:12] in footer
     meta = {r[0]: r[1] for r in wb["provenance"].iter_rows(values_only=True)}
     assert meta["content_hash"] == prov.content_hash and meta["title"] == "Patients by site"
@@ -162,7 +203,7 @@ def test_xlsx_never_writes_formulas(prov):
 
     df = pl.DataFrame({"x": ["=1+1", "@SUM(A1)", "+cmd"]})
     ws = openpyxl.load_workbook(io.BytesIO(table_bytes(df, "xlsx", "t", prov)))["table"]
-    assert [c.data_type for c in ws["A"][1:4]] == ["s", "s", "s"]
+    assert [c.data_type for c in ws["A"][3:6]] == ["s", "s", "s"]
 
 
 def test_html_has_title_footer_and_no_external_resource(prov):

@@ -16,6 +16,7 @@ from scipy import stats
 from streamlit.testing.v1 import AppTest
 
 from builders import ConStore, Registry, d, served_demo
+from dashboard.figures._theme import GROUP_SHORT
 from dashboard.filters import CohortFilter
 from dashboard.queries.qol import (
     select_available_scales,
@@ -354,4 +355,4 @@ def test_filter_changes_the_qol_n(db):
     assert rect == (ref["n_answered"].sum(), ref["n_expected"].sum())
     assert rect[1] < all_n[1]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert {t["name"] for t in spec["data"] if t.get("name")} <= {"W&W", "LE / ESD / EMR", "Radical surgery", "Systemic only"}
+    assert {t["name"] for t in spec["data"] if t.get("name")} <= set(GROUP_SHORT.values())

@@ -100,3 +100,64 @@ def test_report_download_is_audited(store):
     row = log.row(0, named=True)
     assert row["actor"] == "li@h.example" and row["role"] == "viewer"
     assert '"site": ["RECTUM"]' in row["detail"] and '"format": "html"' in row["detail"]
+
+
+@pytest.fixture(scope="module")
+def report_pdf_bytes(report):
+    return report_pdf(report[0])
+
+
+def test_report_pdf_is_a_document(report_pdf_bytes, store):
+    """Page numbers on every page, a running header with the data status, nothing outside
+    the pages, landscape pages for wide tables, bookmarks and a contents page with page
+    numbers, a title page with the data cut-off."""
+    import io
+
+    import pypdf
+
+    from pdfcheck import analyse_pdf
+
+    lay = analyse_pdf(report_pdf_bytes)
+    assert lay.pages >= 6
+    assert not lay.outside, lay.outside[:5]
+    assert lay.min_size_pt >= 5.9
+    for i, text in enumerate(lay.page_texts, start=1):
+        assert f"Page {i} of {lay.pages}" in text
+        assert "MDT report - SYNTHETIC DATA, not real patients" in text
+    title = lay.page_texts[0]
+    assert "Data cut-off" in title and store.meta()["cutoff_date"] in title and "Prepared by" in title
+    reader = pypdf.PdfReader(io.BytesIO(report_pdf_bytes))
+    sizes = [(float(p.mediabox.width), float(p.mediabox.height)) for p in reader.pages]
+    assert any(w > h for w, h in sizes) and any(h > w for w, h in sizes)  # landscape for wide tables
+    # a table wider than WIDE_TABLE_COLUMNS is on landscape pages with its last column there
+    from dashboard.report import WIDE_TABLE_COLUMNS
+
+    wide = [it for s in collect_sections(store, FLT) for it in s.items
+            if it.is_table and it.content.width > WIDE_TABLE_COLUMNS]
+    assert wide
+    for it in wide:
+        first_col = it.content.columns[0].split(" / ")[0]
+        pages = [i for i, t in enumerate(lay.page_texts) if it.title in t or first_col in t.split("\n")[3:6]]
+        hit = [i for i in pages if sizes[i][0] > sizes[i][1]]
+        assert hit, it.title
+    def flat(items):
+        for o in items:
+            yield from flat(o) if isinstance(o, list) else [o.title]
+
+    marks = list(flat(reader.outline))
+    for page, _ in REPORT_PAGES:
+        assert page in marks
+    contents = next(t for t in lay.page_texts if "Contents" in t)
+    survival_page = next(i for i, t in enumerate(lay.page_texts, start=1) if t.lstrip().split("\n")[1:2] and
+                         "Survival" in t and "Organ-preservation survival" in t)
+    assert re.search(rf"Survival\s+{survival_page}\b", contents), contents
+
+
+def test_report_figures_fit_on_a_page(report):
+    # every figure is at most 234 mm tall and 175 mm wide (the report's column), so one
+    # fits a portrait A4 page with its heading
+    html = report[0].decode()
+    for b64 in re.findall(r"src='data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)'", html):
+        svg = base64.b64decode(b64)[:3000].decode("utf-8", "ignore")
+        h = float(re.search(r'height="([\d.]+)mm"', svg).group(1))
+        assert h <= 234.5

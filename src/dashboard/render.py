@@ -77,14 +77,31 @@ def html_to_png(html: str, *, selector: str | None = None, width: int = 1000, dp
     return set_png_dpi(_run(_with_page, shot, html, width, dpi / 96), dpi)
 
 
-def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4") -> bytes:
-    """Chromium's print to PDF (backgrounds printed, 12 mm margins)."""
+def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4", header: str = "",
+                footer: str = "") -> bytes:
+    """Chromium's print to PDF: the page size and margins of the document's CSS
+    ``@page`` rules (named pages for landscape sections), backgrounds printed, PDF
+    bookmarks from the headings, tagged PDF. With ``header`` / ``footer``: a running
+    header line, and a footer line with "Page n of N"."""
     def pdf(page) -> bytes:
         page.emulate_media(media="print")
-        return page.pdf(format=page_format, landscape=landscape, print_background=True,
-                        margin={"top": "12mm", "bottom": "12mm", "left": "12mm", "right": "12mm"})
+        kwargs: dict = {}
+        if header or footer:
+            style = "font-family:Liberation Sans,Arial,sans-serif;font-size:8px;color:#444;width:100%;padding:0 12mm"
+            kwargs = dict(display_header_footer=True,
+                          header_template=f"<div style='{style}'>{_esc(header)}</div>",
+                          footer_template=(f"<div style='{style};display:flex;justify-content:space-between'>"
+                                           f"<span>{_esc(footer)}</span><span>Page <span class='pageNumber'></span>"
+                                           " of <span class='totalPages'></span></span></div>"))
+        return page.pdf(format=page_format, landscape=landscape, print_background=True, prefer_css_page_size=True,
+                        outline=True, tagged=True,
+                        margin={"top": "18mm", "bottom": "16mm", "left": "12mm", "right": "12mm"}, **kwargs)
 
     return _run(_with_page, pdf, html, 1100, 1.0)
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def set_png_dpi(png: bytes, dpi: float) -> bytes:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import polars as pl
 
 from .figures.export import figure_bytes
 from .provenance import Provenance
 from .render import html_to_pdf
-from .tables.export import gt_html, suppress_small_cells
+from .tables.export import blocks_from_heads, gt_html, suppress_small_cells
 
 
 @dataclass(frozen=True)
@@ -55,25 +56,54 @@ class ReportSection:
     note: str = ""
 
 
+WIDE_TABLE_COLUMNS = 8  # tables with more columns go on a landscape page
+PAGE_SIZES = ("A4", "Letter")
+
 _CSS = """
-body {font-family: 'Source Sans Pro', Arial, sans-serif; color: #111; margin: 0 auto; max-width: 1000px;
-      padding: 16px 24px; background: white;}
+body {font-family: 'Liberation Sans', Arial, 'Noto Sans CJK SC', sans-serif; color: #111; margin: 0 auto;
+      max-width: 1840px; padding: 16px 32px; background: white;}
 h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px; border-bottom: 2px solid #0072B2;
       padding-bottom: 3px; break-after: avoid;} h3 {font-size: 16px; margin: 18px 0 4px; break-after: avoid;}
 .synthetic {background: #fff3cd; border-left: 6px solid #e0a800; color: #5c4400; padding: 8px 12px;
       border-radius: 4px; font-size: 15px; margin: 8px 0;}
+.imported {background: #e8f1fb; border-left: 6px solid #0072B2; color: #0b3a63; padding: 8px 12px;
+      border-radius: 4px; font-size: 15px; margin: 8px 0;}
 .prov {font-size: 13px; color: #333; border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; margin: 8px 0;}
-.prov td {padding: 1px 10px 1px 0; vertical-align: top;}
+.prov td {padding: 2px 12px 2px 0; vertical-align: top;}
 .caption {font-size: 13px; color: #333; margin: 0 0 6px;}
-.item {break-inside: avoid; margin-bottom: 14px;}
-.fig img {width: 100%; height: auto; display: block;}
-.toc {font-size: 14px;} .foot {font-size: 11px; color: #555; margin-top: 24px; border-top: 1px solid #ccc;}
-@media print { body {max-width: none; padding: 0;} h2 {break-before: page;} h2.first {break-before: avoid;} }
+.item {break-inside: avoid; margin-bottom: 14px; min-width: 0;}
+.fig img {max-width: 100%; height: auto; display: block;}
+@media screen { .fig img {width: 100%; max-width: 1100px;} }
+.items {display: grid; grid-template-columns: repeat(auto-fill, minmax(860px, 1fr)); gap: 8px 28px; align-items: start;}
+.item.table {grid-column: 1 / -1;}
+.gt_table {width: 100% !important;}
+.toc {font-size: 15px;} .toc ol {padding-left: 22px;} .toc li {margin: 3px 0;}
+.toc .pg {float: right;} .toc a {color: #0b3a63; text-decoration: none;}
+.title-page .registry {font-size: 15px; color: #333;} .title-page h1 {font-size: 30px; margin-top: 24px;}
+.keys {display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; margin: 12px 0;}
+.key {border: 1px solid #c9d3dd; border-radius: 6px; padding: 10px 12px;}
+.key .v {font-size: 28px; font-weight: bold; color: #0b3a63;} .key .l {font-size: 13px; color: #333;}
+.foot {font-size: 11px; color: #555; margin-top: 24px; border-top: 1px solid #ccc;}
+@page {size: A4; margin: 18mm 12mm 16mm 12mm;}
+@page wide {size: A4 landscape; margin: 16mm 12mm 14mm 12mm;}
+@media print {
+  body {max-width: none; padding: 0;}
+  .items {display: block;}
+  .title-page, .toc-page, .keys-page {break-after: page;}
+  h2 {break-before: page;}
+  .fig img {max-height: 215mm; width: auto; margin: 0 auto;}
+  .wide {page: wide;}
+  .wide .gt_table {font-size: 10px !important;}
+  .wide .fig img {max-height: 150mm;}
+}
 """
 
 
-def _figure_html(item: ReportItem, presentation: bool) -> str:
-    svg = figure_bytes(item.content, "svg", "double", None, presentation=presentation)
+def _figure_html(item: ReportItem, presentation: bool, suppress_below: int | None = None) -> str:
+    # fonts not embedded per figure: the report names Liberation Sans, which the server
+    # prints with; a reader's browser without it falls back to Arial (same metrics)
+    svg = figure_bytes(item.content, "svg", "double", None, presentation=presentation, suppress_below=suppress_below,
+                       embed_fonts=False)
     b64 = base64.b64encode(svg).decode("ascii")
     return f"<div class='fig'><img alt='{html.escape(item.title)}' src='data:image/svg+xml;base64,{b64}'></div>"
 
@@ -81,56 +111,178 @@ def _figure_html(item: ReportItem, presentation: bool) -> str:
 def _table_html(item: ReportItem, suppress_below: int | None) -> str:
     df = item.content
     if suppress_below is not None:
-        df = suppress_small_cells(df, suppress_below, list(item.count_columns) if item.count_columns else None)
+        df = suppress_small_cells(df, suppress_below, list(item.count_columns) if item.count_columns else None,
+                                  blocks=blocks_from_heads(df.height, item.bold_rows))
     return gt_html(df, item.title, [], bold_rows=item.bold_rows, font_px=13)
 
 
+def _key_numbers(sections: Sequence[ReportSection], provenance: Provenance) -> list[tuple[str, str]]:
+    """Key numbers for the summary page: the first two-column (label, count) table of the
+    first section (the Overview's "Registry at a glance"), and N under the filters."""
+    keys: list[tuple[str, str]] = []
+    if provenance.n is not None:
+        keys.append(("Patients under the filters", f"{provenance.n:,}"))
+    for s in sections[:1]:
+        for item in s.items:
+            if item.is_table and item.content.width == 2 and item.content.height <= 12:
+                for label, value in item.content.iter_rows():
+                    keys.append((str(label), f"{value:,}" if isinstance(value, int) else str(value)))
+                break
+    return keys
+
+
 def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, title: str = "MDT report",
-                 suppress_below: int | None = None, presentation: bool = False) -> bytes:
-    """The report as one self-contained HTML file (UTF-8 bytes).
+                 suppress_below: int | None = None, presentation: bool = False,
+                 meta: Mapping[str, Any] | None = None, meeting_date: str | None = None,
+                 prepared_by: str | None = None, registry: str = "NOR-MP registry (NCT07642323)") -> bytes:
+    """The report as one self-contained HTML file (UTF-8 bytes), laid out as a document.
+
+    A title page (registry, data status synthetic or imported with the data cut-off
+    date, filters, N, meeting date, prepared by), a contents page (page numbers filled in
+    by :func:`report_pdf`), a page of key numbers, then one section per page of the app.
+    Tables with more than :data:`WIDE_TABLE_COLUMNS` columns go on a landscape page;
+    figures are never taller than a page, so never split. On screen the figures sit two
+    abreast on a 1920-wide display.
 
     Parameters
     ----------
     sections : one per page, in page order.
     provenance : the data, filters and N the report was made under (stated at the top
         and at the bottom; "SYNTHETIC DATA" banner for the demonstration registry).
-    suppress_below : small-cell suppression threshold for every table (figures are
-        drawn as on screen; the header says so).
+    suppress_below : small-cell suppression threshold for every table and for the counts
+        figures write (at-risk numbers, box counts).
     presentation : figures in the presentation look.
+    meta : the store's meta (``cutoff_date``); meeting_date, prepared_by: for the title page.
     """
     if not isinstance(provenance, Provenance):
         raise TypeError("provenance must be a Provenance")
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    if provenance.synthetic:
-        parts.append("<div class='synthetic'><b>SYNTHETIC DEMONSTRATION DATA - not real patients.</b> "
-                     f"{html.escape(provenance.detail)}, built {html.escape(provenance.built_at[:10])}.</div>")
-    rows = [("Data", provenance.lines()[0]), ("Filters", provenance.filter_text),
-            ("Patients", provenance.n_text or "-"), ("Made with", f"{provenance.lines()[2]}")]
+    meta = meta or {}
+    cutoff = str(meta.get("cutoff_date") or meta.get("data_cutoff") or "not recorded")
+    status = (f"SYNTHETIC DEMONSTRATION DATA - not real patients ({provenance.detail})" if provenance.synthetic
+              else f"Imported registry data ({provenance.detail}), loaded {provenance.built_at[:10]}")
+    banner = ("<div class='synthetic'><b>SYNTHETIC DEMONSTRATION DATA - not real patients.</b> "
+              f"{html.escape(provenance.detail)}, built {html.escape(provenance.built_at[:10])}.</div>"
+              if provenance.synthetic else
+              f"<div class='imported'><b>Imported registry data.</b> Data cut-off {html.escape(cutoff)}.</div>")
+    rows = [("Registry", registry), ("Data", status), ("Data cut-off", cutoff),
+            ("Content hash", provenance.hash_short), ("Filters", provenance.filter_text),
+            ("Patients", provenance.n_text or "-"), ("Meeting date", meeting_date or provenance.exported_at[:10]),
+            ("Prepared by", prepared_by or "-"), ("Made with", provenance.lines()[2])]
     if suppress_below:
-        rows.append(("Suppression", f"table counts from 1 to {suppress_below - 1} shown as <{suppress_below}; "
-                                    "percentages of suppressed cells blank; figures unchanged"))
-    parts.append("<table class='prov'>" + "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>"
-                                                   for k, v in rows) + "</table>")
-    parts.append("<div class='toc'><b>Contents</b><ol>" + "".join(
-        f"<li><a href='#s{i}'>{html.escape(s.page)}</a></li>" for i, s in enumerate(sections)) + "</ol></div>")
+        rows.append(("Suppression", f"counts from 1 to {suppress_below - 1} shown as <{suppress_below} in tables "
+                                    "and figures; percentages of suppressed cells blank; (s): withheld so that "
+                                    "a suppressed count cannot be worked out from a total"))
+    parts = ["<div class='title-page'>", f"<p class='registry'>{html.escape(registry)}</p>",
+             f"<h1>{html.escape(title)}</h1>", banner,
+             "<table class='prov'>" + "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>"
+                                              for k, v in rows) + "</table></div>"]
+    parts.append("<div class='toc-page'><div class='toc'><b>Contents</b><ol>" + "".join(
+        f"<li><a href='#s{i}'>{html.escape(s.page)}</a><span class='pg' data-sec='s{i}'></span></li>"
+        for i, s in enumerate(sections)) + "</ol></div></div>")
+    keys = _key_numbers(sections, provenance)
+    if keys:
+        parts.append("<div class='keys-page'><h3>Key numbers</h3><div class='keys'>" + "".join(
+            f"<div class='key'><div class='v'>{html.escape(v)}</div><div class='l'>{html.escape(k)}</div></div>"
+            for k, v in keys) + f"</div><p class='caption'>{html.escape(provenance.filter_text)}. "
+            f"{html.escape(status)}. Data cut-off {html.escape(cutoff)}.</p></div>")
     for i, section in enumerate(sections):
-        parts.append(f"<h2 id='s{i}' class='{'first' if i == 0 else ''}'>{html.escape(section.page)}</h2>")
+        parts.append(f"<h2 id='s{i}'>{html.escape(section.page)}</h2>")
         if section.note:
             parts.append(f"<p class='caption'>{html.escape(section.note)}</p>")
         if not section.items:
             parts.append("<p class='caption'>Nothing to show for these filters.</p>")
+        block: list[str] = []
         for item in section.items:
-            body = _table_html(item, suppress_below) if item.is_table else _figure_html(item, presentation)
+            wide = item.is_table and item.content.width > WIDE_TABLE_COLUMNS
+            body = (_table_html(item, suppress_below) if item.is_table
+                    else _figure_html(item, presentation, suppress_below))
             head = "" if item.is_table else f"<h3>{html.escape(item.title)}</h3>"
-            cap = f"<p class='caption'>{html.escape(item.caption)}</p>" if item.caption else ""
-            parts.append(f"<div class='item'>{head}{cap}{body}</div>")
+            caption = item.caption
+            meta = None if item.is_table else item.content.layout.meta
+            note = meta.get("censor_note") if isinstance(meta, dict) else None
+            if note and "censor" in caption.lower():  # the caption says how; add only where marks are left out
+                note = note.split(". ", 1)[1] if ". " in note else ""
+            if note and note not in caption:
+                caption = f"{caption} {note}".strip()
+            cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
+            piece = f"<div class='item{' table' if item.is_table else ''}'>{head}{cap}{body}</div>"
+            if wide:
+                if block:
+                    parts.append("<div class='items'>" + "".join(block) + "</div>")
+                    block = []
+                parts.append(f"<div class='wide'>{piece}</div>")
+            else:
+                block.append(piece)
+        if block:
+            parts.append("<div class='items'>" + "".join(block) + "</div>")
     parts.append("<div class='foot'>" + "<br>".join(html.escape(x) for x in provenance.lines()) + "</div>")
+    running = ("MDT report - SYNTHETIC DATA, not real patients" if provenance.synthetic
+               else f"MDT report - imported registry data, cut-off {cutoff}")
     doc = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+           f"<meta name='running-header' content='{html.escape(running, quote=True)}'>"
+           f"<meta name='running-footer' content='{html.escape(provenance.hash_short + ' - ' + provenance.exported_at, quote=True)}'>"
            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
     return doc.encode("utf-8")
 
 
-def report_pdf(report_html: bytes | str) -> bytes:
-    """The report printed to PDF by Chromium (A4 portrait; nothing fetched)."""
+def _meta(text: str, name: str) -> str:
+    m = re.search(rf"<meta name='{name}' content='([^']*)'>", text)
+    return m.group(1) if m else ""
+
+
+def report_pdf(report_html: bytes | str, *, page_format: str = "A4") -> bytes:
+    """The report printed to PDF by Chromium (nothing fetched): A4 (or Letter) portrait,
+    landscape pages for wide tables, a running header with the data status, page
+    numbers ("Page n of N") in the footer, PDF bookmarks from the headings, and the
+    contents page with each section's page number (a first print finds them)."""
+    if page_format not in PAGE_SIZES:
+        raise ValueError(f"page_format must be one of {PAGE_SIZES}")
     text = report_html.decode("utf-8") if isinstance(report_html, bytes) else report_html
-    return html_to_pdf(text)
+    if page_format != "A4":
+        text = text.replace("size: A4;", f"size: {page_format};").replace("size: A4 landscape;",
+                                                                           f"size: {page_format} landscape;")
+    header, footer = _meta(text, "running-header"), _meta(text, "running-footer")
+    first = html_to_pdf(text, header=header, footer=footer)
+    heads = [(sid, html.unescape(t)) for sid, t in re.findall(r"<h2 id='(s\d+)'>(.*?)</h2>", text)]
+    pages = _section_pages(first, heads)
+    if not pages:
+        return first
+
+    def fill(m: re.Match) -> str:
+        return f"<span class='pg' data-sec='{m.group(1)}'>{pages.get(m.group(1), '')}</span>"
+
+    return html_to_pdf(re.sub(r"<span class='pg' data-sec='(s\d+)'></span>", fill, text), header=header, footer=footer)
+
+
+def _section_pages(pdf: bytes, heads: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Section id -> page number (1-based), from the PDF's bookmarks, matched to the
+    section headings in order (the contents page fills in at most two digits, so the
+    second print does not move a heading)."""
+    import io
+
+    import pypdf
+
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    marks: list[tuple[str, int]] = []
+
+    def walk(items) -> None:
+        for o in items:
+            if isinstance(o, list):
+                walk(o)
+                continue
+            try:
+                marks.append((str(o.title).strip(), reader.get_destination_page_number(o) + 1))
+            except Exception:  # noqa: BLE001 - a bookmark without a page
+                continue
+
+    walk(reader.outline)
+    marks.sort(key=lambda m: m[1])
+    out: dict[str, int] = {}
+    pos = 0
+    for sid, title in heads:
+        for j in range(pos, len(marks)):
+            if marks[j][0] == title.strip():
+                out[sid] = marks[j][1]
+                pos = j + 1
+                break
+    return out

@@ -9,6 +9,7 @@ and its group share a colour (WW = NOM, LE = OPFS, RO, SYSTEMIC).
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import plotly.graph_objects as go
@@ -21,6 +22,9 @@ OKABE_ITO = {
 _O = OKABE_ITO
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1f2933")
+# Exports: the fonts the project installs (scripts/system-deps.sh), metric-compatible with
+# Arial / Helvetica, and Noto Sans CJK for Chinese text; embedded in PDF, EPS and SVG.
+FONT_FAMILY = "Liberation Sans, Arial, Helvetica, Noto Sans CJK SC, sans-serif"
 STRATEGY_COLOURS = {
     "WW": _O["bluish_green"], "LE": _O["blue"], "ESD": _O["sky_blue"], "EMR": _O["reddish_purple"],
     "ESD_EMR": _O["sky_blue"], "RO": _O["vermillion"], "SYSTEMIC": _O["orange"], "NONE": _O["grey"],
@@ -30,14 +34,65 @@ GROUP_COLOURS = {
     "NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], "RO": STRATEGY_COLOURS["RO"],
     "SYSTEMIC": STRATEGY_COLOURS["SYSTEMIC"], "OP": STRATEGY_COLOURS["WW"], "MISSING": _O["grey"],
 }
+# Categories that are not strategies get their own colours, never a strategy's (Paul Tol's
+# muted colour-blind-safe scheme; LARS a sequential scale from none to major).
+TOL_MUTED = {"indigo": "#332288", "cyan": "#88CCEE", "teal": "#44AA99", "green": "#117733", "olive": "#999933",
+             "sand": "#DDCC77", "rose": "#CC6677", "wine": "#882255", "purple": "#AA4499", "grey": "#DDDDDD"}
+_T = TOL_MUTED
 STATUS_COLOURS = {
-    "ORGAN_PRESERVED": _O["bluish_green"], "RESECTED_NED": _O["blue"], "REGROWTH_SALVAGED": _O["orange"],
-    "REGROWTH_NOT_SALVAGED": _O["vermillion"], "RECURRENCE_SALVAGED": _O["sky_blue"],
-    "WITH_DISEASE": _O["reddish_purple"], "DEAD": _O["black"],
+    "ORGAN_PRESERVED": _T["teal"], "RESECTED_NED": _T["cyan"], "REGROWTH_SALVAGED": _T["sand"],
+    "REGROWTH_NOT_SALVAGED": _T["rose"], "RECURRENCE_SALVAGED": _T["green"], "WITH_DISEASE": _T["wine"],
+    "DEAD": "#222222",
     "LOST_TO_FU": "#BBBBBB",
 }
-RESPONSE_COLOURS = {"CCR": _O["bluish_green"], "NEAR_CCR": _O["orange"], "NON_CCR": _O["vermillion"],
-                    "NOT_ASSESSED": _O["grey"]}
+RESPONSE_COLOURS = {"CCR": _T["indigo"], "NEAR_CCR": _T["purple"], "NON_CCR": _T["olive"],
+                    "NOT_ASSESSED": "#999999"}
+LARS_COLOURS = {"NO_LARS": "#C6DBEF", "MINOR": "#6BAED6", "MAJOR": "#08306B"}  # sequential blues
+
+# One label per strategy group everywhere (long where there is room, short in a tight
+# legend); a patient without a recorded strategy is "No strategy recorded".
+GROUP_LABELS = {"NOM": "Watch & Wait (NOM)", "OPFS": "Local excision / endoscopic resection (OPFS)",
+                "RO": "Radical surgery (RO)", "SYSTEMIC": "Systemic therapy only"}
+GROUP_SHORT = {"NOM": "Watch & Wait", "OPFS": "Local / endoscopic resection", "RO": "Radical surgery",
+               "SYSTEMIC": "Systemic therapy only"}
+NO_STRATEGY = "No strategy recorded"
+
+
+def group_label(code: str | None, *, short: bool = False) -> str:
+    """The one display label of a strategy group (``None`` / ``"NONE"``: no strategy)."""
+    if code in (None, "NONE", "MISSING"):
+        return NO_STRATEGY
+    return (GROUP_SHORT if short else GROUP_LABELS).get(code, str(code))
+
+
+def _luminance(hex_colour: str) -> float:
+    h = hex_colour.lstrip("#")
+    rgb = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(fg: str, bg: str = "#ffffff") -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+    a, b = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def readable(colour: str, bg: str = "#ffffff", ratio: float = 4.5) -> str:
+    """``colour`` darkened (mixed with black, hue kept) until its text on ``bg`` meets
+    ``ratio`` (WCAG AA: 4.5:1); colours that already do are returned as they are."""
+    if not (isinstance(colour, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", colour)):
+        return colour
+    h = colour.lstrip("#")
+    rgb = [int(h[i:i + 2], 16) for i in (0, 2, 4)]
+    k = 1.0
+    out = colour
+    while contrast(out, bg) < ratio and k > 0:
+        k -= 0.05
+        out = "#" + "".join(f"{max(0, round(c * k)):02x}" for c in rgb)
+    return out
+
+
 # Default colour sequence for traces that are not a strategy, status or response.
 COLORWAY = [_O[k] for k in ("blue", "orange", "bluish_green", "reddish_purple", "sky_blue", "vermillion",
                             "black", "yellow")]
@@ -98,8 +153,28 @@ def presentation_figure(fig: go.Figure) -> go.Figure:
     -------
     go.Figure : a new figure; ``layout.meta["presentation"]`` is True.
     """
-    spec = copy.deepcopy(fig.to_plotly_json())
+    return go.Figure(presentation_spec(copy.deepcopy(fig.to_plotly_json())))
+
+
+def _readable_text(node: Any, parent: str | None = None) -> None:
+    """In place: every text colour under a font-like key meets WCAG AA on white."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "color" and parent in _FONT_KEYS and isinstance(value, str):
+                node[key] = readable(value)
+            else:
+                _readable_text(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            _readable_text(item, parent)
+
+
+def presentation_spec(spec: dict) -> dict:
+    """:func:`presentation_figure` on a plotly JSON spec, in place (and returned); text
+    colours (at-risk numbers in a stratum's colour, annotations) are darkened where
+    needed to meet WCAG AA contrast (4.5:1) on white."""
     _scale(spec, None)
+    _readable_text(spec)
     layout = spec.setdefault("layout", {})
     font = dict(layout.get("font") or {})
     font.update(family=PRESENT_FONT["family"], color=PRESENT_FONT["color"],
@@ -116,12 +191,13 @@ def presentation_figure(fig: go.Figure) -> go.Figure:
             ax.setdefault("linewidth", 2)
             ax.setdefault("gridwidth", 1.5)
             ax.setdefault("tickwidth", 2)
-    out = go.Figure(spec)
-    for trace in out.data:
-        if trace.type == "scatter" and "lines" in (trace.mode or "lines"):
-            if trace.line.width is None:
-                trace.line.width = PRESENT_MIN_LINE
-        elif trace.type == "sankey":
-            trace.node.pad = max(28, (trace.node.pad or 20) * 2)
-            trace.node.thickness = max(24, (trace.node.thickness or 20) * 1.4)
-    return out
+    for trace in spec.get("data", []):
+        if trace.get("type", "scatter") == "scatter" and "lines" in (trace.get("mode") or "lines"):
+            line = trace.setdefault("line", {})
+            if line.get("width") is None:
+                line["width"] = PRESENT_MIN_LINE
+        elif trace.get("type") == "sankey":
+            node = trace.setdefault("node", {})
+            node["pad"] = max(28, (node.get("pad") or 20) * 2)
+            node["thickness"] = max(24, (node.get("thickness") or 20) * 1.4)
+    return spec

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from ..queries.cohort import ConsortFlow, FlowNode
 from ._theme import FONT, RESPONSE_COLOURS, STATUS_COLOURS, STRATEGY_COLOURS, rgba
+from .export import Frame, layout_params, register_layout, with_layout_kind
 
 STATUS_SHORT = {
     "ORGAN_PRESERVED": "organ preserved",
@@ -40,7 +41,8 @@ def _wrap(text: str, chars: int) -> str:
     return "<br>".join(html.escape(x) for x in lines)
 
 
-def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool = False) -> go.Figure:
+def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool = False,
+                   width: int | None = None, font: int | None = None) -> go.Figure:
     """Draw the flow: registered -> excluded (reasons) | received immunotherapy ->
     restaging response -> initial strategy -> status at last follow-up.
 
@@ -49,15 +51,20 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     flow : counts from :func:`dashboard.queries.cohort.select_consort_flow`.
     title : heading above the diagram (e.g. the registry part in side-by-side view).
     compact : smaller type for a half-width diagram.
+    width, font : the canvas width and the type size (px) to lay the boxes out for
+        (default: the screen's, 900 px / 14 px; 480 / 12 when compact). The export
+        layout step draws the diagram again for the column it goes into.
 
     Returns
     -------
     go.Figure : boxes are layout shapes with annotations; hovering a box gives its
         breakdown. The y axis runs in pixels from the top.
     """
-    fs = 12 if compact else 14
-    small = 11 if compact else 13
-    line_px = 17 if compact else 19
+    canvas = width or (480 if compact else 900)
+    fs = font or (12 if compact else 14)
+    small = fs if font else fs - 1
+    line_px = round(fs * 1.36)
+    CH = 0.58 * fs  # average glyph width (px)
     shapes: list[dict] = []
     notes: list[dict] = []
     hover_x, hover_y, hover_text = [], [], []
@@ -85,28 +92,42 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     strategies = flow.stage("strategy")
     statuses = {s.id: [flow.node(t) for t, _ in flow.children(s.id)] for s in strategies}
 
-    top = 44 if title else 8
-    bh = 50 if compact else 56
-    box(0.33, 0.67, top, bh, GREY, label(reg))
+    def lines_of(text: str) -> int:
+        return text.count("<br>") + 1
+
+    top = round(fs * 3.1) if title else 8
+    centre_chars = max(10, int(0.34 * canvas / CH) - 2)
+    reg_text, ici_text = label(reg, chars=centre_chars), label(ici, chars=centre_chars)
+    bh = max(50 if compact else 56, 12 + line_px * max(lines_of(reg_text), lines_of(ici_text)))
+    box(0.33, 0.67, top, bh, GREY, reg_text)
     reg_bottom = top + bh
-    exc_h = 12 + line_px * (1 + max(1, len(reasons)))
+    exc_chars = max(10, int(0.28 * canvas / (0.6 * small)) - 1)
+    exc_lines = [f"<b>Excluded</b>  n = {exc.n:,}"] + [_wrap(f"{r.n:,}  {r.label}", exc_chars) for r in reasons]
+    if not reasons:
+        exc_lines.append("none")
+    exc_h = 12 + line_px * sum(lines_of(x) for x in exc_lines)
     ici_top = reg_bottom + max(70, exc_h - 10)
     mid = (reg_bottom + ici_top) / 2
     exc_top = mid - exc_h / 2
-    exc_lines = [f"<b>Excluded</b>  n = {exc.n:,}"] + [f"{r.n:,}  {html.escape(r.label)}" for r in reasons]
-    if not reasons:
-        exc_lines.append("none")
     box(0.70, 0.995, exc_top, exc_h, GREY, "<br>".join(exc_lines), align="left")
     line(0.5, reg_bottom, 0.5, ici_top)
     line(0.5, mid, 0.70, mid)
-    box(0.33, 0.67, ici_top, bh, GREY, label(ici))
+    box(0.33, 0.67, ici_top, bh, GREY, ici_text)
     ici_bottom = ici_top + bh
+
+    def row_plan(nodes, denom):
+        k = max(1, len(nodes))
+        gap = 0.012
+        w = (1 - gap * (k + 1)) / k
+        chars = max(6, int(w * canvas / CH) - 1)
+        texts = [label(n, denom, chars) for n in nodes]
+        return chars, max([lines_of(t) for t in texts] + [3])
 
     def row(nodes, top_y, height, colours, denom):
         k = max(1, len(nodes))
         gap = 0.012
         width = (1 - gap * (k + 1)) / k
-        chars = max(6, int(width * (480 if compact else 900) / (fs * 0.6)))
+        chars = max(6, int(width * canvas / CH) - 1)
         centres = []
         for i, n in enumerate(nodes):
             x0 = gap + i * (width + gap)
@@ -120,16 +141,18 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
         return centres, width
 
     resp_top = max(ici_bottom, exc_top + exc_h) + 40
-    resp_x, _ = row(responses, resp_top, bh, RESPONSE_COLOURS, ici.n)
+    resp_h = max(bh, 12 + line_px * row_plan(responses, ici.n)[1])
+    resp_x, _ = row(responses, resp_top, resp_h, RESPONSE_COLOURS, ici.n)
     bus1 = resp_top - 20
     line(0.5, ici_bottom, 0.5, bus1)
     line(min(resp_x + [0.5]), bus1, max(resp_x + [0.5]), bus1)
     for x in resp_x:
         line(x, bus1, x, resp_top)
-    resp_bottom = resp_top + bh
+    resp_bottom = resp_top + resp_h
 
     strat_top = resp_bottom + 46
-    strat_h = bh + (line_px if len(strategies) > 4 else 0)
+    strat_chars, strat_lines = row_plan(strategies, ici.n)
+    strat_h = max(bh + (line_px if len(strategies) > 4 else 0), 12 + line_px * strat_lines)
     strat_x, strat_w = row(strategies, strat_top, strat_h, STRATEGY_COLOURS, ici.n)
     bus2 = strat_top - 23
     for x in resp_x:
@@ -140,15 +163,21 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     strat_bottom = strat_top + strat_h
 
     status_top = strat_bottom + 26
-    max_lines = max([len(v) for v in statuses.values()] + [1])
-    status_h = 12 + line_px * (max_lines + 1)
-    for x, s in zip(strat_x, strategies):
+    status_chars = max(6, int(strat_w * canvas / (0.56 * small)) - 1)
+    blocks = {}
+    for s in strategies:
         kids = statuses[s.id]
-        lines = ["<i>Status at last follow-up</i>"] + [
-            f"<b>{k.n:,}</b> {STATUS_SHORT.get(k.code, k.label)}" for k in kids
-        ]
+        head = "Status at last follow-up" if status_chars >= 24 else "Status at last FU"
+        lines = [f"<i>{_wrap(head, status_chars)}</i>"] + [
+            _wrap(f"{k.n:,} {STATUS_SHORT.get(k.code, k.label)}", status_chars).replace(f"{k.n:,}", f"<b>{k.n:,}</b>", 1)
+            for k in kids]
         if not kids:
             lines.append("none")
+        blocks[s.id] = lines
+    max_lines = max([sum(lines_of(x) for x in v) for v in blocks.values()] + [2])
+    status_h = 12 + line_px * max_lines
+    for x, s in zip(strat_x, strategies):
+        lines = blocks[s.id]
         x0 = x - strat_w / 2
         shapes.append(dict(type="rect", x0=x0, x1=x0 + strat_w, y0=status_top, y1=status_top + status_h,
                            line=dict(color="#b0bec5", width=1), fillcolor="rgba(255,255,255,0)", layer="below"))
@@ -167,7 +196,32 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
         shapes=shapes, annotations=notes, height=int(height), margin=dict(l=4, r=4, t=4, b=4),
         xaxis=dict(range=[0, 1], visible=False, fixedrange=True),
         yaxis=dict(range=[height, 0], visible=False, fixedrange=True),
-        plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", font=FONT, hoverlabel=dict(font_size=14),
-        dragmode=False,
+        plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", font={**FONT, "size": fs},
+        hoverlabel=dict(font_size=14), dragmode=False,
     )
-    return fig
+    return with_layout_kind(fig, "consort", title=title, compact=compact,
+                            nodes=[[n.id, n.stage, n.code, n.label, n.n, n.parent] for n in flow.nodes],
+                            edges=[list(e) for e in flow.edges])
+
+
+@register_layout("consort")
+def fit_consort(spec: dict, frame: Frame) -> None:
+    """Export layout of a :func:`consort_figure`: drawn again for the column's width with
+    type at the frame's size (the boxes grow to hold their wrapped labels), so a
+    single-column diagram keeps 6-pt type instead of being a scaled-down screen figure."""
+    p = layout_params(spec)
+    flow = ConsortFlow(tuple(FlowNode(*n) for n in p["nodes"]), tuple(tuple(e) for e in p["edges"]))
+    font = frame.min_font + (2 if frame.size == "slide" else 0)
+    if frame.presentation:
+        font = max(font, round(frame.min_font * 1.3), 18 if frame.size == "slide" else 0)
+    while True:  # the type steps down until the diagram fits the frame's height
+        fig = consort_figure(flow, title=p.get("title"), compact=bool(p.get("compact")), width=frame.width, font=font)
+        if fig.layout.height <= frame.max_height - 8 or font <= frame.min_font:
+            break
+        font -= 1
+    new = fig.to_plotly_json()
+    keep_meta = spec["layout"].get("meta")
+    spec["data"] = new["data"]
+    spec["layout"] = {**new["layout"], "meta": keep_meta}
+    if frame.presentation:
+        spec["layout"]["font"] = {**spec["layout"]["font"], "color": "#000000"}

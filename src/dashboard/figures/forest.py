@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from ._theme import FONT
+from .export import Frame, layout_params, register_layout, with_layout_kind
 
 MARK = "#1f4e79"
 
@@ -57,12 +58,12 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
         if r["heading"]:
             continue
         notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
-                          text=f"{r['n']:,}", xshift=10, font=dict(size=13)))
+                          text=f"{r['n']:,}", xshift=10, font=dict(size=13), name="n"))
         notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
-                          text=html.escape(r["text"]), xshift=shift2, font=dict(size=13)))
-    for text, shift in ((f"<b>{html.escape(n_title)}</b>", 10), (f"<b>{html.escape(value_title)}</b>", shift2)):
+                          text=html.escape(r["text"]), xshift=shift2, font=dict(size=13), name="est"))
+    for text, shift, name in ((f"<b>{html.escape(n_title)}</b>", 10, "n"), (f"<b>{html.escape(value_title)}</b>", shift2, "est")):
         notes.append(dict(x=1.0, xref="paper", y=-1, yref="y", xanchor="left", showarrow=False, text=text,
-                          xshift=shift, font=dict(size=13)))
+                          xshift=shift, font=dict(size=13), name=name))
     shapes = [] if overall is None else [dict(type="line", xref="x", yref="y domain", x0=100 * overall,
                                               x1=100 * overall, y0=0, y1=1,
                                               line=dict(color="#888", dash="dash", width=1.2))]
@@ -76,4 +77,87 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
     # explicit text colour: Streamlit's chart theme would grey out axis titles and ticks otherwise
     fig.update_xaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
     fig.update_yaxes(title_font_color=FONT["color"], tickfont_color=FONT["color"])
-    return fig
+    return with_layout_kind(fig, "forest", labels=rows["label"].to_list(), headings=rows["heading"].to_list(),
+                            n=[None if h else int(v) for h, v in zip(rows["heading"].to_list(), rows["n"].to_list())],
+                            x_title=x_title)
+
+
+def _wrap(text: str, chars: int) -> list[str]:
+    lines, cur = [], ""
+    for word in text.split():
+        if cur and len(cur) + 1 + len(word) > chars:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}".strip()
+    return lines + [cur] if cur else lines or [""]
+
+
+@register_layout("forest")
+def fit_forest(spec: dict, frame: Frame) -> None:
+    """Export layout of a :func:`forest_figure`: the text columns on the right as wide as
+    their widest entry (at single / 1.5 column the patient count joins the label, e.g.
+    "Rectum (789)"), subgroup labels wrapped into what is left beside a plot of at least
+    a quarter of the width, rows as tall as their wrapped labels; when that is taller
+    than the frame allows, the type steps down (never below ``frame.min_font``)."""
+    p = layout_params(spec)
+    layout = spec["layout"]
+    ya = layout.get("yaxis") or {}
+    start = max(frame.min_font, (ya.get("tickfont") or {}).get("size") or 13, (layout.get("font") or {}).get("size") or 12)
+    notes = layout.get("annotations") or []
+    labels, heads, counts = p.get("labels") or [], p.get("headings") or [], p.get("n") or []
+    if frame.narrow and len(counts) == len(labels):
+        notes = [n for n in notes if n.get("name") != "n"]
+        labels = [lb if h or c is None else f"{lb} ({c:,})" for lb, h, c in zip(labels, heads, counts)]
+        layout["annotations"] = notes
+    cols = {name: [n for n in notes if n.get("name") == name] for name in ("n", "est")}
+    k = len(labels)
+
+    def plan(font: int):
+        width = {c: max((frame.text_px(n.get("text", ""), font) for n in v), default=0) for c, v in cols.items()}
+        right = (font + width["n"] if width["n"] else 0) + font + width["est"] + 8
+        plot_min = max(110, 0.24 * frame.width)
+        chars = max(12, int((frame.width - right - plot_min - 24) / (0.56 * font)))
+        wrapped = [_wrap(lb, chars - (0 if h else 3)) for lb, h in zip(labels, heads)]
+        n_lines = max((len(w) for w in wrapped), default=1)
+        row_px = max(22, n_lines * font * 1.25 + 8)
+        return width, right, plot_min, wrapped, row_px, 30 + row_px * (k + 1.6) + 4.5 * font + 40
+
+    font = start
+    while True:
+        width, right, plot_min, wrapped, row_px, need = plan(font)
+        if need <= frame.max_height or font <= frame.min_font:
+            break
+        font -= 1
+    ticks = []
+    for lines, h in zip(wrapped, heads):
+        esc = [html.escape(x) for x in lines]
+        ticks.append("<br>".join(f"<b>{x}</b>" for x in esc) if h else "<br>".join(f"   {x}" for x in esc))
+    if ticks:
+        ya["ticktext"] = ticks
+    ya["tickfont"] = {**(ya.get("tickfont") or {}), "size": font}
+    label_px = max((frame.text_px(x, font) for w in wrapped for x in w), default=0) + 3 * font * 0.56
+    plot_w = max(plot_min, frame.width - right - label_px - 24)
+    xa = layout.setdefault("xaxis", {})
+    xa["tickfont"] = {**(xa.get("tickfont") or {}), "size": font}
+    title = p.get("x_title") or ""
+    if title:
+        tf = font + 1
+        xa["title"] = {**(xa.get("title") or {}), "font": {**((xa.get("title") or {}).get("font") or {}), "size": tf},
+                       "text": "<br>".join(html.escape(x) for x in
+                                           _wrap(title, max(14, int((plot_w + label_px * 0.8) / (0.56 * tf)))))}
+    xa["tickangle"] = 0
+    for n in notes:
+        n["font"] = {**(n.get("font") or {}), "size": font}
+    for n in cols["n"]:
+        n["xshift"] = font
+    for n in cols["est"]:
+        n["xshift"] = (font + width["n"] if width["n"] else 0) + font
+    margin = layout.setdefault("margin", {})
+    margin["r"] = int(right)
+    margin["l"] = 10
+    margin["t"] = max(margin.get("t") or 10, 10)
+    layout["height"] = int(min(frame.max_height, 30 + row_px * (k + 1.6)))
+    ya["automargin"] = True
+    layout["yaxis"] = ya
+    xa["dtick"] = 20 if plot_w > 260 else 25

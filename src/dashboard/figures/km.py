@@ -9,6 +9,7 @@ groups also differ by line dash, so the curves stay apart without colour.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from ._theme import FONT, RESPONSE_COLOURS, STRATEGY_COLOURS, rgba
+from ._theme import FONT, RESPONSE_COLOURS, STRATEGY_COLOURS, readable, rgba
+from .export import Frame, layout_params, register_layout, with_layout_kind
 
 # Strategy groups -> colours of their defining strategies in the shared theme.
 GROUP_COLOURS = {"NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], "RO": STRATEGY_COLOURS["RO"],
@@ -135,6 +137,8 @@ def step_figure(
     min_at_risk: float = 0.0,
     risk_title: str = "Number at risk",
     title: str | None = None,
+    p_text: str | None = None,
+    median_lines: bool = False,
 ) -> go.Figure:
     """Curves (in %) on top, the at-risk table underneath on the same time axis.
 
@@ -146,6 +150,12 @@ def step_figure(
     grid : tick positions of the time axis (months), also the at-risk columns.
     start : value of every curve at time 0 (1 for survival, 0 for incidence).
     min_at_risk : each curve stops at the last time with at least this many at risk.
+    p_text : written on the plot, bottom left (e.g. "Log-rank p = 0.012").
+    median_lines : dashed guide lines from 50% to each curve that reaches it and down to
+        the time axis (the median), as survminer's ``surv.median.line = "hv"``.
+
+    The figure's ``layout.meta["censor_note"]`` says how censoring is marked and on which
+    curves the ticks are left out (:func:`censor_note`), for captions.
     """
     n_rows = max(1, len(risk_rows))
     table_px = 30 + 26 * n_rows
@@ -157,6 +167,8 @@ def step_figure(
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=gap_px / area,
                         row_heights=[plot_px / (plot_px + table_px), table_px / (plot_px + table_px)])
     xmax = max(grid) if grid else 1.0
+    medians: list[tuple[float, str]] = []
+    left_out: list[str] = []
     for c in curves:
         d = _cut(c.data, min_at_risk).filter(pl.col("time") <= xmax)
         # numpy arrays, not lists: plotly validates lists element by element and ships
@@ -192,8 +204,15 @@ def step_figure(
                 line=dict(color=c.colour, width=THIN_WIDTH, shape="hv", dash=c.dash),
                 customdata=n_risk[tail], hovertemplate=hover.replace("</b>", " (few at risk)</b>"),
             ), row=1, col=1)
+        if median_lines and start == 1.0 and d.height:
+            below = d.filter(pl.col("estimate") <= 0.5)
+            if below.height:
+                m = float(below.get_column("time")[0])
+                medians.append((m, c.colour))
         if c.censor_marks and "n_censor" in d.columns:
             cm = d.filter(pl.col("n_censor") > 0)
+            if cm.height > CENSOR_MARKS_MAX:
+                left_out.append(c.label.split(" (")[0])
             if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
                 fig.add_trace(go.Scatter(
                     x=cm.get_column("time").to_numpy(), y=100 * cm.get_column("estimate").to_numpy(),
@@ -206,7 +225,8 @@ def step_figure(
         fig.add_trace(go.Scatter(
             x=cells.get_column("time").to_list(), y=[i] * cells.height, mode="text",
             text=cells.get_column("text").to_list(), textfont=dict(size=13, color=r.colour),
-            showlegend=False, hoverinfo="skip", name=f"at risk: {r.label}",
+            showlegend=False, hoverinfo="skip", name=f"at risk: {r.label}", cliponaxis=False,
+            meta="risk",
         ), row=2, col=1)
         labels.append(r.label)
     pad = 0.03 * xmax
@@ -226,13 +246,128 @@ def step_figure(
                      tickfont=dict(size=13, color=INK))
     fig.add_annotation(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
                        yanchor="bottom", showarrow=False, font=dict(size=13, color=INK), yshift=2)
+    if p_text:
+        fig.add_annotation(text=p_text, xref="x domain", yref="y domain", x=0.02, y=0.03, xanchor="left",
+                           yanchor="bottom", showarrow=False, font=dict(size=14, color=INK), name="p")
+    if medians:
+        guide = dict(color="#555555", width=1, dash="dash")
+        shapes = [dict(type="line", xref="x", yref="y", x0=0, x1=max(m for m, _ in medians), y0=50, y1=50,
+                       line=guide, layer="below")]
+        shapes += [dict(type="line", xref="x", yref="y", x0=m, x1=m, y0=y_range[0], y1=50, line=guide, layer="below")
+                   for m, _ in medians]
+        fig.update_layout(shapes=shapes)
     fig.update_layout(
         height=height, font=FONT, margin=dict(l=10, r=20, t=top_px, b=12),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left", font=dict(size=14)),
         title=dict(text=title, x=0, font=dict(size=16)) if title else None,
         plot_bgcolor="white", paper_bgcolor="rgba(0,0,0,0)", hovermode="closest",
     )
+    with_layout_kind(fig, "km", risk_colours=[r.colour for r in risk_rows], grid=[float(g) for g in grid],
+                     plot_px=plot_px, gap_px=gap_px, row_px=26, head_px=30, top_px=top_px)
+    fig.layout.meta = {**fig.layout.meta, "censor_note": censor_note(left_out)}
     return fig
+
+
+def censor_note(left_out: Sequence[str]) -> str:
+    """The caption's sentence on censor marks: ticks mark censored follow-up, and on
+    which curves they are left out (more than :data:`CENSOR_MARKS_MAX` censoring times,
+    where they would merge into a band)."""
+    text = "Tick marks: censored follow-up."
+    if left_out:
+        text += (f" Not drawn on {', '.join(left_out)} (more than {CENSOR_MARKS_MAX} censoring times: "
+                 "the ticks would merge into a band).")
+    return text
+
+
+STRATUM_SYMBOL = "\u25A0"  # a filled square in the stratum's colour (ggsurvfit's add_risktable_strata_symbol)
+
+
+@register_layout("km")
+def fit_km(spec: dict, frame: Frame) -> None:
+    """Export layout of a :func:`step_figure`: at single / 1.5 column the at-risk rows are
+    labelled with coloured symbols (the legend names them) instead of long labels; the
+    time grid (ticks and at-risk columns together) is thinned until the widest at-risk
+    number fits its column; row spacing follows the type size; the risk numbers are
+    never clipped at the axis ends."""
+    p = layout_params(spec)
+    layout = spec["layout"]
+    font = max(frame.min_font, (layout.get("font") or {}).get("size") or 14)
+    risk = [t for t in spec["data"] if t.get("meta") == "risk"]
+    for t in risk:  # at-risk numbers in the stratum's colour, darkened to WCAG AA on white
+        tf = t.setdefault("textfont", {})
+        tf["color"] = readable(tf.get("color") or "#1f2933")
+    risk_font = max(frame.min_font, *(((t.get("textfont") or {}).get("size") or 13) for t in risk)) if risk else font
+    y2 = layout.get("yaxis2") or {}
+    labels = [str(x) for x in (y2.get("ticktext") or [])]
+    colours = p.get("risk_colours") or []
+    if frame.narrow and labels and len(colours) == len(labels):
+        y2["ticktext"] = [f"<span style='color:{c}'>{STRATUM_SYMBOL}</span>" for c in colours]
+        label_px = font * 1.2
+    else:
+        label_px = max((frame.text_px(x, risk_font) for x in labels), default=0)
+    y_label_px = frame.text_px("100%", font) + font * 1.6  # tick labels and the rotated title of the curves
+    left = max(label_px, y_label_px) + 16
+    plot_w = frame.width - left - 24
+    grid = [float(g) for g in (p.get("grid") or [])]
+    texts = [str(x) for t in risk for x in (t.get("text") or [])]
+    widest = max((frame.text_px(x, risk_font) for x in texts), default=0)
+    step = 1
+    if len(grid) > 1:
+        span = (max(grid) - min(grid)) * 1.06 or 1.0
+        col = plot_w * (grid[1] - grid[0]) / span
+        while widest + 8 > col * step and step < len(grid):
+            step += 1
+    if step > 1:
+        keep = set(grid[::step])
+        for t in risk:
+            pairs = [(x, s) for x, s in zip(t.get("x") or [], t.get("text") or []) if float(x) in keep]
+            t["x"], t["text"] = [x for x, _ in pairs], [s for _, s in pairs]
+            t["y"] = (t.get("y") or [0])[:1] * len(pairs)
+        for name in ("xaxis", "xaxis2"):
+            if isinstance(layout.get(name), dict):
+                layout[name]["tickvals"] = sorted(keep)
+    if len(grid) > 1:  # room for half the widest number left of time 0 and right of the last column
+        lo_g, hi_g = min(grid), max(grid)
+        pad = (widest / 2 + 6) / max(1.0, plot_w) * (hi_g - lo_g)
+        for name in ("xaxis", "xaxis2"):
+            if isinstance(layout.get(name), dict):
+                layout[name]["range"] = [lo_g - max(pad, 0.03 * hi_g), hi_g + max(pad, 0.03 * hi_g)]
+    layout.setdefault("margin", {})["l"] = max(10, int(left - max(label_px, y_label_px)))
+    # rows and gaps in px follow the type: at-risk rows 1.9 lines apart, the gap holds the
+    # tick labels and the axis title of the curves
+    n_rows = max(1, len(labels))
+    row_px = max(22, risk_font * 1.6)
+    table_px = risk_font * 2.4 + row_px * n_rows
+    xt = (((layout.get("xaxis") or {}).get("title") or {}).get("font") or {}).get("size") or font
+    gap_px = max(56, font * 1.3 + xt * 1.3 + 18 + risk_font * 1.2)
+    plot_px = p.get("plot_px", 440) * (1.0 if frame.size != "slide" else 0.8)
+    top = layout.get("margin", {}).get("t", 46)
+    legend_rows = 1
+    names = [str(t.get("name")) for t in spec["data"] if t.get("showlegend", True) and t.get("name")
+             and t.get("meta") != "risk" and t.get("mode") == "lines"]
+    if names:
+        per_row = max(1, int((frame.width - 20) // (max(frame.text_px(x, font) for x in names) + 50)))
+        legend_rows = math.ceil(len(names) / per_row)
+    top = int(max(top, legend_rows * font * 1.45 + 16))
+    layout["margin"]["t"] = top
+    height = top + plot_px + gap_px + table_px + 12
+    avail = frame.max_height - bottom_room(layout)
+    if height > avail:  # the curves give way first; the table and the gap keep their size
+        plot_px = max(160, plot_px - (height - avail))
+        height = top + plot_px + gap_px + table_px + 12
+    area = plot_px + gap_px + table_px
+    layout["height"] = int(height)
+    layout["yaxis"]["domain"] = [(table_px + gap_px) / area, 1.0]
+    y2["domain"] = [0.0, table_px / area]
+    layout["yaxis2"] = y2
+    for note in layout.get("annotations") or []:
+        if "risk" in str(note.get("text", "")).lower() or note.get("yref") == "y2 domain":
+            note["yshift"] = 2
+
+
+def bottom_room(layout: dict) -> int:
+    """The bottom margin a step figure keeps below its at-risk table."""
+    return int((layout.get("margin") or {}).get("b") or 12)
 
 
 def km_curve_data(km: pl.DataFrame, group: str) -> pl.DataFrame:
@@ -258,6 +393,8 @@ def km_figure(
     risk_title: str = "Number at risk",
     n_word: str = "n",
     thin: bool = True,
+    p_text: str | None = None,
+    median_lines: bool = False,
 ) -> go.Figure:
     """Kaplan-Meier curves with CI bands, censor marks and the at-risk table.
 
@@ -272,6 +409,7 @@ def km_figure(
         is drawn whole, never left out).
     thin : draw the stretch where fewer than :func:`thin_threshold` remain at risk thin and
         faint, without its band (default).
+    p_text, median_lines : see :func:`step_figure` (log-rank p on the plot, median guide lines).
     """
     dashes = dashes or {}
     specs = [CurveSpec(g, f"{label(g)} ({n_word}={n.get(g, 0):,})", colours[g], km_curve_data(km, g),
@@ -279,4 +417,4 @@ def km_figure(
              for g in groups]
     rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]
     return step_figure(specs, rows, x_title=x_title, y_title=y_title, grid=grid, min_at_risk=min_at_risk,
-                       risk_title=risk_title)
+                       risk_title=risk_title, p_text=p_text, median_lines=median_lines)

@@ -15,13 +15,13 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from ..schema import LARS_CATEGORIES, QOL_TIMEPOINT, STRATEGY_GROUP
-from ._theme import FONT, GROUP_COLOURS, OKABE_ITO, rgba
+from ._theme import FONT, GROUP_COLOURS, LARS_COLOURS, OKABE_ITO, rgba
+from ._theme import GROUP_SHORT as _THEME_SHORT
 
 GROUP_DASH = {"NOM": "solid", "OPFS": "dash", "RO": "dot", "SYSTEMIC": "dashdot"}
-GROUP_SHORT = {"NOM": "W&W", "OPFS": "LE / ESD / EMR", "RO": "Radical surgery", "SYSTEMIC": "Systemic only"}
+GROUP_SHORT = dict(_THEME_SHORT)  # the theme's one short label per strategy group
 TIMEPOINT_SHORT = {"BASELINE": "Baseline", "RESTAGING": "Restaging", "M3": "3 mo", "M6": "6 mo", "M12": "12 mo",
                    "M24": "24 mo", "M36": "36 mo"}
-LARS_COLOURS = {"NO_LARS": OKABE_ITO["bluish_green"], "MINOR": OKABE_ITO["orange"], "MAJOR": OKABE_ITO["vermillion"]}
 LARS_LABELS = {"NO_LARS": "No LARS (0-20)", "MINOR": "Minor LARS (21-29)", "MAJOR": "Major LARS (30-42)"}
 IMPROVED, WORSENED = OKABE_ITO["bluish_green"], OKABE_ITO["vermillion"]
 _DODGE = 0.09

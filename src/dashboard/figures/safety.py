@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from ..schema import CLAVIEN_DINDO
 from ..stats.safety import OVERALL, AeTable, ProcedureSummary
 from ._theme import FONT, STRATEGY_COLOURS, rgba
+from .export import Frame, legend_rows, register_layout, with_layout_kind, wrap_text
 from ._theme import GROUP_COLOURS as THEME_GROUP_COLOURS
 
 # Strategy-group colours of the shared theme; no strategy yet grey, overall black.
@@ -86,8 +87,112 @@ def ae_bars_figure(table: AeTable, group_labels: Mapping[str, str], *, max_terms
     )
     fig.add_annotation(text="Light bar: any grade; solid bar: grade ≥3 (% of the group's safety population)",
                        xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", xanchor="left", showarrow=False,
-                       font=dict(size=13, color="#52606d"))
-    return fig
+                       font=dict(size=13, color="#52606d"), name="key")
+    return with_layout_kind(fig, "ae_bars", terms=len(top), groups=k)
+
+
+def _legend_names(spec: dict) -> list[str]:
+    return [str(t.get("name")) for t in spec["data"] if t.get("showlegend", True) is not False and t.get("name")]
+
+
+@register_layout("ae_bars")
+def fit_ae_bars(spec: dict, frame: Frame) -> None:
+    """Export layout of :func:`ae_bars_figure`: the legend on as many rows as it needs at
+    the top, the key line wrapped to the plot's width, long preferred terms on two lines
+    at narrow widths, the x-axis title short at narrow widths, and a height that gives
+    each term its wrapped label; when the height cap is reached, the term labels' type
+    steps down (never below ``frame.min_font``)."""
+    layout = spec["layout"]
+    font = max(frame.min_font, (layout.get("font") or {}).get("size") or 14)
+    lf = max(frame.min_font, ((layout.get("legend") or {}).get("font") or {}).get("size") or font)
+    ya = layout.setdefault("yaxis", {})
+    cats = list(ya.get("categoryarray") or [])
+    p = (layout.get("meta") or {}).get("layout") or {}
+    terms, groups = p.get("terms", 20), p.get("groups", 1)
+    rows = legend_rows(_legend_names(spec), frame.width - 20, lf)
+    legend_px = rows * max(lf * 1.65, lf + 10) + 16
+
+    def plan(tf: int):
+        wrapped = [wrap_text(c, 18) if frame.narrow else c for c in cats]
+        lines = max((w.count("<br>") + 1 for w in wrapped), default=1)
+        label_px = max((frame.text_px(x, tf) for w in wrapped for x in w.split("<br>")), default=0)
+        return wrapped, label_px, terms * max(lines * tf * 1.25 + 6, groups * 5 + 8)
+
+    tf = max(frame.min_font, (ya.get("tickfont") or {}).get("size") or font)
+    while True:
+        wrapped, label_px, rows_px = plan(tf)
+        key_lines = 1
+        for note in layout.get("annotations") or []:
+            if note.get("name") == "key":
+                nf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
+                note["text"] = wrap_text(note.get("_text", note["text"]).replace("<br>", " "),
+                                         int((frame.width - label_px - 40) / (0.56 * nf)))
+                key_lines = note["text"].count("<br>") + 1
+        top = int(legend_px + key_lines * font * 1.35 + 14)
+        if top + 100 + rows_px <= frame.max_height or tf <= frame.min_font:
+            break
+        tf -= 1
+    if cats:
+        ya["tickvals"], ya["ticktext"] = cats, wrapped
+    ya["tickfont"] = {**(ya.get("tickfont") or {}), "size": tf}
+    layout["legend"] = {**(layout.get("legend") or {}), "yref": "container", "y": 1.0, "yanchor": "top",
+                        "x": 0, "xanchor": "left", "orientation": "h"}
+    layout.setdefault("margin", {})["t"] = top
+    xa = layout.setdefault("xaxis", {})
+    if frame.narrow or frame.presentation:
+        xa["title"] = {**(xa.get("title") or {}), "text": "% of the group's safety population"}
+    xa["tickangle"] = 0
+    need = top + 100 + rows_px
+    layout["height"] = int(min(frame.max_height, max(layout.get("height") or 0, need)
+                               if frame.size == "slide" else need))
+
+
+@register_layout("procedure")
+def fit_procedure(spec: dict, frame: Frame) -> None:
+    """Export layout of :func:`procedure_figure`: the legend moves from the right to the
+    top (on as many rows as it needs, no group titles) at narrow widths, the two panel
+    titles wrap to their panel, and bar labels that do not fit are hidden (not shrunk)."""
+    layout = spec["layout"]
+    font = max(frame.min_font, (layout.get("font") or {}).get("size") or 14)
+    lf = max(frame.min_font, ((layout.get("legend") or {}).get("font") or {}).get("size") or font)
+    title_lines = 1
+    widths = (0.56, 0.44)
+    ya = layout.get("yaxis") or {}
+    labels = [str(t.get("y")[0]) if False else "" for t in []]
+    cats = [str(y) for t in spec["data"] if t.get("type") == "bar" for y in (t.get("y") or [])]
+    label_px = max((frame.text_px(c, font) for c in cats), default=0)
+    if frame.narrow and cats:  # class names on two lines ("Radical resection<br>(n=518)")
+        uniq = list(dict.fromkeys(cats))
+        ya["tickvals"], ya["ticktext"] = uniq, [wrap_text(c, 16) for c in uniq]
+        label_px = max(frame.text_px(x, font) for c in uniq for x in wrap_text(c, 16).split("<br>"))
+        layout["yaxis"] = ya
+    for name in ("xaxis", "xaxis2"):
+        ax = layout.setdefault(name, {})
+        ax["tickangle"] = 0
+        if frame.narrow:
+            ax["nticks"] = 4
+    # the left panel's "100%" would meet the right panel's "0%"
+    layout["xaxis"]["tickvals"] = [0, 50] if frame.narrow or frame.presentation else [0, 25, 50, 75]
+    for note, share in zip([n for n in layout.get("annotations") or [] if n.get("yref") == "paper"
+                            and n.get("y") == 1.0], widths):
+        panel = (frame.width - label_px - 50) * share
+        tf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
+        note["text"] = wrap_text(note["text"], max(10, int(panel / (0.56 * tf))))
+        title_lines = max(title_lines, note["text"].count("<br>") + 1)
+        note["font"] = {**(note.get("font") or {}), "size": tf}
+    legend_px = 0
+    if frame.narrow or frame.presentation:
+        for t in spec["data"]:  # a horizontal legend stacks each legend group vertically
+            t.pop("legendgrouptitle", None)
+            t.pop("legendgroup", None)
+        rows = legend_rows(_legend_names(spec), frame.width - 20, lf)
+        legend_px = rows * max(lf * 1.65, lf + 10) + 16
+        layout["legend"] = {**(layout.get("legend") or {}), "orientation": "h", "yref": "container", "y": 1.0,
+                            "yanchor": "top", "x": 0, "xanchor": "left", "traceorder": "normal"}
+    layout.setdefault("margin", {})["t"] = int(legend_px + title_lines * font * 1.4 + 16)
+    n_classes = (layout.get("meta") or {}).get("layout", {}).get("classes", 3)
+    need = layout["margin"]["t"] + 70 + n_classes * max(60, font * 4.5)
+    layout["height"] = int(min(frame.max_height, need))
 
 
 ONSET_POINTS_MAX = 3000  # patient-term points drawn on the onset figure; boxes only above
@@ -206,4 +311,4 @@ def procedure_figure(s: ProcedureSummary, class_labels: Mapping[str, str]) -> go
                      row=1, col=2)
     for i in range(len(classes) - 1):
         fig.add_hline(y=i + 0.5, line=dict(color="#eceff1", width=1), row=1, col=2)
-    return fig
+    return with_layout_kind(fig, "procedure", classes=len(classes))

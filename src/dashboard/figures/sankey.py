@@ -7,6 +7,7 @@ import polars as pl
 
 from ..queries.cohort import STATUS, STRATEGY_SHORT, TRANSITION_STAGES
 from ._theme import FONT, STATUS_COLOURS, STRATEGY_COLOURS, rgba
+from .export import Frame, register_layout, with_layout_kind, wrap_text
 
 
 def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
@@ -70,4 +71,41 @@ def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
                            xanchor="left" if xpos[s] == 0 else "right" if xpos[s] == 1 else "center")
     fig.update_layout(height=height, margin=dict(l=8, r=8, t=34, b=8), font=FONT,
                       paper_bgcolor="rgba(0,0,0,0)")
-    return fig
+    per_stage = [sum(1 for k in keys if k[0] == s) for s in stages_used]
+    return with_layout_kind(fig, "sankey", stages=len(stages_used), most_nodes=max(per_stage))
+
+
+@register_layout("sankey")
+def fit_sankey(spec: dict, frame: Frame) -> None:
+    """Export layout of :func:`sankey_figure`: stage headings wrapped to their column,
+    node labels on two lines when the columns are narrow, the space between nodes of a
+    column at least the height of their labels, and the figure as tall as that needs."""
+    layout = spec["layout"]
+    p = (layout.get("meta") or {}).get("layout") or {}
+    stages, most = max(1, p.get("stages", 4)), max(1, p.get("most_nodes", 6))
+    trace = next((t for t in spec["data"] if t.get("type") == "sankey"), None)
+    if trace is None:
+        return
+    font = max(frame.min_font, (trace.get("textfont") or {}).get("size") or 14)
+    trace["textfont"] = {**(trace.get("textfont") or {}), "size": font}
+    column = frame.width / stages
+    chars = max(8, int(column * 0.5 / (0.58 * font)))  # labels of neighbouring columns face each other
+    node = trace.setdefault("node", {})
+    labels = [str(x) for x in node.get("label") or []]
+    lines = 1
+    if any(len(x) > chars for x in labels):
+        node["label"] = [wrap_text(x, chars) for x in labels]
+        lines = max(x.count("<br>") + 1 for x in node["label"])
+    node["pad"] = int(max(node.get("pad") or 14, lines * font * 1.3 + 6))
+    head_lines = 1
+    for note in layout.get("annotations") or []:
+        hf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
+        note["text"] = wrap_text(note["text"], max(8, int(column * 0.95 / (0.58 * hf))))
+        head_lines = max(head_lines, note["text"].count("<br>") + 1)
+    # a small node at the top of a column has its label's upper half above the plot
+    lift = int(lines * font * 0.75)
+    for note in layout.get("annotations") or []:
+        note["yshift"] = lift
+    layout.setdefault("margin", {})["t"] = int(head_lines * font * 1.35 + 12 + lift)
+    need = layout["margin"]["t"] + most * (node["pad"] + 14) + 200
+    layout["height"] = int(min(frame.max_height, max(layout.get("height") or 0, need)))

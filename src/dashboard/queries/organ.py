@@ -41,7 +41,7 @@ SUBGROUPS: dict[str, tuple[str, Vocabulary]] = {
     "initial_group": ("Initial strategy group", GROUP_VOCAB),
 }
 SUBGROUP_MISSING = {"restaging_response": "Not assessed", "regimen_class": "Not recorded",
-                    "initial_group": "No strategy yet"}
+                    "initial_group": "No strategy recorded"}
 
 
 def subgroup_level_label(column: str, code: str) -> str:

@@ -29,7 +29,7 @@ NO_GROUP = "NONE"
 SAFETY_GROUP = Vocabulary(
     "safety_group", description="Initial strategy group (columns of the safety tables)",
     items=(("NOM", "Watch & Wait"), ("OPFS", "Local / endoscopic resection"), ("RO", "Radical surgery"),
-           ("SYSTEMIC", "Systemic therapy only"), (NO_GROUP, "No strategy yet")),
+           ("SYSTEMIC", "Systemic therapy only"), (NO_GROUP, "No strategy recorded")),
 )
 LE_PROCEDURES = frozenset({"TEM", "TAMIS"})
 ENDOSCOPIC_PROCEDURES = frozenset({"ESD", "EMR"})

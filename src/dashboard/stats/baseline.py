@@ -57,7 +57,7 @@ class BaselineOptions:
 
     group_column: str
     groups: tuple[tuple[str, str], ...]  # (code, label), in column order
-    no_group_label: str | None = "Not yet assigned"  # column for NULL group; None = leave out
+    no_group_label: str | None = "No strategy recorded"  # column for NULL group; None = leave out
     min_smd_group: int = 10  # groups smaller than this are left out of the SMD (one patient gives SMDs of 5+)
 
     def __post_init__(self) -> None:

@@ -152,4 +152,4 @@ def table1_options():
     labels = {"NOM": "Watch & Wait", "OPFS": "Local / endoscopic resection", "RO": "Radical surgery",
               "SYSTEMIC": "Systemic therapy only"}
     return BaselineOptions("initial_group", tuple((c, labels.get(c, l)) for c, l in STRATEGY_GROUP.items),
-                           no_group_label="No strategy yet")
+                           no_group_label="No strategy recorded")

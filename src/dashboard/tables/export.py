@@ -31,28 +31,69 @@ FORMATS = ("csv", "xlsx", "html", "png")
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "html": "text/html", "png": "image/png"}
 IDENTIFIER_COLUMNS = ("subject_id", "patient_id", "record_id", "redcap_record_id")
-# "12", "12 (34.5%)", "1,204 (5.0%)"; not "12.0 (8-15)"
-_N_PCT = re.compile(r"^\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(\([^()]*%[^()]*\))?\s*$")
-_PCT_NAMES = ("%", "pct", "percent", "Percent", "%, n")
 
 
 # ------------------------------------------------------------------ suppression
+# "12", "12 (34.5%)", "1,204 (5.0%)"; not "12.0 (8-15)"
+_NUM = r"(\d{1,3}(?:,\d{3})+|\d+)"
+_N_PCT = re.compile(rf"^\s*{_NUM}\s*(\([^()]*%[^()]*\))?\s*$")
+# "3/120", "3 / 120", "3/120 (2.5%)", "3/120 = 2.5%": a count over its denominator
+_K_OF_N = re.compile(rf"^\s*{_NUM}\s*/\s*{_NUM}\s*(.*)$")
+_PCT_NAMES = ("%", "pct", "percent", "Percent", "%, n")
+SECONDARY = "(s)"  # a cell withheld so that a suppressed one cannot be worked out from a total
+_TOTAL_WORDS = ("overall", "total", "all patients", "all")
+
+
+def _cell_count(v) -> int | None:
+    """The count a cell carries (``n``, ``n (x%)``, ``k/N ...``), or None."""
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else None
+    m = _N_PCT.match(v)
+    if m:
+        return int(m.group(1).replace(",", ""))
+    m = _K_OF_N.match(v)
+    if m:
+        return int(m.group(1).replace(",", ""))
+    return None
+
+
+def _hide(v, label: str):
+    """The cell with its count replaced by ``label``: ``n``/``n (x%)`` -> ``<5``;
+    ``k/N ...`` -> ``<5/N`` (the denominator stays; a percentage after it goes)."""
+    if isinstance(v, str):
+        m = _K_OF_N.match(v)
+        if m and not _N_PCT.match(v):
+            return f"{label}/{m.group(2)}"
+    return label
+
+
 def suppress_small_cells(df: pl.DataFrame, threshold: int = 5, count_columns: Sequence[str] | None = None,
-                         *, percent_of: Mapping[str, str] | None = None) -> pl.DataFrame:
+                         *, percent_of: Mapping[str, str] | None = None, complementary: bool = True,
+                         blocks: Sequence[object] | None = None) -> pl.DataFrame:
     """Hide small counts before a table leaves the app.
 
-    A count from 1 to ``threshold - 1`` becomes ``"<threshold"`` (``"<5"``); 0, counts of
-    ``threshold`` or more and missing cells are unchanged. Nothing else is recomputed:
-    totals and other cells stay as they are (so a suppressed cell can sometimes be
-    worked out from a total; secondary suppression is not done).
+    Primary suppression: a count from 1 to ``threshold - 1`` is replaced by
+    ``"<threshold"`` (``"<5"``): a whole ``n`` or ``n (x%)`` cell, or the numerator of a
+    ``k/N`` cell (``"3/120 = 2.5%"`` -> ``"<5/120"``, also ``answered / expected``); 0,
+    counts of ``threshold`` or more and missing cells are unchanged.
+
+    Complementary suppression (``complementary=True``): a suppressed cell must not be
+    recoverable from a total. Within each column, per block of rows that add up to a
+    known total (``blocks``: one key per row, e.g. Table 1's variable; None: no column
+    totals), and along each row
+    when the table has a total column ("Overall", "Total", "All"), a lone suppressed cell
+    takes the smallest other non-zero count of the same block / row with it, shown as
+    ``"(s)"``.
 
     Which cells are counts
     ----------------------
-    ``count_columns`` (default: every integer column, plus every string column with a
-    cell that reads ``n`` or ``n (x%)``, such as Table 1's ``"12 (34.5%)"``). In string
-    columns only such cells are counts (a median "3.0 (1.0-5.0)" is not). In an
-    ``n (x%)`` cell the whole cell becomes ``"<5"``: the percentage in brackets is
-    derived from the suppressed count and goes with it.
+    ``count_columns`` (default: every integer column, and every string column in which
+    at least half of the filled cells read as counts) -- never the first column, which
+    holds the row labels (an ECOG category "1" is a label, not a count).
 
     Percentages in their own column are blanked (null) in every row whose count was
     suppressed: ``percent_of`` maps a percentage column to its count column; by
@@ -67,8 +108,11 @@ def suppress_small_cells(df: pl.DataFrame, threshold: int = 5, count_columns: Se
         raise TypeError("df must be a polars DataFrame")
     if not isinstance(threshold, int) or threshold < 2:
         raise ValueError("threshold must be an integer of at least 2")
+    if blocks is not None and len(blocks) != df.height:
+        raise ValueError("blocks needs one key per row")
     if count_columns is None:
-        count_columns = [c for c, t in df.schema.items() if t.is_integer() or (t == pl.String and _is_count_text(df[c]))]
+        count_columns = [c for i, (c, t) in enumerate(df.schema.items())
+                         if t.is_integer() or (t == pl.String and _is_count_text(df[c], every=i == 0))]
         count_columns = [c for c in count_columns if c not in (percent_of or {}) and c not in _PCT_NAMES]
     missing = [c for c in count_columns if c not in df.columns]
     if missing:
@@ -77,32 +121,83 @@ def suppress_small_cells(df: pl.DataFrame, threshold: int = 5, count_columns: Se
         pct = [c for c in df.columns if c in _PCT_NAMES]
         percent_of = {pct[0]: count_columns[0]} if len(pct) == 1 and len(count_columns) == 1 else {}
     label = f"<{threshold}"
+    values = {c: df[c].to_list() for c in count_columns}
+    counts = {c: [_cell_count(v) for v in values[c]] for c in count_columns}
+    hidden = {c: [n is not None and 0 < n < threshold for n in counts[c]] for c in count_columns}
+    second = {c: [False] * df.height for c in count_columns}
 
-    def small(v) -> bool:
-        if v is None:
-            return False
-        if isinstance(v, str):
-            m = _N_PCT.match(v)
-            return bool(m) and 0 < int(m.group(1).replace(",", "")) < threshold
-        return 0 < v < threshold
+    def lone(cells: list[tuple[str, int]]) -> None:
+        """``cells`` (column, row) add up to a total: one hidden cell takes another with it."""
+        shown = [(counts[c][i], c, i) for c, i in cells
+                 if not hidden[c][i] and not second[c][i] and counts[c][i] is not None and counts[c][i] > 0]
+        n_hidden = sum(hidden[c][i] or second[c][i] for c, i in cells)
+        if n_hidden == 1 and shown:
+            _, c, i = min(shown)
+            second[c][i] = True
 
-    hidden = {c: [small(v) for v in df[c].to_list()] for c in count_columns}
+    if complementary and count_columns:
+        keys = list(blocks) if blocks is not None else None
+        for _ in range(2):  # a cell withheld for a row can leave a column with a lone one
+            for c in count_columns if keys is not None else ():
+                for key in dict.fromkeys(keys):
+                    lone([(c, i) for i in range(df.height) if keys[i] == key])
+            totals = [c for c in count_columns if c.strip().lower().split(" (")[0] in _TOTAL_WORDS]
+            if totals:
+                parts = [c for c in count_columns if c not in totals]
+                for i in range(df.height):
+                    lone([(c, i) for c in parts])
     out = df.with_columns(
-        pl.Series(c, [label if h else (None if v is None else str(v)) for v, h in zip(df[c].to_list(), hidden[c])],
-                  dtype=pl.String)
+        pl.Series(c, [_hide(v, label) if h else (SECONDARY if s else (None if v is None else str(v)))
+                      for v, h, s in zip(values[c], hidden[c], second[c])], dtype=pl.String)
         for c in count_columns
     )
     for pct_col, count_col in percent_of.items():
         if pct_col not in df.columns or count_col not in hidden:
             raise ValueError(f"percent_of: {pct_col!r} -> {count_col!r} is not a column pair of the table")
-        values = df[pct_col].to_list()
-        out = out.with_columns(pl.Series(pct_col, [None if h else v for v, h in zip(values, hidden[count_col])],
+        gone = [h or s for h, s in zip(hidden[count_col], second[count_col])]
+        out = out.with_columns(pl.Series(pct_col, [None if g else v for v, g in zip(df[pct_col].to_list(), gone)],
                                          dtype=df.schema[pct_col]))
     return out
 
 
-def _is_count_text(s: pl.Series) -> bool:
-    return any(v is not None and _N_PCT.match(v) for v in s.to_list())
+def _is_count_text(s: pl.Series, every: bool = False) -> bool:
+    """At least half the filled cells read as counts (all of them for the first column,
+    which otherwise holds row labels)."""
+    filled = [v for v in s.to_list() if v not in (None, "")]
+    hits = sum(_cell_count(v) is not None for v in filled)
+    return bool(filled) and (hits == len(filled) if every else hits >= len(filled) / 2)
+
+
+def suppress_count_text(text: str, threshold: int = 5) -> str:
+    """A figure label's counts: every ``n = k`` / trailing count from 1 to
+    ``threshold - 1`` in ``text`` becomes ``<threshold`` (with a percentage after it
+    dropped); at-risk numbers are whole cells (:func:`suppress_cell`)."""
+    def sub(m: re.Match) -> str:
+        k = int(m.group(2).replace(",", ""))
+        return f"{m.group(1)}<{threshold}" if 0 < k < threshold else m.group(0)
+
+    text = re.sub(r"(n\s*=\s*)(\d[\d,]*)(?:\s*\(\d+(?:\.\d+)?%\))?", lambda m: sub(m) if 0 < int(
+        m.group(2).replace(",", "")) < threshold else m.group(0), text)
+    return re.sub(r"(\s)(\d[\d,]*)$", sub, text)
+
+
+def suppress_cell(text: str, threshold: int = 5) -> str:
+    """One cell that is a count (an at-risk number): ``"3"`` -> ``"<5"``."""
+    n = _cell_count(text) if isinstance(text, str) else text
+    return f"<{threshold}" if isinstance(n, int) and 0 < n < threshold else text
+
+
+def blocks_from_heads(height: int, heads: Sequence[int]) -> list[int] | None:
+    """Row blocks for complementary suppression: each heading row (Table 1's variable
+    rows, set in bold) starts a block of the categories under it; None without headings."""
+    if not heads:
+        return None
+    start, out = set(heads), []
+    key = 0
+    for i in range(height):
+        key += i in start
+        out.append(key)
+    return out
 
 
 # ------------------------------------------------------------------ identifiers
@@ -124,7 +219,8 @@ def _footer(provenance: Provenance | None, suppress_below: int | None, notes: Se
     lines = list(provenance.lines()) if provenance is not None else []
     if suppress_below:
         lines.append(f"Small-cell suppression: counts from 1 to {suppress_below - 1} shown as <{suppress_below}; "
-                     "percentages of suppressed cells left blank.")
+                     f"percentages of suppressed cells left blank; {SECONDARY}: withheld so that a suppressed "
+                     "count cannot be worked out from a total.")
     return lines + list(notes)
 
 
@@ -134,30 +230,98 @@ def _csv(df: pl.DataFrame, title: str, footer: list[str]) -> bytes:
     return (body + tail).encode("utf-8")
 
 
+_INT = re.compile(r"^\s*-?(\d{1,3}(?:,\d{3})+|\d+)\s*$")
+_FLOAT = re.compile(r"^\s*-?\d+\.\d+\s*$")
+_N_PCT_SPLIT = re.compile(r"^\s*(\d{1,3}(?:,\d{3})+|\d+)\s*\(\s*(-?\d+(?:\.\d+)?)\s*%\s*\)\s*$")
+
+
+def _number(v: str) -> float | int | None:
+    if _INT.match(v):
+        return int(v.replace(",", ""))
+    if _FLOAT.match(v):
+        return float(v)
+    return None
+
+
+def xlsx_columns(df: pl.DataFrame) -> list[tuple[str, list, str | None]]:
+    """The table as spreadsheet columns: ``(header, values, number_format)``.
+
+    A text column whose cells read ``n`` or ``n (x%)`` (and blanks, or ``"<5"`` after
+    suppression) becomes two numeric columns, ``<name>: n`` and ``<name>: %``; a text
+    column of plain numbers becomes numeric; everything else stays text (medians with
+    IQR, p-values such as ``<0.001``, labels)."""
+    out = []
+    for name in df.columns:
+        col = df[name]
+        if col.dtype.is_numeric():
+            fmt = "#,##0" if col.dtype.is_integer() else "0.0##"
+            out.append((name, col.to_list(), fmt))
+            continue
+        if col.dtype != pl.String:
+            out.append((name, [None if v is None else str(v) for v in col.to_list()], None))
+            continue
+        values = col.to_list()
+        filled = [v for v in values if v not in (None, "") and not str(v).startswith("<")]
+        if filled and any(_N_PCT_SPLIT.match(v) for v in filled) and all(
+                _N_PCT_SPLIT.match(v) or _INT.match(v) for v in filled):
+            ns, pcts = [], []
+            for v in values:
+                m = _N_PCT_SPLIT.match(v) if isinstance(v, str) else None
+                if m:
+                    ns.append(int(m.group(1).replace(",", "")))
+                    pcts.append(float(m.group(2)))
+                elif isinstance(v, str) and _INT.match(v):
+                    ns.append(int(v.replace(",", "")))
+                    pcts.append(None)
+                else:
+                    ns.append(v if v not in ("",) else None)  # "<5" stays text
+                    pcts.append(None)
+            out.append((f"{name}: n", ns, "#,##0"))
+            out.append((f"{name}: %", pcts, "0.0"))
+        elif filled and all(_number(v) is not None for v in filled):
+            nums = [(_number(v) if isinstance(v, str) and _number(v) is not None else (v or None)) for v in values]
+            out.append((name, nums, "#,##0" if all(isinstance(_number(v), int) for v in filled) else "0.0##"))
+        else:
+            out.append((name, values, None))
+    return out
+
+
 def _xlsx(df: pl.DataFrame, title: str, footer: list[str], provenance: Provenance | None,
           suppress_below: int | None) -> bytes:
+    """Sheet ``table``: the title in A1, the header in row 3 (frozen, with the first
+    column), numbers as numbers with number formats (``n (x%)`` split into an n and a
+    % column), column widths from their content, then the footer lines."""
     import xlsxwriter
 
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                   "strings_to_numbers": False})
     wb.set_properties({"title": title, "comments": " ".join(footer)})
     bold = wb.add_format({"bold": True})
+    head = wb.add_format({"bold": True, "text_wrap": True, "valign": "bottom", "bottom": 1})
+    big = wb.add_format({"bold": True, "font_size": 13})
     small = wb.add_format({"italic": True, "font_color": "#444444"})
+    formats = {f: wb.add_format({"num_format": f}) for f in ("#,##0", "0.0", "0.0##")}
     ws = wb.add_worksheet("table")
-    for j, name in enumerate(df.columns):
-        ws.write_string(0, j, str(name), bold)
-        ws.set_column(j, j, min(60, max(10, len(str(name)) + 2)))
-    for i, row in enumerate(df.iter_rows(), start=1):
-        for j, v in enumerate(row):
-            if v is None:
+    ws.write_string(0, 0, title, big)
+    cols = xlsx_columns(df)
+    top = TABLE_HEADER_ROW
+    for j, (name, values, fmt) in enumerate(cols):
+        ws.write_string(top, j, str(name), head)
+        widest = max([len(str(name)) * 0.8] + [len(f"{v:,}" if isinstance(v, int) else str(v)) for v in values
+                                                  if v is not None])
+        ws.set_column(j, j, min(60, max(8, widest + 2)))
+        for i, v in enumerate(values, start=top + 1):
+            if v is None or v == "":
                 continue
             if isinstance(v, bool):
                 ws.write_boolean(i, j, v)
             elif isinstance(v, (int, float)):
-                ws.write_number(i, j, v)
+                ws.write_number(i, j, v, formats.get(fmt) if fmt else None)
             else:
                 ws.write_string(i, j, str(v))
-    r = df.height + 2
+    ws.freeze_panes(top + 1, 1)
+    r = top + df.height + 2
     for line in footer:
         ws.write_string(r, 0, line, small)
         r += 1
@@ -173,14 +337,33 @@ def _xlsx(df: pl.DataFrame, title: str, footer: list[str], provenance: Provenanc
     return buf.getvalue()
 
 
+TABLE_HEADER_ROW = 2  # 0-based: title in row 1, an empty row, the header in row 3
+
+
+SPANNER_SEP = " · "  # "Watch & Wait (N=1,158) · Any grade": spanner, then column label
+TABLE_WIDTHS_MM = {"single": 85.0, "double": 175.0, "page": 257.0}  # page: A4 landscape less margins
+
+
 def gt_html(df: pl.DataFrame, title: str, footer: Sequence[str], *, synthetic: bool = False,
-            bold_rows: Sequence[int] = (), font_px: int = 14) -> str:
-    """The table as great_tables HTML (a fragment): title header, footer source notes."""
+            bold_rows: Sequence[int] = (), font_px: int = 14, width_px: int | None = None) -> str:
+    """The table as great_tables HTML (a fragment) with the screen's structure: the title
+    as header, column names ``"<group> · <column>"`` grouped under a spanner per group,
+    the rows under a bold heading row (a system organ class, a Table 1 variable)
+    indented, the footer as source notes, and, with ``width_px``, a fixed table width
+    with wrapping column labels."""
     from great_tables import GT, html as gt_raw, loc, style
 
     table = GT(df).tab_header(title=title).sub_missing(missing_text="")
     if df.width > 1:
         table = table.cols_align("center", columns=df.columns[1:])
+    groups: dict[str, list[str]] = {}
+    for c in df.columns[1:]:
+        if SPANNER_SEP in c:
+            groups.setdefault(c.split(SPANNER_SEP, 1)[0], []).append(c)
+    if groups:
+        for label, cols in groups.items():
+            table = table.tab_spanner(label=label, columns=cols)
+        table = table.cols_label(**{c: c.split(SPANNER_SEP, 1)[1] for cols in groups.values() for c in cols})
     for i, line in enumerate(footer):
         text = _html.escape(line)
         if i == 0 and synthetic:
@@ -188,8 +371,18 @@ def gt_html(df: pl.DataFrame, title: str, footer: Sequence[str], *, synthetic: b
         table = table.tab_source_note(gt_raw(text))
     if bold_rows:
         table = table.tab_style(style=style.text(weight="bold"), locations=loc.body(rows=list(bold_rows)))
-    table = table.tab_options(table_font_size=f"{font_px}px", source_notes_font_size=f"{max(10, font_px - 3)}px",
-                              heading_title_font_size=f"{font_px + 4}px", table_font_color="#111111")
+        rest = [i for i in range(df.height) if i not in set(bold_rows)]
+    if width_px and df.width > 1:  # "1,037 (52.3%)" on one line; the labels wrap instead
+        table = table.tab_style(style=style.css("white-space: nowrap"), locations=loc.body(columns=df.columns[1:]))
+    if bold_rows:
+        if rest and df.width > 1:
+            table = table.tab_style(style=style.css("padding-left: 1.6em"),
+                                    locations=loc.body(columns=df.columns[0], rows=rest))
+    opts = dict(table_font_size=f"{font_px}px", source_notes_font_size=f"{max(10, font_px - 3)}px",
+                heading_title_font_size=f"{font_px + 4}px", table_font_color="#111111")
+    if width_px:
+        opts["table_width"] = f"{int(width_px)}px"
+    table = table.tab_options(**opts)
     return table.as_raw_html()
 
 
@@ -202,7 +395,7 @@ def html_document(body: str, title: str) -> str:
 def table_bytes(df: pl.DataFrame, fmt: str, title: str, provenance: Provenance | None = None, *,
                 suppress_below: int | None = None, count_columns: Sequence[str] | None = None,
                 percent_of: Mapping[str, str] | None = None, notes: Sequence[str] = (),
-                bold_rows: Sequence[int] = ()) -> bytes:
+                bold_rows: Sequence[int] = (), width: str | None = None) -> bytes:
     """A table as a CSV, XLSX, HTML or PNG file with the provenance footer.
 
     Parameters
@@ -215,22 +408,37 @@ def table_bytes(df: pl.DataFrame, fmt: str, title: str, provenance: Provenance |
     suppress_below : when set (e.g. 5), :func:`suppress_small_cells` with this threshold
         first, and a footer line saying so. ``count_columns`` / ``percent_of`` go to it.
     notes : extra footer lines (e.g. the tests used).
-    bold_rows : row indices set in bold in HTML/PNG (e.g. Table 1's variable rows).
+    bold_rows : row indices set in bold in HTML/PNG (e.g. Table 1's variable rows); the
+        rows under each are indented, and they delimit the blocks of complementary
+        suppression.
+    width : HTML/PNG at a print width: ``"single"`` (85 mm), ``"double"`` (175 mm) or
+        ``"page"`` (257 mm), 7.5-pt type, wrapping headers; None: the screen's layout.
     """
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, not {fmt!r}")
     if not isinstance(df, pl.DataFrame):
         raise TypeError("df must be a polars DataFrame")
     if suppress_below is not None:
-        df = suppress_small_cells(df, suppress_below, count_columns, percent_of=percent_of)
+        df = suppress_small_cells(df, suppress_below, count_columns, percent_of=percent_of,
+                                  blocks=blocks_from_heads(df.height, bold_rows))
     footer = _footer(provenance, suppress_below, notes)
     if fmt == "csv":
         return _csv(df, title, footer)
     if fmt == "xlsx":
         return _xlsx(df, title, footer, provenance, suppress_below)
     synthetic = bool(provenance and provenance.synthetic)
-    body = gt_html(df, title, footer, synthetic=synthetic, bold_rows=bold_rows)
+    if width is None:
+        body = gt_html(df, title, footer, synthetic=synthetic, bold_rows=bold_rows)
+        if fmt == "html":
+            return html_document(body, title).encode("utf-8")
+        doc = html_document(f"<div id='export' style='display:inline-block;max-width:1100px'>{body}</div>", title)
+        return html_to_png(doc, selector="#export table", width=1200)
+    if width not in TABLE_WIDTHS_MM:
+        raise ValueError(f"width must be one of {sorted(TABLE_WIDTHS_MM)} or None, not {width!r}")
+    # at print width: 96 CSS px per inch, type 7.5 pt (10 px), the PNG at 300 dpi
+    px = round(TABLE_WIDTHS_MM[width] / 25.4 * 96)
+    body = gt_html(df, title, footer, synthetic=synthetic, bold_rows=bold_rows, font_px=10, width_px=px)
     if fmt == "html":
         return html_document(body, title).encode("utf-8")
-    doc = html_document(f"<div id='export' style='display:inline-block;max-width:1100px'>{body}</div>", title)
-    return html_to_png(doc, selector="#export table", width=1200)
+    doc = html_document(f"<div id='export' style='width:{px}px'>{body}</div>", title)
+    return html_to_png(doc, selector="#export table", width=px + 16)

@@ -42,7 +42,8 @@ import streamlit as st
 from ..figures._theme import presentation_figure
 from ..figures.export import FORMATS as FIG_FORMATS
 from ..figures.export import MIME as FIG_MIME
-from ..figures.export import SIZES, figure_bytes, warm_up_async, with_design_width  # noqa: F401 - re-exported for pages
+from ..figures.export import DPIS, FOOTERS, HEIGHT_CAPS, SIZES, caption_text, figure_bytes, warm_up_async
+from ..figures.export import with_design_width  # noqa: F401 - re-exported for pages
 from ..provenance import Provenance, slug
 from ..tables.export import FORMATS as TABLE_FORMATS
 from ..tables.export import MIME as TABLE_MIME
@@ -59,7 +60,9 @@ if TYPE_CHECKING:  # page.py imports the MDT report control, which exports throu
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d", "toImage"]}
 SUPPRESS_THRESHOLD = 5
-FIG_LABELS = {"png": "PNG (300 dpi)", "svg": "SVG", "pdf": "PDF"}
+FIG_LABELS = {"png": "PNG", "svg": "SVG", "pdf": "PDF", "tiff": "TIFF (LZW)", "eps": "EPS"}
+FOOTER_LABELS = {"on": "On the figure", "caption": "Beside it (caption file)", "off": "Off"}
+TABLE_WIDTH_LABELS = {None: "As on screen", "single": "85 mm", "double": "175 mm", "page": "Page (257 mm)"}
 TABLE_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)", "html": "HTML (formatted)", "png": "PNG (formatted)"}
 
 
@@ -245,13 +248,30 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Expo
                         index=list(SIZES).index("slide" if ctx.presentation else "double"))
         large = st.checkbox("Presentation look (large type, thick lines)", value=ctx.presentation,
                             key=f"{key}_present")
+        with st.expander("Journal options"):  # footer, resolution, height cap, suppression
+            footer = st.radio("Provenance footer", FOOTERS, format_func=FOOTER_LABELS.get, horizontal=True,
+                              key=f"{key}_footer")
+            dpi = st.radio("Resolution (PNG, TIFF)", DPIS, format_func=lambda d: f"{d} dpi", horizontal=True,
+                           key=f"{key}_dpi")
+            cap = st.radio("Height at most", list(HEIGHT_CAPS), horizontal=True, key=f"{key}_cap")
+            hide = st.checkbox("Suppress small counts (at-risk numbers, box counts under 5)",
+                               value=suppress_default(ctx), key=f"{key}_sup")
+        below = SUPPRESS_THRESHOLD if hide else None
+
         def build(prov: Provenance) -> bytes:
-            return figure_bytes(strip_links(fig), fmt, size, prov, presentation=large)
+            return figure_bytes(strip_links(fig), fmt, size, prov, presentation=large, footer=footer, dpi=dpi,
+                                height_cap_mm=HEIGHT_CAPS[cap], suppress_below=below)
 
         download(ctx, kind="figure", name=name, label=f"Download {fmt.upper()}", build=build,
                  file_name=f"{slug(name)}_{size}.{fmt}", mime=FIG_MIME[fmt], key=f"{key}_dl",
-                 detail={"format": fmt, "size": size}, type="primary")
-        st.caption("With a footer: data source and content hash, filters, N, app version, export time.")
+                 detail={"format": fmt, "size": size, "footer": footer, "dpi": dpi, "suppressed": bool(below)},
+                 type="primary")
+        if footer == "caption":
+            download(ctx, kind="figure_caption", name=name, label="Download caption (TXT)",
+                     build=lambda prov: caption_text(prov, title=name).encode("utf-8"),
+                     file_name=f"{slug(name)}_caption.txt", mime="text/plain", key=f"{key}_cap_dl",
+                     detail={"format": "caption", "size": size})
+        st.caption("Footer: data source and content hash, filters, N, app version, export time.")
 
 
 def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str | None = None,
@@ -265,13 +285,20 @@ def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str 
         fmt = st.radio("Format", TABLE_FORMATS, format_func=TABLE_LABELS.get, horizontal=True, key=f"{key}_fmt")
         suppress = st.checkbox(f"Suppress small cells (counts under {SUPPRESS_THRESHOLD} shown as "
                                f"<{SUPPRESS_THRESHOLD})", value=suppress_default(ctx), key=f"{key}_sup")
+        width = None
+        if fmt in ("html", "png"):
+            width = st.radio("Width", list(TABLE_WIDTH_LABELS), format_func=TABLE_WIDTH_LABELS.get, horizontal=True,
+                             key=f"{key}_width")
+
         def build(prov: Provenance) -> bytes:
             return table_bytes(df, fmt, title or name, prov, suppress_below=SUPPRESS_THRESHOLD if suppress else None,
-                               count_columns=count_columns, percent_of=percent_of, notes=notes, bold_rows=bold_rows)
+                               count_columns=count_columns, percent_of=percent_of, notes=notes, bold_rows=bold_rows,
+                               width=width)
 
         download(ctx, kind="table", name=name, label=f"Download {fmt.upper()}", build=build,
                  file_name=f"{slug(name)}.{fmt}", mime=TABLE_MIME[fmt], key=f"{key}_dl",
-                 detail={"format": fmt, "rows": df.height, "suppressed": bool(suppress)}, type="primary")
+                 detail={"format": fmt, "rows": df.height, "suppressed": bool(suppress), "width": width},
+                 type="primary")
         st.caption("With a footer: data source and content hash, filters, N, app version, export time.")
 
 

@@ -30,7 +30,7 @@ def _count_table(df: pl.DataFrame, title: str, vocab) -> pl.DataFrame:
     """Patients and % of the full analysis set, one row per value."""
     total = max(1, int(df["n"].sum()))
     return pl.DataFrame({
-        title: [vocab.label(v) if v is not None else "Not yet assigned" for v in df["value"]],
+        title: [vocab.label(v) if v is not None else "No strategy recorded" for v in df["value"]],
         "Patients": df["n"].cast(pl.Int64).to_list(),
         "%": [round(100 * n / total, 1) for n in df["n"]],
     })

@@ -84,19 +84,24 @@ def collect_sections(store: Store, flt: CohortFilter,
 
 
 def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str = "html",
-                 suppress_below: int | None = None) -> bytes:
-    """The MDT report of every registered page as HTML or PDF bytes."""
-    prov = Provenance.from_meta(store.meta(), flt, n=n, m=m)
+                 suppress_below: int | None = None, prepared_by: str | None = None,
+                 page_format: str = "A4", meeting_date: str | None = None) -> bytes:
+    """The MDT report of every registered page as HTML or PDF (A4 or Letter) bytes."""
+    meta = store.meta()
+    prov = Provenance.from_meta(meta, flt, n=n, m=m)
     html = build_report(collect_sections(store, flt), prov, suppress_below=suppress_below,
-                        title="MDT report - organ-preservation registry")
-    return html if fmt == "html" else report_pdf(html)
+                        title="MDT report - organ-preservation registry", meta=meta, prepared_by=prepared_by,
+                        meeting_date=meeting_date)
+    return html if fmt == "html" else report_pdf(html, page_format=page_format)
 
 
 def report_download(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str,
-                    suppress_below: int | None, actor: str, role: str | None) -> bytes:
+                    suppress_below: int | None, actor: str, role: str | None, page_format: str = "A4",
+                    meeting_date: str | None = None) -> bytes:
     """The report's bytes, recorded in the audit trail as a ``report`` export (no ``st.*``:
     it runs in the download button's callback)."""
-    data = report_bytes(store, flt, n, m, fmt=fmt, suppress_below=suppress_below)
+    data = report_bytes(store, flt, n, m, fmt=fmt, suppress_below=suppress_below, prepared_by=actor,
+                        page_format=page_format, meeting_date=meeting_date)
     audit.record("report", actor, {"format": fmt, "filters": flt.to_query_params(), "n": n, "m": m,
                                    "suppress_below": suppress_below}, role=role,
                  path=audit.default_audit_path(store.path))
@@ -111,6 +116,9 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
         st.caption("Every page's figures and tables under the current filters, in one file.")
         suppress = st.checkbox(f"Suppress small cells (<{SUPPRESS_THRESHOLD})", value=not store.is_synthetic(),
                                key="report_suppress")
+        paper = st.radio("Paper", ("A4", "Letter"), horizontal=True, key="report_paper")
+        meeting = st.date_input("Meeting date", key="report_meeting")
+        meeting_text = meeting.isoformat() if hasattr(meeting, "isoformat") else None
         below = SUPPRESS_THRESHOLD if suppress else None
         n, m = counts.get("n"), counts.get("m")
 
@@ -119,6 +127,8 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
         c1, c2 = st.columns(2)
         for col, fmt, mime in ((c1, "html", "text/html"), (c2, "pdf", "application/pdf")):
             download(scope, kind="mdt_report", name="MDT report", label=fmt.upper(),
-                     build=lambda _prov, fmt=fmt: report_bytes(store, flt, n, m, fmt=fmt, suppress_below=below),
+                     build=lambda _prov, fmt=fmt: report_bytes(store, flt, n, m, fmt=fmt, suppress_below=below,
+                                                          prepared_by=actor, page_format=paper,
+                                                          meeting_date=meeting_text),
                      file_name=f"mdt_report.{fmt}", mime=mime, key=f"report_{fmt}", action="report",
-                     detail={"format": fmt, "suppress_below": below}, container=col, width="stretch")
+                     detail={"format": fmt, "suppress_below": below, "paper": paper}, container=col, width="stretch")
