@@ -34,8 +34,8 @@ import datetime as _dt
 import polars as pl
 
 from ..schema import MAX_TEXT, QOL_SCALES, TABLES, TRG_GRADES, VOCABULARIES, Column, ForeignKey, Table
-from .readers import ROW, RawRegistry, RawTable
-from .report import ERROR, PROBLEM_SCHEMA, ValidationReport, problems_frame
+from .model import ROW, RawRegistry, RawTable
+from .report import ERROR, PROBLEM_SCHEMA, WARNING, ValidationReport, accounting, problems_frame
 
 REQUIRED_TABLES = ("subject", "follow_up")
 MIN_DATE = _dt.date(1990, 1, 1)
@@ -43,7 +43,8 @@ VALUE_CHARS = 200  # a problem quotes at most this much of the offending cell
 
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
-_CTRL = r"[\x00-\x08\x0A-\x1F\x7F]"  # tab (0x09) is a formula trigger at the start and allowed inside
+# free text may hold tab and line breaks (a quoted multi-line cell); tab and CR are formula triggers at the start
+_CTRL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 _CTRL_ANY = r"[\x00-\x1F\x7F]"
 
 POLARS_TYPES = {"str": pl.String, "code": pl.String, "int": pl.Int32, "float": pl.Float64, "date": pl.Date, "bool": pl.Boolean}
@@ -424,6 +425,23 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
     return out
 
 
+def _unaccounted(raw: RawRegistry, report: ValidationReport) -> pl.DataFrame:
+    """The safety net: a source row neither in a table nor named by any problem is
+    reported here (it should never happen; a test asserts it does not)."""
+    acc = accounting(raw, report)
+    out = []
+    for file in acc.filter(pl.col("unaccounted") > 0)["file"].to_list():
+        read = raw.rows_read[file].unique()
+        got = [rt.frame[ROW] for rt in raw.tables.values() if rt.file == file]
+        named = report.frame.filter(pl.col("file") == file)["row"].drop_nulls().unique()
+        rest = read.filter(~read.is_in(pl.concat(got).implode()) & ~read.is_in(named.implode())) if got else read.filter(~read.is_in(named.implode()))
+        out.append(pl.DataFrame({ROW: rest}).pipe(
+            _emit, file, None, "row_not_loaded", pl.lit(None),
+            pl.lit("this row was read but belongs to no table that is loaded (e.g. a REDCap row whose filled fields are "
+                   "all ignored)")).with_columns(pl.lit(WARNING).alias("severity")))
+    return pl.concat(out) if out else problems_frame()
+
+
 # --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
@@ -433,7 +451,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
     Returns a :class:`ValidationReport`; ``report.tables`` holds the typed frames (schema
     column order, dtypes for ``store.insert_frame``) only when ``report.ok``.
     """
-    parts: list[pl.DataFrame] = [problems_frame(raw.problems)]
+    parts: list[pl.DataFrame] = [problems_frame(raw.problems), *raw.problem_frames]
     typed: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
     for t in TABLES:
@@ -463,7 +481,10 @@ def validate(raw: RawRegistry) -> ValidationReport:
             parts += _check_foreign_keys(t, typed, files[t.name], untrusted)
     parts += _check_cross(typed, files, untrusted)
     frame = pl.concat([p.select(list(PROBLEM_SCHEMA)).cast(PROBLEM_SCHEMA) for p in parts], how="vertical")
-    report = ValidationReport(frame=frame, source_format=raw.format, input_sha256=dict(raw.input_sha256))
+    report = ValidationReport(frame=frame, source_format=raw.format, input_sha256=dict(raw.input_sha256),
+                              encodings=dict(raw.encodings), date_orders=dict(raw.date_orders))
+    report.frame = pl.concat([report.frame, _unaccounted(raw, report)])
+    report.accounting = accounting(raw, report)
     if report.ok:
         report.tables = {name: df.drop(ROW) for name, df in typed.items()}
     return report
