@@ -72,9 +72,10 @@ def read_csv_folder(path: Path) -> RawRegistry:
             )
             continue
         if name in claimed:
-            reg.problems.append(Problem(printable(p.name), None, None, None, "duplicate_file",
-                                        f"'{printable(claimed[name])}' and '{printable(p.name)}' are both table '{name}': "
-                                        "keep one", ERROR))
+            for f in (claimed[name], p.name):
+                reg.problems.append(Problem(printable(f), None, None, None, "duplicate_file",
+                                            f"'{printable(claimed[name])}' and '{printable(p.name)}' are both table '{name}': "
+                                            "keep one", ERROR))
             reg.tables.pop(name, None)
             reg.unreadable.add(name)
             continue

@@ -199,9 +199,9 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
         if _is_labels_export(rt.header, fields, rid):
             msg = ("this is a labels export (column headers are field labels, values are choice labels): in REDCap choose "
                    "Data Exports > 'CSV / Microsoft Excel (raw data)' and import that file")
-            reg.problems.append(Problem(file, 1, None, printable(rt.header[0], 60), "redcap_labels_export", msg))
+            reg.problems.append(Problem(file, None, None, printable(rt.header[0], 60), "redcap_labels_export", msg))
         else:
-            reg.problems.append(Problem(file, 1, rid, printable(rt.header[0] if rt.header else "", 60), "missing_column",
+            reg.problems.append(Problem(file, None, rid, printable(rt.header[0] if rt.header else "", 60), "missing_column",
                                         f"the records file has no column '{rid}' (the first field of the data dictionary, the "
                                         f"record id); its first column is '{printable(rt.header[0] if rt.header else '', 60)}': "
                                         "is this the dictionary of another project?"))
@@ -228,6 +228,8 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
         seen.add(h)
         if h == rid or h in META:
             continue
+        if h.endswith("_complete") and table_key(h[: -len("_complete")]) in _FORMS:
+            continue  # the form status of a registry form
         if h in BOOKKEEPING or h.endswith(("_complete", "_timestamp")):
             extra.append(h)
             continue

@@ -256,8 +256,10 @@ def accounting(raw, report: "ValidationReport") -> pl.DataFrame:
         read = rows.unique()
         got = pl.concat(loaded_by[file]).unique() if file in loaded_by else pl.Series(ROW, [], pl.Int64)
         rest = read.filter(~read.is_in(got.implode()))
-        named = report.frame.filter(pl.col("file") == file)["row"].drop_nulls().unique()
-        reported = rest.filter(rest.is_in(named.implode()))
+        mine = report.frame.filter(pl.col("file") == file)
+        named = mine["row"].drop_nulls().unique()
+        whole = mine.filter(pl.col("row").is_null() & (pl.col("severity") == ERROR)).height > 0  # the file itself is refused
+        reported = rest if whole else rest.filter(rest.is_in(named.implode()))
         out.append({"file": file, "read": read.len(), "loaded": got.filter(got.is_in(read.implode())).len(),
                     "reported": reported.len(), "unaccounted": rest.len() - reported.len()})
     schema = {"file": pl.String, "read": pl.Int64, "loaded": pl.Int64, "reported": pl.Int64, "unaccounted": pl.Int64}
