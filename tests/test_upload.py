@@ -86,7 +86,7 @@ def _unchanged(db: Path, before: dict) -> None:
 
 
 def _problems(at: AppTest):
-    frames = [d.value for d in at.dataframe if "rule" in d.value.columns]
+    frames = [d.value for d in at.dataframe if "rule" in d.value.columns and "row" in d.value.columns]
     assert frames, "no problems table"
     return frames[0]
 
