@@ -262,7 +262,8 @@ def quoted_newline(frames):
 
 # ----------------------------------------------------------------------------- workbooks
 def xlsx_case(sheet_names: dict[str, str] | None = None, hidden: set[str] = frozenset(), extra_sheets=(), cells=None,
-              title_row: str | None = None, totals: str | None = None, serial_dates=False, text_dates=None, saved_formula=False):
+              title_row: str | None = None, totals: str | None = None, serial_dates=False, text_dates=None, saved_formula=False,
+              text_date_sheets: set[str] | None = None):
     """A workbook as Excel saves it (xlsxwriter, then fullCalcOnLoad removed so cached
     values count as saved)."""
     def build(w: Path, typed: Tables) -> Path:
@@ -292,7 +293,7 @@ def xlsx_case(sheet_names: dict[str, str] | None = None, hidden: set[str] = froz
                     if c.type == "date":
                         if serial_dates:
                             ws.write_number(i, j, (v - dt.date(1899, 12, 30)).days)
-                        elif text_dates:
+                        elif text_dates and (text_date_sheets is None or tname in text_date_sheets):
                             ws.write_string(i, j, text_dates(v))
                         else:
                             ws.write_datetime(i, j, dt.datetime.combine(v, dt.time()), datefmt)
@@ -689,7 +690,9 @@ CASES: list[Case] = [
     Case("xlsx_formula_saved_values", xlsx_case(saved_formula=True), warns=("formula_values",)),
     Case("xlsx_excel_serial_numbers_in_date_columns", xlsx_case(serial_dates=True), warns=("excel_serial_date",)),
     Case("xlsx_text_dates_dmy_declared", xlsx_case(text_dates=DMY), options={"date_order": "DMY"}, warns=("date_order",)),
-    Case("xlsx_text_dates_ambiguous_refused", xlsx_case(text_dates=DMY), rule="date_order_ambiguous"),
+    Case("xlsx_text_dates_dmy_detected_across_sheets", xlsx_case(text_dates=DMY), warns=("date_order",), says="day/month/year"),
+    Case("xlsx_text_dates_ambiguous_refused", xlsx_case(text_dates=DMY, text_date_sheets={"subject", "procedure"}),
+         rule="date_order_ambiguous", says="we never guess"),
     Case("xlsx_title_row_above_header", xlsx_case(title_row="Registry export 2024 - Hospital A"), rule="header_row",
          says="the header must be in row 1"),
     Case("xlsx_totals_row", xlsx_case(totals="subject"), warns=("totals_row",)),

@@ -123,7 +123,7 @@ def _rows(raw: RawRegistry, rt: RawTable, t: Table) -> None:
     data = _data_cols(df)
     if not data or df.height == 0:
         return
-    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c).str.strip_chars().str.len_bytes() == 0) for c in data])
+    blank = pl.all_horizontal([pl.col(c).is_null() | pl.col(c).str.contains(r"^\s*$") for c in data])
     empty = df.filter(blank)
     if empty.height:
         raw.problem_frames.append(_problems(empty, rt.file, None, "empty_row", pl.lit(None), "empty row dropped"))
@@ -140,26 +140,34 @@ def _rows(raw: RawRegistry, rt: RawTable, t: Table) -> None:
     rt.frame = df
 
 
+def _variants(markers: tuple[str, ...]) -> list[str]:
+    out = set()
+    for m in markers:
+        out |= {m, m.lower(), m.upper(), m.title(), m.capitalize()}
+    return sorted(out)
+
+
 def _missing(raw: RawRegistry, rt: RawTable, t: Table, markers: tuple[str, ...]) -> None:
+    """Cells equal to a marker (any letter case) become empty; one pass over the table."""
     if not markers:
         return
-    low = [m.casefold() for m in markers]
+    marks = _variants(markers)
     df = rt.frame
-    counts = []
-    exprs = []
-    for c in t.columns:
-        if c.name not in df.columns:
-            continue
-        s = pl.col(c.name).str.strip_chars()
-        hit = s.str.to_lowercase().is_in(low)
+    cols = [c for c in t.columns if c.name in df.columns]
+    if not cols or df.height == 0:
+        return
+
+    def hit(c):
+        h = pl.col(c.name).is_in(marks)
         if c.type == "code":
-            hit = hit & ~s.is_in(VOCABULARIES[c.vocab].codes)  # type: ignore[index]
-        n = df.select(hit.sum()).item()
-        if n:
-            counts.append((c.name, n))
-            exprs.append(pl.when(hit).then(None).otherwise(pl.col(c.name)).alias(c.name))
-    if exprs:
-        rt.frame = df.with_columns(exprs)
+            h = h & ~pl.col(c.name).is_in(VOCABULARIES[c.vocab].codes)  # type: ignore[index]
+        return h
+
+    n = df.select([hit(c).sum().alias(c.name) for c in cols]).row(0, named=True)
+    counts = [(c.name, n[c.name]) for c in cols if n[c.name]]
+    if counts:
+        hitcols = {name for name, _ in counts}
+        rt.frame = df.with_columns(pl.when(hit(c)).then(None).otherwise(pl.col(c.name)).alias(c.name) for c in cols if c.name in hitcols)
         raw.problems.append(Problem(rt.file, None, ", ".join(n for n, _ in counts), None, "missing_marker",
                                     f"{sum(n for _, n in counts):,} cell(s) holding a missing-value marker "
                                     f"({', '.join(markers)}) read as empty: " + ", ".join(f"{c} {n:,}" for c, n in counts), WARNING))
@@ -169,8 +177,12 @@ def _decimal_comma(raw: RawRegistry, rt: RawTable, t: Table) -> None:
     df = rt.frame
     counts = []
     exprs = []
-    for c in t.columns:
-        if c.type != "float" or c.name not in df.columns:
+    floats = [c for c in t.columns if c.type == "float" and c.name in df.columns]
+    if not floats:
+        return
+    has = df.select([pl.col(c.name).str.contains(",", literal=True).any().alias(c.name) for c in floats]).row(0, named=True)
+    for c in floats:
+        if not has[c.name]:
             continue
         hit = pl.col(c.name).str.contains(r"^\s*[-+]?\d+,\d+\s*$")
         n = df.select(hit.sum()).item()
@@ -185,7 +197,13 @@ def _decimal_comma(raw: RawRegistry, rt: RawTable, t: Table) -> None:
 
 
 def _date_cols(rt: RawTable, t: Table) -> list[str]:
-    return [c.name for c in t.columns if c.type == "date" and c.name in rt.frame.columns]
+    """Date columns holding anything other than YYYY-MM-DD (checked cheaply, in one pass)."""
+    cols = [c.name for c in t.columns if c.type == "date" and c.name in rt.frame.columns]
+    if not cols or rt.frame.height == 0:
+        return []
+    iso_like = lambda c: (pl.col(c).str.len_bytes() == 10) & (pl.col(c).str.slice(4, 1) == "-") & (pl.col(c).str.slice(7, 1) == "-")  # noqa: E731
+    other = rt.frame.select([(pl.col(c).is_not_null() & ~iso_like(c)).any().alias(c) for c in cols]).row(0, named=True)
+    return [c for c in cols if other[c]]
 
 
 def _dates_simple(raw: RawRegistry, rt: RawTable, t: Table) -> None:
@@ -217,8 +235,9 @@ def _dates_simple(raw: RawRegistry, rt: RawTable, t: Table) -> None:
                                     "read as dates", WARNING))
 
 
-def _file_date_order(raw: RawRegistry, tables: list[tuple[RawTable, Table]], declared: str | None) -> None:
-    """One date order for all text dates of one file."""
+def _file_date_order(raw: RawRegistry, tables: list[tuple[RawTable, Table]], declared: str | None, file: str) -> None:
+    """One date order for all text dates of one file (a CSV file; a whole workbook, all
+    sheets; a REDCap records file)."""
     parts = []
     for rt, t in tables:
         for c in _date_cols(rt, t):
@@ -228,7 +247,6 @@ def _file_date_order(raw: RawRegistry, tables: list[tuple[RawTable, Table]], dec
                 parts.append(s.with_columns(pl.lit(rt.name).alias("t"), pl.lit(c).alias("c")))
     if not parts:
         return
-    file = tables[0][0].file
     v = pl.concat(parts)
     v = v.with_columns(pl.col("v").str.extract(_TEXT_DATE, i).alias(f"p{i}") for i in (1, 2, 3))
     ymd = v.filter(pl.col("p1").str.len_chars() == 4)
@@ -262,7 +280,7 @@ def _file_date_order(raw: RawRegistry, tables: list[tuple[RawTable, Table]], dec
         _skip({rt.name: rt for rt, _ in tables}, other)
         return
     raw.date_orders[file] = order
-    raw.problems.append(Problem(file, None, ", ".join(sorted(set(v["c"]))), order, "date_order",
+    raw.problems.append(Problem(file, None, ", ".join(sorted(set(v["c"]))), None, "date_order",
                                 f"{n:,} date(s) written as text read as {DATE_ORDERS[order]} ({why})", WARNING))
     by = {rt.name: rt for rt, _ in tables}
     for (tname, col), g in v.group_by(["t", "c"]):
@@ -314,7 +332,8 @@ def normalise(raw: RawRegistry, options: Options | None = None) -> RawRegistry:
         _missing(raw, rt, t, options.missing)
         _decimal_comma(raw, rt, t)
         _dates_simple(raw, rt, t)
-        by_file.setdefault(rt.file, []).append((rt, t))
-    for tables in by_file.values():
-        _file_date_order(raw, tables, options.date_order)
+        whole = rt.file.split("[", 1)[0] if raw.format in ("xlsx", "ods", "xls") else rt.file  # a workbook is one file
+        by_file.setdefault(whole, []).append((rt, t))
+    for file, tables in by_file.items():
+        _file_date_order(raw, tables, options.date_order, file)
     return raw

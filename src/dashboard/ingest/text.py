@@ -75,8 +75,8 @@ def decode_bytes(data: bytes, file: str) -> tuple[bytes | None, str, list[Proble
     if sample.count(b"\x00") > max(8, len(sample) // 100):
         return None, "", [Problem(file, None, None, None, "file_binary", "not a CSV file: binary content (many NUL bytes)")]
     try:
-        body.decode("utf-8")
-        if not body.strip():
+        _check_utf8(body)
+        if not body[:65536].strip() and not body.strip():
             return None, "", [Problem(file, None, None, None, "file_empty", "the file has no header row (only blank space)")]
         return body, "utf-8-sig" if bom else "utf-8", []
     except UnicodeDecodeError as e:
@@ -96,6 +96,23 @@ def decode_bytes(data: bytes, file: str) -> tuple[bytes | None, str, list[Proble
         return None, "", [Problem(file, line, None, repr(body[e.start:e.start + 4]), "encoding",
                                   f"not valid UTF-8 (byte 0x{body[e.start]:02x} at byte offset {off}, line {line}), nor "
                                   "GB18030 or Windows-1252: save it as 'CSV UTF-8' in Excel")]
+
+
+def _check_utf8(body: bytes, chunk: int = 16 << 20) -> None:
+    """Raise UnicodeDecodeError (offsets into ``body``) unless it is UTF-8, without
+    building one string of the whole file (a 2 GB export would double its memory)."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
+    for start in range(0, len(body), chunk):
+        pending = len(dec.getstate()[0])  # bytes of a character split by the previous chunk
+        try:
+            dec.decode(bytes(view[start:start + chunk]), final=start + chunk >= len(body))
+        except UnicodeDecodeError as e:
+            raise UnicodeDecodeError("utf-8", body, start + e.start - pending, start + e.end - pending, e.reason) from None
+    if not body:
+        dec.decode(b"", final=True)
 
 
 def _utf8(text: str, file: str, enc: str, first_bad: tuple[int, int] | None = None) -> tuple[bytes | None, str, list[Problem]]:
