@@ -3,30 +3,20 @@
 The reader of a site's export is :mod:`dashboard.ingest.reader_redcap`; this module holds
 what both share (dictionary columns, field names, aliases, choice parsing).
 
-Conventions (what :func:`read_redcap` expects and :func:`write_redcap_dictionary` writes)
+What :func:`write_redcap_dictionary` and :func:`write_redcap` write (the project a site
+starts from; :mod:`.reader_redcap` reads this and the ways sites adapt it):
 
-* One instrument (form) per source table, form name = table name. Fields on other forms
-  are ignored with a warning (``redcap_unknown_form``).
+* One instrument (form) per source table, form name = table name.
 * Field name = schema column name. Where two tables share a column name (REDCap needs
-  project-wide unique names) the field may carry a prefix: ``<table>_<column>`` or
+  project-wide unique names) the field carries a prefix: ``<table>_<column>`` or
   ``<alias>_<column>`` with the aliases in :data:`ALIASES` (``ici_start_date``,
   ``qol_timepoint``...).
 * ``record_id`` (first field, on form ``subject``) is ``subject_id``.
-* ``subject`` and ``follow_up`` are non-repeating: ``subject`` is read from the baseline
-  event row (``redcap_event_name`` starting with ``baseline``; any non-repeating row in a
-  classic project without events), ``follow_up`` from whichever non-repeating row fills
-  its fields. A record with rows but no baseline row is a problem
-  (``redcap_no_baseline``).
-* Every other table is a repeating instrument (``redcap_repeat_instrument`` = form
-  name). When the row-number column (:data:`INSTANCE_COLUMNS`: ``exposure_no``,
-  ``assessment_no``...) is not a field, ``redcap_repeat_instance`` supplies it.
-* radio / dropdown fields on code columns: the raw integer code is looked up in the
-  dictionary's choices and the choice label matched, case-insensitively, to a vocabulary
-  code or label. A value that is no choice (``redcap_unknown_choice``) or whose label
-  matches nothing (``redcap_unmapped_choice``) is a problem naming the field.
-* ``yesno`` / ``truefalse`` -> booleans (1/0). Checkbox ``drugs___<n>`` columns are joined
-  into ``drugs`` as '+'-separated choice labels, in dictionary order.
-* ``<form>_complete`` columns are ignored.
+* ``subject`` and ``follow_up`` are non-repeating, on the ``baseline_arm_1`` row; every
+  other table is a repeating instrument whose row number (:data:`INSTANCE_COLUMNS`:
+  ``exposure_no``, ``assessment_no``...) is ``redcap_repeat_instance``.
+* Code columns are radio / dropdown fields (choices ``n, label``); booleans ``yesno``;
+  ``drugs`` a checkbox (``drugs___<n>`` columns).
 """
 
 from __future__ import annotations
