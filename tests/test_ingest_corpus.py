@@ -144,3 +144,32 @@ def test_grouped_messages_one_line_per_file_column_rule(typed, tmp_path):
     assert amb.height >= 1 and amb["hint"][0] and "--date-order" in amb["hint"][0]
     # knock-on problems (a date that failed, then a cross-table rule) are marked or absent
     assert not g.filter((pl.col("severity") == "error") & ~pl.col("follows") & pl.col("rule").is_in(["dead_without_date", "after_death"])).height
+
+
+def test_knock_on_problem_is_marked_as_following(typed, tmp_path):
+    """A death date that is no calendar day fails; 'dead but no death date' follows from it."""
+    frames = corpus.text(typed)
+    frames = corpus.set_cell(frames, "follow_up", "S001", "vital_status", "DEAD")
+    frames = corpus.set_cell(frames, "follow_up", "S001", "death_date", "31/02/2024")
+    frames = corpus.set_cell(frames, "follow_up", "S002", "last_contact_date", "15/05/2024")  # DMY detectable
+    folder = corpus.write_csv_folder(tmp_path / "k", frames)
+    g = validate_path(folder).grouped()
+    first = g.row(0, named=True)
+    assert first["rule"] == "date_invalid" and not first["follows"]
+    dead = g.filter(pl.col("rule") == "dead_without_date")
+    assert dead.height == 1 and dead["follows"][0]
+
+
+def test_cli_prints_grouped_report_escaped_with_row_accounting(typed, tmp_path):
+    import subprocess
+
+    c = next(c for c in CASES if c.id == "csv_terminal_escape_in_header")
+    inp = c.build(tmp_path / "e", typed)
+    out = subprocess.run([sys.executable, "-m", "dashboard", "validate", str(inp), "--problems-csv", str(tmp_path / "p.csv")],
+                         capture_output=True, text=True, env={**__import__("os").environ,
+                                                               "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+    assert out.returncode == 1
+    assert "\x1b" not in out.stderr and "\x07" not in out.stderr and "\\x1b[2J" in out.stderr
+    assert "ae.csv: 4 read = 4 loaded + 0 reported" in out.stderr
+    assert "-> add the column" in out.stderr  # the likely fix
+    assert pl.read_csv(tmp_path / "p.csv").height >= 2

@@ -48,7 +48,7 @@ SYNTHETIC_PROVENANCE_KEYS = ("seed", "n_patients", "generator_version", "cutoff_
 
 def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = True, actor: str | None = None,
                     options: Options | None = None, date_order: str | None = None,
-                    missing: tuple[str, ...] | None = None) -> dict:
+                    missing: tuple[str, ...] | None = None, role: str | None = None) -> dict:
     """Validate ``path`` and, only if it is valid, build a new store at ``db_path``.
 
     Raises :class:`ImportRejected` (carrying the report) before touching the store when
@@ -64,7 +64,7 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
         report = validate(raw)
     except Exception as exc:  # a reader bug must still leave a trace, never a silent failure
         audit.record("import", who, {"path": str(Path(path).expanduser()), "error": f"{type(exc).__name__}: {exc}"[:500]},
-                     result="failed", path=log)
+                     result="failed", role=role, path=log)
         raise
     detail = {"path": str(Path(path).expanduser().resolve()), "format": raw.format, "files_sha256": raw.input_sha256,
               "db": str(Path(db_path).resolve()), "encodings": raw.encodings, "date_orders": raw.date_orders,
@@ -75,7 +75,7 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
         first = report.grouped().head(5)
         audit.record("import", who, {**detail, "problems": len(report.problems),
                                      "first_problems": [f"{r['file']}: {r['rule']} x{r['count']}" for r in first.iter_rows(named=True)]},
-                     result="rejected", path=log)
+                     result="rejected", role=role, path=log)
         raise ImportRejected(report)
     tables = report.tables
 
@@ -102,10 +102,10 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
     try:
         meta = build_store(db_path, fill, provenance, derive=derive)
     except BaseException as exc:
-        audit.record("import", who, {**detail, "error": f"{type(exc).__name__}: {exc}"[:500]}, result="failed", path=log)
+        audit.record("import", who, {**detail, "error": f"{type(exc).__name__}: {exc}"[:500]}, result="failed", role=role, path=log)
         raise
     audit.record("import", who, {**detail, "table_counts": meta.get("table_counts"), "content_hash": meta.get("content_hash")},
-                 path=log)
+                 role=role, path=log)
     return meta
 
 

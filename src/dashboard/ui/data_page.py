@@ -486,7 +486,7 @@ def import_section(ctx: PageContext) -> None:
     if st.button("Load", type="primary", disabled=not confirm, key="data_load", icon=":material/upload:"):
         try:
             with stage_upload(files) as path:
-                meta = import_registry(path, ctx.store.path, actor=ctx.actor, options=options)
+                meta = import_registry(path, ctx.store.path, actor=ctx.actor, options=options, role=ctx.role)
         except UploadRefused as exc:
             _refuse(ctx, str(exc), names)
             return
