@@ -173,3 +173,29 @@ def test_cli_prints_grouped_report_escaped_with_row_accounting(typed, tmp_path):
     assert "ae.csv: 4 read = 4 loaded + 0 reported" in out.stderr
     assert "-> add the column" in out.stderr  # the likely fix
     assert pl.read_csv(tmp_path / "p.csv").height >= 2
+
+
+def test_ingest_modules_import_without_a_circle():
+    """The pipeline reads in order: model <- text/report <- readers <- normalise <- validate;
+    no reader imports another reader or the dispatcher."""
+    import ast
+
+    pkg = Path(__file__).parents[1] / "src" / "dashboard" / "ingest"
+    deps = {}
+    for p in pkg.glob("*.py"):
+        mods = set()
+        for node in ast.walk(ast.parse(p.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                mods.add(node.module.split(".")[0])
+        deps[p.stem] = mods
+    for reader in ("reader_csv", "reader_workbook", "reader_redcap"):
+        assert not deps[reader] & {"readers", "reader_csv", "reader_workbook", "reader_redcap", "validate", "normalise"} - {reader}
+
+    def visit(m, path):
+        assert m not in path, f"import circle: {' -> '.join(path + [m])}"
+        for d in deps.get(m, ()):
+            if d != "__init__":
+                visit(d, path + [m])
+
+    for m in deps:
+        visit(m, [])

@@ -235,6 +235,11 @@ def escape_header(d: Path):
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def title_row(d: Path):
+    p = d / "follow_up.csv"
+    p.write_text("Follow-up export, Hospital A, 2024-06-30\n\n" + p.read_text("utf-8"), encoding="utf-8")
+
+
 def duplicate_file(d: Path):
     shutil.copy(d / "subject.csv", d / "SUBJECT .csv")
 
@@ -673,6 +678,7 @@ CASES: list[Case] = [
     Case("csv_manifest_synthetic_but_edited", raw_folder(manifest(True)), warns=("manifest_mismatch",),
          expect=edit_typed("subject", "S001", "centre", "PKUCH2")),
     Case("csv_totals_row", raw_folder(totals_row), warns=("totals_row",)),
+    Case("csv_title_row_above_header", raw_folder(title_row), rule="header_row", says="row 3"),
     Case("csv_header_100k_columns", raw_folder(huge_header(ncols=100_000)), rule="header_too_large", says="100,"),
     Case("csv_header_64kb_name", raw_folder(huge_header(cell=65_536)), rule="header_too_large", says="65,536 characters"),
     Case("csv_terminal_escape_in_header", raw_folder(escape_header), rule="missing_column", says="subject_id"),

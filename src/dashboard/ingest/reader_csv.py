@@ -33,12 +33,44 @@ def inside(folder: Path, p: Path) -> bool:
         return False
 
 
+def _title_row(body: bytes, name: str) -> int | None:
+    """The line (2..10) holding the column names when line 1 holds none of them (a title)."""
+    import csv
+    import io
+
+    from ..schema import TABLES_BY_NAME
+    from .text import sniff_delimiter
+
+    keys = {table_key(c) for c in TABLES_BY_NAME[name].column_names}
+    lines = body[:65536].decode("utf-8", errors="replace").splitlines()[:10]
+    hits = []
+    for line in lines:
+        try:
+            cells = next(csv.reader(io.StringIO(line), delimiter=sniff_delimiter(line.encode())), [])
+        except csv.Error:
+            cells = []
+        hits.append(sum(1 for c in cells if table_key(re.sub(r"\(.*?\)|\[.*?\]", "", c)) in keys))
+    if hits and hits[0] == 0:
+        for i, h in enumerate(hits[1:], start=2):
+            if h >= 2:
+                return i
+    return None
+
+
 def read_csv_table(path: Path, name: str, reg: RawRegistry) -> None:
     data = path.read_bytes()
     reg.input_sha256[path.name] = sha256_bytes(data)
     body, enc, probs = decode_bytes(data, path.name)
     if body is not None:
         reg.encodings[path.name] = enc
+        line = _title_row(body, name)
+        if line is not None:
+            reg.problems.extend(probs)
+            reg.problems.append(Problem(printable(path.name), None, None, None, "header_row",
+                                        f"the header must be in row 1: row 1 looks like a title and the column names are in "
+                                        f"row {line}; delete the rows above the header"))
+            reg.unreadable.add(name)
+            return
         rt, more = parse_text(body, path.name, name)
         probs += more
         if rt is not None:
