@@ -394,14 +394,30 @@ def _report_frames(report, names: dict[str, str]) -> dict:
             "date_orders": {names.get(k, k): v for k, v in report.date_orders.items()}}
 
 
+def _md(text: str) -> str:
+    """Text from a file, safe inside markdown: no HTML, links or images from it."""
+    return re.sub(r"([<>\[\]`|])", r"\\\1", text)
+
+
 def _show_report(ctx: PageContext, staged: dict) -> None:
     from .export import table_download
 
     grouped: pl.DataFrame = staged["grouped"]
     acc: pl.DataFrame = staged["accounting"]
+    errors = grouped.filter(pl.col("severity") == "error") if grouped.height else grouped
+    if errors.height:
+        lines = []
+        for r in errors.head(10).iter_rows(named=True):
+            where = r["file"] + (f", column {r['column']}" if r["column"] else "") + (f", rows {r['rows']}" if r["rows"] else "")
+            follows = " *(follows from another problem)*" if r["follows"] else ""
+            fix = f" **Fix:** {r['hint']}" if r["hint"] else ""
+            lines.append(f"- **{r['rule']}** ({r['count']:,}) in {where}{follows}: {r['message']}.{fix}")
+        more = f"\n\n... and {errors.height - 10} more error groups in the table below." if errors.height > 10 else ""
+        st.markdown("\n".join(_md(x) for x in lines) + more)
     if acc.height:
+        loaded = "loaded" if staged["ok"] else "would load"
         st.markdown("**Rows per file** (every row read is loaded or reported)")
-        st.dataframe(acc.rename({"read": "rows read", "loaded": "loaded", "reported": "reported (dropped, with a reason)",
+        st.dataframe(acc.rename({"read": "rows read", "loaded": loaded, "reported": "reported (dropped, with a reason)",
                                  "unaccounted": "unaccounted"}), hide_index=True, width="stretch")
     notes = []
     for f, e in staged["encodings"].items():
