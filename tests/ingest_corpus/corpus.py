@@ -235,6 +235,13 @@ def escape_header(d: Path):
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def last_row_without_id(d: Path):
+    """A real patient row at the end whose id was lost: not a totals row, must fail."""
+    p = d / "subject.csv"
+    lines = p.read_text("utf-8").splitlines()
+    p.write_text("\n".join(lines + ["," + lines[-1].split(",", 1)[1]]) + "\n", encoding="utf-8")
+
+
 def title_row(d: Path):
     p = d / "follow_up.csv"
     p.write_text("Follow-up export, Hospital A, 2024-06-30\n\n" + p.read_text("utf-8"), encoding="utf-8")
@@ -678,6 +685,7 @@ CASES: list[Case] = [
     Case("csv_manifest_synthetic_but_edited", raw_folder(manifest(True)), warns=("manifest_mismatch",),
          expect=edit_typed("subject", "S001", "centre", "PKUCH2")),
     Case("csv_totals_row", raw_folder(totals_row), warns=("totals_row",)),
+    Case("csv_last_row_without_subject_id_is_not_a_total", raw_folder(last_row_without_id), rule="required", says="subject_id"),
     Case("csv_title_row_above_header", raw_folder(title_row), rule="header_row", says="row 3"),
     Case("csv_header_100k_columns", raw_folder(huge_header(ncols=100_000)), rule="header_too_large", says="100,"),
     Case("csv_header_64kb_name", raw_folder(huge_header(cell=65_536)), rule="header_too_large", says="65,536 characters"),

@@ -8,7 +8,7 @@ Per table, in order:
    brackets (``Subject_ID``, ``Age (years)``) when the match is unambiguous
    (``header_renamed``); columns that are not registry columns are ignored with one
    warning (``extra_columns``).
-2. rows: empty rows are dropped (``empty_row``); a totals row after the data is dropped
+2. rows: empty rows are dropped (``empty_row``); a last row labelled Total, Sum, 合计... is dropped
    (``totals_row``). Each is reported with its row.
 3. missing-value markers (``NA``, ``n/a``, ``-``, ``.``, ``N/A``, ``不详``; configurable)
    become empty cells (``missing_marker``), except where the marker is a code of the column.
@@ -128,14 +128,14 @@ def _rows(raw: RawRegistry, rt: RawTable, t: Table) -> None:
     if empty.height:
         raw.problem_frames.append(_problems(empty, rt.file, None, "empty_row", pl.lit(None), "empty row dropped"))
         df = df.filter(~blank)
-    if "subject_id" in df.columns and df.height:
+    if df.height:
+        # a totals row: the LAST row, labelled Total/Sum/合计 in its first filled cell (a row
+        # merely missing its subject id stays, and fails validation loudly)
         last = df.tail(1)
-        sid = last["subject_id"][0]
-        others = [c for c in data if c != "subject_id" and last[c][0] is not None]
-        numeric = all(re.fullmatch(r"\s*[-+]?\d+([.,]\d+)?\s*", last[c][0] or "") for c in others)
-        if (sid is not None and TOTAL_WORDS.match(sid)) or (sid is None and others and numeric and df.height > 1):
-            raw.problem_frames.append(_problems(last, rt.file, "subject_id", "totals_row", pl.col("subject_id").fill_null(""),
-                                                "a totals row after the data (no subject, only numbers or 'Total'): dropped"))
+        first = next((last[c][0] for c in data if last[c][0] not in (None, "")), None)
+        if first is not None and TOTAL_WORDS.match(first):
+            raw.problem_frames.append(_problems(last, rt.file, None, "totals_row", pl.lit(first),
+                                                f"a totals row after the data ('{printable(first, 40)}'): dropped"))
             df = df.head(df.height - 1)
     rt.frame = df
 
