@@ -404,16 +404,24 @@ def _show_report(ctx: PageContext, staged: dict) -> None:
 
     grouped: pl.DataFrame = staged["grouped"]
     acc: pl.DataFrame = staged["accounting"]
-    errors = grouped.filter(pl.col("severity") == "error") if grouped.height else grouped
-    if errors.height:
+    def bullets(groups: pl.DataFrame, limit: int = 10) -> str:
         lines = []
-        for r in errors.head(10).iter_rows(named=True):
-            where = r["file"] + (f", column {r['column']}" if r["column"] else "") + (f", rows {r['rows']}" if r["rows"] else "")
+        for r in groups.head(limit).iter_rows(named=True):
+            rows = "header" if r["rows"] == "1" else f"rows {r['rows']}" if r["rows"] else ""
+            where = r["file"] + (f", column {r['column']}" if r["column"] else "") + (f", {rows}" if rows else "")
             follows = " *(follows from another problem)*" if r["follows"] else ""
-            fix = f" **Fix:** {r['hint']}" if r["hint"] else ""
-            lines.append(f"- **{r['rule']}** ({r['count']:,}) in {where}{follows}: {r['message']}.{fix}")
-        more = f"\n\n... and {errors.height - 10} more error groups in the table below." if errors.height > 10 else ""
-        st.markdown("\n".join(_md(x) for x in lines) + more)
+            fix = f" **Fix:** {r['hint']}" if r["hint"] and r["severity"] == "error" else ""
+            lines.append(_md(f"- **{r['rule']}** ({r['count']:,}) in {where}{follows}: {r['message']}.") + fix)
+        more = f"\n\n... and {groups.height - limit} more in the table below." if groups.height > limit else ""
+        return "\n".join(lines) + more
+
+    errors = grouped.filter(pl.col("severity") == "error") if grouped.height else grouped
+    warnings = grouped.filter(pl.col("severity") != "error") if grouped.height else grouped
+    if errors.height:
+        st.markdown(bullets(errors))
+    if warnings.height:
+        with st.expander(f"Decisions taken and warnings ({warnings.height})", expanded=warnings.height <= 6):
+            st.markdown(bullets(warnings, 20))
     if acc.height:
         loaded = "loaded" if staged["ok"] else "would load"
         st.markdown("**Rows per file** (every row read is loaded or reported)")
