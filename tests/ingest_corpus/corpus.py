@@ -561,6 +561,14 @@ def rc_procedure_in_two_events(df):
     return out.with_columns(pl.col("redcap_event_name").replace_strict(order).alias("__e")).sort("record_id", "__e", maintain_order=True).drop("__e")
 
 
+def rc_empty_event_rows(df):
+    """An event row per record with nothing filled in (only its form status) and a row of
+    the site's own instrument: both read, reported, nothing loaded from them."""
+    empty = df.filter(pl.col("redcap_repeat_instrument").is_null()).select("record_id").with_columns(
+        pl.lit("month_6_arm_1").alias("redcap_event_name"), pl.lit("0").alias("qol_complete"))
+    return pl.concat([df, empty], how="diagonal")
+
+
 def compose(*fns):
     def f(x):
         for fn in fns:
@@ -731,6 +739,7 @@ CASES: list[Case] = [
     Case("redcap_decimal_comma_validation", redcap_case(_comma_values, _comma_dict)),
     Case("redcap_yesno_built_as_radio", redcap_case(_yesno_values, _yesno_radio)),
     Case("redcap_missing_data_codes", redcap_case(rc_missing_codes), warns=("redcap_missing_code",)),
+    Case("redcap_empty_event_rows_reported", redcap_case(rc_empty_event_rows), warns=("redcap_row_without_data",)),
     Case("redcap_semicolon_export", redcap_case(sep=";"), warns=("delimiter",)),
     Case("redcap_classic_project_no_events", redcap_case(rc_classic)),
     Case("redcap_two_arms", redcap_case(rc_two_arms)),

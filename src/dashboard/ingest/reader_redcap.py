@@ -28,6 +28,8 @@ the project's data dictionary, as sites really build the project from ours.
   missing values, counted (``redcap_missing_code``).
 * A "labels" export (field labels as headers) is refused: export raw data
   (``redcap_labels_export``).
+* A row from which nothing is loaded (an empty event, a form of the site's own) is
+  reported (``redcap_row_without_data``): rows read = rows loaded + rows reported.
 """
 
 from __future__ import annotations
@@ -361,6 +363,18 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
             out = out.with_columns(pl.col(chk).is_not_null().alias(f"{SKIP}{col}")).drop(chk)
         out = out.drop([c for c in out.columns if c.startswith("__raw__")] + ["__erank", "__inst", "redcap_event_name"])
         reg.tables[t.name] = RawTable(t.name, file, list(dict.fromkeys(header)), out, origin="redcap", sep=rt.sep)
+    used = pl.concat([rt.frame.select(ROW) for rt in reg.tables.values()]).unique() if reg.tables else pl.DataFrame({ROW: []}, schema={ROW: pl.Int64})
+    unused = df.join(used, on=ROW, how="anti")
+    if unused.height:
+        from .report import PROBLEM_SCHEMA
+
+        reg.problem_frames.append(unused.select(
+            pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit("redcap_event_name").alias("column"),
+            pl.format("{} / {}", pl.col(rid).fill_null("(no record id)"), pl.col("redcap_event_name").fill_null("-")).str.slice(0, 200).alias("value"),
+            pl.lit("redcap_row_without_data").alias("rule"),
+            pl.lit("this row (record / event) fills no registry field in a form read from it (an empty event, a form "
+                   "of the site's own, or subject fields outside the baseline event): nothing is loaded from it").alias("message"),
+            pl.lit(WARNING).alias("severity")).cast(PROBLEM_SCHEMA))
     if missing_counts:
         total = sum(missing_counts.values())
         reg.problems.append(Problem(file, None, ", ".join(missing_counts), None, "redcap_missing_code",
