@@ -191,49 +191,55 @@ def _typed_expr(c: Column) -> pl.Expr:
 
 
 def _check_cells(t: Table, rt: RawTable) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    """Type every cell and find every bad one, in three materialised stages
-    (normalise -> type -> rule) so no expression is evaluated twice; messages are built
-    for failing rows only."""
+    """Type every cell and find every bad one (normalise -> type -> rule, one lazy query
+    that keeps only the typed values and the rule names); messages are built afterwards,
+    for the failing rows only, so memory stays near the size of the typed table."""
     present = [c for c in t.columns if c.name in rt.frame.columns]
     skips = {c.name: f"__skip__{c.name}" for c in present if f"__skip__{c.name}" in rt.frame.columns}
-    lf = rt.frame.lazy().select(ROW, *[c.name for c in present], *skips.values())
-    lf = lf.with_columns(_norm_expr(c).alias(_n(c.name)) for c in present)
-    lf = lf.with_columns(_typed_expr(c).alias(_val(c.name)) for c in present)
-    rule_exprs = []
-    for c in present:
-        rules = _rules(c)
-        r = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
-        for cond, name, _ in rules[1:]:
-            r = r.when(cond.fill_null(False)).then(pl.lit(name))
-        r = r.otherwise(pl.lit(None, pl.String))
-        if c.name in skips:  # already reported by the reader (REDCap choice problems)
-            r = pl.when(pl.col(skips[c.name])).then(pl.lit(None, pl.String)).otherwise(r)
-        rule_exprs.append(r.alias(_rule(c.name)))
-    checked = lf.with_columns(rule_exprs).collect()
-    problems = []
-    rule_cols = [_rule(c.name) for c in present]
-    if rule_cols:
-        bad = checked.filter(pl.any_horizontal(pl.col(rule_cols).is_not_null()))
-        for i, c in enumerate(present):
-            sub = bad.filter(pl.col(_rule(c.name)).is_not_null())
-            if sub.height == 0:
-                continue
+
+    def staged(frame: pl.DataFrame) -> pl.LazyFrame:
+        lf = frame.lazy().select(ROW, *[c.name for c in present], *skips.values())
+        lf = lf.with_columns(_norm_expr(c).alias(_n(c.name)) for c in present)
+        lf = lf.with_columns(_typed_expr(c).alias(_val(c.name)) for c in present)
+        rule_exprs = []
+        for c in present:
             rules = _rules(c)
-            msg = pl.when(pl.col(_rule(c.name)) == rules[0][1]).then(rules[0][2])
-            for _, name, m in rules[1:]:
-                msg = msg.when(pl.col(_rule(c.name)) == name).then(m)
-            p = _emit(sub, rt.file, c.name, "", pl.col(c.name), msg)
-            problems.append(p.with_columns(sub[_rule(c.name)].alias("rule"), pl.lit(i).alias("__ci")))
+            r = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
+            for cond, name, _ in rules[1:]:
+                r = r.when(cond.fill_null(False)).then(pl.lit(name))
+            r = r.otherwise(pl.lit(None, pl.String))
+            if c.name in skips:  # already reported by a reader or the normaliser
+                r = pl.when(pl.col(skips[c.name])).then(pl.lit(None, pl.String)).otherwise(r)
+            rule_exprs.append(r.alias(_rule(c.name)))
+        return lf.with_columns(rule_exprs)
+
+    rule_cols = [_rule(c.name) for c in present]
+    checked = staged(rt.frame).select(
+        ROW,
+        *[pl.when(pl.col(_rule(c.name)).is_null()).then(pl.col(_val(c.name))).cast(POLARS_TYPES[c.type]).alias(c.name)
+          for c in present],
+        *rule_cols,
+    ).collect()
+    problems = []
+    if rule_cols:
+        bad_rows = checked.filter(pl.any_horizontal(pl.col(rule_cols).is_not_null())).select(ROW)
+        if bad_rows.height:
+            bad = staged(rt.frame.join(bad_rows, on=ROW, how="semi")).collect()
+            for i, c in enumerate(present):
+                sub = bad.filter(pl.col(_rule(c.name)).is_not_null())
+                if sub.height == 0:
+                    continue
+                rules = _rules(c)
+                msg = pl.when(pl.col(_rule(c.name)) == rules[0][1]).then(rules[0][2])
+                for _, name, m in rules[1:]:
+                    msg = msg.when(pl.col(_rule(c.name)) == name).then(m)
+                p = _emit(sub, rt.file, c.name, "", pl.col(c.name), msg)
+                problems.append(p.with_columns(sub[_rule(c.name)].alias("rule"), pl.lit(i).alias("__ci")))
     if problems:
         problems = [pl.concat(problems).sort("row", "__ci").drop("__ci")]
     typed = checked.select(
         ROW,
-        *[
-            (pl.when(pl.col(_rule(c.name)).is_null()).then(pl.col(_val(c.name))).cast(POLARS_TYPES[c.type]).alias(c.name))
-            if c in present
-            else pl.lit(None, POLARS_TYPES[c.type]).alias(c.name)
-            for c in t.columns
-        ],
+        *[pl.col(c.name) if c in present else pl.lit(None, POLARS_TYPES[c.type]).alias(c.name) for c in t.columns],
     )
     return typed, problems
 
@@ -467,6 +473,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
         df, probs = _check_cells(t, rt)
         parts += probs
         typed[t.name] = df
+        rt.frame = rt.frame.select(ROW)  # the text cells are no longer needed: free them (only rows are accounted)
     untrusted = set(raw.unreadable) | {n for n in REQUIRED_TABLES if n not in raw.tables}
     for t in TABLES:
         rt = raw.tables.get(t.name)
