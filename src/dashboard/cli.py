@@ -49,10 +49,11 @@ def _print_report(report, args: argparse.Namespace, out=sys.stderr) -> None:
     the full per-cell list as CSV with --problems-csv."""
     from .ingest.model import printable
 
-    text = report.format(max_rows=args.max_rows) if args.all else report.format_grouped(max_rows=args.max_rows)
-    print(text, file=out)
+    if report.frame.height:
+        text = report.format(max_rows=args.max_rows) if args.all else report.format_grouped(max_rows=args.max_rows)
+        print(text, file=out)
     if report.accounting is not None and report.accounting.height:
-        print("\nrows per file (read = loaded + reported):", file=out)
+        print(("\n" if report.frame.height else "") + "rows per file (read = loaded + reported):", file=out)
         for r in report.accounting.iter_rows(named=True):
             extra = f", {r['unaccounted']} unaccounted" if r["unaccounted"] else ""
             print(f"  {printable(r['file'])}: {r['read']:,} read = {r['loaded']:,} loaded + {r['reported']:,} reported{extra}", file=out)
