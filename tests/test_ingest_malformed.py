@@ -175,7 +175,6 @@ CASES = [
     # files
     Case("empty_file", raw_bytes("subject", b""), "file_empty", "subject.csv", None, None, "0 bytes"),
     Case("header_only_subject", header_only("subject"), "no_subjects", "subject.csv", None, None, "zero patients"),
-    Case("wrong_encoding_latin1", latin1, "encoding", "subject.csv", 2, None, "byte offset"),
     Case("binary_garbage", raw_bytes("ae", RNG.randbytes(4000)), "file_binary", "ae.csv", None, None, "binary"),
     Case("zip_named_csv", raw_bytes("qol", b"PK\x03\x04" + b"\x00" * 100), "file_binary", "qol.csv", None, None, "ZIP"),
     Case("ragged_csv", raw_bytes("follow_up", b"subject_id,last_contact_date,vital_status\nS001,2024-01-01,ALIVE,extra,more\n"),
@@ -184,15 +183,15 @@ CASES = [
     Case("missing_follow_up_csv", remove("follow_up"), "missing_table", "follow_up.csv", None, None, "follow_up"),
     # header
     Case("missing_column", header_edit("subject", drop_col("sex")), "missing_column", "subject.csv", 1, "sex", "required column 'sex'"),
-    Case("unknown_column", header_edit("subject", add_col("favourite_colour")), "unknown_column", "subject.csv", 1, "favourite_colour"),
+    Case("unknown_column", header_edit("subject", add_col("", "x")), "unknown_column", "subject.csv", 1, "(blank)"),
     Case("duplicate_column", header_edit("subject", add_col("age", "54")), "duplicate_column", "subject.csv", 1, "age", "more than once"),
     # cells
     Case("wrong_type_int", cell("subject", "S001", "age", "sixty"), "type_int", "subject.csv", 2, "age", "not an integer"),
-    Case("wrong_type_float", cell("subject", "S001", "cea_baseline", "3,2"), "type_float", "subject.csv", 2, "cea_baseline", "not a number"),
+    Case("wrong_type_float", cell("subject", "S001", "cea_baseline", "3.2 ng/ml"), "type_float", "subject.csv", 2, "cea_baseline", "not a number"),
     Case("wrong_type_bool", cell("ae", "S001", "immune_related", "maybe"), "type_bool", "ae.csv", 2, "immune_related", "true/false"),
     Case("impossible_date", cell("ici_exposure", "S002", "start_date", "2023-02-30"), "date_invalid", "ici_exposure.csv", 3, "start_date",
          "calendar date"),
-    Case("bad_date_format", cell("subject", "S003", "registration_date", "03/04/2022"), "date_format", "subject.csv", 4,
+    Case("bad_date_format", cell("subject", "S003", "registration_date", "March 4th 2022"), "date_format", "subject.csv", 4,
          "registration_date", "YYYY-MM-DD"),
     Case("future_date", cell("follow_up", "S006", "last_contact_date", "2099-01-01"), "date_range", "follow_up.csv", 7,
          "last_contact_date", "after today"),
@@ -255,9 +254,9 @@ CASES = [
     # other formats
     Case("xlsx_missing_sheet", xlsx_missing_sheet, "missing_table", "registry.xlsx", None, None, "no sheet named 'follow_up'"),
     Case("xlsx_corrupt", xlsx_corrupt, "file_unreadable", "registry.xlsx", None, None, "not a readable .xlsx"),
-    Case("xlsx_formula_cell", xlsx_formula, "formula_injection", "registry.xlsx[ae]", 2, "term"),
+    Case("xlsx_formula_cell", xlsx_formula, "formula_unsaved", "registry.xlsx[ae]", 2, "term", "no saved value"),
     Case("redcap_unknown_choice", redcap(rc_set_sex), "redcap_unknown_choice", "REGISTRY_DATA.csv", None, "sex",
-         "not a choice of field 'sex'"),
+         "choices of field 'sex'"),
     Case("redcap_record_without_baseline", redcap(rc_drop_baseline), "redcap_no_baseline", "REGISTRY_DATA.csv", None,
          "redcap_event_name", "record 'S006'"),
 ]
@@ -337,12 +336,16 @@ def test_duplicate_key_names_both_rows(valid_dir, tmp_path):
 
 
 def test_encoding_problem_gives_byte_offset(valid_dir, tmp_path):
+    """A Windows-1252 file is read as such, and the report says so, with the first byte."""
     work = shutil.copytree(valid_dir, tmp_path / "input")
     latin1(work, None)
     data = (work / "subject.csv").read_bytes()
     offset = data.index("ü".encode("latin-1"))
-    (p,) = [p for p in validate_path(work).problems if p.rule == "encoding"]
-    assert f"byte offset {offset}" in p.message and "UTF-8" in p.message
+    report = validate_path(work)
+    assert report.ok, report.format()
+    (p,) = [p for p in report.problems if p.rule == "encoding_used"]
+    assert f"byte offset {offset}" in p.message and "Windows-1252" in p.message and p.severity == "warning"
+    assert report.tables["subject"].filter(pl.col("subject_id") == "S001")["centre"][0] == "Zürich"
 
 
 def _store_files(folder):

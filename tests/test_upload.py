@@ -7,6 +7,7 @@ demo mode; :func:`stage_upload` is also tested directly for each zip trick.
 from __future__ import annotations
 
 import io
+import re
 import json
 import os
 import shutil
@@ -86,7 +87,7 @@ def _unchanged(db: Path, before: dict) -> None:
 
 
 def _problems(at: AppTest):
-    frames = [d.value for d in at.dataframe if "rule" in d.value.columns]
+    frames = [d.value for d in at.dataframe if "rule" in d.value.columns and "row" in d.value.columns]
     assert frames, "no problems table"
     return frames[0]
 
@@ -287,3 +288,41 @@ def test_valid_zip_is_flattened_and_cleaned(source):
         assert (path / "subject.csv").is_file() and (path / "manifest.json").is_file()
         assert not (path / "README.md").exists()
     assert not staged.exists()
+
+
+@pytest.mark.parametrize("records,dictionary", [
+    ("REDCap 导出_DATA_2024-06-30.csv", "数据字典 DataDictionary.csv"),
+    ("site A & B, export (v2)_DATA.csv", "[site] data_dictionary, final.csv"),
+])
+def test_any_file_name_is_accepted_stored_safely_and_shown_as_given(records, dictionary, tmp_path):
+    """Chinese characters, spaces, &, commas and brackets: accepted, stored under a
+    generated ASCII name, and the report names the file as the user gave it."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ingest_corpus import corpus
+
+    from dashboard.ingest import validate_path
+    from dashboard.ui.data_page import shown_as_uploaded, staged_names
+
+    valid = corpus.vr.write_valid(tmp_path / "v")
+    typed = validate_path(valid).tables
+    rc = corpus.redcap_case(corpus._unknown_choice)(tmp_path / "w", typed)
+    rec = next(p for p in rc.iterdir() if "_DATA_" in p.name)
+    dic = next(p for p in rc.iterdir() if "Dictionary" in p.name)
+    files = [Upload(records, rec.read_bytes()), Upload(dictionary, dic.read_bytes())]
+    names = staged_names([f.name for f in files])
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", n) for n in names), names
+    with stage_upload(files) as path:
+        assert sorted(p.name for p in path.iterdir()) == sorted(names)
+        report = validate_path(path)
+    shown = shown_as_uploaded(report.to_frame(), names)
+    bad = shown.filter(pl.col("rule") == "redcap_unknown_choice")
+    assert bad.height == 1 and bad["file"][0] == records
+
+
+def test_names_with_a_path_or_control_character_still_refused():
+    for name in ("a/b.csv", "..\\x.csv", "x\x1b[2J.csv", "C:x.csv"):
+        with pytest.raises(UploadRefused):
+            with stage_upload([Upload(name, b"subject_id\n")]):
+                pass

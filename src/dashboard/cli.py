@@ -40,6 +40,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingest_options(args: argparse.Namespace):
+    from .ingest import DEFAULT_MISSING, Options
+
+    missing = DEFAULT_MISSING if args.missing is None else tuple(m for m in args.missing.split("|") if m != "")
+    return Options(date_order=args.date_order, missing=missing)
+
+
+def _print_report(report, args: argparse.Namespace, out=sys.stderr) -> None:
+    """Grouped (one line per file, column and rule) unless --all; the row accounting;
+    the full per-cell list as CSV with --problems-csv."""
+    from .ingest.model import printable
+
+    if report.frame.height:
+        text = report.format(max_rows=args.max_rows) if args.all else report.format_grouped(max_rows=args.max_rows)
+        print(text, file=out)
+    if report.accounting is not None and report.accounting.height:
+        print(("\n" if report.frame.height else "") + "rows per file (read = loaded + reported):", file=out)
+        for r in report.accounting.iter_rows(named=True):
+            extra = f", {r['unaccounted']} unaccounted" if r["unaccounted"] else ""
+            print(f"  {printable(r['file'])}: {r['read']:,} read = {r['loaded']:,} loaded + {r['reported']:,} reported{extra}", file=out)
+    if args.problems_csv:
+        report.write_csv(args.problems_csv)
+        print(f"full list of {report.frame.height:,} problem(s) written to {args.problems_csv}", file=out)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from .ingest import ImportRejected, import_registry
 
@@ -61,10 +86,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             for a in json.loads(meta.get("mapping_assumed") or "[]"):
                 print(f"ASSUMED {a['table']}.{a['column']} = {a['value']!r}: {a['cells']} cell(s) ({a['by']})")
         else:
-            meta = import_registry(Path(args.path), db, actor=args.actor)
+            opts = _ingest_options(args)
+            meta = import_registry(Path(args.path), db, actor=args.actor, options=opts)
     except ImportRejected as exc:
-        print(exc.report.format(max_rows=args.max_rows), file=sys.stderr)
-        print(f"\nImport rejected: {len(exc.report.problems)} problem(s). The store at {db} was not changed.", file=sys.stderr)
+        _print_report(exc.report, args)
+        print(f"\nImport rejected: {exc.report.errors.height:,} error(s). The store at {db} was not changed.", file=sys.stderr)
         return 1
     print(f"Imported {args.path} -> {db}")
     print(f"rows: {meta['table_counts']}")
@@ -130,12 +156,17 @@ def cmd_map(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from .ingest import validate_path
 
-    report = validate_path(Path(args.path))
-    if report.ok:
+    report = validate_path(Path(args.path), options=_ingest_options(args))
+    if report.ok and report.frame.height == 0:
         print(f"{args.path}: no problems found.")
+        _print_report(report, args, out=sys.stdout)
         return 0
-    print(report.format(max_rows=args.max_rows), file=sys.stderr)
-    print(f"\n{len(report.problems)} problem(s).", file=sys.stderr)
+    if report.ok:
+        _print_report(report, args, out=sys.stdout)
+        print(f"\n{args.path}: valid ({report.frame.height:,} warning(s)).")
+        return 0
+    _print_report(report, args)
+    print(f"\n{report.errors.height:,} error(s).", file=sys.stderr)
     return 1
 
 
@@ -231,10 +262,19 @@ def build_parser() -> argparse.ArgumentParser:
     db_arg(sp)
     sp.set_defaults(func=cmd_demo)
 
+    def ingest_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--max-rows", type=int, default=200, help="problem groups (or problems with --all) to print; all are counted")
+        sp.add_argument("--date-order", choices=["YMD", "DMY", "MDY"], type=str.upper,
+                        help="order of dates written as text (15/03/2021 = DMY, 3/15/2021 = MDY); default: detect when unambiguous")
+        sp.add_argument("--missing", help="cell values read as missing, separated by '|' (default: 'NA|N/A|n/a|-|.|不详'; '' = none)")
+        sp.add_argument("--all", action="store_true", help="print one line per problem cell instead of one per file, column and rule")
+        sp.add_argument("--problems-csv", help="write every problem (one row per cell) to this CSV file")
+
     sp = sub.add_parser("import", help="validate and load a registry export")
-    sp.add_argument("path", help="CSV folder, .xlsx workbook, or REDCap export folder; with --mapping: the site's own file")
+    sp.add_argument("path", help="CSV folder, workbook (.xlsx/.ods/.xls), or REDCap export folder; "
+                                 "with --mapping: the site's own file")
     sp.add_argument("--mapping", help="mapping file (TOML, docs/mapping.md) for a site's own file")
-    sp.add_argument("--max-rows", type=int, default=200, help="problems to print (all are counted)")
+    ingest_args(sp)
     sp.add_argument("--actor", help="who is importing, for the audit trail (default: cli:<OS user>)")
     db_arg(sp)
     sp.set_defaults(func=cmd_import)
@@ -257,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("validate", help="check an export without loading it")
     sp.add_argument("path")
-    sp.add_argument("--max-rows", type=int, default=200)
+    ingest_args(sp)
     sp.set_defaults(func=cmd_validate)
 
     sp = sub.add_parser("export", help="write the store in the canonical CSV format")

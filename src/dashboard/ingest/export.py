@@ -169,9 +169,13 @@ def template_readme() -> str:
         f"Schema version {SCHEMA_VERSION}. One CSV per table, named `<table>.csv`, in one folder; or one `.xlsx` "
         "workbook with a sheet per table (sheet name = table name); or a REDCap export (records CSV + data "
         "dictionary, see `redcap_data_dictionary.csv`).\n\n",
-        "- Encoding UTF-8 (a BOM is tolerated). Header row = the column names below, in any order.\n",
-        "- Dates `YYYY-MM-DD` between 1990-01-01 and today. Booleans `true`/`false` (also `1`/`0`, `yes`/`no`).\n",
-        "- Codes exactly as listed. An empty cell is a missing value.\n",
+        "- Encoding UTF-8 (a BOM is tolerated; UTF-16, GB18030 and Windows-1252 are read with a warning). "
+        "Comma, semicolon or tab separated. Header row = the column names below, in any order (case, spaces and "
+        "a unit in brackets are ignored when unambiguous); other columns are ignored with a warning.\n",
+        "- Dates `YYYY-MM-DD` between 1990-01-01 and today (text dates such as `15/03/2021` need one date order per "
+        "file: `--date-order`). Booleans `true`/`false` (also `1`/`0`, `yes`/`no`). A decimal comma is accepted.\n",
+        "- Codes exactly as listed. An empty cell is a missing value; so are `NA`, `n/a`, `-`, `.`, `N/A`, `不详` "
+        "(`--missing` changes the list).\n",
         f"- Text: at most the stated length ({MAX_TEXT} characters when none is stated); no control characters; "
         "a cell must not start with `=`, `+`, `-`, `@`, tab or CR unless it is a number (spreadsheet formula injection).\n",
         f"- Required tables: {', '.join(REQUIRED_TABLES)} (with at least one patient); the others may be absent (no rows).\n",

@@ -1,29 +1,22 @@
-"""REDCap: read a records export with its data dictionary; write both for our schema.
+"""REDCap: the data dictionary of our schema and the writer of records exports.
 
-Conventions (what :func:`read_redcap` expects and :func:`write_redcap_dictionary` writes)
+The reader of a site's export is :mod:`dashboard.ingest.reader_redcap`; this module holds
+what both share (dictionary columns, field names, aliases, choice parsing).
 
-* One instrument (form) per source table, form name = table name. Fields on other forms
-  are ignored with a warning (``redcap_unknown_form``).
+What :func:`write_redcap_dictionary` and :func:`write_redcap` write (the project a site
+starts from; :mod:`.reader_redcap` reads this and the ways sites adapt it):
+
+* One instrument (form) per source table, form name = table name.
 * Field name = schema column name. Where two tables share a column name (REDCap needs
-  project-wide unique names) the field may carry a prefix: ``<table>_<column>`` or
+  project-wide unique names) the field carries a prefix: ``<table>_<column>`` or
   ``<alias>_<column>`` with the aliases in :data:`ALIASES` (``ici_start_date``,
   ``qol_timepoint``...).
 * ``record_id`` (first field, on form ``subject``) is ``subject_id``.
-* ``subject`` and ``follow_up`` are non-repeating: ``subject`` is read from the baseline
-  event row (``redcap_event_name`` starting with ``baseline``; any non-repeating row in a
-  classic project without events), ``follow_up`` from whichever non-repeating row fills
-  its fields. A record with rows but no baseline row is a problem
-  (``redcap_no_baseline``).
-* Every other table is a repeating instrument (``redcap_repeat_instrument`` = form
-  name). When the row-number column (:data:`INSTANCE_COLUMNS`: ``exposure_no``,
-  ``assessment_no``...) is not a field, ``redcap_repeat_instance`` supplies it.
-* radio / dropdown fields on code columns: the raw integer code is looked up in the
-  dictionary's choices and the choice label matched, case-insensitively, to a vocabulary
-  code or label. A value that is no choice (``redcap_unknown_choice``) or whose label
-  matches nothing (``redcap_unmapped_choice``) is a problem naming the field.
-* ``yesno`` / ``truefalse`` -> booleans (1/0). Checkbox ``drugs___<n>`` columns are joined
-  into ``drugs`` as '+'-separated choice labels, in dictionary order.
-* ``<form>_complete`` columns are ignored.
+* ``subject`` and ``follow_up`` are non-repeating, on the ``baseline_arm_1`` row; every
+  other table is a repeating instrument whose row number (:data:`INSTANCE_COLUMNS`:
+  ``exposure_no``, ``assessment_no``...) is ``redcap_repeat_instance``.
+* Code columns are radio / dropdown fields (choices ``n, label``); booleans ``yesno``;
+  ``drugs`` a checkbox (``drugs___<n>`` columns).
 """
 
 from __future__ import annotations
@@ -38,8 +31,6 @@ from typing import Iterable, Mapping
 import polars as pl
 
 from ..schema import TABLE_NAMES, TABLES, TABLES_BY_NAME, VOCABULARIES, Column, Table
-from .readers import ROW, RawRegistry, RawTable, decode_csv_bytes, parse_csv_bytes, sha256_bytes
-from .report import WARNING, Problem
 
 DICTIONARY_COLUMNS = (
     "Variable / Field Name",
@@ -322,216 +313,6 @@ def _vocab_lookup(c: Column) -> dict[str, str]:
     m = {label.strip().lower(): code for code, label in v.items}
     m.update({code.lower(): code for code in v.codes})  # a code wins over a label
     return m
-
-
-def read_dictionary(path: Path, reg: RawRegistry) -> dict[str, _Field]:
-    data = path.read_bytes()
-    reg.input_sha256[path.name] = sha256_bytes(data)
-    body, probs = decode_csv_bytes(data, path.name)
-    reg.problems.extend(probs)
-    if body is None:
-        return {}
-    rt, probs = parse_csv_bytes(body, path.name, "dictionary")
-    reg.problems.extend(probs)
-    if rt is None:
-        return {}
-    df = rt.frame
-    need = [F_NAME, F_FORM, F_TYPE]
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        reg.problems.append(
-            Problem(path.name, 1, ", ".join(missing), None, "redcap_dictionary",
-                    f"not a REDCap data dictionary: missing column(s) {', '.join(repr(m) for m in missing)}")
-        )
-        return {}
-    fields: dict[str, _Field] = {}
-    warned: set[str] = set()
-    for r in df.iter_rows(named=True):  # a dictionary has hundreds of rows, not millions
-        name, form, ftype = (r[F_NAME] or "").strip(), (r[F_FORM] or "").strip(), (r[F_TYPE] or "").strip().lower()
-        line = r[ROW]
-        if not name or ftype in ("descriptive", "calc", "file", "sql"):
-            continue
-        if name == "record_id":
-            fields[name] = _Field(name, "subject", "subject_id", ftype, {}, line)
-            continue
-        if form not in TABLES_BY_NAME:
-            if form not in warned:
-                warned.add(form)
-                reg.problems.append(Problem(path.name, line, F_FORM, form, "redcap_unknown_form",
-                                            f"form '{form}' is not a registry table; its fields are ignored", WARNING))
-            fields[name] = _Field(name, "", "", ftype, {}, line)
-            continue
-        t = TABLES_BY_NAME[form]
-        col = _column_for(t, name)
-        if col is None:
-            reg.problems.append(Problem(path.name, line, F_NAME, name, "unknown_column",
-                                        f"field '{name}' on form '{form}' is not a column of table '{form}'"))
-            fields[name] = _Field(name, "", "", ftype, {}, line)
-            continue
-        fields[name] = _Field(name, form, col, ftype, _parse_choices(r.get(F_CHOICES) or ""), line)
-    for f in fields.values():  # dictionary-level: choice labels that map to no code
-        if f.table and f.ftype in ("radio", "dropdown"):
-            c = TABLES_BY_NAME[f.table].column(f.column)
-            if c.type == "code":
-                look = _vocab_lookup(c)
-                for code, label in f.choices.items():
-                    if label.strip().lower() not in look:
-                        reg.problems.append(Problem(path.name, f.line, F_CHOICES, f"{code}, {label}", "redcap_unmapped_choice",
-                                                    f"choice '{code}, {label}' of field '{f.name}' matches no code or label of "
-                                                    f"vocabulary '{c.vocab}'", WARNING))
-    return fields
-
-
-def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawRegistry:
-    """Read a REDCap records CSV with its data dictionary into per-table text frames.
-
-    Problems about values are reported against the records file and its line numbers.
-    """
-    records_path, dictionary_path = Path(records_path), Path(dictionary_path)
-    reg = RawRegistry("redcap", records_path)
-    if not dictionary_path.is_file():
-        reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", f"data dictionary {dictionary_path} not found"))
-        reg.unreadable.update(TABLE_NAMES)
-        return reg
-    fields = read_dictionary(dictionary_path, reg)
-    if not records_path.is_file():
-        reg.problems.append(Problem(records_path.name, None, None, None, "missing_table", f"REDCap records file {records_path} not found"))
-        reg.unreadable.update(TABLE_NAMES)
-        return reg
-    data = records_path.read_bytes()
-    file = records_path.name
-    reg.input_sha256[file] = sha256_bytes(data)
-    body, probs = decode_csv_bytes(data, file)
-    reg.problems.extend(probs)
-    rt = None
-    if body is not None:
-        rt, probs = parse_csv_bytes(body, file, "records")
-        reg.problems.extend(probs)
-    if rt is None or not fields:
-        reg.unreadable.update(TABLE_NAMES)
-        return reg
-    df = rt.frame
-    if "record_id" not in df.columns:
-        reg.problems.append(Problem(file, 1, "record_id", None, "missing_column", "a REDCap records export must have a 'record_id' column"))
-        reg.unreadable.update(TABLE_NAMES)
-        return reg
-    for h in ("redcap_repeat_instrument", "redcap_repeat_instance", "redcap_event_name"):
-        if h not in df.columns:
-            df = df.with_columns(pl.lit(None, pl.String).alias(h))
-    df = df.with_columns(pl.col(c).str.strip_chars() for c in ("record_id", "redcap_repeat_instrument", "redcap_event_name", "redcap_repeat_instance"))
-    df = df.with_columns(
-        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
-        for c in ("redcap_repeat_instrument", "redcap_event_name", "redcap_repeat_instance")
-    )
-
-    # columns of the records file -> (table, column, how)
-    checkbox: dict[str, list[tuple[str, str]]] = {}  # field -> [(frame column, choice code)]
-    by_table: dict[str, list[tuple[str, _Field]]] = {t.name: [] for t in TABLES}
-    seen: set[str] = set()
-    for h in rt.header:
-        if h in seen:
-            reg.problems.append(Problem(file, 1, h, h, "duplicate_column", f"column '{h}' appears more than once in the header"))
-            continue
-        seen.add(h)
-        if h in REDCAP_META or h.endswith("_complete") and h[: -len("_complete")] in TABLE_NAMES:
-            continue
-        if "___" in h and h.split("___")[0] in fields:
-            base, code = h.split("___", 1)
-            checkbox.setdefault(base, []).append((h, code))
-            continue
-        f = fields.get(h)
-        if f is None:
-            if h.endswith("_complete"):
-                continue
-            reg.problems.append(Problem(file, 1, h, h, "unknown_column", f"column '{h}' is not a field of the data dictionary"))
-            continue
-        if f.table:
-            by_table[f.table].append((h, f))
-    for base, cols in checkbox.items():
-        f = fields[base]
-        if f.table:
-            by_table[f.table].append((base, f))
-
-    is_base = pl.col("redcap_repeat_instrument").is_null() & (
-        pl.col("redcap_event_name").is_null() | pl.col("redcap_event_name").str.to_lowercase().str.starts_with("baseline")
-    )
-    # records with rows but no baseline row
-    recs = df.filter(pl.col("record_id").is_not_null())
-    no_base = (
-        recs.group_by("record_id")
-        .agg(pl.col(ROW).min().alias(ROW), is_base.any().alias("__has"))
-        .filter(~pl.col("__has"))
-        .sort(ROW)
-    )
-    for rid, row in no_base.select("record_id", ROW).iter_rows():
-        reg.problems.append(Problem(file, row, "redcap_event_name", rid, "redcap_no_baseline",
-                                    f"record '{rid}' has no baseline event row (non-repeating subject form)"))
-
-    for t in TABLES:
-        entries = by_table[t.name]
-        exprs: list[pl.Expr] = []
-        header: list[str] = ["subject_id"]
-        value_exprs: list[pl.Expr] = []
-        for h, f in entries:
-            c = t.column(f.column)
-            header.append(f.column)
-            if f.name in checkbox:
-                parts = [pl.when(pl.col(col) == "1").then(pl.lit(f.choices.get(code, code))) for col, code in sorted(checkbox[f.name], key=lambda x: _order(f.choices, x[1]))]
-                joined = pl.concat_list(parts).list.drop_nulls().list.join("+")
-                exprs.append(pl.when(joined.str.len_bytes() > 0).then(joined).alias(f.column))
-            elif f.ftype in ("radio", "dropdown") and c.type == "code":
-                look = _vocab_lookup(c)
-                mapping = {code: look.get(label.strip().lower()) for code, label in f.choices.items()}
-                raw = pl.col(h).str.strip_chars()
-                exprs.append(raw.replace_strict({k: v for k, v in mapping.items() if v is not None}, default=None, return_dtype=pl.String).alias(f.column))
-                exprs.append(raw.alias(f"__raw__{f.column}"))
-                unknown = raw.is_not_null() & (raw.str.len_bytes() > 0) & ~raw.is_in(list(f.choices))
-                unmapped = raw.is_in([k for k, v in mapping.items() if v is None])
-                choices = ", ".join(f"{k} = {v}" for k, v in f.choices.items())
-                value_exprs.append(
-                    pl.when(unknown).then(pl.lit(f"redcap_unknown_choice\x1f{f.name}\x1fcode is not a choice of field '{f.name}' in the data dictionary (choices: {choices})"))
-                    .when(unmapped).then(pl.lit(f"redcap_unmapped_choice\x1f{f.name}\x1fthe choice label of field '{f.name}' matches no code or label of vocabulary '{c.vocab}'"))
-                    .otherwise(None).alias(f"__chk__{f.column}")
-                )
-            elif f.ftype in ("yesno", "truefalse"):
-                raw = pl.col(h).str.strip_chars()
-                exprs.append(pl.when(raw == "1").then(pl.lit("true")).when(raw == "0").then(pl.lit("false")).otherwise(raw).alias(f.column))
-            elif f.column == "subject_id":
-                continue
-            elif t.repeating and f.column == INSTANCE_COLUMNS.get(t.name):
-                exprs.append(pl.coalesce(pl.col(h), pl.col("redcap_repeat_instance")).alias(f.column))
-            else:
-                exprs.append(pl.col(h).alias(f.column))
-        num = INSTANCE_COLUMNS.get(t.name)
-        if t.repeating:
-            sel = df.filter(pl.col("redcap_repeat_instrument") == t.name)
-            if num and num not in header:
-                header.append(num)
-                exprs.append(pl.col("redcap_repeat_instance").alias(num))
-        elif t.name == "subject":
-            sel = df.filter(is_base)
-        else:
-            data_cols = [h for h, _ in entries if h in df.columns or h in checkbox]
-            plain = [h for h in data_cols if h in df.columns]
-            sel = df.filter(pl.col("redcap_repeat_instrument").is_null())
-            sel = sel.filter(pl.any_horizontal([pl.col(h).str.len_bytes() > 0 for h in plain])) if plain else sel.head(0)
-        if not entries and t.repeating and sel.height == 0:
-            continue
-        if not entries and not t.repeating and t.name != "subject":
-            continue
-        out = sel.select(pl.col("record_id").alias("subject_id"), *exprs, *value_exprs, ROW)
-        # choice problems
-        for chk in [c for c in out.columns if c.startswith("__chk__")]:
-            col = chk[len("__chk__") :]
-            bad = out.filter(pl.col(chk).is_not_null())
-            for row, raw, spec in bad.select(ROW, f"__raw__{col}", chk).iter_rows():
-                rule, fname, msg = spec.split("\x1f")
-                reg.problems.append(Problem(file, row, fname, raw, rule, msg))
-            # the validator skips these cells: the problem is already reported
-            out = out.with_columns(pl.col(chk).is_not_null().alias(f"__skip__{col}")).drop(chk)
-        out = out.drop([c for c in out.columns if c.startswith("__raw__")])
-        reg.tables[t.name] = RawTable(t.name, file, list(dict.fromkeys(header)), out)
-    return reg
 
 
 def _order(choices: dict[str, str], code: str) -> int:

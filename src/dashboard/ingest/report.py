@@ -13,6 +13,8 @@ from typing import Iterable, NamedTuple
 
 import polars as pl
 
+from .model import printable
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -63,6 +65,9 @@ class ValidationReport:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     source_format: str | None = None
     input_sha256: dict[str, str] = field(default_factory=dict)
+    accounting: pl.DataFrame | None = None  # per file: read, loaded, reported, unaccounted (see accounting())
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> encoding used
+    date_orders: dict[str, str] = field(default_factory=dict)  # file -> date order used
 
     @property
     def errors(self) -> pl.DataFrame:
@@ -94,12 +99,12 @@ class ValidationReport:
         body = [
             (
                 r["severity"],
-                r["file"],
+                printable(r["file"]),
                 "" if r["row"] is None else str(r["row"]),
-                r["column"] or "",
+                printable(r["column"] or ""),
                 r["rule"],
                 _short(r["value"]),
-                r["message"],
+                printable(r["message"]),
             )
             for r in shown.iter_rows(named=True)
         ]
@@ -118,16 +123,158 @@ class ValidationReport:
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.format()
 
+    def grouped(self) -> pl.DataFrame:
+        """One line per (severity, file, column, rule): how many, the first rows, an
+        example value, the first message, the likely cause and fix, and whether the
+        problem only follows from an earlier one in the same rows (``follows``)."""
+        return group_problems(self.frame)
+
+    def format_grouped(self, max_rows: int | None = DEFAULT_MAX_ROWS) -> str:
+        """The grouped report as text, errors first; control characters escaped."""
+        g = self.grouped()
+        if g.height == 0:
+            return "OK: no problems found."
+        lines = []
+        shown = g if max_rows is None else g.head(max_rows)
+        for r in shown.iter_rows(named=True):
+            where = printable(r["file"]) + (f" column {printable(r['column'])}" if r["column"] else "")
+            rows = f" rows {r['rows']}" if r["rows"] else ""
+            count = f"{r['count']:,} x " if r["count"] > 1 else ""
+            follows = " [follows from an earlier problem in the same rows]" if r["follows"] else ""
+            lines.append(f"{r['severity'].upper():7} {where}: {count}{r['rule']}{rows}{follows}")
+            lines.append(f"        {printable(r['message'])}" + (f" (e.g. '{_short(r['value'], 60)}')" if r["value"] else ""))
+            if r["hint"]:
+                lines.append(f"        -> {r['hint']}")
+        if shown.height < g.height:
+            lines.append(f"... and {g.height - shown.height} more groups")
+        n_err = self.errors.height
+        lines.append(f"{n_err:,} error(s), {self.frame.height - n_err:,} warning(s) in {g.height} group(s).")
+        return "\n".join(lines)
+
+    def write_csv(self, path) -> None:
+        """The full per-cell list (every problem) as CSV."""
+        self.frame.write_csv(path)
+
 
 def _short(value: str | None, n: int = 40) -> str:
     if value is None:
         return ""
-    r = repr(value)[1:-1] if any(ord(ch) < 32 or ord(ch) == 127 for ch in value) else value
+    r = printable(value)
     return r if len(r) <= n else r[: n - 3] + "..."
 
 
 def _clip(v: str, w: int) -> str:
     return v if len(v) <= w else v[: w - 3] + "..."
+
+
+# Likely cause and fix, in plain words, per rule (shown under each group).
+HINTS: dict[str, str] = {
+    "encoding": "save the file from Excel as 'CSV UTF-8 (comma delimited)'",
+    "encoding_used": "nothing to do if names with accents or Chinese characters look right; else save as 'CSV UTF-8'",
+    "delimiter": "nothing to do: the file was read with this delimiter",
+    "date_format": "write dates as YYYY-MM-DD, or as day/month/year text with --date-order DMY",
+    "date_order_ambiguous": "pass --date-order DMY (15/03/2021) or --date-order MDY (3/15/2021); in the browser choose 'Date order'",
+    "date_order_mixed": "one file must use one date order: correct the dates that are written the other way",
+    "date_order": "check that this order is right for this file; declare another with --date-order",
+    "date_invalid": "the day does not exist (31 April, 29 February of a non-leap year) or the date order is wrong",
+    "type_float": "write numbers with a dot or a comma as decimal separator and nothing else (no units)",
+    "type_int": "write whole numbers only (no units, no decimals)",
+    "vocabulary": "use one of the codes listed in the template README (the REDCap labels are accepted through the dictionary)",
+    "required": "fill the value, or write NA if it is truly unknown and the column is optional",
+    "unknown_column": "rename the column to a registry column name or delete it",
+    "missing_column": "add the column (name as in the template) or check the header row is row 1",
+    "duplicate_key": "each key must occur once: delete the repeated row or give it the next number",
+    "fk_orphan": "add the parent row (e.g. the subject) or correct the id",
+    "duplicate_sheet": "delete the stale sheet (hidden sheets count too) or rename it",
+    "hidden_sheet": "unhide and check the sheet, or delete it if it is a stale copy",
+    "header_row": "delete the title rows so that the column names are in row 1",
+    "header_too_large": "this is not a registry table: check you chose the right file",
+    "redcap_labels_export": "export again from REDCap choosing 'CSV / Microsoft Excel (raw data)'",
+    "redcap_unknown_choice": "the records were exported with another version of the data dictionary: export both again",
+    "redcap_no_baseline": "fill the subject form in the first event of the record's arm",
+    "redcap_renumbered": "nothing to do: numbers follow the event order",
+    "redcap_follow_up_latest": "nothing to do if the latest follow-up is the right one",
+    "manifest_mismatch": "nothing to do: edited data are imported as real data",
+    "symlink": "copy the file into the folder instead of linking to it",
+    "file_unsafe": "open and re-save the workbook in Excel or LibreOffice",
+    "file_unreadable": "open the file in Excel or LibreOffice and save it again as .xlsx",
+    "control_character": "remove the invisible character (often pasted from another program)",
+    "formula_injection": "remove the leading =, +, - or @ (a spreadsheet would run it as a formula)",
+    "dead_without_date": "fill death_date (or check vital_status)",
+    "extra_columns": "nothing to do if these columns are not needed",
+    "missing_marker": "nothing to do: these cells are read as empty",
+    "redcap_ignored_fields": "nothing to do if these fields are not registry data",
+    "redcap_missing_code": "nothing to do: Missing Data Codes are read as empty",
+    "redcap_datetime": "nothing to do: only the date is kept",
+    "header_renamed": "nothing to do if the columns were matched correctly",
+    "empty_row": "nothing to do: empty rows are dropped",
+    "totals_row": "nothing to do: a totals row is not a patient",
+    "ghost_columns": "nothing to do: empty columns are dropped",
+    "decimal_comma": "nothing to do: 5,5 is read as 5.5",
+    "excel_serial_date": "check a few dates: they were stored as numbers",
+    "formula_values": "nothing to do: the values Excel saved are read",
+    "formula_unsaved": "open the workbook in Excel or LibreOffice, save it, and upload again",
+}
+CELL_RULES = frozenset({"control_character", "formula_injection", "required", "type_int", "type_float", "type_bool", "date_format",
+                        "date_invalid", "date_range", "vocabulary", "range", "max_length", "redcap_unknown_choice",
+                        "redcap_unmapped_choice", "date_order_ambiguous", "date_order_mixed"})
+MAX_LISTED_ROWS = 5
+
+
+def group_problems(frame: pl.DataFrame) -> pl.DataFrame:
+    """See :meth:`ValidationReport.grouped`."""
+    schema = {"severity": pl.String, "file": pl.String, "column": pl.String, "rule": pl.String, "count": pl.Int64,
+              "rows": pl.String, "value": pl.String, "message": pl.String, "hint": pl.String, "follows": pl.Boolean}
+    if frame.height == 0:
+        return pl.DataFrame(schema=schema)
+    f = frame.with_row_index("__i")
+    bad_cells = f.filter(pl.col("rule").is_in(list(CELL_RULES)) & (pl.col("severity") == ERROR) & pl.col("row").is_not_null())
+    bad_cells = bad_cells.select("file", "row").unique().with_columns(pl.lit(True).alias("__cell"))
+    f = f.join(bad_cells, on=["file", "row"], how="left").with_columns(
+        (pl.col("__cell").fill_null(False) & ~pl.col("rule").is_in(list(CELL_RULES))).alias("__follows"))
+    g = (
+        f.sort("__i")
+        .group_by("severity", "file", "column", "rule", maintain_order=True)
+        .agg(
+            pl.len().alias("count"),
+            pl.col("row").drop_nulls().head(MAX_LISTED_ROWS).cast(pl.String).str.join(", ").alias("__rows"),
+            pl.col("row").drop_nulls().n_unique().alias("__nrows"),
+            pl.col("value").drop_nulls().first().alias("value"),
+            pl.col("message").first().alias("message"),
+            pl.col("__follows").all().alias("follows"),
+            pl.col("__i").min().alias("__first"),
+        )
+    )
+    g = g.with_columns(
+        pl.when(pl.col("__nrows") > MAX_LISTED_ROWS).then(pl.format("{}, ... ({} rows)", pl.col("__rows"), pl.col("__nrows")))
+        .otherwise(pl.col("__rows")).alias("rows"),
+        pl.col("rule").replace_strict(HINTS, default=None, return_dtype=pl.String).alias("hint"),
+        pl.col("count").cast(pl.Int64),
+    )
+    return g.sort([pl.col("severity") != ERROR, "follows", "__first"]).select(list(schema))
+
+
+def accounting(raw, report: "ValidationReport") -> pl.DataFrame:
+    """Per source file: rows read, rows loaded (in a table), rows reported (dropped, with a
+    problem naming the row), rows unaccounted (must be 0). When the import is refused
+    nothing is loaded: ``loaded`` counts the rows that would be."""
+    ROW = "__row"
+    out = []
+    loaded_by: dict[str, list[pl.Series]] = {}
+    for rt in raw.tables.values():
+        loaded_by.setdefault(rt.file, []).append(rt.frame[ROW])
+    for file, rows in raw.rows_read.items():
+        read = rows.unique()
+        got = pl.concat(loaded_by[file]).unique() if file in loaded_by else pl.Series(ROW, [], pl.Int64)
+        rest = read.filter(~read.is_in(got.implode()))
+        mine = report.frame.filter(pl.col("file") == file)
+        named = mine["row"].drop_nulls().unique()
+        whole = mine.filter(pl.col("row").is_null() & (pl.col("severity") == ERROR)).height > 0  # the file itself is refused
+        reported = rest if whole else rest.filter(rest.is_in(named.implode()))
+        out.append({"file": file, "read": read.len(), "loaded": got.filter(got.is_in(read.implode())).len(),
+                    "reported": reported.len(), "unaccounted": rest.len() - reported.len()})
+    schema = {"file": pl.String, "read": pl.Int64, "loaded": pl.Int64, "reported": pl.Int64, "unaccounted": pl.Int64}
+    return pl.DataFrame(out, schema=schema, orient="row") if out else pl.DataFrame(schema=schema)
 
 
 class ImportRejected(Exception):
@@ -136,4 +283,4 @@ class ImportRejected(Exception):
     def __init__(self, report: ValidationReport) -> None:
         self.report = report
         n = report.errors.height
-        super().__init__(f"import rejected: {n} problem(s)\n{report.format(max_rows=20)}")
+        super().__init__(f"import rejected: {n} problem(s)\n{report.format_grouped(max_rows=20)}")

@@ -37,8 +37,8 @@ import datetime as _dt
 import polars as pl
 
 from ..schema import MAX_TEXT, QOL_SCALES, TABLES, TRG_GRADES, VOCABULARIES, Column, ForeignKey, Table
-from .readers import ROW, RawRegistry, RawTable
-from .report import ERROR, PROBLEM_SCHEMA, WARNING, ValidationReport, problems_frame
+from .model import ROW, RawRegistry, RawTable
+from .report import ERROR, PROBLEM_SCHEMA, WARNING, ValidationReport, accounting, problems_frame
 
 REQUIRED_TABLES = ("subject", "follow_up")
 MIN_DATE = _dt.date(1990, 1, 1)
@@ -46,7 +46,8 @@ VALUE_CHARS = 200  # a problem quotes at most this much of the offending cell
 
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
-_CTRL = r"[\x00-\x08\x0A-\x1F\x7F]"  # tab (0x09) is a formula trigger at the start and allowed inside
+# free text may hold tab and line breaks (a quoted multi-line cell); tab and CR are formula triggers at the start
+_CTRL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 _CTRL_ANY = r"[\x00-\x1F\x7F]"
 
 POLARS_TYPES = {"str": pl.String, "code": pl.String, "int": pl.Int32, "float": pl.Float64, "date": pl.Date, "bool": pl.Boolean}
@@ -193,49 +194,55 @@ def _typed_expr(c: Column) -> pl.Expr:
 
 
 def _check_cells(t: Table, rt: RawTable) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    """Type every cell and find every bad one, in three materialised stages
-    (normalise -> type -> rule) so no expression is evaluated twice; messages are built
-    for failing rows only."""
+    """Type every cell and find every bad one (normalise -> type -> rule, one lazy query
+    that keeps only the typed values and the rule names); messages are built afterwards,
+    for the failing rows only, so memory stays near the size of the typed table."""
     present = [c for c in t.columns if c.name in rt.frame.columns]
     skips = {c.name: f"__skip__{c.name}" for c in present if f"__skip__{c.name}" in rt.frame.columns}
-    lf = rt.frame.lazy().select(ROW, *[c.name for c in present], *skips.values())
-    lf = lf.with_columns(_norm_expr(c).alias(_n(c.name)) for c in present)
-    lf = lf.with_columns(_typed_expr(c).alias(_val(c.name)) for c in present)
-    rule_exprs = []
-    for c in present:
-        rules = _rules(c)
-        r = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
-        for cond, name, _ in rules[1:]:
-            r = r.when(cond.fill_null(False)).then(pl.lit(name))
-        r = r.otherwise(pl.lit(None, pl.String))
-        if c.name in skips:  # already reported by the reader (REDCap choice problems)
-            r = pl.when(pl.col(skips[c.name])).then(pl.lit(None, pl.String)).otherwise(r)
-        rule_exprs.append(r.alias(_rule(c.name)))
-    checked = lf.with_columns(rule_exprs).collect()
-    problems = []
-    rule_cols = [_rule(c.name) for c in present]
-    if rule_cols:
-        bad = checked.filter(pl.any_horizontal(pl.col(rule_cols).is_not_null()))
-        for i, c in enumerate(present):
-            sub = bad.filter(pl.col(_rule(c.name)).is_not_null())
-            if sub.height == 0:
-                continue
+
+    def staged(frame: pl.DataFrame) -> pl.LazyFrame:
+        lf = frame.lazy().select(ROW, *[c.name for c in present], *skips.values())
+        lf = lf.with_columns(_norm_expr(c).alias(_n(c.name)) for c in present)
+        lf = lf.with_columns(_typed_expr(c).alias(_val(c.name)) for c in present)
+        rule_exprs = []
+        for c in present:
             rules = _rules(c)
-            msg = pl.when(pl.col(_rule(c.name)) == rules[0][1]).then(rules[0][2])
-            for _, name, m in rules[1:]:
-                msg = msg.when(pl.col(_rule(c.name)) == name).then(m)
-            p = _emit(sub, rt.file, c.name, "", pl.col(c.name), msg)
-            problems.append(p.with_columns(sub[_rule(c.name)].alias("rule"), pl.lit(i).alias("__ci")))
+            r = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
+            for cond, name, _ in rules[1:]:
+                r = r.when(cond.fill_null(False)).then(pl.lit(name))
+            r = r.otherwise(pl.lit(None, pl.String))
+            if c.name in skips:  # already reported by a reader or the normaliser
+                r = pl.when(pl.col(skips[c.name])).then(pl.lit(None, pl.String)).otherwise(r)
+            rule_exprs.append(r.alias(_rule(c.name)))
+        return lf.with_columns(rule_exprs)
+
+    rule_cols = [_rule(c.name) for c in present]
+    checked = staged(rt.frame).select(
+        ROW,
+        *[pl.when(pl.col(_rule(c.name)).is_null()).then(pl.col(_val(c.name))).cast(POLARS_TYPES[c.type]).alias(c.name)
+          for c in present],
+        *rule_cols,
+    ).collect()
+    problems = []
+    if rule_cols:
+        bad_rows = checked.filter(pl.any_horizontal(pl.col(rule_cols).is_not_null())).select(ROW)
+        if bad_rows.height:
+            bad = staged(rt.frame.join(bad_rows, on=ROW, how="semi")).collect()
+            for i, c in enumerate(present):
+                sub = bad.filter(pl.col(_rule(c.name)).is_not_null())
+                if sub.height == 0:
+                    continue
+                rules = _rules(c)
+                msg = pl.when(pl.col(_rule(c.name)) == rules[0][1]).then(rules[0][2])
+                for _, name, m in rules[1:]:
+                    msg = msg.when(pl.col(_rule(c.name)) == name).then(m)
+                p = _emit(sub, rt.file, c.name, "", pl.col(c.name), msg)
+                problems.append(p.with_columns(sub[_rule(c.name)].alias("rule"), pl.lit(i).alias("__ci")))
     if problems:
         problems = [pl.concat(problems).sort("row", "__ci").drop("__ci")]
     typed = checked.select(
         ROW,
-        *[
-            (pl.when(pl.col(_rule(c.name)).is_null()).then(pl.col(_val(c.name))).cast(POLARS_TYPES[c.type]).alias(c.name))
-            if c in present
-            else pl.lit(None, POLARS_TYPES[c.type]).alias(c.name)
-            for c in t.columns
-        ],
+        *[pl.col(c.name) if c in present else pl.lit(None, POLARS_TYPES[c.type]).alias(c.name) for c in t.columns],
     )
     return typed, problems
 
@@ -427,6 +434,23 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
     return out
 
 
+def _unaccounted(raw: RawRegistry, report: ValidationReport) -> pl.DataFrame:
+    """The safety net: a source row neither in a table nor named by any problem is
+    reported here (it should never happen; a test asserts it does not)."""
+    acc = accounting(raw, report)
+    out = []
+    for file in acc.filter(pl.col("unaccounted") > 0)["file"].to_list():
+        read = raw.rows_read[file].unique()
+        got = [rt.frame[ROW] for rt in raw.tables.values() if rt.file == file]
+        named = report.frame.filter(pl.col("file") == file)["row"].drop_nulls().unique()
+        rest = read.filter(~read.is_in(pl.concat(got).implode()) & ~read.is_in(named.implode())) if got else read.filter(~read.is_in(named.implode()))
+        out.append(pl.DataFrame({ROW: rest}).pipe(
+            _emit, file, None, "row_not_loaded", pl.lit(None),
+            pl.lit("this row was read but belongs to no table that is loaded (e.g. a REDCap row whose filled fields are "
+                   "all ignored)")).with_columns(pl.lit(WARNING).alias("severity")))
+    return pl.concat(out) if out else problems_frame()
+
+
 # --------------------------------------------------------------------------------------
 # Pathway rules (issue 14): a self-contained block of rule functions, each taking the typed
 # tables and returning problem frames; ``_check_pathway`` runs them all. The derived tables
@@ -574,7 +598,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
     Returns a :class:`ValidationReport`; ``report.tables`` holds the typed frames (schema
     column order, dtypes for ``store.insert_frame``) only when ``report.ok``.
     """
-    parts: list[pl.DataFrame] = [problems_frame(raw.problems)]
+    parts: list[pl.DataFrame] = [problems_frame(raw.problems), *raw.problem_frames]
     typed: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
     for t in TABLES:
@@ -590,6 +614,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
         df, probs = _check_cells(t, rt)
         parts += probs
         typed[t.name] = df
+        rt.frame = rt.frame.select(ROW)  # the text cells are no longer needed: free them (only rows are accounted)
     untrusted = set(raw.unreadable) | {n for n in REQUIRED_TABLES if n not in raw.tables}
     for t in TABLES:
         rt = raw.tables.get(t.name)
@@ -605,7 +630,10 @@ def validate(raw: RawRegistry) -> ValidationReport:
     parts += _check_cross(typed, files, untrusted)
     parts += _check_pathway(typed, files)
     frame = pl.concat([p.select(list(PROBLEM_SCHEMA)).cast(PROBLEM_SCHEMA) for p in parts], how="vertical")
-    report = ValidationReport(frame=frame, source_format=raw.format, input_sha256=dict(raw.input_sha256))
+    report = ValidationReport(frame=frame, source_format=raw.format, input_sha256=dict(raw.input_sha256),
+                              encodings=dict(raw.encodings), date_orders=dict(raw.date_orders))
+    report.frame = pl.concat([report.frame, _unaccounted(raw, report)])
+    report.accounting = accounting(raw, report)
     if report.ok:
         report.tables = {name: df.drop(ROW) for name, df in typed.items()}
     return report

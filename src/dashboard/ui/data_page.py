@@ -48,11 +48,13 @@ MAX_UPLOAD_MB = int(os.environ.get("DASHBOARD_MAX_UPLOAD_MB", "200"))  # per upl
 MAX_UNPACKED_MB = int(os.environ.get("DASHBOARD_MAX_UNPACKED_MB", "2000"))  # a zip's total uncompressed size
 MAX_FILES = 50  # entries in a zip (or files in one upload)
 MAX_RATIO = 200  # uncompressed / compressed size of one zip entry (CSV compresses ~10-20x)
-ALLOWED = (".csv", ".xlsx")
+ALLOWED = (".csv", ".xlsx", ".xlsm", ".ods", ".xls")
+WORKBOOKS = (".xlsx", ".xlsm", ".ods", ".xls")
 EXTRA_FILES = {"manifest.json"}  # a canonical export's manifest (keeps the synthetic label)
 _IGNORED = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|[^/]*\.(md|txt)$)", re.IGNORECASE)
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,150}$")
+_SAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 STAGED = "_data_staged"
+MAX_SHOWN_PROBLEMS = 5000  # per-cell problems kept in the session; the full list is a download
 
 
 class UploadRefused(ValueError):
@@ -60,12 +62,48 @@ class UploadRefused(ValueError):
 
 
 def _check_name(name: str, what: str = "file name") -> str:
-    """A plain file name: no directory part, no drive, no control characters, no dot-dot."""
-    if not name or "/" in name or "\\" in name or "\x00" in name or ".." in name or ":" in name \
-            or not _SAFE_NAME.match(name):
+    """A plain file name: no directory part, no drive, no control characters, no dot-dot.
+    Any other character (Chinese, spaces, ``&``, commas, brackets) is fine: the file is
+    stored under :func:`safe_name`, and shown as the user gave it."""
+    if not name or "/" in name or "\\" in name or ".." in name or ":" in name or len(name) > 255 \
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise UploadRefused(f"refused: the {what} {name!r} is not a plain file name (it carries a path or "
-                            "unusual characters)")
+                            "control characters)")
     return name
+
+
+def safe_name(name: str, index: int = 0) -> str:
+    """The name a file is stored under: ASCII letters, digits, ``._-`` only (so a name
+    keeps what the readers look for, e.g. ``Follow up.csv`` -> ``Follow_up.csv``,
+    ``随访_DATA_2024.csv`` -> ``DATA_2024.csv``); ``upload-<n>`` when nothing is left."""
+    p = PurePosixPath(name)
+    stem = _SAFE_CHARS.sub("_", p.stem).strip("_.") or f"upload-{index + 1}"
+    suffix = _SAFE_CHARS.sub("", p.suffix.lower())
+    return f"{stem[:120]}{suffix}"
+
+
+def staged_names(names: Sequence[str]) -> dict[str, str]:
+    """{stored name: name as uploaded}; stored names are unique (``-2`` appended)."""
+    out: dict[str, str] = {}
+    for i, n in enumerate(names):
+        s = safe_name(n, i)
+        while s.lower() in {k.lower() for k in out}:
+            p = PurePosixPath(s)
+            s = f"{p.stem}-{i + 1}{p.suffix}"
+        out[s] = n
+    return out
+
+
+def shown_as_uploaded(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
+    """Problems with the stored file names replaced by the names the user gave."""
+    if frame.height == 0 or not names:
+        return frame
+    expr = pl.col("file")
+    for stored, given in names.items():
+        if stored != given:
+            expr = pl.when(pl.col("file").str.starts_with(stored)).then(
+                pl.lit(given) + pl.col("file").str.slice(len(stored))).otherwise(expr)
+    return frame.with_columns(expr.alias("file"))
 
 
 def _check_zip_entries(zf: zipfile.ZipFile, label: str, *, allow_types: bool = True) -> list[zipfile.ZipInfo]:
@@ -95,7 +133,7 @@ def _check_zip_entries(zf: zipfile.ZipFile, label: str, *, allow_types: bool = T
             continue
         if allow_types:
             if not p.name.lower().endswith(ALLOWED) and p.name.lower() not in EXTRA_FILES:
-                raise UploadRefused(f"refused: {label} entry {name!r} is not a .csv or .xlsx file")
+                raise UploadRefused(f"refused: {label} entry {name!r} is not a .csv or workbook (.xlsx, .ods, .xls) file")
             _check_name(p.name, f"{label} entry")
         keep.append(info)
     return keep
@@ -150,14 +188,15 @@ def stage_upload(files: Sequence[Upload]) -> Iterator[Path]:
     size = sum(len(f.data) for f in files)
     if size > MAX_UPLOAD_MB * MB:
         raise UploadRefused(f"refused: the upload is {size / MB:.1f} MB, more than the {MAX_UPLOAD_MB} MB allowed")
-    names = [_check_name(f.name) for f in files]
-    if len({n.lower() for n in names}) != len(names):
+    given = [_check_name(f.name) for f in files]
+    if len({n.lower() for n in given}) != len(given):
         raise UploadRefused("refused: two uploaded files have the same name")
+    names = list(staged_names(given))
     kinds = {Path(n).suffix.lower() for n in names}
-    if not kinds <= {".zip", ".xlsx", ".csv"}:
-        raise UploadRefused("refused: upload a .zip (CSV folder or REDCap export), an .xlsx workbook or .csv files")
-    if (".zip" in kinds or ".xlsx" in kinds) and len(files) > 1:
-        raise UploadRefused("refused: upload one .zip or one .xlsx at a time (or several .csv files)")
+    if not kinds <= {".zip", ".csv", *WORKBOOKS}:
+        raise UploadRefused("refused: upload a .zip (CSV folder or REDCap export), a workbook (.xlsx, .ods, .xls) or .csv files")
+    if (".zip" in kinds or kinds & set(WORKBOOKS)) and len(files) > 1:
+        raise UploadRefused("refused: upload one .zip or one workbook at a time (or several .csv files)")
     tmp = Path(tempfile.mkdtemp(prefix="dashboard-upload-"))
     try:
         root = tmp / "upload"
@@ -177,22 +216,23 @@ def stage_upload(files: Sequence[Upload]) -> Iterator[Path]:
                 if len(dirs) > 1:
                     raise UploadRefused(f"refused: {f.name} has files in several folders; zip one export folder")
                 seen: set[str] = set()
-                for info in entries:
-                    name = PurePosixPath(info.filename).name
+                inner = staged_names([PurePosixPath(i.filename).name for i in entries])
+                for info, name in zip(entries, inner):
                     if name.lower() in seen:
-                        raise UploadRefused(f"refused: {f.name} holds {name!r} twice")
+                        raise UploadRefused(f"refused: {f.name} holds {PurePosixPath(info.filename).name!r} twice")
                     seen.add(name.lower())
-                    target = root / name  # flat: the entry's folder is dropped, never joined
+                    target = root / name  # flat, under a safe name: the entry's folder is dropped, never joined
                     with zf.open(info) as src, open(target, "xb") as dst:
                         _copy_limited(src, dst, info.file_size, f"{f.name} entry {info.filename!r}")
-                    if name.lower().endswith(".xlsx"):
+                    if name.lower().endswith((".xlsx", ".xlsm", ".ods")):
                         _check_xlsx(target.read_bytes(), name)
-            xlsx = [p for p in root.iterdir() if p.suffix.lower() == ".xlsx"]
+            xlsx = [p for p in root.iterdir() if p.suffix.lower() in WORKBOOKS]
             if xlsx and len([p for p in root.iterdir() if p.suffix.lower() != ".json"]) > 1:
                 raise UploadRefused(f"refused: {f.name} mixes a workbook with other files")
             yield xlsx[0] if xlsx else root
-        elif names[0].lower().endswith(".xlsx"):
-            _check_xlsx(f.data, f.name)
+        elif names[0].lower().endswith(WORKBOOKS):
+            if not names[0].lower().endswith(".xls"):
+                _check_xlsx(f.data, f.name)
             target = root / names[0]
             target.write_bytes(f.data)
             yield target
@@ -334,16 +374,102 @@ def _refuse(ctx: PageContext, message: str, names: list[str]) -> None:
     st.error(md_text(message, 600), icon=":material/block:")
 
 
+DATE_ORDER_LABELS = {"": "Detect (refuse if ambiguous)", "DMY": "Day/month/year (15/03/2021)",
+                     "MDY": "Month/day/year (3/15/2021)", "YMD": "Year/month/day (2021/3/15)"}
+
+
+def _report_frames(report, names: dict[str, str]) -> dict:
+    """What the session keeps of a validation: the grouped report, the row accounting and
+    at most MAX_SHOWN_PROBLEMS per-cell problems; the full list as compressed Parquet for
+    the download (a 5 MB export with many bad values stays a few MB, not GBs)."""
+    full = shown_as_uploaded(report.to_frame(), names)
+    buf = io.BytesIO()
+    full.write_parquet(buf, compression="zstd")
+    acc = report.accounting if report.accounting is not None else pl.DataFrame()
+    if acc.height:
+        acc = shown_as_uploaded(acc, names)
+    grouped = shown_as_uploaded(report.grouped(), names)
+    return {"problems": full.head(MAX_SHOWN_PROBLEMS), "n_problems": full.height, "grouped": grouped, "accounting": acc,
+            "full_parquet": buf.getvalue(), "errors": report.errors.height,
+            "encodings": {names.get(k, k): v for k, v in report.encodings.items()},
+            "date_orders": {names.get(k, k): v for k, v in report.date_orders.items()}}
+
+
+def _md(text: str) -> str:
+    """Text from a file, safe inside markdown: no HTML, links or images from it."""
+    return re.sub(r"([<>\[\]`|])", r"\\\1", text)
+
+
+def _show_report(ctx: PageContext, staged: dict) -> None:
+    from .export import table_download
+
+    grouped: pl.DataFrame = staged["grouped"]
+    acc: pl.DataFrame = staged["accounting"]
+    def bullets(groups: pl.DataFrame, limit: int = 10) -> str:
+        lines = []
+        for r in groups.head(limit).iter_rows(named=True):
+            rows = "header" if r["rows"] == "1" else f"rows {r['rows']}" if r["rows"] else ""
+            where = r["file"] + (f", column {r['column']}" if r["column"] else "") + (f", {rows}" if rows else "")
+            follows = " *(follows from another problem)*" if r["follows"] else ""
+            fix = f" **Fix:** {r['hint']}" if r["hint"] and r["severity"] == "error" else ""
+            lines.append(_md(f"- **{r['rule']}** ({r['count']:,}) in {where}{follows}: {r['message']}.") + fix)
+        more = f"\n\n... and {groups.height - limit} more in the table below." if groups.height > limit else ""
+        return "\n".join(lines) + more
+
+    errors = grouped.filter(pl.col("severity") == "error") if grouped.height else grouped
+    warnings = grouped.filter(pl.col("severity") != "error") if grouped.height else grouped
+    if errors.height:
+        st.markdown(bullets(errors))
+    if warnings.height:
+        with st.expander(f"Decisions taken and warnings ({warnings.height})", expanded=warnings.height <= 6):
+            st.markdown(bullets(warnings, 20))
+    if acc.height:
+        loaded = "loaded" if staged["ok"] else "would load"
+        st.markdown("**Rows per file** (every row read is loaded or reported)")
+        st.dataframe(acc.rename({"read": "rows read", "loaded": loaded, "reported": "reported (dropped, with a reason)",
+                                 "unaccounted": "unaccounted"}), hide_index=True, width="stretch")
+    notes = []
+    for f, e in staged["encodings"].items():
+        if e not in ("utf-8", "utf-8-sig"):
+            notes.append(f"{f}: read as {e}")
+    for f, o in staged["date_orders"].items():
+        notes.append(f"{f}: dates read as {o}")
+    if notes:
+        st.caption("Decisions taken: " + "; ".join(notes))
+    if grouped.height:
+        st.markdown("**Problems and decisions** (one line per file, column and rule; errors first)")
+        st.dataframe(grouped.select("severity", "rule", "count", "message", "hint", "file", pl.col("column").fill_null(""),
+                                    pl.col("rows").fill_null(""), pl.col("value").fill_null(""), "follows")
+                     .rename({"hint": "likely cause / fix", "follows": "follows from another problem"}),
+                     hide_index=True, width="stretch",
+                     column_config={"message": st.column_config.TextColumn(width="large"),
+                                    "likely cause / fix": st.column_config.TextColumn(width="medium")})
+        n = staged["n_problems"]
+        with st.expander(f"Every problem, one row per cell ({n:,})"):
+            if n > MAX_SHOWN_PROBLEMS:
+                st.caption(f"The first {MAX_SHOWN_PROBLEMS:,} of {n:,}; download the full list.")
+            st.dataframe(staged["problems"].select("file", "row", "column", "value", "rule", "message", "severity"),
+                         hide_index=True, width="stretch")
+            table_download(pl.read_parquet(io.BytesIO(staged["full_parquet"])), "import_problems", ctx,
+                           title="Import problems (every cell)", label="Download the full list")
+
+
 def import_section(ctx: PageContext) -> None:
-    from ..ingest import ImportRejected, import_registry, validate_path
+    from ..ingest import DEFAULT_MISSING, ImportRejected, Options, import_registry, validate_path
 
     st.subheader("Import a registry export")
-    st.caption(f"A CSV folder as a .zip, an .xlsx workbook, or a REDCap export (records + data dictionary, as .csv "
-               f"files or a .zip); at most {MAX_UPLOAD_MB} MB. Everything is validated first; nothing is loaded "
+    st.caption(f"A CSV folder as a .zip, a workbook (.xlsx, .ods, .xls), or a REDCap export (records + data dictionary, "
+               f"as .csv files or a .zip); at most {MAX_UPLOAD_MB} MB. Everything is validated first; nothing is loaded "
                "until you confirm; the current dataset is kept as a backup.")
+    c = st.columns([1, 2])
+    order = c[0].selectbox("Date order of dates written as text", list(DATE_ORDER_LABELS), format_func=DATE_ORDER_LABELS.get,
+                           key="data_date_order", help="Applies to every file of the upload. Detect: used when the dates "
+                           "tell (a day above 12); an ambiguous file is refused, never guessed.")
+    missing_text = c[1].text_input("Values read as missing (separated by |)", " | ".join(DEFAULT_MISSING), key="data_missing")
+    options = Options(date_order=order or None, missing=tuple(m.strip() for m in missing_text.split("|") if m.strip()))
     # Streamlit itself refuses a name without one of these extensions or with a NUL byte
     # (before the page runs); everything else is checked by stage_upload.
-    ups = st.file_uploader("Registry export", type=["zip", "xlsx", "csv"], accept_multiple_files=True,
+    ups = st.file_uploader("Registry export", type=["zip", "xlsx", "xlsm", "ods", "xls", "csv"], accept_multiple_files=True,
                            key="data_upload")
     if not ups:
         st.session_state.pop(STAGED, None)
@@ -354,47 +480,46 @@ def import_section(ctx: PageContext) -> None:
         _refuse(ctx, f"refused: {too_big[0].name} is larger than {MAX_UPLOAD_MB} MB", names)
         return
     files = [Upload(u.name, u.getvalue()) for u in ups]
-    digest = _upload_digest(files)
+    digest = _upload_digest(files) + f"|{options.date_order}|{'|'.join(options.missing)}"
     staged = st.session_state.get(STAGED)
     if not staged or staged["digest"] != digest:
         try:
+            shown = {stored: given for stored, given in staged_names([_check_name(n) for n in names]).items()}
             with stage_upload(files) as path:
-                report = validate_path(path)
+                report = validate_path(path, options=options)
         except UploadRefused as exc:
             _refuse(ctx, str(exc), names)
             return
         except Exception as exc:  # a crash while reading is refused and recorded, not a traceback
             _refuse(ctx, f"refused: the upload could not be read ({type(exc).__name__})", names)
             return
-        frame = report.to_frame()
-        audit.record("validate", ctx.actor, {"files": names, "upload_sha256": digest, "problems": frame.height,
-                                             "format": report.source_format},
+        audit.record("validate", ctx.actor, {"files": names, "upload_sha256": digest.split("|")[0], "problems": report.frame.height,
+                                             "format": report.source_format, "date_order": options.date_order,
+                                             "errors": report.errors.height},
                      result="ok" if report.ok else "rejected", role=ctx.role,
                      path=audit.default_audit_path(ctx.store.path))
-        staged = {"digest": digest, "ok": report.ok, "problems": frame, "names": names}
+        staged = {"digest": digest, "ok": report.ok, "names": names, **_report_frames(report, shown)}
         st.session_state[STAGED] = staged
-    problems: pl.DataFrame = staged["problems"]
     if not staged["ok"]:
-        st.error(f"The upload has {problems.filter(pl.col('severity') == 'error').height:,} error(s); nothing can be "
-                 "loaded until they are fixed.", icon=":material/error:")
-    if problems.height:
-        st.dataframe(problems.select("file", "row", "column", "value", "rule", "message", "severity"),
-                     hide_index=True, width="stretch")
+        st.error(f"The upload has {staged['errors']:,} error(s); nothing can be loaded until they are fixed.",
+                 icon=":material/error:")
+    _show_report(ctx, staged)
     if not staged["ok"]:
         return
-    st.success(f"Valid: {md_text(', '.join(names), 400)}" + (f" ({problems.height} warning(s))" if problems.height else ""),
+    n_warn = staged["n_problems"]
+    st.success(f"Valid: {md_text(', '.join(names), 400)}" + (f" ({n_warn:,} warning(s): read them above)" if n_warn else ""),
                icon=":material/check_circle:")
     confirm = st.checkbox("Replace the current dataset with this upload (the current one is kept as a backup)",
                           key="data_confirm")
     if st.button("Load", type="primary", disabled=not confirm, key="data_load", icon=":material/upload:"):
         try:
             with stage_upload(files) as path:
-                meta = import_registry(path, ctx.store.path, actor=ctx.actor)
+                meta = import_registry(path, ctx.store.path, actor=ctx.actor, options=options, role=ctx.role)
         except UploadRefused as exc:
             _refuse(ctx, str(exc), names)
             return
         except ImportRejected as exc:
-            st.error(f"Rejected on load: {len(exc.report.problems)} problem(s).")
+            st.error(f"Rejected on load: {exc.report.errors.height:,} error(s).")
             return
         st.session_state.pop(STAGED, None)
         st.success(f"Loaded. Content hash {meta.get('content_hash')}; rows per table: {meta.get('table_counts')}.")

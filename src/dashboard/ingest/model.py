@@ -1,0 +1,99 @@
+"""What every reader produces: tables of text cells with their source rows.
+
+A reader turns one input (a CSV folder, a workbook, a REDCap export) into a
+:class:`RawRegistry`: per table a :class:`RawTable` whose frame holds text cells (``None``
+when empty) plus :data:`ROW`, the row of the source file each came from. It also keeps,
+per source file, every data row it read (:attr:`RawRegistry.rows_read`), so the pipeline
+can prove that every row was either loaded or reported (:func:`dashboard.ingest.report.accounting`).
+
+This module imports nothing from the readers: they all import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+ROW = "__row"  # 1-based row of the source (header = row 1); for REDCap the records-file record
+SKIP = "__skip__"  # prefix of boolean columns: cells already reported by a reader/normaliser
+
+
+@dataclass
+class RawTable:
+    """One table as read: text cells, header as written, where it came from."""
+
+    name: str
+    file: str
+    header: list[str]  # as in the file (duplicates kept)
+    frame: pl.DataFrame  # String columns named like header (duplicates renamed), plus ROW
+    origin: str = "table"  # "table" (header = column names, normalised) or "redcap" (already mapped)
+    sep: str = ","  # the CSV delimiter the file used (decimal-comma detection)
+
+
+@dataclass
+class RawRegistry:
+    """All tables of one input, untyped, with the problems met while reading."""
+
+    format: str  # "csv" | "xlsx" | "ods" | "xls" | "redcap"
+    path: Path
+    tables: dict[str, RawTable] = field(default_factory=dict)
+    problems: list = field(default_factory=list)  # list[Problem]
+    problem_frames: list = field(default_factory=list)  # list[pl.DataFrame] of problems (many rows at once)
+    input_sha256: dict[str, str] = field(default_factory=dict)
+    unreadable: set[str] = field(default_factory=set)  # tables whose file exists but could not be read
+    declared_source: str | None = None  # "synthetic" when the folder's manifest says so (and its hashes match)
+    declared_meta: dict[str, str] = field(default_factory=dict)  # the exporting store's provenance
+    rows_read: dict[str, pl.Series] = field(default_factory=dict)  # file -> every data row read (ROW values)
+    encodings: dict[str, str] = field(default_factory=dict)  # file -> text encoding used
+    date_orders: dict[str, str] = field(default_factory=dict)  # file -> date order used (YMD/DMY/MDY)
+
+    def location(self, table_name: str) -> tuple[str, str]:
+        """(file, phrase) naming where a table is expected, for messages."""
+        if self.format == "csv":
+            return f"{table_name}.csv", f"file {table_name}.csv not found in {self.path}"
+        if self.format in ("xlsx", "ods", "xls"):
+            return self.path.name, f"workbook {self.path.name} has no sheet named '{table_name}'"
+        return self.path.name, f"REDCap export has no form '{table_name}'"
+
+    def note_rows(self, file: str, rows: pl.Series | list[int]) -> None:
+        s = rows if isinstance(rows, pl.Series) else pl.Series(ROW, rows, dtype=pl.Int64)
+        s = s.cast(pl.Int64).alias(ROW)
+        self.rows_read[file] = pl.concat([self.rows_read[file], s]) if file in self.rows_read else s
+
+
+def dedupe_header(header: list[str]) -> list[str]:
+    """Unique frame column names for a header; the n-th repeat of ``x`` becomes ``x#n``."""
+    seen: dict[str, int] = {}
+    out = []
+    for h in header:
+        k = seen.get(h, 0) + 1
+        seen[h] = k
+        out.append(h if k == 1 else f"{h}#{k}")
+    return out
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(text: object, limit: int | None = None) -> str:
+    """``text`` safe to print on a terminal or a page: control characters (ESC, CR, NUL,
+    C1, bidirectional overrides) written as ``\\xNN`` / ``\\uNNNN``; cut to ``limit``."""
+    s = "" if text is None else str(text)
+    if limit is not None and len(s) > limit:
+        s = s[:limit] + f"... ({len(s):,} characters)"
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", s)
+
+
+def table_key(name: str) -> str:
+    """Case-, space- and separator-insensitive key of a sheet or header name:
+    ``' Follow up '`` and ``'follow-up'`` -> ``'follow_up'``."""
+    s = re.sub(r"[\s\-./]+", "_", str(name).strip().lower())
+    return re.sub(r"_+", "_", s).strip("_")

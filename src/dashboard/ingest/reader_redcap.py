@@ -1,0 +1,426 @@
+"""Reader for a REDCap export: a records CSV ("CSV / Microsoft Excel (raw data)") with
+the project's data dictionary, as sites really build the project from ours.
+
+* The record id is the dictionary's first field, whatever its name (``record_id``,
+  ``study_id``...); it becomes ``subject_id``.
+* Forms: form name = table name (compared ignoring case and separators). Fields map to
+  columns by name, or ``<table>_<column>`` / ``<alias>_<column>`` (see
+  :data:`dashboard.ingest.redcap.ALIASES`). Fields the site added (on our forms or on
+  instruments of its own; notes, calculated, file, descriptive fields), survey
+  bookkeeping (``redcap_survey_identifier``, ``*_timestamp``), ``redcap_data_access_group``
+  and ``*_complete`` are ignored with one warning listing them (``redcap_ignored_fields``).
+* Events: the event order is the order rows come in (REDCap sorts a record's rows by
+  event); baseline is the first event of each arm (``event_1_arm_1``, ``enrolment_arm_1``...).
+  ``subject`` is read from the baseline row (``redcap_no_baseline`` when a record has none).
+  ``follow_up`` may be filled in several events or repeat: the latest is used, and each
+  earlier row is reported (``redcap_follow_up_latest``).
+* Repeating tables are read wherever their fields are filled: as a repeating instrument
+  (``redcap_repeat_instrument`` = form), in a repeating event (instrument empty, instance
+  set) or in plain events. When the rows come from more than one event, REDCap's
+  instance numbers restart per event and are not keys: the row number column
+  (``assessment_no``...) is renumbered 1..n per record in event then instance order
+  (warning ``redcap_renumbered``), unless the site keeps that number as a field.
+* Values: radio/dropdown codes through the dictionary's choices (``redcap_unknown_choice``,
+  ``redcap_unmapped_choice``); yes/no, true/false, and yes/no built as a radio
+  (``1, Yes | 2, No``) become booleans; checkboxes ``drugs___<n>`` are joined with '+';
+  datetime fields keep the date part (warning); number fields with a decimal-comma
+  validation accept ``5,5``; REDCap Missing Data Codes (``UNK``, ``NA``, ``NASK``...) are
+  missing values, counted (``redcap_missing_code``).
+* A "labels" export (field labels as headers) is refused: export raw data
+  (``redcap_labels_export``).
+* A row from which nothing is loaded (an empty event, a form of the site's own) is
+  reported (``redcap_row_without_data``): rows read = rows loaded + rows reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from ..schema import TABLE_NAMES, TABLES, TABLES_BY_NAME, VOCABULARIES, Table
+from .model import ROW, SKIP, RawRegistry, RawTable, printable, sha256_bytes, table_key
+from .redcap import F_CHOICES, F_FORM, F_NAME, F_TYPE, INSTANCE_COLUMNS, _column_for, _order, _parse_choices, _vocab_lookup
+from .report import ERROR, WARNING, Problem
+from .text import decode_bytes, parse_text
+
+F_LABEL = "Field Label"
+F_VALIDATION = "Text Validation Type OR Show Slider Number"
+META = ("redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance")
+BOOKKEEPING = ("redcap_data_access_group", "redcap_survey_identifier")
+# REDCap's built-in Missing Data Codes (Project setup > Additional customizations)
+MISSING_CODES = ("NI", "INV", "UNK", "NASK", "ASKU", "NAV", "NAVU", "MSK", "NA", "NP", "QS", "QI", "TRC", "UNC",
+                 "DER", "PINF", "NINF", "OTH")
+TRUE_LABELS = {"yes", "true", "y", "1", "是", "有"}
+FALSE_LABELS = {"no", "false", "n", "0", "否", "无"}
+_FORMS = {table_key(t): t for t in TABLE_NAMES}
+_ARM = re.compile(r"_arm_(\d+)$")
+
+
+@dataclass
+class Field:
+    name: str
+    table: str  # "" when ignored
+    column: str
+    ftype: str
+    choices: dict[str, str]
+    line: int
+    validation: str = ""
+    label: str = ""
+
+
+def read_dictionary(path: Path, reg: RawRegistry) -> tuple[dict[str, Field], str | None, list[str]]:
+    """(fields by name, record-id field, ignored field names) of a data dictionary."""
+    data = path.read_bytes()
+    reg.input_sha256[path.name] = sha256_bytes(data)
+    body, enc, probs = decode_bytes(data, path.name)
+    reg.problems.extend(probs)
+    if body is None:
+        return {}, None, []
+    rt, probs = parse_text(body, path.name, "dictionary")
+    reg.problems.extend(probs)
+    if rt is None:
+        return {}, None, []
+    df = rt.frame
+    missing = [c for c in (F_NAME, F_FORM, F_TYPE) if c not in df.columns]
+    if missing:
+        reg.problems.append(Problem(path.name, 1, ", ".join(missing), None, "redcap_dictionary",
+                                    f"not a REDCap data dictionary: missing column(s) {', '.join(repr(m) for m in missing)}"))
+        return {}, None, []
+    fields: dict[str, Field] = {}
+    ignored: list[str] = []
+    record_id = None
+    for r in df.iter_rows(named=True):  # a dictionary has hundreds of rows, not millions
+        name, form = (r[F_NAME] or "").strip(), (r[F_FORM] or "").strip()
+        ftype = (r[F_TYPE] or "").strip().lower()
+        line = r[ROW]
+        if not name:
+            continue
+        if record_id is None:
+            record_id = name
+            fields[name] = Field(name, "subject", "subject_id", ftype, {}, line, label=r.get(F_LABEL) or "")
+            continue
+        validation = (r.get(F_VALIDATION) or "").strip().lower()
+        label = r.get(F_LABEL) or ""
+        t = _FORMS.get(table_key(form))
+        col = _column_for(TABLES_BY_NAME[t], name) if t else None
+        if t is None or col is None or ftype in ("descriptive", "file", "sql") or col == "subject_id":
+            ignored.append(name)
+            fields[name] = Field(name, "", "", ftype, {}, line, label=label)
+            continue
+        fields[name] = Field(name, t, col, ftype, _parse_choices(r.get(F_CHOICES) or ""), line, validation, label)
+    for f in fields.values():  # dictionary-level: choice labels that map to no code
+        if f.table and f.ftype in ("radio", "dropdown"):
+            c = TABLES_BY_NAME[f.table].column(f.column)
+            for code, label in f.choices.items():
+                if c.type == "code" and label.strip().lower() not in _vocab_lookup(c):
+                    reg.problems.append(Problem(path.name, f.line, F_CHOICES, printable(f"{code}, {label}", 80), "redcap_unmapped_choice",
+                                                f"choice '{printable(code)}, {printable(label, 60)}' of field '{f.name}' matches no "
+                                                f"code or label of vocabulary '{c.vocab}'", WARNING))
+                elif c.type == "bool" and label.strip().lower() not in TRUE_LABELS | FALSE_LABELS:
+                    reg.problems.append(Problem(path.name, f.line, F_CHOICES, printable(f"{code}, {label}", 80), "redcap_unmapped_choice",
+                                                f"choice '{printable(code)}, {printable(label, 60)}' of yes/no field '{f.name}' is "
+                                                "neither yes nor no", WARNING))
+    return fields, record_id, ignored
+
+
+def event_order(df: pl.DataFrame, rid: str) -> list[str]:
+    """Events in project order, merged from each record's row order (REDCap exports a
+    record's rows sorted by event); ties by first appearance."""
+    ev = df.select(rid, "redcap_event_name", ROW).drop_nulls("redcap_event_name")
+    if ev.height == 0:
+        return []
+    firsts = ev.group_by("redcap_event_name").agg(pl.col(ROW).min()).sort(ROW)["redcap_event_name"].to_list()
+    per = ev.unique([rid, "redcap_event_name"], keep="first", maintain_order=True)
+    pairs = per.with_columns(pl.col("redcap_event_name").shift(-1).over(rid).alias("__next")).drop_nulls("__next")
+    pairs = pairs.filter(pl.col("__next") != pl.col("redcap_event_name")).unique(["redcap_event_name", "__next"])
+    after: dict[str, set[str]] = defaultdict(set)
+    indeg = dict.fromkeys(firsts, 0)
+    for a, b in pairs.select("redcap_event_name", "__next").iter_rows():
+        if b not in after[a]:
+            after[a].add(b)
+            indeg[b] += 1
+    rank = {e: i for i, e in enumerate(firsts)}
+    out: list[str] = []
+    ready = sorted((e for e, d in indeg.items() if d == 0), key=rank.get)
+    while ready:
+        e = ready.pop(0)
+        out.append(e)
+        for b in after[e]:
+            indeg[b] -= 1
+            if indeg[b] == 0:
+                ready.append(b)
+        ready.sort(key=rank.get)
+    out += [e for e in firsts if e not in out]  # a cycle (inconsistent exports): first appearance
+    return out
+
+
+def _is_labels_export(header: list[str], fields: dict[str, Field], rid: str | None) -> bool:
+    if rid in header:
+        return False
+    labels = {(f.label or "").strip().lower() for f in fields.values() if f.label}
+    hits = sum(1 for h in header if h.strip().lower() in labels)
+    return hits >= max(2, len(header) // 4) or any(h in ("Event Name", "Repeat Instrument", "Repeat Instance") for h in header)
+
+
+def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawRegistry:
+    """Read a REDCap records CSV with its data dictionary into per-table text frames.
+
+    Problems about values are reported against the records file and its row numbers.
+    """
+    records_path, dictionary_path = Path(records_path), Path(dictionary_path)
+    reg = RawRegistry("redcap", records_path)
+    if not dictionary_path.is_file():
+        reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", f"data dictionary {dictionary_path} not found"))
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    fields, rid, ignored = read_dictionary(dictionary_path, reg)
+    if not records_path.is_file():
+        reg.problems.append(Problem(records_path.name, None, None, None, "missing_table", f"REDCap records file {records_path} not found"))
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    data = records_path.read_bytes()
+    file = records_path.name
+    reg.input_sha256[file] = sha256_bytes(data)
+    body, enc, probs = decode_bytes(data, file)
+    reg.problems.extend(probs)
+    rt = None
+    if body is not None:
+        reg.encodings[file] = enc
+        rt, probs = parse_text(body, file, "records")
+        reg.problems.extend(probs)
+    if rt is None or not fields or rid is None:
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    df = rt.frame
+    reg.note_rows(file, df[ROW])
+    if rid not in df.columns:
+        if _is_labels_export(rt.header, fields, rid):
+            msg = ("this is a labels export (column headers are field labels, values are choice labels): in REDCap choose "
+                   "Data Exports > 'CSV / Microsoft Excel (raw data)' and import that file")
+            reg.problems.append(Problem(file, None, None, printable(rt.header[0], 60), "redcap_labels_export", msg))
+        else:
+            reg.problems.append(Problem(file, None, rid, printable(rt.header[0] if rt.header else "", 60), "missing_column",
+                                        f"the records file has no column '{rid}' (the first field of the data dictionary, the "
+                                        f"record id); its first column is '{printable(rt.header[0] if rt.header else '', 60)}': "
+                                        "is this the dictionary of another project?"))
+        reg.unreadable.update(TABLE_NAMES)
+        return reg
+    for h in META:
+        if h not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(h))
+    df = df.with_columns(pl.col(c).str.strip_chars() for c in (rid, *META))
+    df = df.with_columns(pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c) for c in (rid, *META))
+    df = df.with_columns(pl.col("redcap_repeat_instrument").map_elements(lambda v: _FORMS.get(table_key(v), v), return_dtype=pl.String)
+                         if df["redcap_repeat_instrument"].null_count() < df.height else pl.col("redcap_repeat_instrument"))
+
+    # columns of the records file -> fields
+    checkbox: dict[str, list[tuple[str, str]]] = {}
+    by_table: dict[str, list[tuple[str, Field]]] = {t.name: [] for t in TABLES}
+    seen: set[str] = set()
+    extra: list[str] = []
+    for h in rt.header:
+        if h in seen:
+            reg.problems.append(Problem(file, 1, printable(h, 60), None, "duplicate_column",
+                                        f"column '{printable(h, 60)}' appears more than once in the header"))
+            continue
+        seen.add(h)
+        if h == rid or h in META:
+            continue
+        if h.endswith("_complete") and table_key(h[: -len("_complete")]) in _FORMS:
+            continue  # the form status of a registry form
+        if h in BOOKKEEPING or h.endswith(("_complete", "_timestamp")):
+            extra.append(h)
+            continue
+        if "___" in h and h.split("___")[0] in fields:
+            base, code = h.split("___", 1)
+            if fields[base].table:
+                checkbox.setdefault(base, []).append((h, code))
+            continue
+        f = fields.get(h)
+        if f is None:
+            extra.append(h)
+        elif f.table:
+            by_table[f.table].append((h, f))
+    for base in checkbox:
+        by_table[fields[base].table].append((base, fields[base]))
+    ignored_all = list(dict.fromkeys([printable(x, 60) for x in ignored + extra]))
+    if ignored_all:
+        shown = ", ".join(ignored_all[:40]) + (f" and {len(ignored_all) - 40} more" if len(ignored_all) > 40 else "")
+        reg.problems.append(Problem(file, 1, None, None, "redcap_ignored_fields",
+                                    f"{len(ignored_all)} field(s) that are not registry columns are ignored (fields the site "
+                                    f"added, other instruments, survey and data-access-group bookkeeping): {shown}", WARNING))
+
+    # events
+    events = event_order(df, rid)
+    erank = {e: i for i, e in enumerate(events)}
+    baseline = {}
+    for e in events:
+        m = _ARM.search(e)
+        baseline.setdefault(m.group(1) if m else "", e)
+    df = df.with_columns(
+        pl.col("redcap_event_name").replace_strict(erank, default=-1, return_dtype=pl.Int64).alias("__erank"),
+        pl.col("redcap_repeat_instance").cast(pl.Int64, strict=False).alias("__inst"),
+    )
+    if events:
+        is_base = pl.col("redcap_event_name").is_in(list(baseline.values()))
+    else:
+        is_base = pl.lit(True)
+    is_base = is_base & pl.col("redcap_repeat_instrument").is_null() & pl.col("__inst").is_null()
+    recs = df.filter(pl.col(rid).is_not_null())
+    no_base = recs.group_by(rid).agg(pl.col(ROW).min().alias(ROW), is_base.any().alias("__has")).filter(~pl.col("__has")).sort(ROW)
+    first_events = ", ".join(baseline.values()) or "(none)"
+    for r, row in no_base.select(rid, ROW).iter_rows():
+        reg.problems.append(Problem(file, row, "redcap_event_name", printable(r, 60), "redcap_no_baseline",
+                                    f"record '{printable(r, 60)}' has no row in the baseline event ({first_events}, the first "
+                                    "event of its arm) holding the subject form"))
+
+    # values
+    missing_counts: dict[str, int] = {}
+    mc = list(MISSING_CODES)
+    for t in TABLES:
+        entries = by_table[t.name]
+        if not entries and t.name != "subject":
+            continue
+        exprs: list[pl.Expr] = []
+        checks: list[pl.Expr] = []
+        header = ["subject_id"]
+        plain: list[str] = []
+        for h, f in entries:
+            c = t.column(f.column)
+            if f.column == "subject_id":
+                continue
+            header.append(f.column)
+            if f.name in checkbox:
+                parts = [pl.when(pl.col(col) == "1").then(pl.lit(f.choices.get(code, code)))
+                         for col, code in sorted(checkbox[f.name], key=lambda x: _order(f.choices, x[1]))]
+                joined = pl.concat_list(parts).list.drop_nulls().list.join("+")
+                exprs.append(pl.when(joined.str.len_bytes() > 0).then(joined).alias(f.column))
+                plain += [col for col, _ in checkbox[f.name]]
+                continue
+            plain.append(h)
+            raw = pl.col(h).str.strip_chars()
+            n_missing = df.select(raw.is_in(mc).sum()).item()
+            if n_missing:
+                missing_counts[f.name] = n_missing
+            raw = pl.when(raw.is_in(mc)).then(None).otherwise(raw)
+            if f.ftype in ("radio", "dropdown") and f.choices:
+                if c.type == "code":
+                    look = _vocab_lookup(c)
+                    mapping = {code: look.get(label.strip().lower()) for code, label in f.choices.items()}
+                elif c.type == "bool":
+                    mapping = {code: ("true" if label.strip().lower() in TRUE_LABELS else "false" if label.strip().lower() in FALSE_LABELS else None)
+                               for code, label in f.choices.items()}
+                else:
+                    mapping = {code: label for code, label in f.choices.items()}
+                good = {k: v for k, v in mapping.items() if v is not None}
+                exprs.append(raw.replace_strict(good, default=None, return_dtype=pl.String).alias(f.column))
+                exprs.append(raw.alias(f"__raw__{f.column}"))
+                unknown = raw.is_not_null() & ~raw.is_in(list(f.choices))
+                unmapped = raw.is_in([k for k, v in mapping.items() if v is None])
+                nchoice = len(f.choices)
+                checks.append(
+                    pl.when(unknown).then(pl.lit(f"redcap_unknown_choice\x1f{f.name}\x1fcode is not one of the {nchoice} choices of "
+                                                 f"field '{f.name}' in the data dictionary"))
+                    .when(unmapped).then(pl.lit(f"redcap_unmapped_choice\x1f{f.name}\x1fthe choice label of field '{f.name}' matches "
+                                                f"no code or label of vocabulary '{c.vocab or c.type}'"))
+                    .otherwise(None).alias(f"__chk__{f.column}")
+                )
+            elif f.ftype in ("yesno", "truefalse"):
+                exprs.append(pl.when(raw == "1").then(pl.lit("true")).when(raw == "0").then(pl.lit("false")).otherwise(raw).alias(f.column))
+            elif "comma_decimal" in f.validation:
+                exprs.append(raw.str.replace(",", ".", literal=True).alias(f.column))
+            elif f.validation.startswith("datetime"):
+                exprs.append(raw.str.slice(0, 10).alias(f.column))
+            else:
+                exprs.append(raw.alias(f.column))
+        dt_fields = [f.name for _, f in entries if f.validation.startswith("datetime")]
+        if dt_fields:
+            reg.problems.append(Problem(file, None, ", ".join(dt_fields), None, "redcap_datetime",
+                                        f"datetime field(s) {', '.join(dt_fields)} of form '{t.name}': the date part is used, "
+                                        "the time of day is dropped", WARNING))
+        filled = pl.any_horizontal([pl.col(h).str.strip_chars().str.len_bytes() > 0 for h in plain]) if plain else pl.lit(False)
+        num = INSTANCE_COLUMNS.get(t.name)
+        if t.name == "subject":
+            sel = df.filter(is_base & pl.col(rid).is_not_null())
+        else:
+            form_row = pl.col("redcap_repeat_instrument") == t.name
+            sel = df.filter(pl.col(rid).is_not_null() & (form_row | (pl.col("redcap_repeat_instrument").is_null() & filled)))
+        out = sel.select(pl.col(rid).alias("subject_id"), *exprs, *checks, ROW, "__erank", "__inst", "redcap_event_name")
+        if t.repeating:
+            out = _instance_numbers(reg, file, t, out, header, num)
+        elif t.name != "subject":
+            out = _latest(reg, file, t, out)
+        for chk in [c for c in out.columns if c.startswith("__chk__")]:
+            col = chk[len("__chk__"):]
+            bad = out.filter(pl.col(chk).is_not_null())
+            for row, raw_v, spec in bad.select(ROW, f"__raw__{col}", chk).head(100_000).iter_rows():
+                rule, fname, msg = spec.split("\x1f")
+                reg.problems.append(Problem(file, row, fname, printable(raw_v, 200), rule, msg))
+            out = out.with_columns(pl.col(chk).is_not_null().alias(f"{SKIP}{col}")).drop(chk)
+        out = out.drop([c for c in out.columns if c.startswith("__raw__")] + ["__erank", "__inst", "redcap_event_name"])
+        reg.tables[t.name] = RawTable(t.name, file, list(dict.fromkeys(header)), out, origin="redcap", sep=rt.sep)
+    used = pl.concat([rt.frame.select(ROW) for rt in reg.tables.values()]).unique() if reg.tables else pl.DataFrame({ROW: []}, schema={ROW: pl.Int64})
+    unused = df.join(used, on=ROW, how="anti")
+    if unused.height:
+        from .report import PROBLEM_SCHEMA
+
+        reg.problem_frames.append(unused.select(
+            pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit("redcap_event_name").alias("column"),
+            pl.format("{} / {}", pl.col(rid).fill_null("(no record id)"), pl.col("redcap_event_name").fill_null("-")).str.slice(0, 200).alias("value"),
+            pl.lit("redcap_row_without_data").alias("rule"),
+            pl.lit("this row (record / event) fills no registry field in a form read from it (an empty event, a form "
+                   "of the site's own, or subject fields outside the baseline event): nothing is loaded from it").alias("message"),
+            pl.lit(WARNING).alias("severity")).cast(PROBLEM_SCHEMA))
+    if missing_counts:
+        total = sum(missing_counts.values())
+        reg.problems.append(Problem(file, None, ", ".join(missing_counts), None, "redcap_missing_code",
+                                    f"{total:,} cell(s) hold a REDCap Missing Data Code ({', '.join(MISSING_CODES[:6])}...) and "
+                                    "are read as missing: " + ", ".join(f"{k} {v:,}" for k, v in missing_counts.items()), WARNING))
+    return reg
+
+
+def _instance_numbers(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame, header: list[str], num: str | None) -> pl.DataFrame:
+    """The row-number column of a repeating table: the site's own field when it has one,
+    else REDCap's instance; renumbered per record when rows come from several events."""
+    if num is None:
+        return out
+    has_field = num in out.columns
+    inst = pl.col("__inst").cast(pl.String).fill_null("1")
+    several = out.select(pl.col("redcap_event_name").n_unique()).item() > 1 if out.height else False
+    if has_field:
+        return out.with_columns(pl.coalesce(pl.col(num), inst).alias(num))
+    if num not in header:
+        header.append(num)
+    if not several:
+        return out.with_columns(inst.alias(num))
+    out = out.sort(["subject_id", "__erank", "__inst", ROW], nulls_last=False)
+    out = out.with_columns(pl.int_range(1, pl.len() + 1).over("subject_id").cast(pl.String).alias(num)).sort(ROW)
+    n_ev = out["redcap_event_name"].n_unique()
+    extra = " (onc_event.salvage_procedure_no refers to these numbers: check it)" if t.name == "procedure" else ""
+    reg.problems.append(Problem(file, None, num, None, "redcap_renumbered",
+                                f"form '{t.name}' is filled in {n_ev} events (a repeating event or an instrument used in several "
+                                f"events); REDCap restarts the instance number in every event, so {num} is renumbered 1, 2, ... "
+                                f"per record in event order, then instance{extra}", WARNING))
+    return out
+
+
+def _latest(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame) -> pl.DataFrame:
+    """One row per record of a non-repeating table filled in several events: the latest."""
+    if out.height == 0:
+        return out
+    out = out.sort(["subject_id", "__erank", "__inst", ROW], nulls_last=False)
+    last = pl.col(ROW).last().over("subject_id")
+    dropped = out.filter(pl.col(ROW) != last)
+    if dropped.height:
+        keep = out.filter(pl.col(ROW) == last).select("subject_id", pl.col(ROW).alias("__kept"), pl.col("redcap_event_name").alias("__kev"))
+        d = dropped.join(keep, on="subject_id")
+        for sid, row, ev, kept, kev in d.select("subject_id", ROW, "redcap_event_name", "__kept", "__kev").head(100_000).iter_rows():
+            reg.problems.append(Problem(file, row, t.name, printable(sid, 60), "redcap_follow_up_latest",
+                                        f"'{t.name}' of record '{printable(sid, 60)}' is filled in several events or instances: the "
+                                        f"latest (row {kept}, event {printable(kev or '-', 40)}) is used, this earlier one "
+                                        f"(event {printable(ev or '-', 40)}) is ignored", WARNING))
+    return out.filter(pl.col(ROW) == last).sort(ROW)

@@ -1,0 +1,240 @@
+"""Reader for workbooks: ``.xlsx`` / ``.xlsm`` (Excel, LibreOffice), ``.ods``, ``.xls``.
+
+One sheet per table. Sheet names match tables case-, space- and separator-insensitively
+(``'Follow up'``, ``'follow_up '``, ``'SUBJECT'``); two sheets that match the same table are
+refused, naming both (``duplicate_sheet``); a hidden sheet that is read is reported
+(``hidden_sheet``). Cells are read with calamine (:mod:`fastexcel`): formula cells as
+their saved values, Excel dates as ISO text, booleans as ``true``/``false``; typing is
+left to normalisation and validation. The header must be in row 1 (a title row above it
+is refused with that message, ``header_row``).
+
+A workbook is a zip of XML: one that declares a DTD (XML entities: external entities,
+entity expansion bombs) is refused before it is parsed (``file_unsafe``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import polars as pl
+
+from ..schema import TABLE_NAMES, TABLES_BY_NAME
+from .model import ROW, RawRegistry, RawTable, dedupe_header, printable, sha256_bytes, table_key
+from .report import ERROR, WARNING, Problem
+from .text import MAX_COLUMNS, MAX_HEADER_NAME
+
+WORKBOOK_SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".ods": "ods", ".xls": "xls"}
+_KEYS = {table_key(t): t for t in TABLE_NAMES}
+_DTD = re.compile(rb"<!DOCTYPE|<!ENTITY", re.I)
+MAX_XML_SCAN = 64 << 20  # bytes of each XML part scanned for a DTD
+
+
+def _unsafe_xml(data: bytes) -> str | None:
+    """The name of a zip part declaring a DTD, or None (not a zip: calamine will say)."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return None
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                continue
+            with zf.open(info) as fh:
+                head = fh.read(MAX_XML_SCAN)
+            if _DTD.search(head):
+                return info.filename
+    return None
+
+
+_CELL_F = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?>\s*<f(?:\s[^>]*)?(?:/>|>(.*?)</f>)\s*(<v>.*?</v>|<v/>|<is>.*?</is>)?', re.S)
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1
+
+
+def xlsx_formulas(data: bytes) -> dict[str, tuple[int, list[tuple[int, int, str]]]]:
+    """Per sheet name: (formula cells, [(row, column index, formula) of those without a
+    saved value]). calamine reads saved values; a formula never calculated (written by a
+    script: no value, or a placeholder in a workbook marked ``fullCalcOnLoad``) has none,
+    and its cell would silently read as empty or 0."""
+    import defusedxml.ElementTree as ET
+
+    out: dict[str, tuple[int, list[tuple[int, int, str]]]] = {}
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+              "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+        wb_xml = zf.read("xl/workbook.xml")
+        never_calculated = re.search(rb'fullCalcOnLoad="(1|true)"', wb_xml) is not None  # values are placeholders
+        wbx = ET.fromstring(wb_xml)
+        rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        target = {r.get("Id"): r.get("Target") for r in rels}
+        for sh in wbx.iterfind("m:sheets/m:sheet", ns):
+            t = target.get(sh.get(f"{{{ns['r']}}}id"), "")
+            part = t.lstrip("/") if t.startswith("/") else "xl/" + t
+            if part not in zf.namelist():
+                continue
+            xml = zf.read(part)
+            if b"<f" not in xml:
+                continue
+            n, unsaved = 0, []
+            for m in _CELL_F.finditer(xml):
+                n += 1
+                if never_calculated or not m.group(4) or m.group(4) in (b"<v/>", b"<v></v>"):
+                    unsaved.append((int(m.group(2)), _col_index(m.group(1)), (m.group(3) or b"").decode("utf-8", "replace")))
+            out[sh.get("name")] = (n, unsaved)
+    except Exception:  # noqa: BLE001 - a workbook we cannot scan is left to calamine
+        return {}
+    return out
+
+
+def _fail(reg: RawRegistry, file: str, rule: str, msg: str) -> RawRegistry:
+    reg.problems.append(Problem(file, None, None, None, rule, msg))
+    reg.unreadable.update(TABLE_NAMES)
+    return reg
+
+
+def read_workbook(path: Path) -> RawRegistry:
+    import fastexcel
+
+    fmt = WORKBOOK_SUFFIXES.get(path.suffix.lower(), "xlsx")
+    reg = RawRegistry(fmt, path)
+    data = path.read_bytes()
+    reg.input_sha256[path.name] = sha256_bytes(data)
+    if len(data) == 0:
+        return _fail(reg, path.name, "file_empty", "the workbook is empty (0 bytes)")
+    part = _unsafe_xml(data) if fmt in ("xlsx", "ods") else None
+    if part:
+        return _fail(reg, path.name, "file_unsafe",
+                     f"refused: part '{printable(part)}' of the workbook declares XML entities (a DTD), which Excel never "
+                     "writes; an external entity or an entity bomb could read files or exhaust memory. Re-save the workbook "
+                     "in Excel or LibreOffice")
+    try:
+        wb = fastexcel.read_excel(data)
+        names = list(wb.sheet_names)
+    except Exception as e:  # noqa: BLE001 - any failure of the parser = unreadable, never a traceback
+        return _fail(reg, path.name, "file_unreadable",
+                     f"not a readable .{fmt} workbook ({type(e).__name__}: {printable(str(e).splitlines()[0] if str(e) else '', 200)})")
+    formulas = xlsx_formulas(data) if fmt == "xlsx" else {}
+    claimed: dict[str, str] = {}
+    sheets: list[tuple[int, str, str]] = []
+    for i, sname in enumerate(names):
+        key = table_key(sname)
+        t = _KEYS.get(key)
+        shown = printable(sname)
+        if t is None:
+            reg.problems.append(Problem(f"{path.name}[{shown}]", None, None, None, "unknown_sheet",
+                                        f"ignored: sheet '{shown}' is not a registry table", WARNING))
+            continue
+        if t in claimed:
+            reg.problems.append(Problem(path.name, None, None, None, "duplicate_sheet",
+                                        f"sheets '{printable(claimed[t])}' and '{shown}' both match table '{t}' (names compared "
+                                        "ignoring case, spaces and separators; hidden sheets count): delete or rename one"))
+            reg.unreadable.add(t)
+            continue
+        claimed[t] = sname
+        sheets.append((i, sname, t))
+    for i, sname, t in sheets:
+        if t in reg.unreadable:
+            continue
+        file = f"{path.name}[{printable(sname)}]"
+        try:
+            sheet = wb.load_sheet(i, header_row=None, dtypes="string")
+            df = sheet.to_polars()
+            visible = str(getattr(sheet, "visible", "visible"))
+            df = _exact_numbers(wb, i, df)
+        except Exception as e:  # noqa: BLE001
+            reg.problems.append(Problem(file, None, None, None, "file_unreadable",
+                                        f"sheet '{printable(sname)}' cannot be read ({type(e).__name__}: {printable(str(e), 200)})"))
+            reg.unreadable.add(t)
+            continue
+        if visible != "visible":
+            reg.problems.append(Problem(file, None, None, visible, "hidden_sheet",
+                                        f"sheet '{printable(sname)}' is {visible.replace('veryhidden', 'very hidden')} in the "
+                                        f"workbook and is read as table '{t}': check it is not a stale copy", WARNING))
+        _read_sheet(reg, file, sname, t, df)
+        if sname in formulas and t in reg.tables:
+            n, unsaved = formulas[sname]
+            header = reg.tables[t].header
+            reg.problems.append(Problem(file, None, None, None, "formula_values",
+                                        f"{n:,} formula cell(s) read as the values Excel saved with them", WARNING))
+            for row, j, f in unsaved[:10_000]:
+                col = header[j] if j < len(header) else None
+                reg.problems.append(Problem(file, row, col, printable("=" + f, 80), "formula_unsaved",
+                                            "a formula cell with no saved value (the workbook was written by a program and "
+                                            "never opened in Excel): open it in Excel or LibreOffice, save, and import again, "
+                                            "or type the value"))
+    return reg
+
+
+def _exact_numbers(wb, i: int, df: pl.DataFrame) -> pl.DataFrame:
+    """calamine's text of a number keeps ~11 digits (83.333333333); where a column holds
+    only numbers, take the numbers themselves (shortest exact text, integers without .0)."""
+    try:
+        typed = wb.load_sheet(i, header_row=0).to_polars()
+    except Exception:  # noqa: BLE001 - keep the text reading
+        return df
+    if typed.height != df.height - 1 or typed.width != df.width:
+        return df
+    fix = {}
+    for j, (name, dtype) in enumerate(typed.schema.items()):
+        if dtype == pl.Float64:
+            x = typed[name]
+            whole = (x == x.round(0)) & (x.abs() < 1e15)
+            text = pl.select(pl.when(whole).then(x.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(x.cast(pl.String))).to_series()
+            fix[df.columns[j]] = pl.concat([df[df.columns[j]].head(1), text.alias(df.columns[j])])
+    return df.with_columns(**fix) if fix else df
+
+
+def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFrame) -> None:
+    if df.height == 0 or df.width == 0:
+        reg.problems.append(Problem(file, None, None, None, "file_empty", f"sheet '{printable(sname)}' is empty; expected a header row"))
+        reg.unreadable.add(t)
+        return
+    if df.width > MAX_COLUMNS:
+        reg.problems.append(Problem(file, 1, None, None, "header_too_large", f"the sheet has {df.width:,} columns (at most {MAX_COLUMNS:,})"))
+        reg.unreadable.add(t)
+        return
+    first = [("" if v is None else str(v)).strip() for v in df.row(0)]
+    while first and first[-1] == "":
+        first.pop()
+    long = [h for h in first if len(h) > MAX_HEADER_NAME]
+    if long:
+        reg.problems.append(Problem(file, 1, printable(long[0], 40), None, "header_too_large",
+                                    f"a header name of {len(long[0]):,} characters (at most {MAX_HEADER_NAME})"))
+        reg.unreadable.add(t)
+        return
+    cols = set(TABLES_BY_NAME[t].column_names)
+    keys = {table_key(c) for c in cols}
+    hits = lambda row: sum(1 for v in row if v is not None and table_key(re.sub(r"\(.*?\)|\[.*?\]", "", str(v))) in keys)  # noqa: E731
+    if hits(first) == 0:
+        for j in range(1, min(df.height, 10)):
+            if hits(df.row(j)) >= 2:
+                reg.problems.append(Problem(file, 1, None, printable(first[0] if first else "", 60), "header_row",
+                                            f"the header must be in row 1: row 1 looks like a title and the column names are in "
+                                            f"row {j + 1}; delete the rows above the header"))
+                reg.unreadable.add(t)
+                return
+    header = first
+    names = dedupe_header(header)
+    body = df.slice(1).select(df.columns[: len(header)])
+    body = body.rename(dict(zip(body.columns, names)))
+    body = body.with_columns(pl.col(c).cast(pl.String) for c in names)
+    body = body.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    rt = RawTable(t, file, header, body)
+    reg.tables[t] = rt
+    reg.note_rows(file, rt.frame[ROW])
+    extra = df.slice(1).select(df.columns[len(header):]) if df.width > len(header) else None
+    if extra is not None and extra.width:
+        filled = extra.select(pl.any_horizontal(pl.col(c).is_not_null() for c in extra.columns).alias("x"))["x"]
+        if filled.any():
+            reg.problems.append(Problem(file, 1, None, None, "unknown_column",
+                                        f"{int(filled.sum())} row(s) have values in columns to the right of the last header "
+                                        "cell (no column name): add a header or delete them"))
