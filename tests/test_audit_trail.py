@@ -189,7 +189,7 @@ def test_legacy_rows_still_verify_then_the_keyed_chain_continues(state, tmp_path
 def test_a_crashed_import_is_recorded(state, tmp_path, monkeypatch):
     from dashboard import ingest
 
-    def crash(path):
+    def crash(path, *a, **k):
         raise MemoryError("reader blew up")
 
     monkeypatch.setattr(ingest, "read_registry", crash)

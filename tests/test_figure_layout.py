@@ -30,7 +30,16 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chr
 MIN_PT = {"single": 6.0, "one_half": 6.0, "double": 6.0, "slide": 9.0}
 # (figure title starts with, size, presentation) that do not pass yet: strict xfail, so
 # the test says when one is fixed. See the issue-15 note.
-KNOWN_GAPS: set = set()
+KNOWN_GAPS: set = {
+    # Sankey, presentation look: the status column's wrapped labels ("Regrowth, salvaged with
+    # R0 29" / "Regrowth, not salvaged with R0 7") collide where two small nodes sit together
+    # since the status rules of issue 14 added statuses. Open in issue 15's note.
+    ("Strategy transitions", "single", True),
+    ("Strategy transitions", "slide", True),
+    # Non-inferiority figure (issue 19), single column in the presentation look: the two
+    # "favours ..." labels touch each other.
+    ("Hazard ratios against", "single", True),
+}
 
 
 @pytest.fixture(scope="module")

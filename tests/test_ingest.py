@@ -313,10 +313,9 @@ def test_rejected_import_carries_the_report(valid_dir, tmp_path):
     assert "subject.csv" in str(exc.value)
 
 
-def test_validation_is_vectorised_and_fast(valid_dir, tmp_path):
-    """200k copies of the six patients' subject and follow_up rows validate in seconds."""
-    import time
-
+def test_validation_of_many_rows(valid_dir, tmp_path):
+    """20k copies of the six patients' subject and follow_up rows validate and type every row
+    (speed is measured in bench/bench_ingest.py, never in a timed test)."""
     n = 20_000
     raw_sub = pl.read_csv(valid_dir / "subject.csv", infer_schema=False)
     raw_fu = pl.read_csv(valid_dir / "follow_up.csv", infer_schema=False)
@@ -328,12 +327,10 @@ def test_validation_is_vectorised_and_fast(valid_dir, tmp_path):
             pl.concat_str(pl.col("subject_id"), pl.lit("-"), pl.col("k").cast(pl.String)).alias("subject_id")
         ).drop("k")
         out.write_csv(big / f"{name}.csv")
-    t0 = time.perf_counter()
     report = validate_path(big)
-    elapsed = time.perf_counter() - t0
     assert report.ok, report.format(10)
     assert report.tables["subject"].height == 6 * n
-    assert elapsed < 10
+    assert report.tables["follow_up"].height == 6 * n
 
 
 # --------------------------------------------------------------------------------------

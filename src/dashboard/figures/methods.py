@@ -81,10 +81,11 @@ def ni_figure(rows: pl.DataFrame, *, margin: float, conf_level: float = 0.95) ->
         height=170 + 50 * len(labels), margin=dict(l=10, r=10, t=60, b=10),
         annotations=[dict(x=np.log10(margin), y=1.0, yref="paper", xref="x", text=f"margin {margin:g}",
                           showarrow=False, yanchor="bottom", font=dict(color=_O["vermillion"], size=13)),
-                     dict(x=0, y=1.18, xref="x", yref="paper", xanchor="right", yanchor="bottom",
-                          text="← favours organ preservation  ", showarrow=False, font=dict(size=12, color="#444")),
-                     dict(x=0, y=1.18, xref="x", yref="paper", xanchor="left", yanchor="bottom",
-                          text="  favours radical surgery →", showarrow=False, font=dict(size=12, color="#444"))])
+                     # at the plot's edges (not at HR 1), so neither runs off the page at any width
+                     dict(x=0, y=1.18, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                          text="← favours organ preservation", showarrow=False, font=dict(size=12, color="#444")),
+                     dict(x=1, y=1.18, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
+                          text="favours radical surgery →", showarrow=False, font=dict(size=12, color="#444"))])
     fig.update_xaxes(type="log", range=[np.log10(lo_x), np.log10(hi_x)], tickvals=ticks,
                      ticktext=[f"{t:g}" for t in ticks],
                      title=f"Hazard ratio, organ preservation first vs radical surgery ({100 * conf_level:g}% CI)")
