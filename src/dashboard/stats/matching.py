@@ -30,6 +30,7 @@ from scipy.special import logit
 
 from dashboard.stats import _validate as v
 from dashboard.stats.cox import design_matrix
+from dashboard.stats.weighting import smd_rows
 
 EQUIPOISE = (0.3, 0.7)
 DEFAULT_CALIPER = 0.2  # SD of the propensity score (Austin PC. Pharm Stat 2011;10:150-161)
@@ -194,15 +195,4 @@ def balance_table(df: pl.DataFrame, group: str, covariates: Sequence[str], keep:
     t1, t0 = g == 1, g == 0
     if w[t1].sum() <= 0 or w[t0].sum() <= 0:
         raise ValueError("no unit of one group is left")
-    rows = []
-    for name in x.columns:
-        a = x.get_column(name).to_numpy().astype(float)
-        m1 = np.average(a[t1], weights=w[t1])
-        m0 = np.average(a[t0], weights=w[t0])
-        if np.isin(a, (0.0, 1.0)).all():
-            p1, p0 = a[t1].mean(), a[t0].mean()
-            s = np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
-        else:
-            s = np.sqrt((a[t1].var(ddof=1) + a[t0].var(ddof=1)) / 2)
-        rows.append((name, m1, m0, (m1 - m0) / s if s > 0 else np.nan))
-    return pl.DataFrame(rows, schema=["covariate", "mean_treated", "mean_control", "smd"], orient="row")
+    return smd_rows(x, t1, t0, w)

@@ -91,10 +91,17 @@ def standardized_mean_difference(
     g = v.event_indicator(df, group)
     w = np.ones(df.height) if weights is None else v.weights_array(df, weights)
     x, _ = design_matrix(df, covariates)
-    rows = []
     t1, t0 = g == 1, g == 0
     if t1.sum() < 2 or t0.sum() < 2:
         raise ValueError("each group needs at least two rows")
+    return smd_rows(x, t1, t0, w)
+
+
+def smd_rows(x: pl.DataFrame, t1: np.ndarray, t0: np.ndarray, w: np.ndarray) -> pl.DataFrame:
+    """Standardised mean differences of the design columns ``x`` between the rows ``t1`` and
+    ``t0`` (boolean masks), means weighted by ``w``, denominator from the unweighted groups
+    (``p (1 - p)`` for 0/1 columns). Returns ``covariate, mean_treated, mean_control, smd``."""
+    rows = []
     for name in x.columns:
         a = x.get_column(name).to_numpy().astype(float)
         m1 = np.average(a[t1], weights=w[t1])
