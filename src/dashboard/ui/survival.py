@@ -263,7 +263,7 @@ def _warnings(req: TteRequest, summary_groups: pl.DataFrame, small: tuple[str, .
                    f"({req.origin}); use a landmark after it is known.", icon=":material/warning:")
     if small:
         st.warning("**Small groups:** " + "; ".join(
-            f"{label(g)} ({r['n']} patients, {r['events']} events)"
+            f"{label(g)} ({r['n']} patient{'s' * (r['n'] != 1)}, {r['events']} event{'s' * (r['events'] != 1)})"
             for r in summary_groups.iter_rows(named=True) if (g := r["group"]) in small)
             + ". Estimates for these groups are imprecise.", icon=":material/group_off:")
 
