@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from ..queries.cohort import ConsortFlow, FlowNode
 from ._theme import FONT, RESPONSE_COLOURS, STATUS_COLOURS, STRATEGY_COLOURS, rgba
-from .export import Frame, layout_params, register_layout, with_layout_kind
+from .export import Frame, layout_params, register_layout, with_layout_kind, wrap_lines
 
 STATUS_SHORT = {
     "ORGAN_PRESERVED": "organ preserved",
@@ -30,15 +30,7 @@ def _pct(n: int, d: int) -> str:
 
 def _wrap(text: str, chars: int) -> str:
     """Escape and break a label over lines of about ``chars`` characters."""
-    lines, cur = [], ""
-    for word in text.split():
-        if cur and len(cur) + 1 + len(word) > chars:
-            lines.append(cur)
-            cur = word
-        else:
-            cur = f"{cur} {word}".strip()
-    lines.append(cur)
-    return "<br>".join(html.escape(x) for x in lines)
+    return "<br>".join(html.escape(x) for x in wrap_lines(text, chars))
 
 
 def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool = False,

@@ -223,6 +223,19 @@ def _font_size(layout: dict, *path: str, default: float | None = None) -> float:
     return float(node) if isinstance(node, (int, float)) else float(default or base)
 
 
+def wrap_lines(text: str, chars: int) -> list[str]:
+    """Plain ``text`` broken at whitespace into lines of at most about ``chars`` characters
+    (words kept whole; an empty text is one empty line)."""
+    lines, cur = [], ""
+    for word in str(text).split():
+        if cur and len(cur) + 1 + len(word) > chars:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}".strip()
+    return lines + [cur]
+
+
 def wrap_text(text: str, chars: int) -> str:
     """``text`` (plotly markup allowed, words kept whole) broken with ``<br>`` into lines
     of at most about ``chars`` characters."""

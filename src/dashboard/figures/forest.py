@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from ._theme import FONT
-from .export import Frame, layout_params, register_layout, with_layout_kind
+from .export import Frame, layout_params, register_layout, with_layout_kind, wrap_lines
 
 MARK = "#1f4e79"
 
@@ -82,17 +82,6 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
                             x_title=x_title)
 
 
-def _wrap(text: str, chars: int) -> list[str]:
-    lines, cur = [], ""
-    for word in text.split():
-        if cur and len(cur) + 1 + len(word) > chars:
-            lines.append(cur)
-            cur = word
-        else:
-            cur = f"{cur} {word}".strip()
-    return lines + [cur] if cur else lines or [""]
-
-
 @register_layout("forest")
 def fit_forest(spec: dict, frame: Frame) -> None:
     """Export layout of a :func:`forest_figure`: the text columns on the right as wide as
@@ -118,7 +107,7 @@ def fit_forest(spec: dict, frame: Frame) -> None:
         right = (font + width["n"] if width["n"] else 0) + font + width["est"] + 8
         plot_min = max(110, 0.24 * frame.width)
         chars = max(12, int((frame.width - right - plot_min - 24) / (0.56 * font)))
-        wrapped = [_wrap(lb, chars - (0 if h else 3)) for lb, h in zip(labels, heads)]
+        wrapped = [wrap_lines(lb, chars - (0 if h else 3)) for lb, h in zip(labels, heads)]
         n_lines = max((len(w) for w in wrapped), default=1)
         row_px = max(22, n_lines * font * 1.25 + 8)
         return width, right, plot_min, wrapped, row_px, 30 + row_px * (k + 1.6) + 4.5 * font + 40
@@ -145,7 +134,7 @@ def fit_forest(spec: dict, frame: Frame) -> None:
         tf = font + 1
         xa["title"] = {**(xa.get("title") or {}), "font": {**((xa.get("title") or {}).get("font") or {}), "size": tf},
                        "text": "<br>".join(html.escape(x) for x in
-                                           _wrap(title, max(14, int((plot_w + label_px * 0.8) / (0.56 * tf)))))}
+                                           wrap_lines(title, max(14, int((plot_w + label_px * 0.8) / (0.56 * tf)))))}
     xa["tickangle"] = 0
     for n in notes:
         n["font"] = {**(n.get("font") or {}), "size": font}
