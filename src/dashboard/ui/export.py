@@ -350,3 +350,13 @@ def file_download(build: Callable[[], bytes], file_name: str, ctx: PageContext, 
     return download(ctx, kind=kind, name=file_name, label=label, build=lambda _prov: build(), file_name=file_name,
                     mime=mime, key=key or f"exp_file_{slug(file_name)}", permission=permission,
                     detail=audit_detail)
+
+
+def csv_button(label: str, frame: pl.DataFrame, file_name: str, ctx: PageContext, key: str, *,
+               patient_level: bool = False) -> None:
+    """Download the data behind a figure (CSV) through the export door
+    (:func:`csv_download`: role check, provenance footer, small-cell
+    suppression for real data, audit record; identifiers masked when the view hides them).
+    ``patient_level``: one row per patient (investigators and above)."""
+    csv_download(ctx, frame, label=label, name=label.removesuffix(" (CSV)"), file_name=file_name, key=key,
+                 patient_level=patient_level)

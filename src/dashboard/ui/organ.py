@@ -28,10 +28,10 @@ from ..store import Store
 from ..tables.survival import NE, format_organ_table, format_pct_ci, format_rates_table, with_labels
 from ..report import ReportItem
 from .data import cached_query
-from .export import show_figure, show_table
+from .export import csv_button, show_figure, show_table
 from .methods import pathway_section
-from .page import PageContext, option_control
-from .survival import PLOTLY_CONFIG, csv_button, option_select
+from .page import PageContext, option_control, option_select
+from .survival import PLOTLY_CONFIG
 
 SECTION = PageOption("section", "Show", (("rates", "Organ preservation"), ("response", "Response rates"),
                                          ("swimmer", "Swimmer plot"), ("pathway", "Pathway over time")), "rates")

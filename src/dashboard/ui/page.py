@@ -328,3 +328,10 @@ def planned_page(ctx: PageContext, holds: list[str]) -> None:
     st.info("This page is not built yet. It will show, for the "
             f"{ctx.counts['n']:,} patients selected in the sidebar:", icon=":material/construction:")
     st.markdown("\n".join(f"- {h}" for h in holds))
+
+
+def option_select(option: PageOption, *, disabled: bool = False, help: str | None = None) -> str:
+    """A page option as a select box (kept in the URL by ``page_setup``)."""
+    value = st.selectbox(option.label, options=list(option.values), format_func=option.label_of, key=option.key,
+                         disabled=disabled, help=help)
+    return value if value in option.values else option.default

@@ -51,9 +51,9 @@ from ..tables.survival import (
 )
 from ..report import ReportItem
 from .data import cached_query
-from .export import csv_download, show_figure, show_table
+from .export import csv_button, show_figure, show_table
 from .methods import comparison_section, competing_tests
-from .page import PageContext, option_control
+from .page import PageContext, option_control, option_select
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -105,23 +105,6 @@ IPTW_PATIENTS_PER_COVARIATE = 5  # in the smaller arm, per propensity covariate
 
 
 # ------------------------------------------------------------------ shared UI helpers
-def option_select(option: PageOption, *, disabled: bool = False, help: str | None = None) -> str:
-    """A page option as a select box (kept in the URL by ``page_setup``)."""
-    value = st.selectbox(option.label, options=list(option.values), format_func=option.label_of, key=option.key,
-                         disabled=disabled, help=help)
-    return value if value in option.values else option.default
-
-
-def csv_button(label: str, frame: pl.DataFrame, file_name: str, ctx: PageContext, key: str, *,
-               patient_level: bool = False) -> None:
-    """Download the data behind a figure (CSV) through the export door
-    (:func:`dashboard.ui.export.csv_download`: role check, provenance footer, small-cell
-    suppression for real data, audit record; identifiers masked when the view hides them).
-    ``patient_level``: one row per patient (investigators and above)."""
-    csv_download(ctx, frame, label=label, name=label.removesuffix(" (CSV)"), file_name=file_name, key=key,
-                 patient_level=patient_level)
-
-
 # ------------------------------------------------------------------ cached analyses
 def km_analysis(store: Store, flt: CohortFilter, req: TteRequest, opts: SurvivalOptions) -> SurvivalSummary | None:
     """Query + :func:`summarize_survival` (module level, so ``cached_query`` can cache it)."""
