@@ -9,10 +9,11 @@ DEMO_PATIENTS ?= 2000
 DEMO_SEED ?= 20260715
 export DASHBOARD_DB ?= $(CURDIR)/data/registry.duckdb
 
-.PHONY: run test install system-deps demo docs bench clean
+.PHONY: run test install system-deps demo docs bench clean i18n
 
 install: $(VENV)/.installed system-deps
 	$(PY) -m dashboard audit init
+	$(PY) -m dashboard i18n compile > /dev/null
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,12 @@ test: install
 
 docs: install
 	$(PY) -m dashboard docs
+
+# After changing user-facing text: refresh the catalogs from the code, then translate
+# what `python -m dashboard i18n todo` lists and check.
+i18n: install
+	$(PY) -m dashboard i18n extract
+	$(PY) -m dashboard i18n check
 
 bench: install
 	$(PY) bench/bench_build.py --patients 10000,100000,1000000

@@ -1,11 +1,12 @@
 """Organ-preservation registry dashboard: home page (registry at a glance)."""
 
+from dashboard.i18n import N_
 from dashboard.ui.overview import overview_body
 from dashboard.ui.page import page_setup
 
 ctx = page_setup(
-    "Registry overview",
+    N_("Registry overview"),
     icon=":material/monitoring:",
-    subtitle="NOR-MP: organ preservation after neoadjuvant immunotherapy for dMMR/MSI-H or POLE-mutated colorectal, gastric and gastro-oesophageal junction cancer",
+    subtitle=N_("NOR-MP: organ preservation after neoadjuvant immunotherapy for dMMR/MSI-H or POLE-mutated colorectal, gastric and gastro-oesophageal junction cancer"),
 )
 overview_body(ctx)

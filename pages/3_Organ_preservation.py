@@ -1,7 +1,8 @@
 """Organ preservation: crude and Kaplan-Meier rates by subgroup, response rates, swimmer plot."""
 
+from dashboard.i18n import N_
 from dashboard.ui.organ import OPTIONS, organ_body
 from dashboard.ui.page import page_setup
 
-ctx = page_setup("Organ preservation", icon=":material/favorite:", options=OPTIONS)
+ctx = page_setup(N_("Organ preservation"), icon=":material/favorite:", options=OPTIONS)
 organ_body(ctx)

@@ -1,7 +1,8 @@
 """Data: the current dataset, data quality, import (data managers) and the audit trail."""
 
+from dashboard.i18n import N_
 from dashboard.ui.data_page import data_page
 from dashboard.ui.page import page_setup
 
-ctx = page_setup("Data", icon=":material/table:")
+ctx = page_setup(N_("Data"), icon=":material/table:")
 data_page(ctx)

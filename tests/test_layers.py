@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "dashboard"
-RANK = {"schema": 0, "store": 1, "filters": 1, "derive": 1, "queries": 3, "stats": 4, "tables": 5, "figures": 5,
+RANK = {"i18n": 0, "schema": 0, "store": 1, "filters": 1, "derive": 1, "queries": 3, "stats": 4, "tables": 5, "figures": 5,
         "ui": 6}
 APP_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
 

@@ -316,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # handled before parsing (its options belong to bench/bench_pages.py); listed for --help
     sub.add_parser("bench", help="benchmark every page and the statistics (options: bench/bench_pages.py --help)")
+    sub.add_parser("i18n", help="translation catalogs: extract, compile, check, todo, apply (options: i18n --help)")
 
     sp = sub.add_parser("audit", help="the audit trail: init (create its key at install) or verify (exit code)")
     sp.add_argument("audit_command", choices=("init", "verify"))
@@ -333,5 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
         return cmd_bench(argv[1:])
+    if argv[:1] == ["i18n"]:
+        from .i18n_catalog import main as i18n_main
+
+        return i18n_main(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from .i18n import gettext
+
 SCHEMA_VERSION = "1.0"
 
 # --------------------------------------------------------------------------------------
@@ -45,12 +47,20 @@ class Vocabulary:
 
     @property
     def labels(self) -> dict[str, str]:
+        """Code -> label in the current language (``dashboard.i18n``)."""
+        return {code: gettext(label) for code, label in self.items}
+
+    @property
+    def source_labels(self) -> dict[str, str]:
+        """Code -> English label (the catalogs' source; for matching, never for display)."""
         return dict(self.items)
 
     def label(self, code: str | None) -> str:
+        """The label of ``code`` in the current language (an unknown code as itself)."""
         if code is None:
-            return "Missing"
-        return self.labels.get(code, code)
+            return gettext("Missing")
+        label = self.source_labels.get(code)
+        return code if label is None else gettext(label)
 
 
 def _vocab(name: str, description: str, *items: tuple[str, str]) -> Vocabulary:

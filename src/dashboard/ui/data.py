@@ -9,6 +9,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from ..filters import CohortFilter
+from ..i18n import get_language
 from ..store import Store, StoreError, default_db_path
 
 
@@ -31,13 +32,14 @@ def store_or_stop() -> Store:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _cached(module: str, name: str, path: str, version: tuple, flt: CohortFilter, args: tuple) -> Any:
+def _cached(module: str, name: str, path: str, version: tuple, flt: CohortFilter, args: tuple, lang: str) -> Any:
     fn = getattr(importlib.import_module(module), name)
     return fn(get_store(path), flt, *args)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _cached_large(module: str, name: str, path: str, version: tuple, flt: CohortFilter, args: tuple) -> Any:
+def _cached_large(module: str, name: str, path: str, version: tuple, flt: CohortFilter, args: tuple,
+                  lang: str) -> Any:
     fn = getattr(importlib.import_module(module), name)
     return fn(get_store(path), flt, *args)
 
@@ -50,4 +52,5 @@ def cached_query(fn: Callable[..., Any], store: Store, flt: CohortFilter, *args:
     at a million patients): they go to a cache of 8 entries instead of 512, so server
     memory stays bounded however many filters the users try."""
     cache = _cached_large if large else _cached
-    return cache(fn.__module__, fn.__qualname__, str(store.path), store.version, flt, tuple(args))
+    # The language is part of the key: a result may hold labels (vocabulary, row titles).
+    return cache(fn.__module__, fn.__qualname__, str(store.path), store.version, flt, tuple(args), get_language())

@@ -29,6 +29,7 @@ from ..filters import (
     build_query_params,
     parse_query_params,
 )
+from ..i18n import LANGUAGES, SOURCE_LANGUAGE, N_, _, fmt_int, normalise_language, set_language
 from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
@@ -36,6 +37,7 @@ from .data import cached_query, store_or_stop
 from .export import disable_builtin_export
 from .text import md_text
 from .provenance import data_source_banner
+from .prefs import load_preference, save_preference
 from .report import report_control
 
 FILTER_STATE = "_cohort_filter"
@@ -45,19 +47,31 @@ WIDGET_PREFIX = "flt_"
 PATIENT_FIELDS = ("cohort", "site", "histology", "biomarker", "lynch", "ct", "cn", "ecog", "sex")
 TREATMENT_FIELDS = ("regimen", "response", "strategy")
 # Page-independent option: presentation mode for an MDT screen.
-PRESENT = PageOption("present", "Presentation mode", (("0", "Off"), ("1", "On")), "0")
+PRESENT = PageOption("present", N_("Presentation mode"), (("0", N_("Off")), ("1", N_("On"))), "0")
 PRESENT_TOGGLE = "present_toggle"
+# Interface language (``lang=zh`` / ``lang=en``, always in the URL). Its label is in both
+# languages on purpose: a user who cannot read the current one still finds it.
+LANG_KEY = "lang"
+LANG_LABEL = "Language · 语言"
+LANG_SOURCE = "_lang_source"
+# The sidebar's page links (file stem -> label); Streamlit names them after the files.
+NAV_LABELS: dict[str, str] = {
+    "": N_("Overview"),
+    "Cohort": N_("Cohort"),
+    "Survival": N_("Survival"),
+    "Organ_preservation": N_("Organ preservation"),
+    "Safety": N_("Safety"),
+    "Quality_of_life": N_("Quality of life"),
+    "Patient_timeline": N_("Patient timeline"),
+    "Data": N_("Data"),
+}
 
 
-# Tighter header; the entry script's nav link reads "Overview" instead of its file name.
+# Tighter header (the page links' labels come from _nav_css).
 _CSS = """<style>
 [data-testid='stSidebarUserContent'] {padding-top: 0.5rem;}
 .block-container {padding-top: 2.2rem;}
 h1 {padding-bottom: 0.3rem;}
-[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink'] * {overflow: visible;}
-[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink'] p {font-size: 0;}
-[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink'] p::after {
-  content: 'Overview'; font-size: 0.875rem;}
 </style>"""
 
 # Presentation mode: everything larger and darker (Streamlit sizes in rem, so the root
@@ -112,6 +126,58 @@ class PageContext:
         id (``tables.export.mask_identifiers``) or leave the column out. Also True for a
         signed-in role without ``view_patient_level`` (a viewer)."""
         return self.presentation or (self.identity is not None and not self.can("view_patient_level"))
+
+
+def _css_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("<", "\\3C ") + "'"
+
+
+def _nav_css() -> str:
+    """The sidebar's page links in the current language (Streamlit labels them after the
+    page files; CSS puts the translated label in their place, the link stays the same)."""
+    rules = []
+    for stem, label in NAV_LABELS.items():
+        sel = ("[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink']" if not stem
+               else f"[data-testid='stSidebarNavLink'][href$='/{stem}']")
+        rules.append(f"{sel} * {{overflow: visible;}}\n{sel} p {{font-size: 0;}}\n"
+                     f"{sel} p::after {{content: {_css_string(_(label))}; font-size: 0.875rem;}}")
+    return "<style>\n" + "\n".join(rules) + "\n</style>"
+
+
+def _browser_language() -> str | None:
+    try:
+        return normalise_language(st.context.locale)
+    except Exception:  # noqa: BLE001 - no browser context (AppTest, bare script)
+        return None
+
+
+def _language_requested() -> tuple[str, str]:
+    """(language, where it came from) for this run, before anything is drawn: a new URL
+    wins (``lang=``), then the session's choice, then the browser's language, then English."""
+    raw = _read_url()
+    last = st.session_state.get(LAST_URL)
+    if last is None or (raw and raw != last):
+        url = normalise_language((raw.get(LANG_KEY) or [""])[-1])
+        if url:
+            return url, "url"
+    chosen = st.session_state.get(LANG_KEY)
+    if chosen in LANGUAGES:
+        return chosen, st.session_state.get(LANG_SOURCE, "session")
+    return (_browser_language() or SOURCE_LANGUAGE), "browser"
+
+
+def _language_changed() -> None:
+    st.session_state[LANG_SOURCE] = "session"
+    lang = st.session_state.get(LANG_KEY)
+    if lang not in LANGUAGES:  # the segmented control was clicked off: keep the language
+        lang = st.session_state[LANG_KEY] = st.session_state.get("_lang_last", SOURCE_LANGUAGE)
+    identity = st.session_state.get("_identity")
+    if lang in LANGUAGES and identity is not None and getattr(identity, "signed_in", False):
+        save_preference(identity.actor, "lang", lang)
+
+
+def _lang_option(default: str) -> PageOption:
+    return PageOption(LANG_KEY, LANG_LABEL, tuple((code, LANGUAGES[code][2]) for code in LANGUAGES), default)
 
 
 def _wkey(key: str) -> str:
@@ -205,6 +271,8 @@ def sync_state(store: Store, options: tuple[PageOption, ...]) -> tuple[CohortFil
     for o in options:
         st.session_state[o.key] = values[o.key]
     wanted = build_query_params(flt, values, options)
+    if LANG_KEY in values:  # the language is always in the link, so a shared link opens in it
+        wanted[LANG_KEY] = [values[LANG_KEY]]
     if wanted != raw:
         st.query_params.from_dict(wanted)
     st.session_state[LAST_URL] = wanted
@@ -227,9 +295,11 @@ def _presentation_requested() -> bool:
 
 def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool = False) -> None:
     sb = st.sidebar
+    sb.segmented_control(LANG_LABEL, options=list(LANGUAGES), format_func=lambda c: LANGUAGES[c][2], key=LANG_KEY,
+                         selection_mode="single", on_change=_language_changed)
     st.session_state[PRESENT_TOGGLE] = present
-    sb.toggle("Presentation mode", key=PRESENT_TOGGLE, on_change=_present_changed,
-              help="For an MDT screen: large type, thick lines, no patient identifiers; kept in the link.")
+    sb.toggle(_("Presentation mode"), key=PRESENT_TOGGLE, on_change=_present_changed,
+              help=_("For an MDT screen: large type, thick lines, no patient identifiers; kept in the link."))
     sb.markdown(
         f"<div style='font-size:1.35rem;line-height:1.2'><b>{counts['n']:,}</b> of {counts['m']:,} patients</div>"
         f"<div style='font-size:0.9rem;opacity:0.8'>{counts['analysis']:,} received immunotherapy and are eligible</div>",
@@ -287,32 +357,44 @@ def _page_name(title: str) -> str:
 
 def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str | None = None,
                options: tuple[PageOption, ...] = ()) -> PageContext:
-    """Call first on every page: sign-in gate, config, filters (sidebar + URL), banner, title, N of M."""
+    """Call first on every page: language, sign-in gate, config, filters (sidebar + URL),
+    banner, title, N of M. ``title`` and ``subtitle`` are English source strings marked
+    with ``N_`` by the page; they are shown translated."""
+    lang, source = _language_requested()
+    set_language(lang)
+    st.session_state["_lang_last"] = lang
     present = _presentation_requested()
-    st.set_page_config(page_title=f"{title} - organ-preservation registry", page_icon=icon, layout="wide",
-                       initial_sidebar_state="collapsed" if present else "auto")
-    st.html(_CSS + (_PRESENT_CSS if present else ""))
+    st.set_page_config(page_title=_("{title} - organ-preservation registry").format(title=_(title)), page_icon=icon,
+                       layout="wide", initial_sidebar_state="collapsed" if present else "auto")
+    st.html(_CSS + _nav_css() + (_PRESENT_CSS if present else ""))
     disable_builtin_export()  # tables leave the app only through the audited export door
     identity = require_sign_in(_page_name(title))  # before any query: stops the page if not allowed
+    if source == "browser" and identity is not None and identity.signed_in:
+        saved = load_preference(identity.actor, "lang")
+        if saved in LANGUAGES and saved != lang:  # the signed-in user's own choice beats the browser's
+            st.session_state[LANG_KEY] = saved
+            st.session_state[LANG_SOURCE] = "preference"
+            st.rerun()
     identity_sidebar(identity)
     store = store_or_stop()
-    flt, values = sync_state(store, (*options, PRESENT))
+    flt, values = sync_state(store, (*options, PRESENT, _lang_option(lang)))
+    st.session_state.setdefault(LANG_SOURCE, source)
     counts = cached_query(select_patient_counts, store, flt)
     _sidebar(flt, counts, _t0_bounds(store), values[PRESENT.key] == "1")
     if identity is None or identity.can("export_aggregates"):
         report_control(store, flt, counts, actor=identity.actor if identity else "unknown",
                        role=identity.role if identity else None)
-    st.title(title)
+    st.title(_(title))
     data_source_banner(store)
     open_mode_notice(identity)
     _notices(st.session_state.get(NOTICES, []))
     described = flt.describe()
     st.markdown(
-        f"**{counts['n']:,} of {counts['m']:,} patients** "
-        + ("(all registered patients)" if not described else "· " + " · ".join(described))
+        "**" + _("{n} of {m} patients").format(n=fmt_int(counts["n"]), m=fmt_int(counts["m"])) + "** "
+        + ("(" + _("all registered patients") + ")" if not described else "· " + " · ".join(described))
     )
     if subtitle:
-        st.caption(subtitle)
+        st.caption(_(subtitle))
     return PageContext(store=store, filter=flt, options=values, counts=counts, identity=identity)
 
 
