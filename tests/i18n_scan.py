@@ -42,6 +42,13 @@ ALLOWED_WORDS = frozenset(
         "sas7bdat", "xpt", "p", "n", "N", "k", "m", "x", "i", "e.g",
     }
 )
+# More words a layer's translators allow (one per line, ``#`` comments): tests/i18n_allowed/*.txt
+ALLOWED_WORDS = ALLOWED_WORDS | frozenset(
+    w.strip()
+    for f in sorted((Path(__file__).parent / "i18n_allowed").glob("*.txt"))
+    for w in f.read_text(encoding="utf-8").splitlines()
+    if w.strip() and not w.lstrip().startswith("#")
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 _SKIP = [
     re.compile(r"https?://\S+"),

@@ -46,6 +46,7 @@ LANGUAGES: dict[str, tuple[str, str, str]] = {
 SOURCE_LANGUAGE = "en"
 # One catalog per layer (a file belongs to the first domain whose path prefix it has).
 DOMAINS: dict[str, tuple[str, ...]] = {
+    "ui_data": tuple(f"src/dashboard/ui/{m}.py" for m in ("data_page", "mapping", "auth", "patient", "methods", "prefs")),
     "ui": ("app.py", "pages/", "src/dashboard/ui/"),
     "figures": ("src/dashboard/figures/",),
     "tables": ("src/dashboard/tables/", "src/dashboard/report.py", "src/dashboard/provenance.py",
