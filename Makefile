@@ -1,15 +1,20 @@
 # Two commands from a fresh clone:
 #   make run    install everything, build the demo registry if missing, serve on 127.0.0.1:8501
 #   make test   the same install, then the whole test suite
+#   make serve REPLICAS=3   the same as run, but N app processes behind nginx (cookie
+#               affinity, TLS with a throw-away certificate) on https://127.0.0.1:8443/
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+REPLICAS ?= 3
+SERVE_PORT ?= 8443
+SERVE_APP_PORT ?= 8601
 DEMO_PATIENTS ?= 2000
 DEMO_SEED ?= 20260715
 export DASHBOARD_DB ?= $(CURDIR)/data/registry.duckdb
 
-.PHONY: run test install system-deps demo docs bench clean i18n
+.PHONY: run serve test install system-deps demo docs bench clean i18n
 
 install: $(VENV)/.installed system-deps
 	$(PY) -m dashboard audit init
@@ -31,6 +36,11 @@ demo: install
 run: demo
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
+
+# N replicas on 127.0.0.1:$(SERVE_APP_PORT).. behind nginx (run as you, config in a temp
+# folder): scripts/serve_replicas.py, deploy/nginx/registry.conf. Ctrl-C stops them all.
+serve: demo
+	$(PY) scripts/serve_replicas.py --replicas $(REPLICAS) --port $(SERVE_PORT) --app-port $(SERVE_APP_PORT)
 
 test: install
 	$(PY) -m pytest -q
