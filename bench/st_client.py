@@ -62,10 +62,13 @@ class Run:
 class StreamlitSession:
     """One session through ``base_url`` (the proxy or one replica)."""
 
-    def __init__(self, base_url: str, *, cafile: str | None = None, timeout: float = 120) -> None:
+    def __init__(self, base_url: str, *, cafile: str | None = None, timeout: float = 120,
+                 cookies: dict[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.ssl = ssl.create_default_context(cafile=cafile) if self.base.startswith("https") else None
         self.http = httpx.AsyncClient(verify=self.ssl if self.ssl else True, timeout=timeout)
+        for name, value in (cookies or {}).items():  # e.g. a registry_route known to reach one replica
+            self.http.cookies.set(name, value, domain=urlsplit(self.base).hostname)
         self.timeout = timeout
         self.ws = None
         self.pages: dict[str, str] = {}  # url path ("" = entry page) -> page script hash
@@ -73,6 +76,9 @@ class StreamlitSession:
         self.query = ""
         self.widget_ids: dict[str, str] = {}  # user key -> widget id
         self.widget_states: dict[str, list[str]] = {}  # widget id -> string array value
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.http.cookies.jar if c.name == name), None)
 
     async def open(self, path: str = "") -> Run:
         """First load: HTTP requests of the page, the WebSocket, and the first run."""

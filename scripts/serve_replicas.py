@@ -110,11 +110,14 @@ class Replicas:
 
     def __init__(self, n: int, *, db: Path | None = None, port: int = 8443, app_port: int = 8601, app_port_step: int = 1,
                  env: dict[str, str | None] | None = None, secrets: Path | None = None,
-                 allowed_hosts: str | None = None, tmp: Path | None = None, quiet: bool = True) -> None:
+                 allowed_hosts: str | None = None, tmp: Path | None = None, quiet: bool = True,
+                 app_ports: list[int] | None = None) -> None:
         if n < 1:
             raise ValueError("at least one replica")
         self.n, self.port, self.http_port = n, port, port + 1
-        self.app_ports = [app_port + i * app_port_step for i in range(n)]
+        self.app_ports = list(app_ports) if app_ports else [app_port + i * app_port_step for i in range(n)]
+        if len(self.app_ports) != n:
+            raise ValueError(f"{n} replicas need {n} ports, not {self.app_ports}")
         self.url = f"https://{HOST}:{port}"
         self.db = Path(db).resolve() if db else None
         self.env, self.secrets, self.allowed_hosts, self.quiet = env or {}, secrets, allowed_hosts, quiet
@@ -192,6 +195,16 @@ class Replicas:
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.apps]
+
+    def access_log(self) -> list[tuple[str, str, str, str, str]]:
+        """(route cookie or "-", replica address, status, method, path) per request so far."""
+        path = self.tmp / "logs" / "access.log"
+        rows = []
+        for line in (path.read_text().splitlines() if path.exists() else []):
+            parts = line.split(" ", 4)
+            if len(parts) == 5:
+                rows.append(tuple(parts))
+        return rows
 
 
 def main(argv: list[str] | None = None) -> int:
