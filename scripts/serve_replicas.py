@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -65,7 +66,10 @@ def render_site_config(app_ports: list[int], tls_port: int, http_port: int, cert
 def nginx_main_config(tmp: Path, site: Path, worker_connections: int = 4096) -> str:
     """A main nginx.conf that runs as the current user with every path under ``tmp``; the
     access log names, per request, the affinity cookie and the replica that answered."""
-    return (f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/logs/error.log;\ndaemon off;\n"
+    # Started as root (containers, CI), nginx's workers would switch to `nobody`, who cannot
+    # write request bodies (uploads) into this private folder: keep them as the current user.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+    return (f"{user}worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/logs/error.log;\ndaemon off;\n"
             f"events {{ worker_connections {worker_connections}; }}\n"
             f"http {{\n log_format routes '$cookie_registry_route $upstream_addr $status $request_method $uri';\n"
             f" access_log {tmp}/logs/access.log routes;\n client_body_temp_path {tmp}/body;\n proxy_temp_path {tmp}/proxy;\n"
