@@ -38,6 +38,7 @@ import os
 import platform
 import random
 import resource
+import signal
 import statistics
 import sys
 import time
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--app-port-step", type=int, default=100)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the replicas and nginx are stopped
     db = store_for(args.patients, args.seed)
     sessions = [int(x) for x in args.sessions.split(",") if x]
     res = {"patients": args.patients, "think_s": args.think, "duration_s": args.duration,

@@ -131,6 +131,11 @@ class StreamlitSession:
                 ns = fm.new_session
                 self.pages.update({p.url_pathname: p.page_script_hash for p in ns.app_pages})
                 self.page_hash = ns.page_script_hash
+            elif kind == "navigation":  # the page this run is on, and every page of the app
+                nav = fm.navigation
+                self.pages.update({p.url_pathname: p.page_script_hash for p in nav.app_pages})
+                if nav.page_script_hash:
+                    self.page_hash = nav.page_script_hash
             elif kind == "page_info_changed":
                 self.query = fm.page_info_changed.query_string
             elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":

@@ -25,6 +25,7 @@ Used by tests/test_replicas.py and bench/bench_load.py (``Replicas`` below).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import pwd
 import re
@@ -149,6 +150,7 @@ class Replicas:
         return {k: v for k, v in env.items() if v is not None}
 
     def start(self) -> None:
+        atexit.register(self.stop)  # also when the caller dies of an exception it does not handle
         for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):
             (self.tmp / d).mkdir(parents=True, exist_ok=True)
         env = self._app_env()
