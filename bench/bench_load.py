@@ -149,8 +149,17 @@ def run_replicas(n_rep: int, db: Path, sessions: list[int], args) -> dict:
             if row["p95_s"] is not None and row["p95_s"] > 3 * P95_LIMIT_S and n != sessions[-1]:
                 print("    p95 far past the limit: higher session counts skipped", file=sys.stderr)
                 break
-    limit = next((row["sessions"] for row in rows if row["p95_s"] is None or row["p95_s"] > P95_LIMIT_S), None)
-    return {"replicas": n_rep, "levels": rows, "p95_passes_2s_at": limit}
+    return {"replicas": n_rep, "levels": rows, "p95_passes_2s_at": passes_at(rows)}
+
+
+def passes_at(rows: list[dict]) -> int | None:
+    """The smallest session count from which p95 stays above the limit at every higher count
+    (a small level has few actions, so one cold page visit can lift its p95 alone)."""
+    over = [r["p95_s"] is None or r["p95_s"] > P95_LIMIT_S for r in rows]
+    for i, r in enumerate(rows):
+        if all(over[i:]):
+            return r["sessions"]
+    return None
 
 
 def print_results(res: dict) -> None:
@@ -165,7 +174,7 @@ def print_results(res: dict) -> None:
                   f"{f(row['p50_s'])} {f(row['p95_s'])} {f(row['max_s'])} {f(row['filter_p95_s'], 8)} "
                   f"{f(row['page_p95_s'], 8)} {f(row['first_load_median_s'], 8)} {row['errors']:>6} "
                   f"{row['load_avg_after']:5.1f} {row['client_cpu_s']:9.1f}s")
-        lim = rep["p95_passes_2s_at"]
+        lim = rep["p95_passes_2s_at"] = passes_at(rep["levels"])
         print(f"{'':>8} p95 passes {P95_LIMIT_S:g} s at: "
               f"{'not reached in this run' if lim is None else f'{lim} sessions'}")
         for row in rep["levels"]:
