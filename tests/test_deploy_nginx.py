@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import shutil
 import signal
 import socket
@@ -26,7 +25,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "deploy" / "nginx" / "registry.conf"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from serve_replicas import nginx_main_config, render_site_config  # noqa: E402
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HOST = "registry.hospital.example"
 
@@ -66,18 +67,9 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def site_config(app_port: int, http_port: int, tls_port: int, cert: Path, key: Path) -> str:
-    text = SHIPPED.read_text()
-    subs = [
-        (r"server 127\.0\.0\.1:8501;", f"server 127.0.0.1:{app_port};"),
-        (r"listen 80;", f"listen 127.0.0.1:{http_port}; listen 127.0.0.2:{http_port};"),
-        (r"listen 443 ssl;", f"listen 127.0.0.1:{tls_port} ssl; listen 127.0.0.2:{tls_port} ssl;"),
-        (r"ssl_certificate     /etc/ssl/certs/registry\.pem;", f"ssl_certificate {cert};"),
-        (r"ssl_certificate_key /etc/ssl/private/registry\.key;", f"ssl_certificate_key {key};"),
-    ]
-    for pattern, repl in subs:
-        text, n = re.subn(pattern, repl, text)
-        assert n == 1, f"the shipped config no longer has exactly one {pattern!r}"
-    return text
+    """The shipped file with its SITE lines set (the same rendering as ``make serve``),
+    listening on two loopback addresses."""
+    return render_site_config([app_port], tls_port, http_port, cert, key, listen=("127.0.0.1", "127.0.0.2"))
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +99,7 @@ def stack(tmp_path_factory):
     for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):
         (tmp / d).mkdir()
     (tmp / "registry.conf").write_text(site_config(app_port, http_port, tls_port, cert, key))
-    (tmp / "nginx.conf").write_text(
-        f"worker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/logs/error.log;\ndaemon off;\n"
-        "events { worker_connections 64; }\n"
-        f"http {{\n access_log off;\n client_body_temp_path {tmp}/body;\n proxy_temp_path {tmp}/proxy;\n"
-        f" fastcgi_temp_path {tmp}/fastcgi;\n uwsgi_temp_path {tmp}/uwsgi;\n scgi_temp_path {tmp}/scgi;\n"
-        f" include {tmp}/registry.conf;\n}}\n")
+    (tmp / "nginx.conf").write_text(nginx_main_config(tmp, tmp / "registry.conf", worker_connections=64))
     check = subprocess.run([NGINX, "-t", "-p", str(tmp), "-c", str(tmp / "nginx.conf")], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     proxy = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf")], stdout=subprocess.DEVNULL,
