@@ -6,19 +6,20 @@ import html
 
 import plotly.graph_objects as go
 
+from ..i18n import N_, _, pgettext
 from ..queries.cohort import ConsortFlow, FlowNode
 from ._theme import FONT, RESPONSE_COLOURS, STATUS_COLOURS, STRATEGY_COLOURS, rgba
 from .export import Frame, layout_params, register_layout, with_layout_kind, wrap_lines
 
-STATUS_SHORT = {
-    "ORGAN_PRESERVED": "organ preserved",
-    "RESECTED_NED": "resected, disease-free",
-    "REGROWTH_SALVAGED": "regrowth, salvaged R0",
-    "REGROWTH_NOT_SALVAGED": "regrowth, not salvaged R0",
-    "RECURRENCE_SALVAGED": "recurrence, salvaged R0",
-    "WITH_DISEASE": "recurrence / metastasis",
-    "DEAD": "died",
-    "LOST_TO_FU": "lost to follow-up",
+STATUS_SHORT = {  # English source texts, shown through _()
+    "ORGAN_PRESERVED": N_("organ preserved"),
+    "RESECTED_NED": N_("resected, disease-free"),
+    "REGROWTH_SALVAGED": N_("regrowth, salvaged R0"),
+    "REGROWTH_NOT_SALVAGED": N_("regrowth, not salvaged R0"),
+    "RECURRENCE_SALVAGED": N_("recurrence, salvaged R0"),
+    "WITH_DISEASE": N_("recurrence / metastasis"),
+    "DEAD": N_("died"),
+    "LOST_TO_FU": N_("lost to follow-up"),
 }
 GREY = "#546e7a"
 LINE = dict(color="#78909c", width=1.5)
@@ -94,9 +95,10 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     box(0.33, 0.67, top, bh, GREY, reg_text)
     reg_bottom = top + bh
     exc_chars = max(10, int(0.28 * canvas / (0.6 * small)) - 1)
-    exc_lines = [f"<b>Excluded</b>  n = {exc.n:,}"] + [_wrap(f"{r.n:,}  {r.label}", exc_chars) for r in reasons]
+    exc_lines = ["<b>" + html.escape(_("Excluded")) + f"</b>  n = {exc.n:,}"] + [
+        _wrap(f"{r.n:,}  {r.label}", exc_chars) for r in reasons]
     if not reasons:
-        exc_lines.append("none")
+        exc_lines.append(html.escape(pgettext("no boxes", "none")))
     exc_h = 12 + line_px * sum(lines_of(x) for x in exc_lines)
     ici_top = reg_bottom + max(70, exc_h - 10)
     mid = (reg_bottom + ici_top) / 2
@@ -128,7 +130,8 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
             if n.stage == "strategy":
                 parts = [f"{src.split(':', 1)[1]}: {m}" for src, tgt, m in flow.edges if tgt == n.id]
                 by = [f"{flow.node(src).label}: {m:,}" for src, tgt, m in flow.edges if tgt == n.id]
-                hover = f"{n.label}: {n.n:,}<br>by restaging response<br>" + "<br>".join(by) if parts else None
+                hover = (f"{n.label}: {n.n:,}<br>" + html.escape(_("by restaging response")) + "<br>"
+                         + "<br>".join(by)) if parts else None
             box(x0, x0 + width, top_y, height, colours.get(n.code, GREY), label(n, denom, chars), hover)
         return centres, width
 
@@ -159,12 +162,13 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     blocks = {}
     for s in strategies:
         kids = statuses[s.id]
-        head = "Status at last follow-up" if status_chars >= 24 else "Status at last FU"
+        head = _("Status at last follow-up") if status_chars >= 24 else _("Status at last FU")
         lines = [f"<i>{_wrap(head, status_chars)}</i>"] + [
-            _wrap(f"{k.n:,} {STATUS_SHORT.get(k.code, k.label)}", status_chars).replace(f"{k.n:,}", f"<b>{k.n:,}</b>", 1)
+            _wrap(f"{k.n:,} {_(STATUS_SHORT[k.code]) if k.code in STATUS_SHORT else k.label}", status_chars)
+            .replace(f"{k.n:,}", f"<b>{k.n:,}</b>", 1)
             for k in kids]
         if not kids:
-            lines.append("none")
+            lines.append(html.escape(pgettext("no boxes", "none")))
         blocks[s.id] = lines
     max_lines = max([sum(lines_of(x) for x in v) for v in blocks.values()] + [2])
     status_h = 12 + line_px * max_lines
