@@ -137,7 +137,7 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
 
     resp_top = max(ici_bottom, exc_top + exc_h) + 40
     resp_h = max(bh, 12 + line_px * row_plan(responses, ici.n)[1])
-    resp_x, _ = row(responses, resp_top, resp_h, RESPONSE_COLOURS, ici.n)
+    resp_x, _w = row(responses, resp_top, resp_h, RESPONSE_COLOURS, ici.n)
     bus1 = resp_top - 20
     line(0.5, ici_bottom, 0.5, bus1)
     line(min(resp_x + [0.5]), bus1, max(resp_x + [0.5]), bus1)

@@ -710,11 +710,11 @@ def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Pro
                     suppress_below=suppress_below)
     w, h = geo.layout_width, geo.layout_height
     if fmt in ("png", "tiff"):
-        px_w, _ = geo.pixels(dpi)
+        px_w, _h = geo.pixels(dpi)
         data = _kaleido(spec, dict(format="png", width=w, height=h, scale=px_w / w))
         return set_png_dpi(data, dpi) if fmt == "png" else _tiff(data, dpi)
     if fmt in ("pdf", "eps"):
-        pt_w, _ = geo.points()
+        pt_w, _h = geo.points()
         pdf = _kaleido(spec, dict(format="pdf", width=w, height=h, scale=pt_w / (w * 0.75)))
         return pdf if fmt == "pdf" else _eps(pdf)
     svg = _kaleido(spec, dict(format="svg", width=w, height=h, scale=1)).decode("utf-8")

@@ -52,7 +52,7 @@ def overlap_figure(units: pl.DataFrame, *, labels: Mapping[str, str], column: st
         x = units.filter(pl.col("group") == g).get_column(column).to_numpy()
         if x.size == 0:
             continue
-        h, _ = np.histogram(x, bins=edges)
+        h, _edges = np.histogram(x, bins=edges)
         fig.add_trace(go.Bar(x=mids, y=100 * h / x.size, width=0.05, name=f"{label} (n={fmt_int(x.size)})",
                              marker=dict(color=rgba(_colour(g), 0.55), line=dict(color=_colour(g), width=1.5)),
                              hovertemplate=_("%{x:.3f}: %{y:.1f}% of the arm") + "<extra>" + label + "</extra>"))
