@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from ..i18n import N_, _, pgettext
 from ..queries.cohort import ConsortFlow, FlowNode
 from ._theme import FONT, RESPONSE_COLOURS, STATUS_COLOURS, STRATEGY_COLOURS, rgba
-from .export import Frame, layout_params, register_layout, with_layout_kind, wrap_lines
+from .export import Frame, layout_params, register_layout, text_units, with_layout_kind, wrap_lines
 
 STATUS_SHORT = {  # English source texts, shown through _()
     "ORGAN_PRESERVED": N_("organ preserved"),
@@ -77,7 +77,11 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
         shapes.append(dict(type="line", x0=x0, y0=y0, x1=x1, y1=y1, line=LINE, layer="below"))
 
     def label(n: FlowNode, denom: int | None = None, chars: int = 40) -> str:
-        return f"<b>{_wrap(n.label, chars)}</b><br>n = {n.n:,}{_pct(n.n, denom) if denom is not None else ''}"
+        pct = _pct(n.n, denom) if denom is not None else ""
+        count = f"n = {n.n:,}"
+        # the count line is not wrapped: the percentage goes below it when both do not fit
+        sep = "<br>" if pct and text_units(count + pct) > chars + 1 else ""
+        return f"<b>{_wrap(n.label, chars)}</b><br>{count}{sep}{pct.strip() if sep else pct}"
 
     reg, exc, ici = flow.node("registered"), flow.node("excluded"), flow.node("ici")
     reasons = [flow.node(t) for t, _ in flow.children("excluded")]

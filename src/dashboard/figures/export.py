@@ -282,7 +282,16 @@ def _wrap_cjk(text: str, chars: float) -> list[str]:
             cur, cur_w = piece, w
         else:
             cur, cur_w = cur + sep + piece, cur_w + len(sep) + w
-    return lines + [cur]
+    lines.append(cur)
+    # no lone CJK character on the last line (a widow): one more character comes down with it
+    last = _strip_tags(lines[-1])
+    if len(lines) > 1 and len(last) == 1 and _wide(last):
+        prev = _tokens(lines[-2])
+        if len(prev) >= 3:
+            head, (tail, space) = prev[:-1], prev[-1]
+            lines[-2] = "".join((" " if sp and i else "") + t for i, (t, sp) in enumerate(head))
+            lines[-1] = tail + (" " if space else "") + lines[-1]
+    return lines
 
 
 def _floor_fonts(node: Any, floor: int, parent: str | None = None) -> None:

@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 
 from ..i18n import _, fmt_int
 from ._theme import FONT, GROUP_COLOURS, OKABE_ITO, STRATEGY_COLOURS, rgba
+from .export import Frame, register_layout, with_layout_kind, wrap_text
 
 _O = OKABE_ITO
 STATE_COLOURS = {"ORGAN": _O["bluish_green"], "EXCISED": _O["sky_blue"], "RADICAL": _O["vermillion"],
@@ -81,19 +82,61 @@ def ni_figure(rows: pl.DataFrame, *, margin: float, conf_level: float = 0.95) ->
     ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10) if lo_x <= t <= hi_x]
     fig.update_layout(
         height=170 + 50 * len(labels), margin=dict(l=10, r=10, t=60, b=10),
-        annotations=[dict(x=np.log10(margin), y=1.0, yref="paper", xref="x", text=_("margin {margin}").format(margin=f"{margin:g}"),
+        annotations=[dict(x=np.log10(margin), y=1.0, yref="paper", xref="x", text=_("margin {margin}").format(margin=f"{margin:g}"), name="margin",
                           showarrow=False, yanchor="bottom", font=dict(color=_O["vermillion"], size=13)),
                      # at the plot's edges (not at HR 1), so neither runs off the page at any width
                      dict(x=0, y=1.18, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
-                          text=_("← favours organ preservation"), showarrow=False, font=dict(size=12, color="#444")),
+                          text=_("← favours organ preservation"), showarrow=False, name="favours", font=dict(size=12, color="#444")),
                      dict(x=1, y=1.18, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
-                          text=_("favours radical surgery →"), showarrow=False, font=dict(size=12, color="#444"))])
+                          text=_("favours radical surgery →"), showarrow=False, name="favours", font=dict(size=12, color="#444"))])
     fig.update_xaxes(type="log", range=[np.log10(lo_x), np.log10(hi_x)], tickvals=ticks,
                      ticktext=[f"{t:g}" for t in ticks],
                      title=_("Hazard ratio, organ preservation first vs radical surgery ({level}% CI)").format(
                          level=f"{100 * conf_level:g}"))
     fig.update_yaxes(autorange="reversed")
-    return _axes(fig)
+    return with_layout_kind(_axes(fig), "ni", labels=[str(x) for x in labels])
+
+
+@register_layout("ni")
+def fit_ni(spec: dict, frame: Frame) -> None:
+    """Export layout of :func:`ni_figure`: the two "favours ..." labels over the plot's
+    left and right halves, each wrapped to its half, above the margin label; the top
+    margin holds them at the export's type size (the figure grows by what it adds)."""
+    layout = spec["layout"]
+    notes = layout.get("annotations") or []
+    base = (layout.get("font") or {}).get("size") or 14
+    labels = ((layout.get("meta") or {}).get("layout") or {}).get("labels") or []
+    label_px = max((frame.text_px(x, max(frame.min_font, base)) for x in labels), default=0) + 24
+    half = max(60.0, (frame.width - label_px - 20) / 2 - 10)
+    size = lambda n: max(frame.min_font, (n.get("font") or {}).get("size") or base)  # noqa: E731
+    margin_h = max((size(n) * 1.35 for n in notes if n.get("name") == "margin"), default=0)
+    lines = 1
+    for n in notes:
+        if n.get("name") == "favours":
+            n["text"] = wrap_text(str(n["text"]).replace("<br>", " "), max(8, int(half / (0.58 * size(n)))))
+            n["y"], n["yanchor"], n["yshift"] = 1.0, "bottom", int(margin_h + 4)
+            lines = max(lines, n["text"].count("<br>") + 1)
+    fav_h = max((size(n) * 1.3 * lines for n in notes if n.get("name") == "favours"), default=0)
+    plot_w = max(120.0, frame.width - label_px - 20)
+    xa = layout.get("xaxis") or {}
+    rng = xa.get("range") or [0, 1]
+    for n in notes:  # the margin's label stays over the plot: it ends at its line when centring would overflow
+        if n.get("name") == "margin" and isinstance(n.get("x"), (int, float)) and rng[1] > rng[0]:
+            frac = (float(n["x"]) - rng[0]) / (rng[1] - rng[0])
+            half_text = frame.text_px(str(n.get("text", "")), size(n)) / 2
+            if frac * plot_w + half_text > plot_w:
+                n["xanchor"] = "right"
+            elif frac * plot_w - half_text < 0:
+                n["xanchor"] = "left"
+    title = xa.get("title") if isinstance(xa.get("title"), dict) else None
+    if title and title.get("text") and "<br>" not in str(title["text"]):
+        tf = max(frame.min_font, ((title.get("font") or {}).get("size") or base * 1.2))
+        title["text"] = wrap_text(title["text"], max(12, int(plot_w / (0.58 * tf))))
+    m = layout.setdefault("margin", {})
+    old = m.get("t") or 60
+    m["t"] = int(margin_h + 4 + fav_h + 10)
+    if isinstance(layout.get("height"), (int, float)):
+        layout["height"] = int(layout["height"] + max(0, m["t"] - old))
 
 
 def state_occupation_figure(so: pl.DataFrame, *, states: Sequence[tuple[str, str]], groups: Sequence[str],

@@ -8,7 +8,7 @@ import polars as pl
 from ..i18n import _, fmt_int
 from ..queries.cohort import STATUS, STRATEGY_SHORT, TRANSITION_STAGES
 from ._theme import FONT, STATUS_COLOURS, STRATEGY_COLOURS, rgba
-from .export import Frame, register_layout, text_units, with_layout_kind, wrap_text
+from .export import Frame, has_wide, register_layout, text_units, with_layout_kind, wrap_text
 
 
 def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
@@ -76,6 +76,21 @@ def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
     return with_layout_kind(fig, "sankey", stages=len(stages_used), most_nodes=max(per_stage))
 
 
+def _wrap_label(label: str, chars: int) -> str:
+    """A node label (``"name  count"``) wrapped to ``chars``; a Chinese name is kept on
+    one line when it nearly fits (a term broken inside reads badly) with the count below."""
+    if not has_wide(label):
+        return wrap_text(label, chars)
+    name, sep, count = label.rpartition("  ")
+    if not sep:
+        return wrap_text(label, chars)
+    wrapped = wrap_text(name, int(chars * 1.25))
+    last = wrapped.split("<br>")[-1]
+    if text_units(last) + 1 + len(count) <= chars:
+        return f"{wrapped} {count}"
+    return f"{wrapped}<br>{count}"
+
+
 @register_layout("sankey")
 def fit_sankey(spec: dict, frame: Frame) -> None:
     """Export layout of :func:`sankey_figure`: stage headings wrapped to their column,
@@ -95,7 +110,7 @@ def fit_sankey(spec: dict, frame: Frame) -> None:
     labels = [str(x) for x in node.get("label") or []]
     lines = 1
     if any(text_units(x) > chars for x in labels):
-        node["label"] = [wrap_text(x, chars) for x in labels]
+        node["label"] = [_wrap_label(x, chars) for x in labels]
         lines = max(x.count("<br>") + 1 for x in node["label"])
     node["pad"] = int(max(node.get("pad") or 14, lines * font * 1.3 + 6))
     head_lines = 1
