@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from ..i18n import _, fmt_int
+from ..i18n import _, fmt_int, pgettext
 from ._theme import FONT, STRATEGY_COLOURS, rgba
 
 # Marker outlines in the marker's own colour: presentation mode thickens every line
@@ -85,7 +85,7 @@ def swimmer_figure(patients: pl.DataFrame, events: pl.DataFrame, *, event_labels
         fig.add_trace(go.Scatter(
             x=e.get_column("month").to_list(), y=[lane[s] for s in e.get_column("subject_id").to_list()],
             mode="markers", marker=EVENT_STYLE.get(kind, dict(size=7)), name=label, legendgroup="events",
-            legendgrouptitle_text=_("Events"), customdata=e.get_column("subject_id").to_list(),
+            legendgrouptitle_text=pgettext("legend", "Events"), customdata=e.get_column("subject_id").to_list(),
             hovertemplate="%{customdata}<br>" + _("{event} at month %{x:.1f}").replace("{event}", label)
                           + "<extra></extra>",
         ))
