@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from ..i18n import _, fmt_int
 from ._theme import FONT, GROUP_COLOURS, OKABE_ITO, STRATEGY_COLOURS, rgba
-from .export import Frame, register_layout, with_layout_kind, wrap_text
+from .export import Frame, register_layout, text_units, with_layout_kind, wrap_text
 
 _O = OKABE_ITO
 STATE_COLOURS = {"ORGAN": _O["bluish_green"], "EXCISED": _O["sky_blue"], "RADICAL": _O["vermillion"],
@@ -106,7 +106,8 @@ def fit_ni(spec: dict, frame: Frame) -> None:
     notes = layout.get("annotations") or []
     base = (layout.get("font") or {}).get("size") or 14
     labels = ((layout.get("meta") or {}).get("layout") or {}).get("labels") or []
-    label_px = max((frame.text_px(x, max(frame.min_font, base)) for x in labels), default=0) + 24
+    # y labels are Latin-heavy ("DFS, IPTW (stabilised, ATE)"): ~0.52 em a character
+    label_px = max((text_units(x) * max(frame.min_font, base) * 0.52 for x in labels), default=0) + 24
     half = max(60.0, (frame.width - label_px - 20) / 2 - 10)
     size = lambda n: max(frame.min_font, (n.get("font") or {}).get("size") or base)  # noqa: E731
     margin_h = max((size(n) * 1.35 for n in notes if n.get("name") == "margin"), default=0)
@@ -131,7 +132,8 @@ def fit_ni(spec: dict, frame: Frame) -> None:
     title = xa.get("title") if isinstance(xa.get("title"), dict) else None
     if title and title.get("text") and "<br>" not in str(title["text"]):
         tf = max(frame.min_font, ((title.get("font") or {}).get("size") or base * 1.2))
-        title["text"] = wrap_text(title["text"], max(12, int(plot_w / (0.58 * tf))))
+        # centred under the plot: it may reach a little past the plot's ends
+        title["text"] = wrap_text(title["text"], max(12, int((plot_w + 30) / (0.56 * tf))))
     m = layout.setdefault("margin", {})
     old = m.get("t") or 60
     m["t"] = int(margin_h + 4 + fav_h + 10)
