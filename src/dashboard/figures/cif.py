@@ -44,7 +44,8 @@ def cif_figure(
             if d.height:
                 top = max(top, float(d.get_column("upper").fill_null(0).max() if show_ci and cause == "REGROWTH"
                                      else d.get_column("estimate").max()))
-            name = (f"{label(g)} (n={fmt_int(n.get(g, 0))})" if cause == "REGROWTH"
+            name = (_("{label} ({n_word}={n})").format(label=label(g), n_word="n", n=fmt_int(n.get(g, 0)))
+                    if cause == "REGROWTH"
                     else _("{group}: distant metastasis or death").format(group=label(g)))
             specs.append(CurveSpec(f"{g}:{cause}", name, colours[g], d, "solid" if cause == "REGROWTH" else "dot",
                                    show_ci and cause == "REGROWTH", censor_marks=False))

@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
 
-from ..i18n import _, pgettext
+from ..i18n import N_, _, pgettext
 from ..provenance import Provenance
 from ..render import set_png_dpi
 from ._theme import _FONT_KEYS, FONT_FAMILY, PRESENT_MIN_FONT, presentation_spec
@@ -60,13 +60,18 @@ FOOTER_LINE = 1.3
 
 @dataclass(frozen=True)
 class FigureSize:
-    """A named output size: physical width (mm) and the canvas width it is laid out on."""
+    """A named output size: physical width (mm) and the canvas width it is laid out on;
+    ``label`` in the current language (``source_label``: the English)."""
 
     key: str
-    label: str
+    source_label: str
     width_mm: float
     layout_width: int
     height_mm: float | None = None  # fixed (slide); None = from the figure
+
+    @property
+    def label(self) -> str:
+        return _(self.source_label)
 
     @property
     def aspect(self) -> float | None:
@@ -74,10 +79,10 @@ class FigureSize:
 
 
 SIZES: dict[str, FigureSize] = {s.key: s for s in (
-    FigureSize("single", "Single column (85 mm)", 85.0, 480),
-    FigureSize("one_half", "1.5 column (120 mm)", 120.0, 680),
-    FigureSize("double", "Double column (175 mm)", 175.0, 960),
-    FigureSize("slide", "Slide 16:9 (339 x 190.5 mm)", 338.67, 1280, 190.5),
+    FigureSize("single", N_("Single column (85 mm)"), 85.0, 480),
+    FigureSize("one_half", N_("1.5 column (120 mm)"), 120.0, 680),
+    FigureSize("double", N_("Double column (175 mm)"), 175.0, 960),
+    FigureSize("slide", N_("Slide 16:9 (339 x 190.5 mm)"), 338.67, 1280, 190.5),
 )}
 
 

@@ -54,7 +54,7 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
                             pts.get_column("n").to_list())),
         hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[1]}<br>" + _("%{customdata[2]:,} patients")
                        + "<extra></extra>"),
-        showlegend=False, name="estimate",
+        showlegend=False,
     ))
     # every annotation and the reference line in one layout update: plotly validates the
     # whole layout on each add_annotation / add_vline call, which costs ~5 ms apiece
@@ -65,8 +65,8 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
         notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
                           text=fmt_int(r["n"]), xshift=10, font=dict(size=13), name="n"))
         notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
-                          text=html.escape(r["text"]), xshift=shift2, font=dict(size=13), name="est"))
-    for text, shift, name in ((f"<b>{html.escape(n_title)}</b>", 10, "n"), (f"<b>{html.escape(value_title)}</b>", shift2, "est")):
+                          text=html.escape(r["text"]), xshift=shift2, font=dict(size=13), name="EST"))
+    for text, shift, name in ((f"<b>{html.escape(n_title)}</b>", 10, "n"), (f"<b>{html.escape(value_title)}</b>", shift2, "EST")):
         notes.append(dict(x=1.0, xref="paper", y=-1, yref="y", xanchor="left", showarrow=False, text=text,
                           xshift=shift, font=dict(size=13), name=name))
     shapes = [] if overall is None else [dict(type="line", xref="x", yref="y domain", x0=100 * overall,
@@ -104,12 +104,12 @@ def fit_forest(spec: dict, frame: Frame) -> None:
         notes = [n for n in notes if n.get("name") != "n"]
         labels = [lb if h or c is None else f"{lb} ({fmt_int(c)})" for lb, h, c in zip(labels, heads, counts)]
         layout["annotations"] = notes
-    cols = {name: [n for n in notes if n.get("name") == name] for name in ("n", "est")}
+    cols = {name: [n for n in notes if n.get("name") == name] for name in ("n", "EST")}
     k = len(labels)
 
     def plan(font: int):
         width = {c: max((frame.text_px(n.get("text", ""), font) for n in v), default=0) for c, v in cols.items()}
-        right = (font + width["n"] if width["n"] else 0) + font + width["est"] + 8
+        right = (font + width["n"] if width["n"] else 0) + font + width["EST"] + 8
         plot_min = max(110, 0.24 * frame.width)
         chars = max(12, int((frame.width - right - plot_min - 24) / (0.56 * font)))
         wrapped = [wrap_lines(lb, chars - (0 if h else 3)) for lb, h in zip(labels, heads)]
@@ -145,7 +145,7 @@ def fit_forest(spec: dict, frame: Frame) -> None:
         n["font"] = {**(n.get("font") or {}), "size": font}
     for n in cols["n"]:
         n["xshift"] = font
-    for n in cols["est"]:
+    for n in cols["EST"]:
         n["xshift"] = (font + width["n"] if width["n"] else 0) + font
     margin = layout.setdefault("margin", {})
     margin["r"] = int(right)

@@ -10,6 +10,7 @@ groups also differ by line dash, so the curves stay apart without colour.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -224,7 +225,7 @@ def step_figure(
         if c.censor_marks and "n_censor" in d.columns:
             cm = d.filter(pl.col("n_censor") > 0)
             if cm.height > CENSOR_MARKS_MAX:
-                left_out.append(c.label.split(" (")[0])
+                left_out.append(re.split(r" \(|（", c.label)[0])
             if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
                 fig.add_trace(go.Scatter(
                     x=cm.get_column("time").to_numpy(), y=100 * cm.get_column("estimate").to_numpy(),
@@ -424,7 +425,8 @@ def km_figure(
     p_text, median_lines : see :func:`step_figure` (log-rank p on the plot, median guide lines).
     """
     dashes = dashes or {}
-    specs = [CurveSpec(g, f"{label(g)} ({n_word}={fmt_int(n.get(g, 0))})", colours[g], km_curve_data(km, g),
+    legend = _("{label} ({n_word}={n})")
+    specs = [CurveSpec(g, legend.format(label=label(g), n_word=n_word, n=fmt_int(n.get(g, 0))), colours[g], km_curve_data(km, g),
                        dashes.get(g, "solid"), show_ci, thin_below=thin_threshold(n.get(g, 0)) if thin else 0.0)
              for g in groups]
     rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]

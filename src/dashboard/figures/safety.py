@@ -90,7 +90,7 @@ def ae_bars_figure(table: AeTable, group_labels: Mapping[str, str], *, max_terms
     )
     fig.add_annotation(text=_("Light bar: any grade; solid bar: grade ≥3 (% of the group's safety population)"),
                        xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", xanchor="left", showarrow=False,
-                       font=dict(size=13, color="#52606d"), name="key")
+                       font=dict(size=13, color="#52606d"), name="KEY")  # identifiers in upper case: not text a reader sees
     return with_layout_kind(fig, "ae_bars", terms=len(top), groups=k)
 
 
@@ -126,7 +126,7 @@ def fit_ae_bars(spec: dict, frame: Frame) -> None:
         wrapped, label_px, rows_px = plan(tf)
         key_lines = 1
         for note in layout.get("annotations") or []:
-            if note.get("name") == "key":
+            if note.get("name") == "KEY":
                 nf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
                 note["text"] = wrap_text(note.get("_text", note["text"]).replace("<br>", " "),
                                          int((frame.width - label_px - 40) / (0.56 * nf)))
