@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..i18n import gettext, ngettext
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,8 +26,10 @@ MIN_EVENTS_FOR_HR = 5
 def not_estimable_text(events: float, group_label: str | None = None) -> str:
     """``"not estimable: 2 events"`` (optionally naming the group that has them)."""
     k = int(round(events))
-    where = f" in {group_label}" if group_label else ""
-    return f"not estimable: {k} event{'s' if k != 1 else ''}{where}"
+    if group_label:
+        return ngettext("not estimable: {n} event in {group}", "not estimable: {n} events in {group}", k).format(
+            n=k, group=group_label)
+    return ngettext("not estimable: {n} event", "not estimable: {n} events", k).format(n=k)
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,7 +162,7 @@ def cox_model(
     if const:
         raise ValueError(f"covariate column(s) without variation: {const}")
     if e.sum() == 0:
-        raise ValueError("no events: a Cox model cannot be fitted")
+        raise ValueError(gettext("no events: a Cox model cannot be fitted"))
     names = list(x.columns)
     fit = efron_fit(t, e, x.to_numpy().astype(float), np.ones_like(t) if w is None else w, f)
     coef = fit["coef"]

@@ -14,6 +14,8 @@ intervals for the registry's pathway after the strategy decision (T1).
 
 from __future__ import annotations
 
+from dashboard.i18n import N_
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,13 +25,13 @@ from dashboard.stats import _validate as v
 from dashboard.stats._ci import confint
 
 CENSORED = "censored"
-# The registry pathway after T1 (codes, labels), in stacking order.
+# The registry pathway after T1 (codes, English labels marked for translation: show ``_(label)``), in stacking order.
 PATHWAY_STATES: tuple[tuple[str, str], ...] = (
-    ("ORGAN", "Organ in place, no resection yet (Watch & Wait or awaiting resection)"),
-    ("EXCISED", "After organ-sparing excision (local / endoscopic), organ in place"),
-    ("RADICAL", "After radical surgery (organ removed)"),
-    ("DISTANT", "Distant disease"),
-    ("DEAD", "Dead"),
+    ("ORGAN", N_("Organ in place, no resection yet (Watch & Wait or awaiting resection)")),
+    ("EXCISED", N_("After organ-sparing excision (local / endoscopic), organ in place")),
+    ("RADICAL", N_("After radical surgery (organ removed)")),
+    ("DISTANT", N_("Distant disease")),
+    ("DEAD", N_("Dead")),
 )
 MS_COLUMNS = ("group", "time", "state", "n_risk", "pstate", "std_err", "lower", "upper")
 

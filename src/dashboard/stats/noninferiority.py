@@ -22,6 +22,8 @@ otherwise it is first converted with ``RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1
 
 from __future__ import annotations
 
+from dashboard.i18n import N_
+
 import math
 from dataclasses import dataclass
 
@@ -31,8 +33,8 @@ from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 
 DEFAULT_NI_MARGIN = 1.29
-NI_MARGIN_SOURCE = ("PROSPECT trial (Schrag et al., N Engl J Med 2023;389:322-334): non-inferiority of DFS when the "
-                    "upper confidence limit of the hazard ratio stays below 1.29")
+NI_MARGIN_SOURCE = N_("PROSPECT trial (Schrag et al., N Engl J Med 2023;389:322-334): non-inferiority of DFS when the "
+                       "upper confidence limit of the hazard ratio stays below 1.29")
 RARE_OUTCOME = 0.15
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..i18n import gettext
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +30,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, tol: float = 1e-12, max_iter: int = 
             break
         dev_old = dev
     else:
-        raise RuntimeError("logistic regression did not converge (separation?)")
+        raise RuntimeError(gettext("logistic regression did not converge (separation?)"))
     return beta
 
 
