@@ -92,7 +92,7 @@ def design_matrix(
         if ref not in levels:
             raise ValueError(f"reference level {ref!r} not found in {c!r} (levels: {levels})")
         if len(levels) < 2:
-            raise ValueError(f"covariate {c!r} has a single level {levels}")
+            raise ValueError(gettext("covariate {name} has a single level {levels}").format(name=repr(c), levels=levels))
         refs[c] = ref
         for lev in levels:
             if lev != ref:
@@ -160,7 +160,7 @@ def cox_model(
     x, refs = design_matrix(df, covariates, reference)
     const = [c for c in x.columns if np.ptp(x.get_column(c).to_numpy()) == 0]
     if const:
-        raise ValueError(f"covariate column(s) without variation: {const}")
+        raise ValueError(gettext("covariate column(s) without variation: {columns}").format(columns=const))
     if e.sum() == 0:
         raise ValueError(gettext("no events: a Cox model cannot be fitted"))
     names = list(x.columns)

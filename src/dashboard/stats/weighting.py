@@ -60,7 +60,7 @@ def propensity_weights(
     v.check_frame(df, [treatment, *covariates])
     y = v.event_indicator(df, treatment)
     if y.min() == y.max():
-        raise ValueError(f"treatment {treatment!r} has a single value")
+        raise ValueError(gettext("treatment {name} has a single value").format(name=repr(treatment)))
     x, _ = design_matrix(df, covariates)
     xm = np.column_stack([np.ones(df.height), x.to_numpy().astype(float)])
     e = expit(xm @ _logistic(xm, y))
@@ -95,7 +95,7 @@ def standardized_mean_difference(
     x, _ = design_matrix(df, covariates)
     t1, t0 = g == 1, g == 0
     if t1.sum() < 2 or t0.sum() < 2:
-        raise ValueError("each group needs at least two rows")
+        raise ValueError(gettext("each group needs at least two rows"))
     return smd_rows(x, t1, t0, w)
 
 
