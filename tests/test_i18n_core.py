@@ -71,7 +71,7 @@ def test_filter_description_in_both_languages():
     assert flt.describe() == ["Tumour site: Rectum", "Initial strategy: Watch & Wait, No strategy recorded",
                               "Age 30-80 years", "T0 2021-01-01 to 2022-06-30"]
     with language("zh"):
-        assert flt.describe() == ["肿瘤部位：直肠", "初始策略：观察等待、未记录治疗策略", "年龄 30-80 岁",
+        assert flt.describe() == ["肿瘤部位：直肠", "初始治疗策略：观察等待、未记录治疗策略", "年龄 30-80 岁",
                                   "T0 2021-01-01 至 2022-06-30"]
         for f in CHOICE_FIELDS:
             assert CJK.search(f.title) or f.title == f.label == "ECOG", f.key
