@@ -20,8 +20,6 @@ Conventions (as R's ``tableone::CreateTableOne`` with ``smd = TRUE``):
 
 from __future__ import annotations
 
-from ..i18n import N_, gettext
-
 import itertools
 import math
 from dataclasses import dataclass
@@ -29,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from scipy import stats as sps
+
+from ..i18n import N_, gettext
 
 OVERALL = "__overall__"
 NO_GROUP = "__none__"

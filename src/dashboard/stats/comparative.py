@@ -7,8 +7,6 @@ a margin and its E-values. Pure; composed only of the validated functions of
 
 from __future__ import annotations
 
-from ..i18n import gettext
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +14,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from ..i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 from dashboard.stats.cox import _efron_parts, cox_model, efron_fit

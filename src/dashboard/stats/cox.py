@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ..i18n import gettext, ngettext
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +9,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from ..i18n import gettext, ngettext
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 

@@ -18,8 +18,6 @@ matrix.
 
 from __future__ import annotations
 
-from dashboard.i18n import gettext
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import chi2, norm
 
+from dashboard.i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 from dashboard.stats.cox import design_matrix

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dashboard.i18n import fmt_int, gettext
-
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +10,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import chi2
 
+from dashboard.i18n import fmt_int, gettext
 from dashboard.stats import _validate as v
 from dashboard.stats.km import _group_codes, _sorted_keys, many_ties
 

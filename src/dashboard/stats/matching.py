@@ -21,8 +21,6 @@ The propensity score ``e = P(treated | covariates)`` comes from
 
 from __future__ import annotations
 
-from dashboard.i18n import gettext
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +28,7 @@ import numpy as np
 import polars as pl
 from scipy.special import logit
 
+from dashboard.i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats.cox import design_matrix
 from dashboard.stats.weighting import smd_rows

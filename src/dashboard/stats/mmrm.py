@@ -28,8 +28,6 @@ Kenward-Roger, which is not implemented here).
 
 from __future__ import annotations
 
-from dashboard.i18n import gettext
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +36,7 @@ import polars as pl
 from scipy.optimize import minimize
 from scipy.stats import t as t_dist
 
+from dashboard.i18n import gettext
 from dashboard.stats import _validate as v
 
 COVARIANCES = ("unstructured", "ar1")

@@ -14,13 +14,12 @@ intervals for the registry's pathway after the strategy decision (T1).
 
 from __future__ import annotations
 
-from dashboard.i18n import N_
-
 from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
 
+from dashboard.i18n import N_
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import confint
 

@@ -22,13 +22,12 @@ otherwise it is first converted with ``RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1
 
 from __future__ import annotations
 
-from dashboard.i18n import N_
-
 import math
 from dataclasses import dataclass
 
 from scipy.stats import norm
 
+from dashboard.i18n import N_
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 

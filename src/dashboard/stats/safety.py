@@ -21,12 +21,11 @@ followed for at least the window.
 
 from __future__ import annotations
 
-from ..i18n import N_
-
 from dataclasses import dataclass
 
 import polars as pl
 
+from ..i18n import N_
 from ..schema import CLAVIEN_DINDO, LEAK_GRADE, STOMA
 from .proportions import proportion_ci
 

@@ -12,14 +12,13 @@ Times are in months.
 
 from __future__ import annotations
 
-from ..i18n import gettext, ngettext
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from ..i18n import gettext, ngettext
 from dashboard.stats._validate import CONF_TYPES
 from dashboard.stats.competing import cumulative_incidence
 from dashboard.stats.cox import MIN_EVENTS_FOR_HR, cox_model

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from ..i18n import gettext
-
 from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
 from scipy.special import expit
 
+from ..i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats.cox import design_matrix
 
