@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import struct
+import unicodedata
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -23,6 +24,8 @@ CHROMIUM = os.environ.get("BROWSER_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 TIMEOUT_MS = 60_000
+# Header/footer lines of a printed PDF: Latin in Liberation Sans, Chinese in Noto Sans CJK SC.
+PRINT_FONTS = "'Liberation Sans', Arial, 'Noto Sans CJK SC', sans-serif"
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium-render")
 _state: dict[str, Any] = {}
@@ -82,22 +85,37 @@ def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4", 
     """Chromium's print to PDF: the page size and margins of the document's CSS
     ``@page`` rules (named pages for landscape sections), backgrounds printed, PDF
     bookmarks from the headings, tagged PDF. With ``header`` / ``footer``: a running
-    header line, and a footer line with "Page n of N"."""
+    header line, and a footer line with "Page n of N" (in the current language:
+    "第 n 页，共 N 页")."""
+    from .i18n import _
+
+    # Chromium fills the spans; the words around them are translated as one sentence
+    page_of = _html_page_of(_("Page {page} of {pages}"))
     def pdf(page) -> bytes:
         page.emulate_media(media="print")
         kwargs: dict = {}
         if header or footer:
-            style = "font-family:Liberation Sans,Arial,sans-serif;font-size:8px;color:#444;width:100%;padding:0 12mm"
+            style = f"font-family:{PRINT_FONTS};font-size:8px;color:#444;width:100%;padding:0 12mm"
             kwargs = dict(display_header_footer=True,
                           header_template=f"<div style='{style}'>{_esc(header)}</div>",
                           footer_template=(f"<div style='{style};display:flex;justify-content:space-between'>"
-                                           f"<span>{_esc(footer)}</span><span>Page <span class='pageNumber'></span>"
-                                           " of <span class='totalPages'></span></span></div>"))
+                                           f"<span>{_esc(footer)}</span><span>{page_of}</span></div>"))
         return page.pdf(format=page_format, landscape=landscape, print_background=True, prefer_css_page_size=True,
                         outline=True, tagged=True,
                         margin={"top": "18mm", "bottom": "16mm", "left": "12mm", "right": "12mm"}, **kwargs)
 
     return _run(_with_page, pdf, html, 1100, 1.0)
+
+
+def _html_page_of(sentence: str) -> str:
+    """"Page {page} of {pages}" with Chromium's page-number spans in the placeholders."""
+    return (_esc(sentence).replace("{page}", "<span class='pageNumber'></span>")
+            .replace("{pages}", "<span class='totalPages'></span>"))
+
+
+def text_width(text: str) -> int:
+    """Display width in character cells: a CJK (wide) character counts as two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
 
 
 def _esc(text: str) -> str:
