@@ -13,8 +13,11 @@ that is not ``data:`` / ``about:`` is aborted.
 from __future__ import annotations
 
 import atexit
+import base64
+import io
 import os
 import struct
+import threading
 import unicodedata
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +29,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT_MS = 60_000
 # Header/footer lines of a printed PDF: Latin in Liberation Sans, Chinese in Noto Sans CJK SC.
 PRINT_FONTS = "'Liberation Sans', Arial, 'Noto Sans CJK SC', sans-serif"
+# Debian's fonts-noto-cjk (scripts/system-deps.sh): an OpenType collection with CFF outlines.
+CJK_FONT_FILE = os.environ.get("DASHBOARD_CJK_FONT", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+CJK_FAMILY = "Noto Sans CJK SC"
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium-render")
 _state: dict[str, Any] = {}
@@ -91,14 +97,19 @@ def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4", 
 
     # Chromium fills the spans; the words around them are translated as one sentence
     page_of = _html_page_of(_("Page {page} of {pages}"))
+    # the header and footer are documents of their own: the CJK subset again, so their
+    # Chinese is embedded as a named font too (see cjk_font_face)
+    fonts = cjk_font_face(header + footer + page_of)
+    fonts = f"<style>{fonts}</style>" if fonts else ""
+
     def pdf(page) -> bytes:
         page.emulate_media(media="print")
         kwargs: dict = {}
         if header or footer:
             style = f"font-family:{PRINT_FONTS};font-size:8px;color:#444;width:100%;padding:0 12mm"
             kwargs = dict(display_header_footer=True,
-                          header_template=f"<div style='{style}'>{_esc(header)}</div>",
-                          footer_template=(f"<div style='{style};display:flex;justify-content:space-between'>"
+                          header_template=f'{fonts}<div style="{style}">{_esc(header)}</div>',
+                          footer_template=(f'{fonts}<div style="{style};display:flex;justify-content:space-between">'
                                            f"<span>{_esc(footer)}</span><span>{page_of}</span></div>"))
         return page.pdf(format=page_format, landscape=landscape, print_background=True, prefer_css_page_size=True,
                         outline=True, tagged=True,
@@ -116,6 +127,88 @@ def _html_page_of(sentence: str) -> str:
 def text_width(text: str) -> int:
     """Display width in character cells: a CJK (wide) character counts as two."""
     return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+# ------------------------------------------------------------------ CJK font for documents
+_cjk = {"chars": frozenset(), "css": ""}
+_cjk_lock = threading.Lock()
+
+
+def _is_cjk(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F") and not ch.isspace()
+
+
+def cjk_font_face(text: str) -> str:
+    """A CSS ``@font-face`` rule that defines :data:`CJK_FAMILY` as a subset of Noto Sans
+    CJK SC holding the wide (CJK) characters of ``text``, with TrueType outlines, inlined
+    as a ``data:`` URI; "" when ``text`` has no CJK character or the font is missing.
+
+    Why: Chromium's PDF writer embeds a CFF-outline font (Noto Sans CJK as Debian ships
+    it) as anonymous Type 3 glyph procedures; a TrueType font it embeds as a named CID
+    font subset (``pdffonts``: ``NotoSansCJKsc-Regular  CID TrueType  emb yes sub yes``),
+    which every PDF reader and print shop handles. The HTML version of a document carries
+    the same rule, so it shows the same glyphs on a computer without the font.
+
+    The subset of one process grows with the characters asked for (the first Chinese
+    document costs ~4 s, later ones reuse it while their characters are covered)."""
+    chars = frozenset(c for c in text if _is_cjk(c))
+    if not chars or not os.path.exists(CJK_FONT_FILE):
+        return ""
+    with _cjk_lock:
+        if chars <= _cjk["chars"]:
+            return _cjk["css"]
+        want = chars | _cjk["chars"]
+        data = _truetype_subset(CJK_FONT_FILE, CJK_FAMILY, "".join(sorted(want)))
+        b64 = base64.b64encode(data).decode("ascii")
+        _cjk["chars"], _cjk["css"] = want, (f"@font-face {{font-family: '{CJK_FAMILY}'; font-style: normal; "
+                                             f"src: url(data:font/ttf;base64,{b64}) format('truetype');}}")
+        return _cjk["css"]
+
+
+def _truetype_subset(path: str, family: str, text: str) -> bytes:
+    """The glyphs of ``text`` from the face ``family`` of a font file or collection, as a
+    TrueType font (CFF cubic outlines converted to quadratic with fontTools' cu2qu)."""
+    from fontTools import subset
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import TTCollection, TTFont, newTable
+
+    index = 0
+    if path.lower().endswith((".ttc", ".otc")):
+        names = [f["name"].getDebugName(1) for f in TTCollection(path, lazy=True).fonts]
+        index = names.index(family) if family in names else 0
+    font = TTFont(path, fontNumber=index, lazy=True)
+    opts = subset.Options()
+    opts.layout_features, opts.name_IDs, opts.notdef_outline = [], ["*"], True
+    opts.desubroutinize, opts.hinting = False, False
+    sub = subset.Subsetter(opts)
+    sub.populate(text=text)
+    sub.subset(font)
+    if "CFF " in font:
+        order, glyphs = font.getGlyphOrder(), font.getGlyphSet()
+        glyf = newTable("glyf")
+        glyf.glyphOrder, glyf.glyphs = order, {}
+        for name in order:
+            pen = TTGlyphPen(glyphs)
+            glyphs[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
+            glyf.glyphs[name] = pen.glyph()
+        font["glyf"], font["loca"] = glyf, newTable("loca")
+        maxp = font["maxp"] = newTable("maxp")
+        maxp.tableVersion = 0x00010000
+        for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                     "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+            setattr(maxp, attr, 0)
+        maxp.maxZones = 1
+        post = font["post"]
+        post.formatType, post.extraNames, post.mapping = 2.0, [], {}
+        font["head"].glyphDataFormat = 0
+        for table in ("CFF ", "VORG"):
+            if table in font:
+                del font[table]
+        font.sfntVersion = "\x00\x01\x00\x00"
+    buf = io.BytesIO()
+    font.save(buf)
+    return buf.getvalue()
 
 
 def _esc(text: str) -> str:

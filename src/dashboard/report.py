@@ -19,7 +19,7 @@ import polars as pl
 from .figures.export import figure_bytes
 from .i18n import N_, _, fmt_int
 from .provenance import Provenance
-from .render import html_to_pdf
+from .render import cjk_font_face, html_to_pdf
 from .tables.export import FONT_STACK, blocks_from_heads, gt_html, html_lang, suppress_small_cells
 
 
@@ -75,7 +75,7 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 .imported {background: #e8f1fb; border-left: 6px solid #0072B2; color: #0b3a63; padding: 8px 12px;
       border-radius: 4px; font-size: 15px; margin: 8px 0;}
 .prov {font-size: 13px; color: #333; border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; margin: 8px 0;}
-.prov td {padding: 2px 12px 2px 0; vertical-align: top;}
+.prov td {padding: 2px 12px 2px 0; vertical-align: top;} .prov td:first-child {white-space: nowrap;}
 .caption {font-size: 13px; color: #333; margin: 0 0 6px;}
 .item {break-inside: avoid; margin-bottom: 14px; min-width: 0;}
 .fig img {max-width: 100%; height: auto; display: block;}
@@ -194,12 +194,12 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
              f"<h1>{html.escape(title)}</h1>", banner,
              "<table class='prov'>" + "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>"
                                               for k, v in rows) + "</table></div>"]
-    parts.append(f"<div class='toc-page'><div class='toc'><b>{html.escape(_('Contents'))}</b><ol>" + "".join(
+    parts.append("<div class='toc-page'><div class='toc'><b>" + html.escape(_("Contents")) + "</b><ol>" + "".join(
         f"<li><a href='#s{i}'>{html.escape(s.page)}</a><span class='pg' data-sec='s{i}'></span></li>"
         for i, s in enumerate(sections)) + "</ol></div></div>")
     keys = _key_numbers(sections, provenance)
     if keys:
-        parts.append(f"<div class='keys-page'><h3>{html.escape(_('Key numbers'))}</h3><div class='keys'>" + "".join(
+        parts.append("<div class='keys-page'><h3>" + html.escape(_("Key numbers")) + "</h3><div class='keys'>" + "".join(
             f"<div class='key'><div class='v'>{html.escape(v)}</div><div class='l'>{html.escape(k)}</div></div>"
             for k, v in keys) + "</div><p class='caption'>" + html.escape(
             _("{filters}. {status}. Data cut-off {cutoff}.").format(filters=provenance.filter_text, status=status,
@@ -209,7 +209,7 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
         if section.note:
             parts.append(f"<p class='caption'>{html.escape(section.note)}</p>")
         if not section.items:
-            parts.append(f"<p class='caption'>{html.escape(_('Nothing to show for these filters.'))}</p>")
+            parts.append("<p class='caption'>" + html.escape(_("Nothing to show for these filters.")) + "</p>")
         block: list[str] = []
         for item in section.items:
             wide = item.is_table and item.content.width > WIDE_TABLE_COLUMNS
@@ -237,10 +237,12 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
     parts.append("<div class='foot'>" + "<br>".join(html.escape(x) for x in provenance.lines()) + "</div>")
     running = (_("{title} - SYNTHETIC DATA, not real patients").format(title=title) if provenance.synthetic
                else _("{title} - imported registry data, cut-off {cutoff}").format(title=title, cutoff=cutoff))
+    body = "".join(parts)
+    fonts = cjk_font_face(title + body + running)  # Chinese glyphs inlined: embedded as a named font in the PDF
     doc = (f"<!DOCTYPE html><html lang='{html_lang()}'><head><meta charset='utf-8'>"
            f"<meta name='running-header' content='{html.escape(running, quote=True)}'>"
            f"<meta name='running-footer' content='{html.escape(provenance.hash_short + ' - ' + provenance.exported_at, quote=True)}'>"
-           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
+           f"<title>{html.escape(title)}</title><style>{fonts}{_CSS}</style></head><body>{body}</body></html>")
     return doc.encode("utf-8")
 
 

@@ -168,7 +168,7 @@ def suppress_small_cells(df: pl.DataFrame, threshold: int = 5, count_columns: Se
 
     if complementary and count_columns:
         keys = list(blocks) if blocks is not None else None
-        for _ in range(2):  # a cell withheld for a row can leave a column with a lone one
+        for _pass in range(2):  # a cell withheld for a row can leave a column with a lone one
             for c in count_columns if keys is not None else ():
                 for key in dict.fromkeys(keys):
                     lone([(c, i) for i in range(df.height) if keys[i] == key])

@@ -74,7 +74,7 @@ def ae_levels(table: AeTable, *, always_g5: bool = False) -> tuple[str, ...]:
     """Grade columns to show: any grade and grade >= 3, plus grade 5 when any patient
     has a grade-5 event (or ``always_g5``)."""
     has5 = table.counts_.filter(pl.col("row_type") == "ANY")["n_g5"].sum() > 0
-    return tuple(code for code, _, _ in GRADE_LEVELS if code != "g5" or has5 or always_g5)
+    return tuple(code for code, _t, _l in GRADE_LEVELS if code != "g5" or has5 or always_g5)
 
 
 def _order(table: AeTable, sort: str) -> pl.DataFrame:
@@ -177,10 +177,10 @@ def format_ae_html(display: pl.DataFrame) -> str:
     top = f"<th class='sf-first' rowspan='2'>{html.escape(_(AE_LABEL_COLUMN)).replace(' / ', '<br>/ ')}</th>" + "".join(
         f"<th class='sf-group sf-gap' colspan='{len(lvs)}'>{html.escape(g)}</th>" for g, lvs in groups)
     sub = "".join(f"<th class='{'sf-gap' if i == 0 else ''}'>{html.escape(lv)}</th>"
-                  for _, lvs in groups for i, lv in enumerate(lvs))
+                  for _g, lvs in groups for i, lv in enumerate(lvs))
     starts = set()
     i = 0
-    for _, lvs in groups:
+    for _g, lvs in groups:
         starts.add(i)
         i += len(lvs)
     body = []
