@@ -235,8 +235,8 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
         if block:
             parts.append("<div class='items'>" + "".join(block) + "</div>")
     parts.append("<div class='foot'>" + "<br>".join(html.escape(x) for x in provenance.lines()) + "</div>")
-    running = (_("{title} - SYNTHETIC DATA, not real patients").format(title=title) if provenance.synthetic
-               else _("{title} - imported registry data, cut-off {cutoff}").format(title=title, cutoff=cutoff))
+    running = (_("MDT report - SYNTHETIC DATA, not real patients") if provenance.synthetic
+               else _("MDT report - imported registry data, cut-off {cutoff}").format(cutoff=cutoff))
     body = "".join(parts)
     fonts = cjk_font_face(title + body + running)  # Chinese glyphs inlined: embedded as a named font in the PDF
     doc = (f"<!DOCTYPE html><html lang='{html_lang()}'><head><meta charset='utf-8'>"
