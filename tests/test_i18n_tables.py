@@ -202,6 +202,8 @@ def test_chinese_report_pdf_embeds_noto_cjk_and_numbers_pages_in_chinese(zh_repo
     assert cjk and all(re.search(r"CID TrueType\s+Identity-H\s+yes\s+yes\s+yes", line) for line in cjk), fonts
     flags = [re.search(r"(yes|no)\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+\s*$", line) for line in fonts.splitlines()[2:]]
     assert flags and all(f and f.group(1) == "yes" for f in flags), fonts  # every font embedded
+    assert "Type 3" not in fonts, fonts  # body, bold, running header and footer: all named TrueType fonts
+    assert any("NotoSansCJKsc-Bold" in line for line in fonts.splitlines())  # bold CJK is the bold face
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     pages = [re.sub(r" {2,}", " ", re.sub(r"(?<=[^\x00-\x7f]) +(?=[^\x00-\x7f])", "", p)) for p in text.split("\f")]
     text = "\f".join(pages)

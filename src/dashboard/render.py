@@ -16,6 +16,7 @@ import atexit
 import base64
 import io
 import os
+import re
 import struct
 import threading
 import unicodedata
@@ -31,6 +32,7 @@ TIMEOUT_MS = 60_000
 PRINT_FONTS = "'Liberation Sans', Arial, 'Noto Sans CJK SC', sans-serif"
 # Debian's fonts-noto-cjk (scripts/system-deps.sh): an OpenType collection with CFF outlines.
 CJK_FONT_FILE = os.environ.get("DASHBOARD_CJK_FONT", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+CJK_BOLD_FILE = os.environ.get("DASHBOARD_CJK_BOLD_FONT", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
 CJK_FAMILY = "Noto Sans CJK SC"
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium-render")
@@ -97,9 +99,10 @@ def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4", 
 
     # Chromium fills the spans; the words around them are translated as one sentence
     page_of = _html_page_of(_("Page {page} of {pages}"))
-    # the header and footer are documents of their own: the CJK subset again, so their
-    # Chinese is embedded as a named font too (see cjk_font_face)
-    fonts = cjk_font_face(header + footer + page_of)
+    # the header and footer are documents of their own: the document's own CJK rules again
+    # (the same data: URI is already decoded, so Chromium uses it at once; a new font would
+    # still be loading when the header is drawn), so their Chinese is a named font too
+    fonts = "".join(re.findall(r"@font-face \{font-family: '" + re.escape(CJK_FAMILY) + r"';[^}]*\}", html))
     fonts = f"<style>{fonts}</style>" if fonts else ""
 
     def pdf(page) -> bytes:
@@ -130,7 +133,7 @@ def text_width(text: str) -> int:
 
 
 # ------------------------------------------------------------------ CJK font for documents
-_cjk = {"chars": frozenset(), "css": ""}
+_cjk: dict = {"chars": frozenset(), "ttf": {}}
 _cjk_lock = threading.Lock()
 
 
@@ -138,10 +141,11 @@ def _is_cjk(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F") and not ch.isspace()
 
 
-def cjk_font_face(text: str) -> str:
+def cjk_font_face(text: str, *, prepare: str = "") -> str:
     """A CSS ``@font-face`` rule that defines :data:`CJK_FAMILY` as a subset of Noto Sans
-    CJK SC holding the wide (CJK) characters of ``text``, with TrueType outlines, inlined
-    as a ``data:`` URI; "" when ``text`` has no CJK character or the font is missing.
+    CJK SC holding exactly the wide (CJK) characters of ``text``, with TrueType outlines,
+    inlined as a ``data:`` URI; "" when ``text`` has no CJK character or the font is
+    missing.
 
     Why: Chromium's PDF writer embeds a CFF-outline font (Noto Sans CJK as Debian ships
     it) as anonymous Type 3 glyph procedures; a TrueType font it embeds as a named CID
@@ -149,20 +153,44 @@ def cjk_font_face(text: str) -> str:
     which every PDF reader and print shop handles. The HTML version of a document carries
     the same rule, so it shows the same glyphs on a computer without the font.
 
-    The subset of one process grows with the characters asked for (the first Chinese
-    document costs ~4 s, later ones reuse it while their characters are covered)."""
+    Converting outlines is slow (~4 s for a report's few hundred characters), so each
+    process keeps one converted font of every character asked for so far and cuts each
+    rule from it (milliseconds). ``prepare``: more text whose characters to convert in the
+    same pass (a document's figures, before their rules are asked for one by one).
+    Regular and bold (a bold synthesised from the regular face would be Type 3 again)."""
     chars = frozenset(c for c in text if _is_cjk(c))
     if not chars or not os.path.exists(CJK_FONT_FILE):
         return ""
+    faces = {w: f for w, f in ((400, CJK_FONT_FILE), (700, CJK_BOLD_FILE)) if os.path.exists(f)}
     with _cjk_lock:
-        if chars <= _cjk["chars"]:
-            return _cjk["css"]
-        want = chars | _cjk["chars"]
-        data = _truetype_subset(CJK_FONT_FILE, CJK_FAMILY, "".join(sorted(want)))
+        if not chars <= _cjk["chars"]:
+            want = "".join(sorted(chars | _cjk["chars"] | {c for c in prepare if _is_cjk(c)}))
+            _cjk["ttf"] = {w: _truetype_subset(f, CJK_FAMILY, want) for w, f in faces.items()}
+            _cjk["chars"] = frozenset(want)
+        masters, covered = dict(_cjk["ttf"]), _cjk["chars"]
+    rules = []
+    for weight, master in masters.items():
+        data = master if chars == covered else _subset_bytes(master, "".join(sorted(chars)))
         b64 = base64.b64encode(data).decode("ascii")
-        _cjk["chars"], _cjk["css"] = want, (f"@font-face {{font-family: '{CJK_FAMILY}'; font-style: normal; "
-                                             f"src: url(data:font/ttf;base64,{b64}) format('truetype');}}")
-        return _cjk["css"]
+        rules.append(f"@font-face {{font-family: '{CJK_FAMILY}'; font-style: normal; font-weight: {weight}; "
+                     f"src: url(data:font/ttf;base64,{b64}) format('truetype');}}")
+    return "".join(rules)
+
+
+def _subset_bytes(font_bytes: bytes, text: str) -> bytes:
+    """A TrueType font cut down to the glyphs of ``text`` (fontTools' subsetter)."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(io.BytesIO(font_bytes))
+    opts = subset.Options()
+    opts.layout_features, opts.name_IDs, opts.notdef_outline, opts.hinting = [], ["*"], True, False
+    sub = subset.Subsetter(opts)
+    sub.populate(text=text)
+    sub.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    return buf.getvalue()
 
 
 def _truetype_subset(path: str, family: str, text: str) -> bytes:

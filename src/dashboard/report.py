@@ -105,13 +105,33 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 """.replace("FONT_STACK", FONT_STACK)
 
 
-def _figure_html(item: ReportItem, presentation: bool, suppress_below: int | None = None) -> str:
+def _figure_html(item: ReportItem, presentation: bool, suppress_below: int | None = None,
+                 svgs: list[str] | None = None) -> str:
     # fonts not embedded per figure: the report names Liberation Sans, which the server
     # prints with; a reader's browser without it falls back to Arial (same metrics)
     svg = figure_bytes(item.content, "svg", "double", None, presentation=presentation, suppress_below=suppress_below,
                        embed_fonts=False)
-    b64 = base64.b64encode(svg).decode("ascii")
-    return f"<div class='fig'><img alt='{html.escape(item.title)}' src='data:image/svg+xml;base64,{b64}'></div>"
+    if svgs is not None:  # the image goes in once the document's CJK font is known (build_report)
+        svgs.append(svg.decode("utf-8"))
+        src = f"@@svg{len(svgs) - 1}@@"
+    else:
+        src = "data:image/svg+xml;base64," + base64.b64encode(_with_cjk_font(svg.decode("utf-8"))).decode("ascii")
+    return f"<div class='fig'><img alt='{html.escape(item.title)}' src='{src}'></div>"
+
+
+def _svg_text(svg: str) -> str:
+    return html.unescape("".join(re.findall(r">([^<]+)<", svg)))
+
+
+def _with_cjk_font(svg: str) -> bytes:
+    """An SVG with Chinese text gets its own ``@font-face`` for the CJK glyphs it uses (an
+    image is a document of its own: the report's rule does not reach it), so the PDF
+    embeds them as a named TrueType font too (:func:`dashboard.render.cjk_font_face`)."""
+    rule = cjk_font_face(_svg_text(svg))
+    m = re.search(r"<svg\b[^>]*>", svg)
+    if rule and m:
+        svg = svg[: m.end()] + f"<style>{rule}</style>" + svg[m.end():]
+    return svg.encode("utf-8")
 
 
 def _table_html(item: ReportItem, suppress_below: int | None) -> str:
@@ -204,6 +224,7 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
             for k, v in keys) + "</div><p class='caption'>" + html.escape(
             _("{filters}. {status}. Data cut-off {cutoff}.").format(filters=provenance.filter_text, status=status,
                                                                    cutoff=cutoff)) + "</p></div>")
+    svgs: list[str] = []
     for i, section in enumerate(sections):
         parts.append(f"<h2 id='s{i}'>{html.escape(section.page)}</h2>")
         if section.note:
@@ -214,7 +235,7 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
         for item in section.items:
             wide = item.is_table and item.content.width > WIDE_TABLE_COLUMNS
             body = (_table_html(item, suppress_below) if item.is_table
-                    else _figure_html(item, presentation, suppress_below))
+                    else _figure_html(item, presentation, suppress_below, svgs))
             head = "" if item.is_table else f"<h3>{html.escape(item.title)}</h3>"
             caption = item.caption
             meta = None if item.is_table else item.content.layout.meta
@@ -238,7 +259,11 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
     running = (_("MDT report - SYNTHETIC DATA, not real patients") if provenance.synthetic
                else _("MDT report - imported registry data, cut-off {cutoff}").format(cutoff=cutoff))
     body = "".join(parts)
-    fonts = cjk_font_face(title + body + running)  # Chinese glyphs inlined: embedded as a named font in the PDF
+    # Chinese glyphs inlined (document and each figure): embedded as a named font in the PDF
+    fonts = cjk_font_face(title + body + running + _("Page {page} of {pages}"),
+                          prepare="".join(_svg_text(x) for x in svgs))
+    images = ["data:image/svg+xml;base64," + base64.b64encode(_with_cjk_font(x)).decode("ascii") for x in svgs]
+    body = re.sub(r"@@svg(\d+)@@", lambda m: images[int(m.group(1))], body)
     doc = (f"<!DOCTYPE html><html lang='{html_lang()}'><head><meta charset='utf-8'>"
            f"<meta name='running-header' content='{html.escape(running, quote=True)}'>"
            f"<meta name='running-footer' content='{html.escape(provenance.hash_short + ' - ' + provenance.exported_at, quote=True)}'>"
