@@ -66,6 +66,8 @@ REGISTRY = N_("NOR-MP registry (NCT07642323)")
 # embedded by Chromium's print to PDF); great_tables' own font list is overridden.
 _CSS = """
 body, .gt_table {font-family: FONT_STACK !important;}
+/* a Chinese column heading breaks at its punctuation or spaces, not between any two characters */
+.gt_col_heading, .gt_column_spanner {word-break: keep-all;}
 body {color: #111; margin: 0 auto;
       max-width: 1840px; padding: 16px 32px; background: white;}
 h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px; border-bottom: 2px solid #0072B2;
