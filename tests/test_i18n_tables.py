@@ -151,7 +151,7 @@ def test_html_export_declares_its_language_and_bolds_the_synthetic_label(prov):
     with language("zh"):
         page = table_bytes(pl.DataFrame({"部位": ["直肠"], "患者数": [3]}), "html", "按部位", prov,
                            suppress_below=5).decode()
-    assert "<html lang='zh-CN'>" in page and "Noto Sans CJK SC" in page
+    assert '<html lang="zh-CN">' in page and "Noto Sans CJK SC" in page
     assert "<b>模拟数据——非真实患者</b>" in page
     assert "小样本单元格隐藏" in page and "&lt;5" in page
 
@@ -179,7 +179,7 @@ def zh_report_pdf():
 @needs_chromium
 def test_chinese_report_html_is_chinese_and_labelled_synthetic(zh_report_pdf):
     html, _ = zh_report_pdf
-    assert "<html lang='zh-CN'>" in html and "'Noto Sans CJK SC'" in html
+    assert '<html lang="zh-CN">' in html and "'Noto Sans CJK SC'" in html
     assert "<h1>MDT 报告</h1>" in html and "<b>目录</b>" in html
     assert "<b>模拟演示数据——非真实患者。</b>" in html
     assert "数据截止日期" in html and "2026-11-30" in html

@@ -266,7 +266,7 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
                           prepare="".join(_svg_text(x) for x in svgs))
     images = ["data:image/svg+xml;base64," + base64.b64encode(_with_cjk_font(x)).decode("ascii") for x in svgs]
     body = re.sub(r"@@svg(\d+)@@", lambda m: images[int(m.group(1))], body)
-    doc = (f"<!DOCTYPE html><html lang='{html_lang()}'><head><meta charset='utf-8'>"
+    doc = (f'<!DOCTYPE html><html lang="{html_lang()}">' "<head><meta charset='utf-8'>"
            f"<meta name='running-header' content='{html.escape(running, quote=True)}'>"
            f"<meta name='running-footer' content='{html.escape(provenance.hash_short + ' - ' + provenance.exported_at, quote=True)}'>"
            f"<title>{html.escape(title)}</title><style>{fonts}{_CSS}</style></head><body>{body}</body></html>")

@@ -471,7 +471,7 @@ def html_lang() -> str:
 
 def html_document(body: str, title: str) -> str:
     """A self-contained page in the current language, with the CJK font named for Chinese."""
-    return (f"<!DOCTYPE html><html lang='{html_lang()}'><head><meta charset='utf-8'>"
+    return (f'<!DOCTYPE html><html lang="{html_lang()}">' "<head><meta charset='utf-8'>"
             f"<title>{_html.escape(title)}</title><style>body, .gt_table {{font-family: {FONT_STACK} !important;}}"
             ".gt_col_heading, .gt_column_spanner {word-break: keep-all;}"
             "</style></head><body style='margin:8px;background:white'>"
