@@ -77,7 +77,7 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 .imported {background: #e8f1fb; border-left: 6px solid #0072B2; color: #0b3a63; padding: 8px 12px;
       border-radius: 4px; font-size: 15px; margin: 8px 0;}
 .prov {font-size: 13px; color: #333; border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; margin: 8px 0;}
-.prov td {padding: 2px 12px 2px 0; vertical-align: top;} .prov td:first-child {white-space: nowrap;}
+.prov td {padding: 2px 12px 2px 0; vertical-align: baseline; line-height: 1.5;} .prov td:first-child {white-space: nowrap;}
 .caption {font-size: 13px; color: #333; margin: 0 0 6px;}
 .item {break-inside: avoid; margin-bottom: 14px; min-width: 0;}
 .fig img {max-width: 100%; height: auto; display: block;}
