@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..i18n import _
 from .sources import ROW, SourceTable, read_source
 
 TOP = 20
@@ -65,9 +66,9 @@ class SourceProfile:
         })
 
     def format_text(self) -> str:
-        out = [f"{self.file}: {self.format}, {self.rows} data rows, {len(self.columns)} columns"]
+        out = [_("{file}: {format}, {rows} data rows, {n} columns").format(file=self.file, format=self.format, rows=self.rows, n=len(self.columns))]
         if self.encoding:
-            out.append(f"encoding {self.encoding}, delimiter {self.delimiter!r}")
+            out.append(_("encoding {encoding}, delimiter {delimiter}").format(encoding=self.encoding, delimiter=repr(self.delimiter)))
         if self.sheets:
             out.append("sheets: " + ", ".join(f"{n}" + ("" if v == "visible" else f" ({v})") for n, v in self.sheets))
         for k, v in self.redcap.items():
@@ -75,13 +76,13 @@ class SourceProfile:
         for c in self.columns:
             out.append("")
             out.append(f"[{c.name}]" + (f"  label: {c.label}" if c.label else ""))
-            out.append(f"  type {c.detected}; {100 * c.empty_share:.0f}% empty; {c.distinct} distinct value(s)")
+            out.append(_("  type {detected}; {n}% empty; {distinct} distinct value(s)").format(detected=c.detected, n=format(100 * c.empty_share, '.0f'), distinct=c.distinct))
             if c.date_patterns:
-                out.append("  date patterns: " + ", ".join(f"{k} x{n}" for k, n in c.date_patterns.items()))
+                out.append(_("  date patterns: ") + ", ".join(f"{k} x{n}" for k, n in c.date_patterns.items()))
             if c.value_labels:
-                out.append("  value labels: " + ", ".join(f"{k} = {v}" for k, v in c.value_labels.items()))
+                out.append(_("  value labels: ") + ", ".join(f"{k} = {v}" for k, v in c.value_labels.items()))
             if c.top:
-                out.append("  top values: " + ", ".join(f"{v!r} x{n}" for v, n in c.top))
+                out.append(_("  top values: ") + ", ".join(f"{v!r} x{n}" for v, n in c.top))
         return "\n".join(out)
 
 
@@ -132,7 +133,7 @@ def profile_table(st: SourceTable) -> SourceProfile:
         redcap["events"] = events
         redcap["arms"] = sorted({m.group(1) for e in events if (m := re.search(r"_(arm_\d+)$", e))})
     if "redcap_repeat_instrument" in st.columns:
-        redcap["repeating instruments"] = sorted(set(st.frame["redcap_repeat_instrument"].drop_nulls().to_list()))
+        redcap[_("repeating instruments")] = sorted(set(st.frame["redcap_repeat_instrument"].drop_nulls().to_list()))
     return SourceProfile(st.file, st.format, n, cols, st.encoding, st.delimiter, st.sheets, redcap)
 
 
@@ -142,7 +143,7 @@ def profile_path(path: str | Path, *, sheet: str | None = None, header_row: int 
     st = read_source(path, sheet=sheet, header_row=header_row, encoding=encoding, delimiter=delimiter)
     out = [profile_table(st)]
     if st.sheets and sheet is None:
-        for name, _ in st.sheets:
+        for name, _vis in st.sheets:
             if name != st.sheet:
                 try:
                     out.append(profile_table(read_source(path, sheet=name)))
