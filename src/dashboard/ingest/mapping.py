@@ -364,7 +364,7 @@ def _column_spec(raw: Any, file: str, where: str, col: Column) -> ColumnSpec:
                 raise _err(file, f"{where}.values.{k!r}", _("{v} is not a code of {name} ({codes})").format(v=repr(v), name=vocab.name, codes=', '.join(vocab.codes)))
         for k in ("value", "assumed"):
             if k in raw and str(raw[k]) not in vocab.codes and not values:
-                raise _err(file, f"{where}.{k}", _("{raw} is not a code of {name} ({codes})").format(raw=repr(raw[k]), name=vocab.name, codes=', '.join(vocab.codes)))
+                raise _err(file, f"{where}.{k}", _("{v} is not a code of {name} ({codes})").format(v=repr(raw[k]), name=vocab.name, codes=', '.join(vocab.codes)))
     if "regex" in raw:
         try:
             re.compile(raw["regex"])
@@ -372,7 +372,7 @@ def _column_spec(raw: Any, file: str, where: str, col: Column) -> ColumnSpec:
             raise _err(file, where + ".regex", _("not a valid regular expression ({exc})").format(exc=exc)) from None
     unit = raw.get("offset_unit", "days")
     if unit not in OFFSET_UNITS:
-        raise _err(file, where + ".offset_unit", _("{unit}: expected one of {offset_units}").format(unit=repr(unit), offset_units=', '.join(OFFSET_UNITS)))
+        raise _err(file, where + ".offset_unit", _("{unit}: expected one of {units}").format(unit=repr(unit), units=', '.join(OFFSET_UNITS)))
     if "scale" in raw and not isinstance(raw["scale"], (int, float)):
         raise _err(file, where + ".scale", _("expected a number"))
     return ColumnSpec(
@@ -390,14 +390,14 @@ def _columns(raw: Any, file: str, where: str, t: Table) -> tuple[tuple[str, Colu
     out = []
     for name, spec in raw.items():
         if name not in t.column_names:
-            raise _err(file, f"{where}.{name}", _("{name} has no column {name2} (columns: {column_names})").format(name=t.name, name2=repr(name), column_names=', '.join(t.column_names)))
+            raise _err(file, f"{where}.{name}", _("{table} has no column {column} (columns: {columns})").format(table=t.name, column=repr(name), columns=', '.join(t.column_names)))
         out.append((name, _column_spec(spec, file, f"{where}.{name}", t.column(name))))
     return tuple(sorted(out, key=lambda cs: t.column_names.index(cs[0])))  # schema order: layout never matters
 
 
 def _table(name: str, file: str, where: str) -> Table:
     if name not in TABLES_BY_NAME:
-        raise _err(file, where, _("unknown table {name} (tables: {tables_by_name})").format(name=repr(name), tables_by_name=', '.join(TABLES_BY_NAME)))
+        raise _err(file, where, _("unknown table {name} (tables: {tables})").format(name=repr(name), tables=', '.join(TABLES_BY_NAME)))
     return TABLES_BY_NAME[name]
 
 
@@ -414,7 +414,7 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     _unknown(file, "[mapping]", head, MAPPING_KEYS)
     version = head.get("format_version")
     if version != FORMAT_VERSION:
-        raise _err(file, "[mapping].format_version", _("{version}: this dashboard reads format_version = {format_version}").format(version=repr(version), format_version=FORMAT_VERSION))
+        raise _err(file, "[mapping].format_version", _("{version}: this dashboard reads format_version = {expected}").format(version=repr(version), expected=FORMAT_VERSION))
     unmapped = head.get("unmapped", "warn")
     if unmapped not in UNMAPPED:
         raise _err(file, "[mapping].unmapped", _("{unmapped}: expected \"warn\" or \"error\"").format(unmapped=repr(unmapped)))
@@ -422,7 +422,7 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     _unknown(file, "[source]", src, SOURCE_KEYS)
     order = src.get("date_order")
     if order is not None and order not in DATE_ORDERS:
-        raise _err(file, "[source].date_order", _("{order}: expected one of {date_orders}").format(order=repr(order), date_orders=', '.join(DATE_ORDERS)))
+        raise _err(file, "[source].date_order", _("{order}: expected one of {orders}").format(order=repr(order), orders=', '.join(DATE_ORDERS)))
     if src.get("decimal", ".") not in (".", ","):
         raise _err(file, "[source].decimal", _("expected \".\" or \",\""))
     source = SourceOptions(
@@ -438,7 +438,7 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
             raise _err(file, f"[constants.{tname}]", _("expected column = value"))
         for c, v in cols.items():
             if c not in t.column_names:
-                raise _err(file, f"[constants.{tname}].{c}", _("{tname} has no column {c}").format(tname=tname, c=repr(c)))
+                raise _err(file, f"[constants.{tname}].{c}", _("{table} has no column {column}").format(table=tname, column=repr(c)))
             col = t.column(c)
             if col.type == "code" and str(v) not in VOCABULARIES[col.vocab].codes:  # type: ignore[index]
                 raise _err(file, f"[constants.{tname}].{c}", _("{v} is not a code of {vocab}").format(v=repr(v), vocab=col.vocab))
@@ -682,7 +682,7 @@ def read_mapped_source(path: str | Path, mapping: Mapping) -> dict[str | None, S
         missing = [s for s in mapping.sheets()[1:] if s not in got]
         if missing:
             raise SourceError(_("{name}: the mapping reads repeating instrument/event {missing}, which the export does not "
-                                 "hold (it has: {value})").format(name=Path(path).name, missing=repr(missing[0]), value=', '.join(str(k) for k in got if k) or 'none'))
+                                 "hold (it has: {present})").format(name=Path(path).name, missing=repr(missing[0]), present=', '.join(str(k) for k in got if k) or _('none')))
         return got
     main = read_source(path, format=o.format, sheet=o.sheet, header_row=o.header_row, encoding=o.encoding,
                        delimiter=o.delimiter)

@@ -101,13 +101,13 @@ def read_csv_folder(path: Path) -> RawRegistry:
         if name is None:
             reg.problems.append(
                 Problem(printable(p.name), None, None, None, "unknown_file",
-                        _("ignored: '{name}' is not a registry table (tables: {table_names})").format(name=printable(p.name), table_names=', '.join(TABLE_NAMES)), WARNING)
+                        _("ignored: '{name}' is not a registry table (tables: {tables})").format(name=printable(p.name), tables=', '.join(TABLE_NAMES)), WARNING)
             )
             continue
         if name in claimed:
             for f in (claimed[name], p.name):
                 reg.problems.append(Problem(printable(f), None, None, None, "duplicate_file",
-                                            _("'{claimed}' and '{name}' are both table '{name2}': keep one").format(claimed=printable(claimed[name]), name=printable(p.name), name2=name), ERROR))
+                                            _("'{claimed}' and '{name}' are both table '{table}': keep one").format(claimed=printable(claimed[name]), name=printable(p.name), table=name), ERROR))
             reg.tables.pop(name, None)
             reg.unreadable.add(name)
             continue

@@ -174,12 +174,12 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     records_path, dictionary_path = Path(records_path), Path(dictionary_path)
     reg = RawRegistry("redcap", records_path)
     if not dictionary_path.is_file():
-        reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", _("data dictionary {dictionary_path} not found").format(dictionary_path=dictionary_path)))
+        reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", _("data dictionary {path} not found").format(path=dictionary_path)))
         reg.unreadable.update(TABLE_NAMES)
         return reg
     fields, rid, ignored = read_dictionary(dictionary_path, reg)
     if not records_path.is_file():
-        reg.problems.append(Problem(records_path.name, None, None, None, "missing_table", _("REDCap records file {records_path} not found").format(records_path=records_path)))
+        reg.problems.append(Problem(records_path.name, None, None, None, "missing_table", _("REDCap records file {path} not found").format(path=records_path)))
         reg.unreadable.update(TABLE_NAMES)
         return reg
     data = records_path.read_bytes()
@@ -224,7 +224,7 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     for h in rt.header:
         if h in seen:
             reg.problems.append(Problem(file, 1, printable(h, 60), None, "duplicate_column",
-                                        _("column '{h}' appears more than once in the header").format(h=printable(h, 60))))
+                                        _("column '{column}' appears more than once in the header").format(column=printable(h, 60))))
             continue
         seen.add(h)
         if h == rid or h in META:
@@ -324,7 +324,7 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
                 checks.append(
                     pl.when(unknown).then(pl.lit("redcap_unknown_choice\x1f" + f.name + "\x1f" + _(
                         "code is not one of the {n} choices of field '{field}' in the data dictionary").format(
-                            n=fmt_int(nchoice), field=f.name)))
+                            n=nchoice, field=f.name)))
                     .when(unmapped).then(pl.lit("redcap_unmapped_choice\x1f" + f.name + "\x1f" + _(
                         "the choice label of field '{field}' matches no code or label of vocabulary '{vocabulary}'").format(
                             field=f.name, vocabulary=c.vocab or c.type)))
@@ -341,8 +341,8 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
         dt_fields = [f.name for _, f in entries if f.validation.startswith("datetime")]
         if dt_fields:
             reg.problems.append(Problem(file, None, ", ".join(dt_fields), None, "redcap_datetime",
-                                        _("datetime field(s) {dt_fields} of form '{name}': the date part is used, the time of day is "
-                                           "dropped").format(dt_fields=', '.join(dt_fields), name=t.name), WARNING))
+                                        _("datetime field(s) {fields} of form '{name}': the date part is used, the time of day is "
+                                           "dropped").format(fields=', '.join(dt_fields), name=t.name), WARNING))
         filled = pl.any_horizontal([pl.col(h).str.strip_chars().str.len_bytes() > 0 for h in plain]) if plain else pl.lit(False)
         num = INSTANCE_COLUMNS.get(t.name)
         if t.name == "subject":
@@ -379,8 +379,8 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     if missing_counts:
         total = sum(missing_counts.values())
         reg.problems.append(Problem(file, None, ", ".join(missing_counts), None, "redcap_missing_code",
-                                    _("{total} cell(s) hold a REDCap Missing Data Code ({missing_codes}...) and are read as "
-                                       "missing: ").format(total=fmt_int(total), missing_codes=', '.join(MISSING_CODES[:6])) + ", ".join(f"{k} {v:,}" for k, v in missing_counts.items()), WARNING))
+                                    _("{total} cell(s) hold a REDCap Missing Data Code ({codes}...) and are read as "
+                                       "missing: ").format(total=fmt_int(total), codes=', '.join(MISSING_CODES[:6])) + ", ".join(f"{k} {v:,}" for k, v in missing_counts.items()), WARNING))
     return reg
 
 
@@ -403,9 +403,9 @@ def _instance_numbers(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame, 
     n_ev = out["redcap_event_name"].n_unique()
     extra = _(" (onc_event.salvage_procedure_no refers to these numbers: check it)") if t.name == "procedure" else ""
     reg.problems.append(Problem(file, None, num, None, "redcap_renumbered",
-                                _("form '{name}' is filled in {n_ev} events (a repeating event or an instrument used in "
+                                _("form '{name}' is filled in {events} events (a repeating event or an instrument used in "
                                    "several events); REDCap restarts the instance number in every event, so {num} is "
-                                   "renumbered 1, 2, ... per record in event order, then instance{extra}").format(name=t.name, n_ev=n_ev, num=num, extra=extra), WARNING))
+                                   "renumbered 1, 2, ... per record in event order, then instance{extra}").format(name=t.name, events=fmt_int(n_ev), num=num, extra=extra), WARNING))
     return out
 
 

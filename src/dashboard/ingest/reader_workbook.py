@@ -136,8 +136,8 @@ def read_workbook(path: Path) -> RawRegistry:
             continue
         if t in claimed:
             reg.problems.append(Problem(path.name, None, None, None, "duplicate_sheet",
-                                        _("sheets '{claimed}' and '{shown}' both match table '{t}' (names compared ignoring case, "
-                                           "spaces and separators; hidden sheets count): delete or rename one").format(claimed=printable(claimed[t]), shown=shown, t=t)))
+                                        _("sheets '{claimed}' and '{shown}' both match table '{table}' (names compared ignoring case, "
+                                           "spaces and separators; hidden sheets count): delete or rename one").format(claimed=printable(claimed[t]), shown=shown, table=t)))
             reg.unreadable.add(t)
             continue
         claimed[t] = sname
@@ -153,13 +153,13 @@ def read_workbook(path: Path) -> RawRegistry:
             df = _exact_numbers(wb, i, df)
         except Exception as e:  # noqa: BLE001
             reg.problems.append(Problem(file, None, None, None, "file_unreadable",
-                                        _("sheet '{sname}' cannot be read ({error}: {detail})").format(sname=printable(sname), error=type(e).__name__, detail=printable(str(e), 200))))
+                                        _("sheet '{sheet}' cannot be read ({error}: {detail})").format(sheet=printable(sname), error=type(e).__name__, detail=printable(str(e), 200))))
             reg.unreadable.add(t)
             continue
         if visible != "visible":
             reg.problems.append(Problem(file, None, None, visible, "hidden_sheet",
-                                        _("sheet '{sname}' is {visibility} in the workbook and is read as table '{t}': check it is not a "
-                                           "stale copy").format(sname=printable(sname), visibility=_('very hidden') if visible == 'veryhidden' else _('hidden'), t=t), WARNING))
+                                        _("sheet '{sheet}' is {visibility} in the workbook and is read as table '{table}': check it is not a "
+                                           "stale copy").format(sheet=printable(sname), visibility=_('very hidden') if visible == 'veryhidden' else _('hidden'), table=t), WARNING))
         _read_sheet(reg, file, sname, t, df)
         if sname in formulas and t in reg.tables:
             n, unsaved = formulas[sname]
@@ -196,7 +196,7 @@ def _exact_numbers(wb, i: int, df: pl.DataFrame) -> pl.DataFrame:
 
 def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFrame) -> None:
     if df.height == 0 or df.width == 0:
-        reg.problems.append(Problem(file, None, None, None, "file_empty", _("sheet '{sname}' is empty; expected a header row").format(sname=printable(sname))))
+        reg.problems.append(Problem(file, None, None, None, "file_empty", _("sheet '{sheet}' is empty; expected a header row").format(sheet=printable(sname))))
         reg.unreadable.add(t)
         return
     if df.width > MAX_COLUMNS:
@@ -220,7 +220,7 @@ def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFram
             if hits(df.row(j)) >= 2:
                 reg.problems.append(Problem(file, 1, None, printable(first[0] if first else "", 60), "header_row",
                                             _("the header must be in row 1: row 1 looks like a title and the column names are in row "
-                                               "{n}; delete the rows above the header").format(n=j + 1)))
+                                               "{line}; delete the rows above the header").format(line=j + 1)))
                 reg.unreadable.add(t)
                 return
     header = first
