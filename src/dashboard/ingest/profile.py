@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..i18n import _
+from ..i18n import N_, _
 from .sources import ROW, SourceTable, read_source
 
 TOP = 20
@@ -23,12 +23,20 @@ DATE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("YYYY-MM-DD hh:mm", r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"),
     ("YYYY/M/D", r"\d{4}[/.]\d{1,2}[/.]\d{1,2}"),
     ("YYYY年M月D日", r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*[日号]?"),
-    ("DD/MM/YYYY (day > 12 seen)", r"(1[3-9]|2\d|3[01])[/.-]\d{1,2}[/.-]\d{4}"),
-    ("MM/DD/YYYY (day > 12 seen)", r"\d{1,2}[/.-](1[3-9]|2\d|3[01])[/.-]\d{4}"),
-    ("D/M/YYYY or M/D/YYYY", r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"),
+    (N_("DD/MM/YYYY (day > 12 seen)"), r"(1[3-9]|2\d|3[01])[/.-]\d{1,2}[/.-]\d{4}"),
+    (N_("MM/DD/YYYY (day > 12 seen)"), r"\d{1,2}[/.-](1[3-9]|2\d|3[01])[/.-]\d{4}"),
+    (N_("D/M/YYYY or M/D/YYYY"), r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"),
     ("DD-Mon-YYYY", r"\d{1,2}[-/ ][A-Za-z]{3,9}[-/ ]\d{4}"),
     ("YYYYMMDD", r"(19|20)\d{6}"),
-)
+)  # pattern names are keys (wizard.py reads them); shown with _()
+TYPE_LABELS = {"empty": N_("empty"), "date": N_("date"), "int": N_("whole number"), "float": N_("number"),
+               "bool": N_("yes/no"), "text": N_("text")}
+REDCAP_LABELS = {"events": N_("events"), "arms": N_("arms"), "repeating instruments": N_("repeating instruments")}
+VISIBILITY_LABELS = {"hidden": N_("hidden"), "veryhidden": N_("very hidden")}
+
+
+def _label(labels: dict[str, str], key: str) -> str:
+    return _(labels[key]) if key in labels else key
 
 
 @dataclass
@@ -56,13 +64,14 @@ class SourceProfile:
     redcap: dict[str, list[str]] = field(default_factory=dict)
 
     def frame(self) -> pl.DataFrame:
+        """The profile as a table to show, in the current language (headers and types)."""
         return pl.DataFrame({
-            "column": [c.name for c in self.columns],
-            "type": [c.detected for c in self.columns],
-            "empty_pct": [round(100 * c.empty_share, 1) for c in self.columns],
-            "distinct": [c.distinct for c in self.columns],
-            "top_values": [", ".join(f"{v} ({n})" for v, n in c.top[:8]) for c in self.columns],
-            "date_patterns": [", ".join(f"{k} ({n})" for k, n in c.date_patterns.items()) for c in self.columns],
+            _("column"): [c.name for c in self.columns],
+            _("type"): [_label(TYPE_LABELS, c.detected) for c in self.columns],
+            _("empty %"): [round(100 * c.empty_share, 1) for c in self.columns],
+            _("distinct values"): [c.distinct for c in self.columns],
+            _("top values"): [", ".join(f"{v} ({n})" for v, n in c.top[:8]) for c in self.columns],
+            _("date patterns"): [", ".join(f"{_(k)} ({n})" for k, n in c.date_patterns.items()) for c in self.columns],
         })
 
     def format_text(self) -> str:
@@ -70,15 +79,17 @@ class SourceProfile:
         if self.encoding:
             out.append(_("encoding {encoding}, delimiter {delimiter}").format(encoding=self.encoding, delimiter=repr(self.delimiter)))
         if self.sheets:
-            out.append("sheets: " + ", ".join(f"{n}" + ("" if v == "visible" else f" ({v})") for n, v in self.sheets))
+            out.append(_("sheets: {sheets}").format(sheets=", ".join(
+                n + ("" if v == "visible" else f" ({_label(VISIBILITY_LABELS, v)})") for n, v in self.sheets)))
         for k, v in self.redcap.items():
-            out.append(f"REDCap {k}: {', '.join(v) if v else '-'}")
+            out.append(f"REDCap {_label(REDCAP_LABELS, k)}: {', '.join(v) if v else '-'}")
         for c in self.columns:
             out.append("")
-            out.append(f"[{c.name}]" + (f"  label: {c.label}" if c.label else ""))
-            out.append(_("  type {detected}; {n}% empty; {distinct} distinct value(s)").format(detected=c.detected, n=format(100 * c.empty_share, '.0f'), distinct=c.distinct))
+            out.append(f"[{c.name}]" + ("  " + _("label: {label}").format(label=c.label) if c.label else ""))
+            out.append(_("  type {detected}; {n}% empty; {distinct} distinct value(s)").format(
+                detected=_label(TYPE_LABELS, c.detected), n=format(100 * c.empty_share, '.0f'), distinct=c.distinct))
             if c.date_patterns:
-                out.append(_("  date patterns: ") + ", ".join(f"{k} x{n}" for k, n in c.date_patterns.items()))
+                out.append(_("  date patterns: ") + ", ".join(f"{_(k)} x{n}" for k, n in c.date_patterns.items()))
             if c.value_labels:
                 out.append(_("  value labels: ") + ", ".join(f"{k} = {v}" for k, v in c.value_labels.items()))
             if c.top:
@@ -133,7 +144,7 @@ def profile_table(st: SourceTable) -> SourceProfile:
         redcap["events"] = events
         redcap["arms"] = sorted({m.group(1) for e in events if (m := re.search(r"_(arm_\d+)$", e))})
     if "redcap_repeat_instrument" in st.columns:
-        redcap[_("repeating instruments")] = sorted(set(st.frame["redcap_repeat_instrument"].drop_nulls().to_list()))
+        redcap["repeating instruments"] = sorted(set(st.frame["redcap_repeat_instrument"].drop_nulls().to_list()))
     return SourceProfile(st.file, st.format, n, cols, st.encoding, st.delimiter, st.sheets, redcap)
 
 
