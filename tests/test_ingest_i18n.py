@@ -187,3 +187,70 @@ def test_corpus_case_in_chinese(case, corpus_typed, tmp_path):
         assert zh_msg is not None and "{" not in zh_msg.replace("{ column", ""), zh_msg
         assert CJK.search(zh_msg), f"untranslated: {zh_msg!r} (English: {en_msg!r})"
     assert grouped.rstrip().endswith("组。")
+
+
+# ---------------------------------------------------------------------------- mapping
+MINIMAL_MAPPING = """
+[mapping]
+name = "t"
+format_version = 1
+[source]
+date_order = "DMY"
+[constants.subject]
+cohort = "RETRO"
+centre = "X"
+eligibility = "ELIGIBLE"
+biomarker_basis = "DMMR_IHC"
+tumour_site = "RECTUM"
+[tables.subject]
+subject_id = { source = "id", template = "S-{value}" }
+registration_date = "d0"
+age = "age"
+sex = { source = "sex", values = { "男" = "M", "女" = "F" } }
+[tables.follow_up]
+last_contact_date = "d1"
+vital_status = { source = "status", values = { alive = "ALIVE", dead = "DEAD" } }
+"""
+
+
+def test_mapped_source_problems_in_chinese(tmp_path):
+    from dashboard.ingest.mapping import map_path
+    from dashboard.ingest.preview import preview_result
+
+    src = tmp_path / "site.csv"
+    src.write_text("id,d0,age,sex,d1,status,MRN\n1,03/04/2024,61,男,01/05/2024,alive,123\n"
+                   "2,31/02/2024,61,unknown-x,01/05/2024,alive,456\n3,03/04/2024,abc,女,01/03/2024,alive,789\n",
+                   encoding="utf-8")
+    mapping = parse_mapping(MINIMAL_MAPPING, "site.toml")
+    with language("zh"):
+        result = map_path(src, mapping)
+        preview = preview_result(result)
+    by_rule = {p.rule: p for p in result.problems}
+    sex = by_rule["unmapped_value"]
+    assert (sex.file, sex.row, sex.column, sex.value) == ("site.csv", 3, "sex", "unknown-x")
+    assert sex.message == "subject.sex: 'unknown-x' 在 subject.sex 的值映射中没有代码"
+    date = by_rule["date_invalid"]
+    assert (date.row, date.column) == (3, "d0") and date.message.startswith("subject.registration_date: '31/02/2024' 不是真实存在的日期")
+    mrn = by_rule["unmapped_column"]
+    assert mrn.severity == "warning" and mrn.message == "源列 'MRN'（3 个非空单元格）未被映射；请映射它或将其列入 mapping.ignore"
+    # the validator's problems on the mapped rows are named at the source row, in Chinese
+    late = [p for p in preview.report.problems if p.rule == "after_last_contact"]
+    assert [(p.file, p.row) for p in late] == [("site.csv", 4)]
+    assert late[0].message == "subject: subject.registration_date 2024-04-03 晚于末次联系日期 2024-03-01"
+    with language("zh"):
+        table = preview.report.format()
+    assert table.splitlines()[0].split() == ["严重程度", "文件", "行", "列", "规则", "值", "说明"]
+
+
+@pytest.mark.parametrize("edit, where", [
+    (("format_version = 1", "format_version = 2"), "format_version"),
+    (('"男" = "M"', '"男" = "MALE"'), "values"),
+    (("[tables.follow_up]", "[tables.followup]"), "followup"),
+    (('age = "age"', 'age = { source = "age", frobnicate = 1 }'), "frobnicate"),
+    (('date_order = "DMY"', 'date_order = "DDMM"'), "date_order"),
+])
+def test_bad_mapping_in_chinese_names_the_file_and_key(edit, where):
+    with language("zh"), pytest.raises(MappingError) as e:
+        parse_mapping(MINIMAL_MAPPING.replace(*edit), "site.toml")
+    text = str(e.value)
+    assert "site.toml" in text and where in text and CJK.search(text), text
