@@ -60,6 +60,9 @@ def _col_index(letters: bytes) -> int:
     return n - 1
 
 
+_CONSTANT_FORMULAS = (b"TRUE()", b"FALSE()")
+
+
 def xlsx_formulas(data: bytes) -> dict[str, tuple[int, list[tuple[int, int, str]]]]:
     """Per sheet name: (formula cells, [(row, column index, formula) of those without a
     saved value]). calamine reads saved values; a formula never calculated (written by a
@@ -87,10 +90,14 @@ def xlsx_formulas(data: bytes) -> dict[str, tuple[int, list[tuple[int, int, str]
                 continue
             n, unsaved = 0, []
             for m in _CELL_F.finditer(xml):
+                saved = bool(m.group(4)) and m.group(4) not in (b"<v/>", b"<v></v>")
+                if saved and (m.group(3) or b"").strip() in _CONSTANT_FORMULAS:
+                    continue  # LibreOffice writes a boolean cell as the formula TRUE() / FALSE() with its value
                 n += 1
-                if never_calculated or not m.group(4) or m.group(4) in (b"<v/>", b"<v></v>"):
+                if never_calculated or not saved:
                     unsaved.append((int(m.group(2)), _col_index(m.group(1)), (m.group(3) or b"").decode("utf-8", "replace")))
-            out[sh.get("name")] = (n, unsaved)
+            if n:
+                out[sh.get("name")] = (n, unsaved)
     except Exception:  # noqa: BLE001 - a workbook we cannot scan is left to calamine
         return {}
     return out
