@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping as TMapping
 
 import polars as pl
 
-from ..i18n import _, fmt_int
+from ..i18n import _, fmt_int, pgettext
 from ..schema import TABLES_BY_NAME, VOCABULARIES, Column, Table
 from ..synonyms import normalise
 from .report import ERROR, WARNING, Problem
@@ -682,7 +682,7 @@ def read_mapped_source(path: str | Path, mapping: Mapping) -> dict[str | None, S
         missing = [s for s in mapping.sheets()[1:] if s not in got]
         if missing:
             raise SourceError(_("{name}: the mapping reads repeating instrument/event {missing}, which the export does not "
-                                 "hold (it has: {present})").format(name=Path(path).name, missing=repr(missing[0]), present=', '.join(str(k) for k in got if k) or _('none')))
+                                 "hold (it has: {present})").format(name=Path(path).name, missing=repr(missing[0]), present=', '.join(str(k) for k in got if k) or pgettext("import", "none")))
         return got
     main = read_source(path, format=o.format, sheet=o.sheet, header_row=o.header_row, encoding=o.encoding,
                        delimiter=o.delimiter)

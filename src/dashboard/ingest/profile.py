@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..i18n import N_, _
+from ..i18n import N_, _, pgettext
 from .sources import ROW, SourceTable, read_source
 
 TOP = 20
@@ -29,14 +29,23 @@ DATE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("DD-Mon-YYYY", r"\d{1,2}[-/ ][A-Za-z]{3,9}[-/ ]\d{4}"),
     ("YYYYMMDD", r"(19|20)\d{6}"),
 )  # pattern names are keys (wizard.py reads them); shown with _()
-TYPE_LABELS = {"empty": N_("empty"), "date": N_("date"), "int": N_("whole number"), "float": N_("number"),
-               "bool": N_("yes/no"), "text": N_("text")}
-REDCAP_LABELS = {"events": N_("events"), "arms": N_("arms"), "repeating instruments": N_("repeating instruments")}
-VISIBILITY_LABELS = {"hidden": N_("hidden"), "veryhidden": N_("very hidden")}
+def _type_label(code: str) -> str:
+    labels = {"empty": pgettext("import", "empty"), "date": pgettext("import", "date"),
+              "int": pgettext("import", "whole number"), "float": pgettext("import", "number"),
+              "bool": pgettext("import", "yes/no"), "text": pgettext("import", "text")}
+    return labels.get(code, code)
 
 
-def _label(labels: dict[str, str], key: str) -> str:
-    return _(labels[key]) if key in labels else key
+def _redcap_label(key: str) -> str:
+    labels = {"events": pgettext("import", "events"), "arms": pgettext("import", "arms"),
+              "repeating instruments": pgettext("import", "repeating instruments")}
+    return labels.get(key, key)
+
+
+def visibility_label(state: str) -> str:
+    """A sheet's state (``hidden`` / ``veryhidden``) in the current language."""
+    labels = {"hidden": pgettext("import", "hidden"), "veryhidden": pgettext("import", "very hidden")}
+    return labels.get(state, state)
 
 
 @dataclass
@@ -66,12 +75,12 @@ class SourceProfile:
     def frame(self) -> pl.DataFrame:
         """The profile as a table to show, in the current language (headers and types)."""
         return pl.DataFrame({
-            _("column"): [c.name for c in self.columns],
-            _("type"): [_label(TYPE_LABELS, c.detected) for c in self.columns],
-            _("empty %"): [round(100 * c.empty_share, 1) for c in self.columns],
-            _("distinct values"): [c.distinct for c in self.columns],
-            _("top values"): [", ".join(f"{v} ({n})" for v, n in c.top[:8]) for c in self.columns],
-            _("date patterns"): [", ".join(f"{_(k)} ({n})" for k, n in c.date_patterns.items()) for c in self.columns],
+            pgettext("import", "column"): [c.name for c in self.columns],
+            pgettext("import", "type"): [_type_label(c.detected) for c in self.columns],
+            pgettext("import", "empty %"): [round(100 * c.empty_share, 1) for c in self.columns],
+            pgettext("import", "distinct values"): [c.distinct for c in self.columns],
+            pgettext("import", "top values"): [", ".join(f"{v} ({n})" for v, n in c.top[:8]) for c in self.columns],
+            pgettext("import", "date patterns"): [", ".join(f"{_(k)} ({n})" for k, n in c.date_patterns.items()) for c in self.columns],
         })
 
     def format_text(self) -> str:
@@ -80,14 +89,14 @@ class SourceProfile:
             out.append(_("encoding {encoding}, delimiter {delimiter}").format(encoding=self.encoding, delimiter=repr(self.delimiter)))
         if self.sheets:
             out.append(_("sheets: {sheets}").format(sheets=", ".join(
-                n + ("" if v == "visible" else f" ({_label(VISIBILITY_LABELS, v)})") for n, v in self.sheets)))
+                n + ("" if v == "visible" else f" ({visibility_label(v)})") for n, v in self.sheets)))
         for k, v in self.redcap.items():
-            out.append(f"REDCap {_label(REDCAP_LABELS, k)}: {', '.join(v) if v else '-'}")
+            out.append(f"REDCap {_redcap_label(k)}: {', '.join(v) if v else '-'}")
         for c in self.columns:
             out.append("")
             out.append(f"[{c.name}]" + ("  " + _("label: {label}").format(label=c.label) if c.label else ""))
             out.append(_("  type {detected}; {n}% empty; {distinct} distinct value(s)").format(
-                detected=_label(TYPE_LABELS, c.detected), n=format(100 * c.empty_share, '.0f'), distinct=c.distinct))
+                detected=_type_label(c.detected), n=format(100 * c.empty_share, '.0f'), distinct=c.distinct))
             if c.date_patterns:
                 out.append(_("  date patterns: ") + ", ".join(f"{_(k)} x{n}" for k, n in c.date_patterns.items()))
             if c.value_labels:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..i18n import _, fmt_int
+from ..i18n import _, fmt_int, pgettext
 from ..schema import TABLE_NAMES, TABLES_BY_NAME
 from .model import ROW, RawRegistry, RawTable, dedupe_header, printable, sha256_bytes, table_key
 from .report import ERROR, WARNING, Problem
@@ -166,7 +166,7 @@ def read_workbook(path: Path) -> RawRegistry:
         if visible != "visible":
             reg.problems.append(Problem(file, None, None, visible, "hidden_sheet",
                                         _("sheet '{sheet}' is {visibility} in the workbook and is read as table '{table}': check it is not a "
-                                           "stale copy").format(sheet=printable(sname), visibility=_('very hidden') if visible == 'veryhidden' else _('hidden'), table=t), WARNING))
+                                           "stale copy").format(sheet=printable(sname), visibility=pgettext("import", "very hidden") if visible == "veryhidden" else pgettext("import", "hidden"), table=t), WARNING))
         _read_sheet(reg, file, sname, t, df)
         if sname in formulas and t in reg.tables:
             n, unsaved = formulas[sname]

@@ -15,7 +15,7 @@ import re
 
 import polars as pl
 
-from ..i18n import N_, _, fmt_int, get_language
+from ..i18n import N_, _, fmt_int, get_language, pgettext
 from .model import printable
 
 ERROR = "error"
@@ -122,7 +122,9 @@ class ValidationReport:
         if self.frame.height == 0:
             return _("OK: no problems found.")
         shown = self.frame if max_rows is None else self.frame.head(max_rows)
-        header = (_("severity"), _("file"), _("row"), _("column"), _("rule"), _("value"), _("message"))
+        header = (pgettext("import", "severity"), pgettext("import", "file"), pgettext("import", "row"),
+                  pgettext("import", "column"), pgettext("import", "rule"), pgettext("import", "value"),
+                  pgettext("import", "message"))
         body = [
             (
                 severity_label(r["severity"]),
@@ -209,12 +211,10 @@ def _ljust(text: str, width: int) -> str:
     return text + " " * max(0, width - _width(text))
 
 
-SEVERITY_LABELS = {ERROR: N_("error"), WARNING: N_("warning")}
-
-
 def severity_label(severity: str | None) -> str:
     """``error`` / ``warning`` in the current language (the frame keeps the code)."""
-    return _(SEVERITY_LABELS[severity]) if severity in SEVERITY_LABELS else (severity or "")
+    labels = {ERROR: pgettext("import", "error"), WARNING: pgettext("import", "warning")}
+    return labels.get(severity or "", severity or "")
 
 
 # Likely cause and fix, in plain words, per rule (shown under each group).

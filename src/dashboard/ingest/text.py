@@ -20,7 +20,7 @@ import io
 
 import polars as pl
 
-from ..i18n import N_, _, fmt_int
+from ..i18n import N_, _, fmt_int, pgettext
 from .model import ROW, RawTable, dedupe_header, printable
 from .report import ERROR, WARNING, Problem
 
@@ -35,6 +35,11 @@ _BINARY_MAGIC = {
 }
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": N_("UTF-8 with BOM"), "utf-16": N_("UTF-16 (Excel 'Unicode text')"),
                   "gb18030": N_("GB18030/GBK (Chinese Excel)"), "cp1252": N_("Windows-1252 (Western European Excel)")}
+
+
+def _delimiter_label(sep: str) -> str:
+    labels = {",": pgettext("import", "comma"), ";": pgettext("import", "semicolon"), "\t": pgettext("import", "tab")}
+    return labels.get(sep, sep)
 
 
 def _looks_gbk(body: bytes) -> bool:
@@ -145,7 +150,7 @@ def sniff_delimiter(body: bytes) -> str:
     return best
 
 
-SEP_NAMES = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab")}
+SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}  # the value column keeps these words
 
 
 def parse_text(body: bytes, file: str, name: str) -> tuple[RawTable | None, list[Problem]]:
@@ -154,7 +159,7 @@ def parse_text(body: bytes, file: str, name: str) -> tuple[RawTable | None, list
     sep = sniff_delimiter(body)
     if sep != ",":
         probs.append(Problem(file, None, None, SEP_NAMES[sep], "delimiter",
-                             _("{delimiter}-separated (as Excel writes CSV in many European locales): read as such").format(delimiter=_(SEP_NAMES[sep])), WARNING))
+                             _("{delimiter}-separated (as Excel writes CSV in many European locales): read as such").format(delimiter=_delimiter_label(sep)), WARNING))
     line = _first_line(body)
     if line.count(sep) + 1 > MAX_COLUMNS:
         return None, probs + [Problem(file, 1, None, None, "header_too_large",

@@ -38,7 +38,7 @@ import polars as pl
 
 from ..schema import MAX_TEXT, QOL_SCALES, TABLES, TRG_GRADES, VOCABULARIES, Column, ForeignKey, Table
 from .model import ROW, RawRegistry, RawTable
-from ..i18n import _
+from ..i18n import _, pgettext
 from .report import ERROR, PROBLEM_SCHEMA, WARNING, ValidationReport, accounting, message_expr, problems_frame
 
 REQUIRED_TABLES = ("subject", "follow_up")
@@ -386,7 +386,7 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
     add("procedure", proc.filter(pl.col("stoma_closure_date").is_not_null() & (pl.col("stoma").fill_null("") != "TEMPORARY")),
         "stoma_closure_date", "stoma_closure_not_temporary", d("stoma_closure_date"),
         message_expr(_("stoma_closure_date given but stoma is {stoma} (only a TEMPORARY stoma is closed)"),
-                     stoma=d("stoma").fill_null(_("empty"))))
+                     stoma=d("stoma").fill_null(pgettext("import", "empty"))))
     add("procedure", proc.filter(pl.col("stoma_closure_date") < pl.col("procedure_date")), "stoma_closure_date",
         "stoma_closure_before_procedure", d("stoma_closure_date"),
         message_expr(_("stoma closed on {closure} before the procedure on {procedure}"), closure=d("stoma_closure_date"),
