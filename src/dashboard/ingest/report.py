@@ -173,7 +173,7 @@ class ValidationReport:
             count = _("{n} x ").format(n=fmt_int(r["count"])) if r["count"] > 1 else ""
             follows = " " + _("[follows from an earlier problem in the same rows]") if r["follows"] else ""
             lines.append(_ljust(severity_label(r["severity"]).upper(), 7) + f" {where}: {count}{r['rule']}{rows}{follows}")
-            example = " " + _("(e.g. '{value}')").format(value=_short(r["value"], 60)) if r["value"] else ""
+            example = _(" (e.g. '{value}')").format(value=_short(r["value"], 60)) if r["value"] else ""
             lines.append(f"        {printable(r['message'])}" + example)
             if r["hint"]:
                 lines.append(f"        -> {r['hint']}")
