@@ -101,6 +101,7 @@ def test_hints_and_labels_follow_the_viewer_not_the_report(broken):
     with language("zh"):
         g = report.grouped()
         assert "只写整数（不写单位，不带小数）" in g["hint"].to_list()
+        assert "请核对两个日期：末次给药不能早于首次给药" in g["hint"].to_list()  # ici_end_before_start
         table = report.format()
         assert table.splitlines()[0].split()[:3] == ["严重程度", "文件", "行"]
         assert "错误" in table.splitlines()[2]
