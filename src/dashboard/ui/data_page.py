@@ -519,8 +519,10 @@ def _show_report(ctx: PageContext, staged: dict) -> None:
                                "message", "hint", "file", pl.col("column").fill_null(""), pl.col("rows").fill_null(""),
                                pl.col("value").fill_null(""), "follows")
         st.dataframe(labelled(shown, PROBLEM_HEADERS), hide_index=True, width="stretch",
-                     column_config={_(PROBLEM_HEADERS["message"]): st.column_config.TextColumn(width="large"),
-                                    _(PROBLEM_HEADERS["hint"]): st.column_config.TextColumn(width="medium")})
+                     column_config={labelled(shown.head(0), PROBLEM_HEADERS).columns[3]:
+                                    st.column_config.TextColumn(width="large"),
+                                    labelled(shown.head(0), PROBLEM_HEADERS).columns[4]:
+                                    st.column_config.TextColumn(width="medium")})
         n = staged["n_problems"]
         with st.expander(_("Every problem, one row per cell ({n})").format(n=fmt_int(n))):
             if n > MAX_SHOWN_PROBLEMS:
@@ -638,7 +640,7 @@ def audit_section(ctx: PageContext) -> None:
     shown = log.with_columns(_code_labels("action", AUDIT_ACTIONS), _code_labels("result", AUDIT_RESULTS),
                              _code_labels("role", ROLE_LABELS))
     st.dataframe(labelled(shown, AUDIT_HEADERS), hide_index=True, width="stretch",
-                 column_config={_(AUDIT_HEADERS["detail"]): st.column_config.JsonColumn(width="large")})
+                 column_config={labelled(log.head(0), AUDIT_HEADERS).columns[-1]: st.column_config.JsonColumn(width="large")})
 
 
 def data_page(ctx: PageContext) -> None:
