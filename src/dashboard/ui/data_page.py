@@ -344,7 +344,7 @@ LOST_CONTACT_HEADERS = {"subject_id": N_("Patient"), "cohort": N_("Registry part
 FINDING_HEADERS = {"file": N_("file"), "rule": N_("rule"), "severity": N_("severity"), "n": N_("Count"),
                    "example": N_("Example")}
 AUDIT_HEADERS = {"id": N_("No."), "at": N_("Time (UTC)"), "actor": N_("Account"), "role": N_("Role"),
-                 "action": N_("Action"), "result": N_("Result"), "detail": N_("Detail (as recorded)")}
+                 "action": N_("Action"), "result": N_("Result")}
 # Audit actions and results as the trail records them (codes) -> what the screen says.
 AUDIT_ACTIONS = {"validate": N_("validate"), "import": N_("import"), "export": N_("export"),
                  "sign_in": N_("sign-in"), "sign_in_refused": N_("sign-in refused"),
@@ -637,10 +637,20 @@ def audit_section(ctx: PageContext) -> None:
         st.error(_("The audit trail fails verification: it was changed outside the app, or its key is missing.")
                  + "\n\n" + "\n".join(f"- {md_text(line, 500)}" for line in found.report().splitlines()[1:]),
                  icon=":material/gpp_bad:")
-    shown = log.with_columns(_code_labels("action", AUDIT_ACTIONS), _code_labels("result", AUDIT_RESULTS),
-                             _code_labels("role", ROLE_LABELS))
-    st.dataframe(labelled(shown, AUDIT_HEADERS), hide_index=True, width="stretch",
-                 column_config={labelled(log.head(0), AUDIT_HEADERS).columns[-1]: st.column_config.JsonColumn(width="large")})
+    # the detail is the record itself (JSON, as written): shown for the selected event, not translated
+    shown = log.drop("detail").with_columns(_code_labels("action", AUDIT_ACTIONS), _code_labels("result", AUDIT_RESULTS),
+                                            _code_labels("role", ROLE_LABELS))
+    event = st.dataframe(labelled(shown, AUDIT_HEADERS), hide_index=True, width="stretch", key="audit_table",
+                         on_select="rerun", selection_mode="single-row")
+    rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
+    if rows and 0 <= rows[0] < log.height:
+        st.caption(_("Detail of event {id}, as recorded:").format(id=log["id"][rows[0]]))
+        try:
+            st.json(json.loads(log["detail"][rows[0]] or "{}"), expanded=True)
+        except ValueError:
+            st.code(log["detail"][rows[0]], language=None)
+    elif log.height:
+        st.caption(_("Select an event to see its detail as recorded."))
 
 
 def data_page(ctx: PageContext) -> None:
