@@ -224,7 +224,7 @@ def _surveillance_line(due: pl.DataFrame) -> None:
                         + "**] " + _("(due {date})").format(date=r["due_date"]))
         else:
             bits.append(_("{exam} next due {date}").format(exam=mod, date=r["due_date"]))
-    st.markdown(_("Watch & Wait surveillance at the data cut-off: {exams}.").format(exams="; ".join(bits)),
+    st.markdown(_("Watch & Wait surveillance at the data cut-off: {exams}.").format(exams=_("; ").join(bits)),
                 help=rule_text())
 
 
