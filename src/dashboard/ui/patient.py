@@ -274,8 +274,8 @@ def _comparable(ctx: PageContext, record: PatientRecord) -> None:
         with col:
             short = {"DMMR_IHC": "dMMR (IHC)", "MSIH_PCR": "MSI-H (PCR)", "MSIH_NGS": "MSI-H (NGS)", "POLE": "POLE",
                      "GEJ": "GEJ"}.get(value)
-            on = st.checkbox(f"{label}: {short or (vocab.label(value) if value else _('not recorded'))}",
-                             key=f"cmp_{key}")
+            on = st.checkbox(_("{criterion}: {value}").format(
+                criterion=label, value=short or (vocab.label(value) if value else _("not recorded"))), key=f"cmp_{key}")
         if on:
             kwargs[key] = (value if value else "MISSING",)
     flt = CohortFilter(**kwargs)
