@@ -594,8 +594,8 @@ def import_section(ctx: PageContext) -> None:
     n_warn = staged["n_problems"]
     valid = _("Valid: {files}").format(files=md_text(", ".join(names), 400))
     if n_warn:
-        valid += " " + ngettext("({n} warning: read it above)", "({n} warnings: read them above)", n_warn).format(
-            n=fmt_int(n_warn))
+        valid = _("{sentence} {next}").format(sentence=valid, next=ngettext(
+            "({n} warning: read it above)", "({n} warnings: read them above)", n_warn).format(n=fmt_int(n_warn)))
     st.success(valid, icon=":material/check_circle:")
     confirm = st.checkbox(_("Replace the current dataset with this upload (the current one is kept as a backup)"),
                           key="data_confirm")

@@ -82,6 +82,11 @@ AE_LEVELS = {"any": N_("Any grade"), "g3": N_("Grade ≥3")}
 AE_RATE_MIN_PY = 5.0  # groups with less exposure are listed, not drawn
 
 
+def _then(first: str, second: str) -> str:
+    """Two sentences in a row, spaced as the current language spaces sentences."""
+    return _("{sentence} {next}").format(sentence=first, next=second)
+
+
 def _t(labels: dict[str, str]) -> dict[str, str]:
     """A label dict in the current language."""
     return {k: _(v) for k, v in labels.items()}
@@ -214,10 +219,10 @@ def _comparison_results(ctx: PageContext, res: ComparisonSummary, endpoint: str,
             _("Largest |SMD| after weighting: {smd} (dashed line: 0.1, the usual limit for balance).")).format(
         smd=fmt_decimal(worst, 3) if worst is not None else "-")
     if opts.method == "overlap":
-        text += " " + _("Overlap weights balance the means of the model's covariates exactly.")
+        text = _then(text, _("Overlap weights balance the means of the model's covariates exactly."))
     if not balanced:
-        text += " " + _("Balance is not reached on every covariate: the hazard ratio below is only as comparable as "
-                        "this; try another adjustment or propensity model.")
+        text = _then(text, _("Balance is not reached on every covariate: the hazard ratio below is only as comparable "
+                             "as this; try another adjustment or propensity model."))
     (st.success if balanced else st.warning)(text)
     show_table(format_comparison_table(res, arms), f"target trial counts {endpoint}", ctx,
                title=_("Patients eligible, analysed and with events"))
@@ -248,17 +253,17 @@ def _comparison_results(ctx: PageContext, res: ComparisonSummary, endpoint: str,
     margin_note = (_("default from {source}").format(source=_(NI_MARGIN_SOURCE)) if endpoint == "DFS" else
                    _("default from {source}; applied here to {endpoint}").format(source=_(NI_MARGIN_SOURCE),
                                                                                 endpoint=endpoint))
-    st.caption(_("Non-inferior when the upper 95% limit of the hazard ratio is below the margin ({margin}; {note}). "
+    st.caption(_then(_("Non-inferior when the upper 95% limit of the hazard ratio is below the margin ({margin}; {note}). "
                  "An adjusted observational comparison, not a trial. **E-value** (VanderWeele & Ding 2017): an "
                  "unmeasured confounder associated with both the strategy and the outcome by a risk ratio of "
                  "{estimate} each, above the covariates adjusted for, could explain the estimate away; {limit} for "
                  "the confidence limit closest to 1 (1 = the interval already includes no difference).").format(
         margin=f"{opts.margin:g}", note=margin_note, estimate=fmt_decimal(ev.estimate, 2),
-        limit=fmt_decimal(ev.limit, 2))
-        + " " + (_("The outcome is treated as rare (< 15% with the event), the HR taken as a risk ratio.")
-                 if res.rare_outcome else
-                 _("The outcome is treated as common (≥ 15% with the event): the HR is converted to a risk ratio "
-                   "first (VanderWeele 2020).")))
+        limit=fmt_decimal(ev.limit, 2)),
+        _("The outcome is treated as rare (< 15% with the event), the HR taken as a risk ratio.")
+        if res.rare_outcome else
+        _("The outcome is treated as common (≥ 15% with the event): the HR is converted to a risk ratio "
+          "first (VanderWeele 2020).")))
 
 
 # ------------------------------------------------------------------ Gray's test and Fine-Gray
@@ -381,8 +386,8 @@ def pathway_section(ctx: PageContext) -> None:
                 "death move a patient on (same day: the later state); distant disease stays distant.").format(
         n=PATHWAY_MIN_AT_RISK)
     if small:
-        caption += " " + _("Not drawn (fewer than {n} patients): {groups}.").format(
-            n=PATHWAY_MIN_GROUP, groups=", ".join(groups_shown[g] for g in small))
+        caption = _then(caption, _("Not drawn (fewer than {n} patients): {groups}.").format(
+            n=PATHWAY_MIN_GROUP, groups=", ".join(groups_shown[g] for g in small)))
     st.caption(caption)
     at = occupation_at(cut, (12.0, 24.0, 36.0))
     rows = []
@@ -543,7 +548,7 @@ def mmrm_section(ctx: PageContext) -> None:
                       "(AR(1) keeps more visits)").format(n=MMRM_MIN_PAIR)
     text += _(".")
     if not res.converged:
-        text += " " + _("**The REML fit did not converge to the set tolerance.**")
+        text = _then(text, _("**The REML fit did not converge to the set tolerance.**"))
     st.caption(text)
 
 
@@ -570,8 +575,8 @@ def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
                   else _("Margin {margin} ({source}).")).format(margin=f"{opts.margin:g}", source=source)
         items.append(ReportItem(_("{endpoint}: non-inferiority and E-values").format(endpoint=endpoint),
                                 format_ni_summary(res),
-                                caption=margin + " " + _("Weighted Cox model, robust SE; {p} one-sided against the "
-                                                         "margin.").format(p=format_p_eq(res.noninferiority_.p_value))))
+                                caption=_then(margin, _("Weighted Cox model, robust SE; {p} one-sided against the "
+                                                        "margin.").format(p=format_p_eq(res.noninferiority_.p_value)))))
     if rows:
         items.insert(1, ReportItem(_("Hazard ratios against the non-inferiority margin"),
                                    ni_figure(pl.DataFrame(rows), margin=opts.margin),

@@ -57,11 +57,11 @@ SCHEDULE_TEXT = N_(
 
 def rule_text() -> str:
     """Who is on the overdue list and when an exam is due, in the current language."""
-    return _("Patients whose current strategy is Watch & Wait, with the organ in place, alive. Next examination due = "
+    rule = _("Patients whose current strategy is Watch & Wait, with the organ in place, alive. Next examination due = "
              "last endoscopy (or MRI) since T1, or T1 when none, + the interval for the time from T1 to that "
              "examination. Overdue when the data cut-off is more than {days} days (4 weeks' grace) past the due "
-             "date; days overdue are counted from the due date.").format(days=DEFAULT_SCHEDULE.grace_days) \
-        + " " + _(SCHEDULE_TEXT)
+             "date; days overdue are counted from the due date.").format(days=DEFAULT_SCHEDULE.grace_days)
+    return _("{sentence} {next}").format(sentence=rule, next=_(SCHEDULE_TEXT))
 
 
 def _modality_short(code: str | None) -> str:
