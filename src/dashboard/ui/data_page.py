@@ -516,7 +516,8 @@ def _show_report(ctx: PageContext, staged: dict) -> None:
     if grouped.height:
         st.markdown(_("**Problems and decisions** (one line per file, column and rule; errors first)"))
         shown = grouped.select(pl.col("severity").replace({k: _(v) for k, v in SEVERITIES.items()}), "rule", "count",
-                               "message", "hint", "file", pl.col("column").fill_null(""), pl.col("rows").fill_null(""),
+                               "message", pl.col("hint").fill_null(""), "file", pl.col("column").fill_null(""),
+                               pl.col("rows").fill_null(""),
                                pl.col("value").fill_null(""), "follows")
         st.dataframe(labelled(shown, PROBLEM_HEADERS), hide_index=True, width="stretch",
                      column_config={labelled(shown.head(0), PROBLEM_HEADERS).columns[3]:

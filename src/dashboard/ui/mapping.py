@@ -179,7 +179,7 @@ def _step_upload(ctx: PageContext) -> dict | None:
     msg = _("{file}: {rows} rows, {columns} columns").format(file=md_text(main.file), rows=fmt_int(main.height),
                                                              columns=fmt_int(len(main.columns)))
     if state["loaded"]:
-        msg += "; " + _("mapping {name} loaded (sha256 {sha})").format(
+        msg += _("; ") + _("mapping {name} loaded (sha256 {sha})").format(
             name=md_text(repr(state["mapping"].name)), sha=f"`{state['loaded_sha'][:12]}`")
     st.caption(msg)
     with st.expander(_("Profile of the source (type, empty share, values, date patterns)")):
