@@ -42,6 +42,7 @@ from ..queries.quality import (
 from ..schema import COHORT
 from ..stats.km import kaplan_meier
 from ..store import BACKUP_DIR, Store
+from ..tables.export import mask_identifiers
 from .data import cached_query
 from .page import PageContext
 from .text import md_text
@@ -410,6 +411,8 @@ def quality_section(ctx: PageContext) -> None:
                    title=_("Follow-up completeness"))
         if ctx.can("view_patient_level"):
             lost = cached_query(select_lost_contact, ctx.store, ctx.filter)
+            if ctx.hide_identifiers:  # before the columns get their display names (the mask looks for subject_id)
+                lost = mask_identifiers(lost)
             with st.expander(_("Alive without contact for over 6 months ({n})").format(n=fmt_int(lost.height))):
                 show_table(labelled(_cohort_labels(lost), LOST_CONTACT_HEADERS), "no_contact_6m", ctx,
                            title=_("Alive without contact for over 6 months"))
