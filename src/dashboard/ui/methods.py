@@ -539,10 +539,10 @@ def mmrm_section(ctx: PageContext) -> None:
         covariance=_("unstructured") if res.covariance == "unstructured" else "AR(1)", df=res.df,
         min=MMRM_MIN_PATIENTS, min_visit=MMRM_MIN_AT_VISIT)
     if left_groups:
-        text += f" ({', '.join(left_groups)})"
+        text += _(" ({groups})").format(groups=_(", ").join(left_groups))
     if left_out:
-        text += "; " + _("visits {visits}: fewer than {min} patients in radical surgery and another group").format(
-            visits=", ".join(vl(v) for v in left_out), min=MMRM_MIN_AT_VISIT)
+        text += _("; ") + _("visits {visits}: fewer than {min} patients in radical surgery and another group").format(
+            visits=_(", ").join(vl(v) for v in left_out), min=MMRM_MIN_AT_VISIT)
         if res.covariance == "unstructured":
             text += _(", or, for the unstructured covariance, not seen together with another visit in {n} patients "
                       "(AR(1) keeps more visits)").format(n=MMRM_MIN_PAIR)
