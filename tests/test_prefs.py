@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from builders import served_demo
-from dashboard.ui.prefs import load_preference, preferences_path
+from dashboard.ui.prefs import load_preference, preferences_path, save_preference
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/4_Safety.py"
@@ -109,3 +109,12 @@ def test_open_demo_mode_saves_nothing(db, tmp_path, monkeypatch):
     assert not at.exception, at.exception
     assert at.title[0].value == "安全性"
     assert not preferences_path().exists()
+
+
+def test_only_offered_languages_are_saved(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_AUDIT_STATE", str(tmp_path))
+    with pytest.raises(ValueError):
+        save_preference("inv@site.example", "lang", "<script>")
+    assert not preferences_path().exists()
+    save_preference("inv@site.example", "lang", "zh")
+    assert load_preference("INV@site.example", "lang") == "zh"
