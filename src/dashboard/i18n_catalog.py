@@ -204,6 +204,7 @@ def _broken_emphasis(text: str) -> list[str]:
     shows its asterisks), an opening ``**`` before punctuation must follow a space,
     punctuation or the start (``文字**（OPS）**``)."""
     out = []
+    text = re.sub(r"\{[^{}]*\}", "x", text)  # a placeholder is filled with a word or number
     runs = [m.start() for m in re.finditer(r"(?<!\*)\*\*(?!\*)", text)]
     for i, pos in enumerate(runs):
         before = text[pos - 1] if pos > 0 else " "
