@@ -25,7 +25,7 @@ import streamlit as st
 from streamlit import config as _st_config
 
 from .. import audit
-from ..i18n import N_, _
+from ..i18n import LANGUAGES, SWITCH_LABEL, N_, _, get_language
 from .text import md_text
 from ..access import (ROLE_LABELS, AccessConfig, AccessConfigError, PAGE_PERMISSIONS, allowed, load_access_config,
                       page_allowed, role_for, verified_email)
@@ -277,8 +277,18 @@ def sign_in_expired(user: dict, config: AccessConfig, now: float | None = None) 
 EXPIRED_STATE = "_sign_in_expired"
 
 
+def _sign_in_language_changed() -> None:
+    lang = st.session_state.get("lang")
+    if lang in LANGUAGES:
+        st.query_params["lang"] = lang  # the sign-in gate stops before the URL is synchronised
+
+
 def _sign_in_screen() -> None:
     st.html(_HIDE_NAV)
+    if st.session_state.get("lang") not in LANGUAGES:
+        st.session_state["lang"] = get_language()
+    st.segmented_control(SWITCH_LABEL, options=list(LANGUAGES), format_func=lambda c: LANGUAGES[c][2], key="lang",
+                         selection_mode="single", on_change=_sign_in_language_changed)
     st.title(_("Organ-preservation registry"))
     hours = st.session_state.pop(EXPIRED_STATE, None)
     if hours is not None:
