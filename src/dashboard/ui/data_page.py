@@ -31,7 +31,7 @@ import streamlit as st
 from .. import audit
 from ..access import ROLE_LABELS
 from ..filters import CohortFilter
-from ..i18n import N_, _, fmt_decimal, fmt_int, ngettext
+from ..i18n import N_, _, fmt_decimal, fmt_int, get_language, ngettext
 from ..queries.quality import (
     NO_CONTACT_MONTHS,
     select_completeness,
@@ -568,7 +568,9 @@ def import_section(ctx: PageContext) -> None:
                 names)
         return
     files = [Upload(u.name, u.getvalue()) for u in ups]
-    digest = _upload_digest(files) + f"|{options.date_order}|{'|'.join(options.missing)}"
+    # The language is part of the key: the report's messages are worded when it is made,
+    # so a language switch validates again and shows them in the new language.
+    digest = _upload_digest(files) + f"|{options.date_order}|{'|'.join(options.missing)}|{get_language()}"
     staged = st.session_state.get(STAGED)
     if not staged or staged["digest"] != digest:
         try:
