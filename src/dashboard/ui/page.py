@@ -29,7 +29,7 @@ from ..filters import (
     build_query_params,
     parse_query_params,
 )
-from ..i18n import LANGUAGES, SOURCE_LANGUAGE, N_, _, fmt_int, normalise_language, set_language
+from ..i18n import LANGUAGES, SOURCE_LANGUAGE, N_, _, fmt_int, normalise_language, pgettext, set_language
 from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
@@ -300,27 +300,29 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
     st.session_state[PRESENT_TOGGLE] = present
     sb.toggle(_("Presentation mode"), key=PRESENT_TOGGLE, on_change=_present_changed,
               help=_("For an MDT screen: large type, thick lines, no patient identifiers; kept in the link."))
+    n_of_m = _("{n} of {m} patients").format(n="<b>" + fmt_int(counts["n"]) + "</b>", m=fmt_int(counts["m"]))
+    eligible = _("{n} received immunotherapy and are eligible").format(n=fmt_int(counts["analysis"]))
     sb.markdown(
-        f"<div style='font-size:1.35rem;line-height:1.2'><b>{counts['n']:,}</b> of {counts['m']:,} patients</div>"
-        f"<div style='font-size:0.9rem;opacity:0.8'>{counts['analysis']:,} received immunotherapy and are eligible</div>",
+        f"<div style='font-size:1.35rem;line-height:1.2'>{n_of_m}</div>"
+        f"<div style='font-size:0.9rem;opacity:0.8'>{eligible}</div>",
         unsafe_allow_html=True,
     )
-    sb.button("Reset all filters", on_click=_reset, icon=":material/restart_alt:", disabled=flt.is_empty,
+    sb.button(_("Reset all filters"), on_click=_reset, icon=":material/restart_alt:", disabled=flt.is_empty,
               width="stretch", key="flt_reset_button")
 
     def multi(container, key: str) -> None:
         f = FILTER_FIELDS[key]
-        container.multiselect(f.label, options=list(f.codes), format_func=f.label_of, key=_wkey(key),
-                              placeholder="All")
+        container.multiselect(_(f.label), options=list(f.codes), format_func=lambda c: _(f.label_of(c)),
+                              key=_wkey(key), placeholder=pgettext("filter", "All"))
 
     active = set(flt.to_query_params())
-    with sb.expander("Patient and tumour", expanded=bool(active & set(PATIENT_FIELDS + ("age",))),
+    with sb.expander(_("Patient and tumour"), expanded=bool(active & set(PATIENT_FIELDS + ("age",))),
                      icon=":material/person:"):
         for key in PATIENT_FIELDS:
             multi(st, key)
         age = FILTER_FIELDS["age"]
-        st.slider(age.label, min_value=age.lo, max_value=age.hi, key=_wkey("age"))
-    with sb.expander("Treatment and response", expanded=bool(active & set(TREATMENT_FIELDS + ("t0",))),
+        st.slider(_(age.label), min_value=age.lo, max_value=age.hi, key=_wkey("age"))
+    with sb.expander(_("Treatment and response"), expanded=bool(active & set(TREATMENT_FIELDS + ("t0",))),
                      icon=":material/medication:"):
         for key in TREATMENT_FIELDS:
             multi(st, key)
@@ -329,7 +331,7 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
             if isinstance(cur, (tuple, list)) and len(cur) == 2 and all(isinstance(d, dt.date) for d in cur):
                 lo, hi = max(cur[0], bounds[0]), min(cur[1], bounds[1])  # a new store (import) may have other bounds
                 st.session_state[_wkey("t0")] = (lo, hi) if lo <= hi else bounds
-            st.date_input(FILTER_FIELDS["t0"].label, min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
+            st.date_input(_(FILTER_FIELDS["t0"].label), min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
                           format="YYYY-MM-DD")
 
 
@@ -338,12 +340,13 @@ def _notice_md(n: Notice) -> str:
     if not isinstance(n, Notice):
         return md_text(n, 300)
     value = n.value if len(n.value) <= 80 else n.value[:80] + "..."
-    return f"**{md_text(n.param, 120)}={md_text(value, 120)}** ignored: {md_text(n.reason, 200)}"
+    return _("**{setting}** ignored: {reason}").format(
+        setting=f"{md_text(n.param, 120)}={md_text(value, 120)}", reason=md_text(_(n.reason), 200))
 
 
 def _notices(notices: list[Notice]) -> None:
     if notices:
-        st.warning("Some settings in the link were not recognised and were left out:\n\n"
+        st.warning(_("Some settings in the link were not recognised and were left out:") + "\n\n"
                    + "\n".join(f"- {_notice_md(n)}" for n in notices), icon=":material/link_off:")
 
 
@@ -391,29 +394,35 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     described = flt.describe()
     st.markdown(
         "**" + _("{n} of {m} patients").format(n=fmt_int(counts["n"]), m=fmt_int(counts["m"])) + "** "
-        + ("(" + _("all registered patients") + ")" if not described else "· " + " · ".join(described))
+        + (_("(all registered patients)") if not described else "· " + " · ".join(described))
     )
     if subtitle:
         st.caption(_(subtitle))
     return PageContext(store=store, filter=flt, options=values, counts=counts, identity=identity)
 
 
+def option_label(option: PageOption):
+    """A ``format_func`` showing an option's values in the current language (their labels are
+    English source strings marked with ``N_`` where the option is defined)."""
+    return lambda value: _(option.label_of(value))
+
+
 def option_control(option: PageOption, *, label_visibility: str = "visible") -> str:
     """A page option as a segmented control, kept in the URL by :func:`page_setup`."""
-    value = st.segmented_control(option.label, options=list(option.values), format_func=option.label_of,
+    value = st.segmented_control(_(option.label), options=list(option.values), format_func=option_label(option),
                                  key=option.key, selection_mode="single", label_visibility=label_visibility)
     return value if value in option.values else option.default
 
 
 def planned_page(ctx: PageContext, holds: list[str]) -> None:
     """Placeholder for a page not built yet: what it will hold."""
-    st.info("This page is not built yet. It will show, for the "
-            f"{ctx.counts['n']:,} patients selected in the sidebar:", icon=":material/construction:")
+    st.info(_("This page is not built yet. It will show, for the {n} patients selected in the sidebar:")
+            .format(n=fmt_int(ctx.counts["n"])), icon=":material/construction:")
     st.markdown("\n".join(f"- {h}" for h in holds))
 
 
 def option_select(option: PageOption, *, disabled: bool = False, help: str | None = None) -> str:
     """A page option as a select box (kept in the URL by ``page_setup``)."""
-    value = st.selectbox(option.label, options=list(option.values), format_func=option.label_of, key=option.key,
+    value = st.selectbox(_(option.label), options=list(option.values), format_func=option_label(option), key=option.key,
                          disabled=disabled, help=help)
     return value if value in option.values else option.default

@@ -36,3 +36,12 @@ def md_text(value: object, limit: int | None = 200) -> str:
         s = s[:limit] + "…"
     s = _AUTOLINK.sub(lambda m: (m.group(1) or m.group(2)) + WJ, s)
     return _PUNCT.sub(r"\\\1", s)
+
+
+def sentences(*parts: str) -> str:
+    """Translated sentences run together as prose: a space between them in English, none
+    in Chinese (its full stop ends a sentence without one). Empty parts are skipped."""
+    from ..i18n import get_language
+
+    sep = "" if get_language() == "zh" else " "
+    return sep.join(p.strip() for p in parts if p and p.strip())
