@@ -121,7 +121,8 @@ def _forest_rows(summary: pl.DataFrame, horizon: float, which: str) -> pl.DataFr
     col = "crude" if which == "crude" else f"km{horizon:g}"
     for r in summary.iter_rows(named=True):
         if r["subgroup"] != "overall" and (not rows or rows[-1]["_sub"] != r["subgroup"]):
-            rows.append({"_sub": r["subgroup"], "heading": True, "label": _(SUBGROUPS[r["subgroup"]][0]), "n": 0,
+            heading = SUBGROUPS[r["subgroup"]][0]
+            rows.append({"_sub": r["subgroup"], "heading": True, "label": _(heading), "n": 0,
                          "estimate": None, "lower": None, "upper": None, "text": ""})
         est, lo, hi = r.get(col), r.get(col + "_lower"), r.get(col + "_upper")
         text = format_pct_ci(est, lo, hi) if which != "crude" else (

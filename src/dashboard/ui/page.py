@@ -331,7 +331,8 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
             if isinstance(cur, (tuple, list)) and len(cur) == 2 and all(isinstance(d, dt.date) for d in cur):
                 lo, hi = max(cur[0], bounds[0]), min(cur[1], bounds[1])  # a new store (import) may have other bounds
                 st.session_state[_wkey("t0")] = (lo, hi) if lo <= hi else bounds
-            st.date_input(_(FILTER_FIELDS["t0"].label), min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
+            t0 = FILTER_FIELDS["t0"]
+            st.date_input(_(t0.label), min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
                           format="YYYY-MM-DD")
 
 

@@ -206,7 +206,8 @@ def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]
     c1, c2, c3, c4 = st.columns([3, 3, 2, 3])
     with c1:
         if view == "cif":
-            st.selectbox(_(ENDPOINT.label), [_(ENDPOINT_LABELS["RG"])], disabled=True, key="cif_endpoint",
+            rg_label = ENDPOINT_LABELS["RG"]
+            st.selectbox(_(ENDPOINT.label), [_(rg_label)], disabled=True, key="cif_endpoint",
                          help=_("Competing risks are shown for local regrowth under Watch & Wait."))
             endpoint = "RG"
         else:
