@@ -22,10 +22,11 @@ def data_source_banner(store: Store) -> None:
         else:
             detail = _("Seed {seed}, generator {version}, built {date}.").format(
                 seed=meta.get("seed"), version=meta.get("generator_version"), date=built)
+        headline = _("SYNTHETIC DEMONSTRATION DATA - not real patients.")
         st.markdown(
             "<div style='background:#fff3cd;border-left:6px solid #e0a800;color:#5c4400;padding:6px 12px;"
             "border-radius:4px;font-size:0.95rem;margin-bottom:4px'>"
-            f"<b>{html.escape(_('SYNTHETIC DEMONSTRATION DATA - not real patients.'))}</b> {html.escape(detail)}</div>",
+            f"<b>{html.escape(headline)}</b> {html.escape(detail)}</div>",
             unsafe_allow_html=True,
         )
     else:

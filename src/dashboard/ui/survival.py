@@ -88,6 +88,8 @@ LANDMARK_MONTHS = PageOption("landmark", N_("Landmark after T0"),
 FACTOR = PageOption("by", N_("Compare"), tuple((k, f.label) for k, f in FACTORS.items()), "initial_group")
 CI = PageOption("ci", N_("Confidence band"), (("log-log", N_("log-log (default)")), ("log", N_("log (R default)")),
                                               ("plain", N_("plain (linear)")), ("none", N_("no band"))), "log-log")
+# The band's transformation as named in captions ("log-log" and "log" are kept as written).
+CI_METHODS = {"log-log": "log-log", "log": "log", "plain": N_("plain")}
 MIN_AT_RISK = PageOption("minrisk", N_("Stop each curve when fewer remain at risk than"),
                          tuple((str(k), str(k) if k else N_("never stop (thin tail, default)"))
                                for k in (0, 5, 10, 20, 30)), "0")
@@ -254,7 +256,7 @@ def _definition(req: TteRequest) -> None:
         extra = _("**Landmark at {months} months:** only patients alive, under follow-up and free of the event "
                   "{months} months after T0 are included; time is counted from the landmark, and groups are what was "
                   "known at the landmark.").format(months=f"{req.landmark:g}")
-    st.caption(sentences(f"**{_(ep.label)}.**", _(ep.definition),
+    st.caption(sentences(_("**{endpoint}.**").format(endpoint=_(ep.label)), _(ep.definition),
                          _("Population: {population}; the sidebar filters apply.").format(
                              population=_(ep.population_text)), extra))
 
@@ -311,7 +313,7 @@ def km_caption(s: SurvivalSummary, req: TteRequest, opts: SurvivalOptions, show_
     # a group smaller than the stop rule never has that many at risk: drawn whole, not dropped
     small = [label(r["group"]) for r in s.groups_.iter_rows(named=True) if r["n"] < min_at_risk]
     cap = [_("Kaplan-Meier estimate with pointwise {level}% confidence band ({method})").format(
-               level=f"{100 * opts.conf_level:g}", method=opts.conf_type)
+               level=f"{100 * opts.conf_level:g}", method=_(CI_METHODS.get(opts.conf_type, opts.conf_type)))
            if show_ci else _("Kaplan-Meier estimate"),
            _("ticks mark censored follow-up (not drawn on a curve with more than {k} censoring times)").format(
                k=fmt_int(CENSOR_MARKS_MAX)),
@@ -522,7 +524,7 @@ def _cov_label(term: str) -> str:
     col, sep, level = term.partition("=")
     if not sep:
         return _covariate_name(col)
-    return f"{_covariate_name(col)}: {_(covariate_level_label(col, level))}"
+    return _("{covariate}: {level}").format(covariate=_covariate_name(col), level=_(covariate_level_label(col, level)))
 
 
 def survival_body(ctx: PageContext) -> None:
