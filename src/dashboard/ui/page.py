@@ -303,8 +303,8 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
     n_of_m = _("{n} of {m} patients").format(n="<b>" + fmt_int(counts["n"]) + "</b>", m=fmt_int(counts["m"]))
     eligible = _("{n} received immunotherapy and are eligible").format(n=fmt_int(counts["analysis"]))
     sb.markdown(
-        f"<div style='font-size:1.35rem;line-height:1.2'>{n_of_m}</div>"
-        f"<div style='font-size:0.9rem;opacity:0.8'>{eligible}</div>",
+        f"<div style='font-size:1.35rem;line-height:1.2;word-break:keep-all'>{n_of_m}</div>"
+        f"<div style='font-size:0.9rem;opacity:0.8;word-break:keep-all'>{eligible}</div>",
         unsafe_allow_html=True,
     )
     sb.button(_("Reset all filters"), on_click=_reset, icon=":material/restart_alt:", disabled=flt.is_empty,
