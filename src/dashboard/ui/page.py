@@ -40,6 +40,9 @@ from .provenance import data_source_banner
 from .prefs import load_preference, save_preference
 from .report import report_control
 
+# The page files mark their titles with N_ from here (pages import dashboard.ui only).
+__all__ = ["N_", "PageContext", "option_control", "option_label", "option_select", "page_setup"]
+
 FILTER_STATE = "_cohort_filter"
 LAST_URL = "_last_url"
 NOTICES = "_url_notices"
