@@ -31,7 +31,7 @@ from ..report import ReportItem
 from .data import cached_query
 from .export import csv_button, show_figure, show_table
 from .methods import pathway_section
-from .page import PageContext, option_control, option_label, option_select
+from .page import PageContext, option_control, option_select
 from .survival import PLOTLY_CONFIG
 from .text import sentences
 

@@ -54,7 +54,7 @@ from ..report import ReportItem
 from .data import cached_query
 from .export import csv_button, show_figure, show_table
 from .methods import comparison_section, competing_tests
-from .page import PageContext, option_control, option_label, option_select
+from .page import PageContext, option_control, option_select
 from .text import sentences
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
