@@ -38,7 +38,7 @@ from .text import sentences
 SECTION = PageOption("section", N_("Show"), (("rates", N_("Organ preservation")), ("response", N_("Response rates")),
                                              ("swimmer", N_("Swimmer plot")), ("pathway", N_("Pathway over time"))),
                      "rates")
-POPULATION = PageOption("population", N_("Patients"), tuple((k, v[0]) for k, v in POPULATIONS.items()), "all")
+POPULATION = PageOption("population", N_("Population"), tuple((k, v[0]) for k, v in POPULATIONS.items()), "all")
 HORIZON = PageOption("horizon", N_("Crude rate at"), (("12", N_("12 months")), ("24", N_("24 months")),
                                                       ("36", N_("36 months"))), "36")
 METHOD = PageOption("method", N_("Exact CI method"), tuple((m, {"clopper-pearson": N_("Clopper-Pearson (exact)"),
