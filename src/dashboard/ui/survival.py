@@ -93,7 +93,10 @@ CI_METHODS = {"log-log": "log-log", "log": "log", "plain": N_("plain")}
 MIN_AT_RISK = PageOption("minrisk", N_("Stop each curve when fewer remain at risk than"),
                          tuple((str(k), str(k) if k else N_("never stop (thin tail, default)"))
                                for k in (0, 5, 10, 20, 30)), "0")
-OPTIONS = (VIEW, ENDPOINT, ORIGIN, LANDMARK_MONTHS, FACTOR, CI, MIN_AT_RISK)
+# Written on the Kaplan-Meier figure (screen and export) when asked; kept in the URL.
+P_ON_PLOT = PageOption("pplot", N_("Log-rank p on the plot"), (("0", N_("Off")), ("1", N_("On"))), "0")
+MEDIAN_LINES = PageOption("medians", N_("Median guide lines"), (("0", N_("Off")), ("1", N_("On"))), "0")
+OPTIONS = (VIEW, ENDPOINT, ORIGIN, LANDMARK_MONTHS, FACTOR, CI, MIN_AT_RISK, P_ON_PLOT, MEDIAN_LINES)
 
 DEFAULT_PS_COVARIATES = ["age", "sex", "ecog", "tumour_site", "ct", "cn", "regimen_class"]
 # Comparisons that are degenerate by definition: (endpoint, factor) -> the groups left out
@@ -172,9 +175,21 @@ def iptw_analysis(store: Store, flt: CohortFilter, endpoint: str, covariates: tu
 
 
 # ------------------------------------------------------------------ figures (page and report)
+def logrank_plot_text(lr) -> str | None:
+    """The log-rank p as written on the plot ("log-rank p = 0.012"; the permutation test
+    named when it replaced the chi-square); None without a test."""
+    if lr is None or lr.p_value is None:
+        return None
+    if lr.method.startswith(("exact permutation", "Monte Carlo permutation")):
+        return _("Log-rank (permutation) {p}").format(p=format_p_eq(lr.p_value))
+    return _("Log-rank {p}").format(p=format_p_eq(lr.p_value))
+
+
 def km_view(s: SurvivalSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 0,
-            cumulative: bool = False):
-    """The Kaplan-Meier figure (curves over the number-at-risk table) and its at-risk cells."""
+            cumulative: bool = False, p_on_plot: bool = False, median_lines: bool = False):
+    """The Kaplan-Meier figure (curves over the number-at-risk table) and its at-risk cells;
+    ``p_on_plot`` writes the log-rank p on it, ``median_lines`` draws dashed guides from 50%
+    to each median reached."""
     label = _label_fn(req.factor)
     groups = s.groups_.get_column("group").to_list()
     grid = time_grid(float(s.km_.get_column("time").max() or 12.0))
@@ -184,6 +199,7 @@ def km_view(s: SurvivalSummary, req: TteRequest, *, show_ci: bool = True, min_at
         colours=colours_for(req.factor, groups), dashes=dashes_for(req.factor, groups), x_title=origin_axis_label(req),
         y_title=_(Y_TITLES[req.endpoint]), grid=grid, show_ci=show_ci, min_at_risk=min_at_risk,
         risk_title=_("Number at risk (cumulative events/censored)") if cumulative else _("Number at risk"),
+        p_text=logrank_plot_text(s.logrank_) if p_on_plot else None, median_lines=median_lines,
     )
     return fig, risk
 
@@ -237,6 +253,13 @@ def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]
             min_at_risk = int(option_select(MIN_AT_RISK))
         with o3:
             st.checkbox(_("Add cumulative events / censored to the at-risk table"), key="surv_cum")
+        p_on_plot = median_lines = False
+        if view == "km":  # written on the Kaplan-Meier figure only
+            o4, o5, _o6 = st.columns(3)
+            with o4:
+                p_on_plot = option_control(P_ON_PLOT) == "1"
+            with o5:
+                median_lines = option_control(MEDIAN_LINES) == "1"
         adjust = st.multiselect(
             _("Adjust the hazard ratios for"), options=[c for c in COVARIATES if c != factor],
             format_func=_covariate_name, key="surv_adjust", placeholder=_("No adjustment (choose covariates)"),
@@ -245,7 +268,8 @@ def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]
     req = TteRequest(endpoint, origin, factor, tuple(adjust), landmark if origin == LANDMARK else 0.0)
     opts = SurvivalOptions(conf_type="log-log" if ci == "none" else ci, reference=FACTORS[factor].reference,
                            adjust=tuple(adjust))
-    notes.update(show_ci=ci != "none", min_at_risk=min_at_risk, cumulative=bool(st.session_state.get("surv_cum")))
+    notes.update(show_ci=ci != "none", min_at_risk=min_at_risk, cumulative=bool(st.session_state.get("surv_cum")),
+                 p_on_plot=p_on_plot, median_lines=median_lines)
     return view, req, opts, notes
 
 
@@ -352,7 +376,8 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
                   "incidence under competing risks is under *Regrowth with competing risks*."),
                 icon=":material/info:")
     fig, risk = km_view(s, req, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"],
-                        cumulative=notes["cumulative"])
+                        cumulative=notes["cumulative"], p_on_plot=notes["p_on_plot"],
+                        median_lines=notes["median_lines"])
     show_figure(fig, f"KM {req.endpoint} from {req.origin} by {req.factor}", ctx, key="km_chart", config=PLOTLY_CONFIG)
     st.caption(km_caption(s, req, opts, notes["show_ci"], notes["min_at_risk"]))
     b1, b2 = st.columns(2)
