@@ -49,6 +49,14 @@ ALLOWED_WORDS = ALLOWED_WORDS | frozenset(
     for w in f.read_text(encoding="utf-8").splitlines()
     if w.strip() and not w.lstrip().startswith("#")
 )
+# Canonical table and column names (the import format's codes) stay as they are.
+def _schema_names() -> frozenset[str]:
+    from dashboard.schema import TABLES
+
+    return frozenset({t.name for t in TABLES} | {c.name for t in TABLES for c in t.columns})
+
+
+ALLOWED_WORDS = ALLOWED_WORDS | _schema_names()
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 _SKIP = [
     re.compile(r"https?://\S+"),
@@ -59,6 +67,8 @@ _SKIP = [
     re.compile(r"\b[\w.-]+\.(?:csv|xlsx|xls|zip|pdf|png|svg|html|json|txt|tiff?|eps|duckdb)\b", re.I),
     re.compile(r"\b[A-Z]{2,}[-_]\d+[\w-]*\b"),  # patient and record ids (NORMP-0001)
     re.compile(r"`[^`]*`"),  # code spans (column names, commands)
+    re.compile(r"\b[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\b"),  # snake_case: canonical column and table names
+    re.compile(r"#[0-9a-fA-F]{3,8}\b"),  # colours
 ]
 # Proto fields that hold text a person reads.
 TEXT_FIELDS = {"body", "label", "help", "options", "placeholder", "caption", "text", "title", "value", "default_text"}
@@ -82,17 +92,22 @@ def _strings_of_figure(spec: str) -> list[tuple[str, str]]:
     def walk(node, path):
         if isinstance(node, dict):
             for k, v in node.items():
-                if k in ("text", "title", "name", "hovertemplate", "texttemplate", "label", "ticktext", "customdata",
-                         "header", "cells", "values", "legendgrouptitle") or path.endswith(("title", "cells", "header")):
+                if k in ("bdata", "dtype", "shape", "font", "color", "colorscale", "template"):
+                    continue
+                if k == "title" and isinstance(v, dict):
+                    v = v.get("text", "")
+                if k in ("text", "title", "name", "hovertemplate", "texttemplate", "label", "ticktext",
+                         "header", "cells", "values", "legendgrouptitle"):
                     for s in _flatten(v):
                         out.append((f"figure.{path}.{k}", s))
-                if isinstance(v, (dict, list)) and k not in ("values",):
+                elif isinstance(v, (dict, list)):
                     walk(v, f"{path}.{k}" if path else k)
         elif isinstance(node, list):
             for item in node:
                 walk(item, path)
 
-    walk(fig.get("data", []), "data")
+    walk([{k: v for k, v in trace.items() if k not in ("customdata", "ids", "meta")} for trace in fig.get("data", [])]
+         if isinstance(fig.get("data"), list) else [], "data")
     walk(fig.get("layout", {}), "layout")
     return out
 
@@ -101,7 +116,7 @@ def _flatten(v) -> list[str]:
     if isinstance(v, str):
         return [v]
     if isinstance(v, dict):
-        return [s for x in v.values() for s in _flatten(x)]
+        return [s for k, x in v.items() if k not in ("bdata", "dtype", "shape", "font", "color") for s in _flatten(x)]
     if isinstance(v, list):
         return [s for x in v for s in _flatten(x)]
     return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .derive import endpoints_markdown
+from .i18n import gettext, language
 from .schema import QOL_SCALES, SCHEMA_VERSION, TABLES, TRG_GRADES, VOCABULARIES
 
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
@@ -27,7 +28,8 @@ def data_dictionary_markdown() -> str:
         "",
         "Canonical import format: a folder with one UTF-8 CSV per table, named `<table>.csv`, "
         "header row = column names below, dates `YYYY-MM-DD`, booleans `true`/`false`, codes as listed, "
-        "an empty cell = missing. `subject.csv` and `follow_up.csv` are required; the other tables may be "
+        "an empty cell = missing. Labels are shown in English and in Simplified Chinese (the dashboard's two "
+        "languages; the Chinese comes from `src/dashboard/locale/zh_CN/LC_MESSAGES/core.po`). `subject.csv` and `follow_up.csv` are required; the other tables may be "
         "absent when they have no rows. Header-only templates: `docs/import-template/`.",
         "",
         "## Tables",
@@ -55,8 +57,11 @@ def data_dictionary_markdown() -> str:
         out.append("")
     out += ["## Vocabularies", ""]
     for v in VOCABULARIES.values():
-        out += [f"### vocabulary {v.name}", "", v.description, "", "| code | label |", "|---|---|"]
-        out += [f"| `{code}` | {_cell(label)} |" for code, label in v.items]
+        with language("zh"):
+            zh_description, zh = gettext(v.description), v.labels
+        out += [f"### vocabulary {v.name}", "", v.description + (f" ({zh_description})" if zh_description != v.description else ""),
+                "", "| code | label | 简体中文 |", "|---|---|---|"]
+        out += [f"| `{code}` | {_cell(label)} | {_cell(zh[code])} |" for code, label in v.items]
         out.append("")
     out += ["## Regression grades by system", "", "| system | grades |", "|---|---|"]
     out += [f"| `{k}` | {', '.join(v)} |" for k, v in TRG_GRADES.items()]

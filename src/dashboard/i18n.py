@@ -63,7 +63,15 @@ KEPT_ABBREVIATIONS: tuple[str, ...] = (
     "SVG", "HTML", "REDCap", "EORTC", "QLQ-C30", "CR29", "STO22", "TNM", "AJCC", "ASA", "BMI",
 )
 
-_current: contextvars.ContextVar[str] = contextvars.ContextVar("dashboard_language", default=SOURCE_LANGUAGE)
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("dashboard_language", default=None)
+# Where a run that did not set the language (a Streamlit fragment rerun, which runs in a new
+# thread without page_setup) finds it: ui.page registers the session's choice.
+_provider: list = []
+
+
+def set_language_provider(fn) -> None:
+    """``fn()`` -> language code or None, asked when no language was set in this context."""
+    _provider[:] = [fn]
 
 
 # ----------------------------------------------------------------------------- language
@@ -82,7 +90,13 @@ def normalise_language(value: object) -> str | None:
 
 def get_language() -> str:
     """The language of the current script run / export."""
-    return _current.get()
+    lang = _current.get()
+    if lang is None:
+        try:
+            lang = normalise_language(_provider[0]()) if _provider else None
+        except Exception:  # noqa: BLE001 - no session in this thread
+            lang = None
+    return lang or SOURCE_LANGUAGE
 
 
 def set_language(code: str | None) -> str:
@@ -97,7 +111,7 @@ def language(code: str | None) -> Iterator[str]:
     """``with language("zh"): ...`` for an export, report or test in one language."""
     token = _current.set(normalise_language(code) or SOURCE_LANGUAGE)
     try:
-        yield _current.get()
+        yield get_language()
     finally:
         _current.reset(token)
 
@@ -151,7 +165,7 @@ def reload_catalogs() -> None:
 
 def gettext(message: str) -> str:
     """``message`` in the current language (itself when untranslated or English)."""
-    lang = _current.get()
+    lang = get_language()
     if lang == SOURCE_LANGUAGE or not message:
         return message
     return _translations(lang).gettext(message)
@@ -161,14 +175,14 @@ _ = gettext
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    lang = _current.get()
+    lang = get_language()
     if lang == SOURCE_LANGUAGE:
         return singular if n == 1 else plural
     return _translations(lang).ngettext(singular, plural, n)
 
 
 def pgettext(context: str, message: str) -> str:
-    lang = _current.get()
+    lang = get_language()
     if lang == SOURCE_LANGUAGE:
         return message
     return _translations(lang).pgettext(context, message)
