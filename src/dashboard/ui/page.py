@@ -29,7 +29,17 @@ from ..filters import (
     build_query_params,
     parse_query_params,
 )
-from ..i18n import LANGUAGES, SOURCE_LANGUAGE, N_, _, fmt_int, normalise_language, pgettext, set_language
+from ..i18n import (
+    LANGUAGES,
+    SOURCE_LANGUAGE,
+    N_,
+    _,
+    fmt_int,
+    normalise_language,
+    pgettext,
+    set_language,
+    set_language_provider,
+)
 from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
@@ -145,6 +155,19 @@ def _nav_css() -> str:
         rules.append(f"{sel} * {{overflow: visible;}}\n{sel} p {{font-size: 0;}}\n"
                      f"{sel} p::after {{content: {_css_string(_(label))}; font-size: 0.875rem;}}")
     return "<style>\n" + "\n".join(rules) + "\n</style>"
+
+
+def _session_language() -> str | None:
+    """The language this session's last page run used (for a run that did not call
+    :func:`page_setup`, e.g. a fragment rerun in its own thread); None outside a session."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return st.session_state.get("_lang_last")
+
+
+set_language_provider(_session_language)
 
 
 def _browser_language() -> str | None:
