@@ -152,8 +152,11 @@ def _nav_css() -> str:
     for stem, label in NAV_LABELS.items():
         sel = ("[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink']" if not stem
                else f"[data-testid='stSidebarNavLink'][href$='/{stem}']")
-        rules.append(f"{sel} * {{overflow: visible;}}\n{sel} p {{font-size: 0;}}\n"
-                     f"{sel} p::after {{content: {_css_string(_(label))}; font-size: 0.875rem;}}")
+        # the file-named text is taken out (display: none, so screen readers and the link's
+        # accessible name get the label only) and the label is drawn in its place
+        box = f"{sel} [data-testid='stMarkdownContainer']"
+        rules.append(f"{sel} * {{overflow: visible;}}\n{box} p {{display: none;}}\n"
+                     f"{box}::after {{content: {_css_string(_(label))}; font-size: 0.875rem; line-height: 1.6;}}")
     return "<style>\n" + "\n".join(rules) + "\n</style>"
 
 
