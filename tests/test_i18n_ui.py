@@ -180,3 +180,16 @@ def test_report_sections_are_titled_in_the_report_language(db):
     assert [s.page for s in zh] == ["概览", "安全性"] and [s.page for s in en] == ["Overview", "Safety"]
     assert zh[0].items[0].title == "登记概况" and en[0].items[0].title == "Registry at a glance"
     assert zh[1].items[0].title == "按系统器官分类和首选术语的免疫治疗不良事件"
+
+
+def test_a_format_func_keeps_the_language_it_was_made_in():
+    """Streamlit and AppTest call a widget's ``format_func`` again later (to match the
+    value sent back to a label), from a thread where the page's language is not set."""
+    from dashboard.filters import PageOption
+    from dashboard.ui.page import option_label
+
+    option = PageOption("x_test", "Show", (("a", "Survival"), ("b", "Safety")), "a")
+    with language("zh"):
+        fmt = option_label(option)
+    assert i18n.get_language() == "en"
+    assert [fmt("a"), fmt("b")] == ["生存分析", "安全性"]

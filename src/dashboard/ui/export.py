@@ -53,7 +53,7 @@ from ..access import allowed
 from ..filters import CohortFilter
 from ..i18n import N_, _, get_language, language
 from .auth import IDENTITY_STATE, Identity, role_now
-from .text import strip_links
+from .text import in_language, strip_links
 
 if TYPE_CHECKING:  # page.py imports the MDT report control, which exports through this module
     from ..store import Store
@@ -70,7 +70,7 @@ TABLE_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)", "html": N_("HTML (formatte
 
 def _label_from(labels: Mapping[Any, str]) -> Callable[[Any], str]:
     """A ``format_func`` that shows ``labels[value]`` in the current language."""
-    return lambda value: _(labels.get(value, str(value)))
+    return in_language(lambda value: _(labels.get(value, str(value))))
 
 
 DOOR_KEYS = "_export_door_keys"  # session state: keys of the download buttons the door drew (for tests)
@@ -256,7 +256,7 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str | None 
     warm_up_async()  # Chromium starts while the user looks at the page, not when they click
     with st.popover(label or _("Export figure"), icon=":material/download:"):
         fmt = st.radio(_("Format"), FIG_FORMATS, format_func=FIG_LABELS.get, horizontal=True, key=f"{key}_fmt")
-        size = st.radio(_("Size"), list(SIZES), format_func=lambda k: _(SIZES[k].label), key=f"{key}_size",
+        size = st.radio(_("Size"), list(SIZES), format_func=in_language(lambda k: _(SIZES[k].label)), key=f"{key}_size",
                         index=list(SIZES).index("slide" if ctx.presentation else "double"))
         large = st.checkbox(_("Presentation look (large type, thick lines)"), value=ctx.presentation,
                             key=f"{key}_present")

@@ -45,7 +45,7 @@ from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
 from .data import cached_query, store_or_stop
 from .export import disable_builtin_export
-from .text import md_text
+from .text import in_language, md_text
 from .provenance import data_source_banner
 from .prefs import load_preference, save_preference
 from .report import report_control
@@ -341,7 +341,7 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
 
     def multi(container, key: str) -> None:
         f = FILTER_FIELDS[key]
-        container.multiselect(_(f.label), options=list(f.codes), format_func=lambda c: _(f.label_of(c)),
+        container.multiselect(_(f.label), options=list(f.codes), format_func=in_language(lambda c: _(f.label_of(c))),
                               key=_wkey(key), placeholder=pgettext("filter", "All"))
 
     active = set(flt.to_query_params())
@@ -434,7 +434,7 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
 def option_label(option: PageOption):
     """A ``format_func`` showing an option's values in the current language (their labels are
     English source strings marked with ``N_`` where the option is defined)."""
-    return lambda value: _(option.label_of(value))
+    return in_language(lambda value: _(option.label_of(value)))
 
 
 def option_control(option: PageOption, *, label_visibility: str = "visible") -> str:

@@ -24,7 +24,7 @@ from .data import cached_query
 from .export import show_figure, show_table
 from .methods import mmrm_section
 from .page import PageContext, option_control
-from .text import sentences
+from .text import in_language, sentences
 
 EORTC = ("QLQ_C30", "QLQ_CR29", "QLQ_STO22", "QLQ_OES18")
 SECTION = PageOption("section", N_("Show"), (("eortc", N_("EORTC questionnaires")), ("lars", N_("Bowel function (LARS)")),
@@ -96,7 +96,7 @@ def _scale_key(value: str) -> tuple[str, str]:
 def _eortc(ctx: PageContext) -> None:
     c1, c2 = st.columns([2, 3])
     with c1:
-        value = st.selectbox(_(SCALE.label), options=list(SCALE.values), format_func=scale_label, key=SCALE.key)
+        value = st.selectbox(_(SCALE.label), options=list(SCALE.values), format_func=in_language(scale_label), key=SCALE.key)
     instrument, scale = _scale_key(value if value in SCALE.values else SCALE.default)
     sc = QOL_SCALE_INDEX[(instrument, scale)]
     sites = _(", ").join(TUMOUR_SITE.label(s).lower() for s in INSTRUMENT_SITES[instrument])

@@ -53,7 +53,7 @@ from .data import cached_query
 from .export import download, show_figure, table_download
 from .methods import ae_rates_section
 from .page import PageContext, option_control
-from .text import md_text, sentences
+from .text import in_language, md_text, sentences
 
 SECTION = PageOption("section", N_("Show"), (("ae", N_("Immunotherapy adverse events")),
                                              ("irae", N_("Immune-related events")),
@@ -218,13 +218,14 @@ def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageCon
     c1, c2, c3 = st.columns([3, 2, 1])
     with c1:
         i = st.selectbox(_("Row"), range(len(rows)), key="ae_row",
-                         format_func=lambda k: rows[k][3] if rows[k][0] != "PT" else f"    {rows[k][3]}  ({SOC.label(rows[k][1])})")
+                         format_func=in_language(
+                             lambda k: rows[k][3] if rows[k][0] != "PT" else f"    {rows[k][3]}  ({SOC.label(rows[k][1])})"))
     groups = [OVERALL, *table.groups]
     with c2:
-        g = st.selectbox(_("Group"), groups, format_func=_label, key="ae_group")
+        g = st.selectbox(_("Group"), groups, format_func=in_language(_label), key="ae_group")
     levels = ae_levels(table)
     with c3:
-        lv = st.selectbox(_("Grade"), levels, format_func=_level, key="ae_level")
+        lv = st.selectbox(_("Grade"), levels, format_func=in_language(_level), key="ae_level")
     row_type, soc, term, label = rows[i]
     cell = ae_cell_patients(events, soc=soc, term=term, group=g, level=lv)
     n = cell["subject_id"].n_unique()
@@ -247,7 +248,7 @@ def _irae_section(ctx: PageContext) -> None:
     groups = [OVERALL, *(g for g in SAFETY_GROUP.codes if g in den["group"].to_list())]
     dens = dict(zip(den["group"], den["n"]))
     g = st.columns([2, 3])[0].selectbox(_("Strategy group"), groups, key="irae_group",
-                                        format_func=lambda x: f"{_label(x)} (N={dens.get(x, total):,})")
+                                        format_func=in_language(lambda x: f"{_label(x)} (N={dens.get(x, total):,})"))
     n_den = total if g == OVERALL else int(dens[g])
     ir = events.filter(pl.col("immune_related") & ((pl.lit(g == OVERALL)) | (pl.col("group") == g)))
     st.caption(sentences(_(IRAE_NOTE), _("Safety population of this group: {n}.").format(n=fmt_int(n_den))))
@@ -274,7 +275,7 @@ def _irae_listing(ir: pl.DataFrame, summary: pl.DataFrame, g: str, ctx: PageCont
         return
     st.subheader(_("Patients behind a row"), divider="gray")
     terms = summary["term"].to_list()
-    t = st.selectbox(_("Immune-related event"), terms, key="irae_term", format_func=_irae_term)
+    t = st.selectbox(_("Immune-related event"), terms, key="irae_term", format_func=in_language(_irae_term))
     rows = ir if t == IRAE_ANY else ir.filter(pl.col("term") == t)
     st.markdown(sentences(
         _("**{patients}, {events}**: {term}, {group}.").format(
@@ -346,7 +347,7 @@ def _procedure_listing(procs: pl.DataFrame, display: pl.DataFrame, first_only: b
                           else measure.split(":")[0]))
     c1, c2 = st.columns([1, 2])
     with c1:
-        k = st.selectbox(_("Procedure type"), PROCEDURE_CLASS.codes, format_func=PROCEDURE_CLASS.label, key="proc_class")
+        k = st.selectbox(_("Procedure type"), PROCEDURE_CLASS.codes, format_func=in_language(PROCEDURE_CLASS.label), key="proc_class")
     with c2:
         cell = st.selectbox(_("Row"), [c for c, _m in cells], format_func=dict(cells).get, key="proc_cell")
     rows = (procedures_counted(procs, first_only).filter(pl.col("proc_class") == k)

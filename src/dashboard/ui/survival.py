@@ -55,7 +55,7 @@ from .data import cached_query
 from .export import csv_button, show_figure, show_table
 from .methods import comparison_section, competing_tests
 from .page import PageContext, option_control, option_select
-from .text import sentences
+from .text import in_language, sentences
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -262,7 +262,7 @@ def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]
                 median_lines = option_control(MEDIAN_LINES) == "1"
         adjust = st.multiselect(
             _("Adjust the hazard ratios for"), options=[c for c in COVARIATES if c != factor],
-            format_func=_covariate_name, key="surv_adjust", placeholder=_("No adjustment (choose covariates)"),
+            format_func=in_language(_covariate_name), key="surv_adjust", placeholder=_("No adjustment (choose covariates)"),
             help=_("Cox model with the compared groups plus these covariates; missing categories form their own "
                    "level."))
     req = TteRequest(endpoint, origin, factor, tuple(adjust), landmark if origin == LANDMARK else 0.0)
@@ -466,7 +466,7 @@ def _iptw_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, note
     with c1:
         if "iptw_covs" not in st.session_state:
             st.session_state["iptw_covs"] = DEFAULT_PS_COVARIATES
-        covs = st.multiselect(_("Propensity model covariates"), options=list(COVARIATES), format_func=_covariate_name,
+        covs = st.multiselect(_("Propensity model covariates"), options=list(COVARIATES), format_func=in_language(_covariate_name),
                               key="iptw_covs",
                               help=_("Main-effects logistic model; missing categories form their own level."))
     with c2:

@@ -45,3 +45,18 @@ def sentences(*parts: str) -> str:
 
     sep = "" if get_language() == "zh" else " "
     return sep.join(p.strip() for p in parts if p and p.strip())
+
+
+def in_language(fn):
+    """``fn`` bound to the language of this run: a widget's ``format_func`` that translates
+    keeps the page's language when Streamlit (or AppTest) calls it again later, from
+    another thread, to match a value to its label."""
+    from ..i18n import get_language, language
+
+    lang = get_language()
+
+    def call(*args, **kwargs):
+        with language(lang):
+            return fn(*args, **kwargs)
+
+    return call
