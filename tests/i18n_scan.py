@@ -69,6 +69,7 @@ _SKIP = [
     re.compile(r"`[^`]*`"),  # code spans (column names, commands)
     re.compile(r"\b[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+\b"),  # snake_case: canonical column and table names
     re.compile(r"#[0-9a-fA-F]{3,8}\b"),  # colours
+    re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{7,64}\b"),  # hashes (content hash, file SHA-256)
 ]
 # Proto fields that hold text a person reads.
 TEXT_FIELDS = {"body", "label", "help", "options", "placeholder", "caption", "text", "title", "value", "default_text"}

@@ -84,6 +84,17 @@ def test_anonymous_sees_only_sign_in(configured, page):
     assert len(at.sidebar.multiselect) == 0
 
 
+def test_sign_in_screen_has_the_language_switch(configured):
+    """Before signing in, a Chinese-speaking clinician can switch the screen to Chinese."""
+    at = _app("app.py", "anonymous")
+    assert at.segmented_control(key="lang").value == "en"
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert not at.exception, at.exception
+    assert [b.label for b in at.button] == ["登录"]
+    assert at.query_params.get("lang") in ("zh", ["zh"])
+    assert not _shows_data(at)
+
+
 def test_anonymous_deep_link_with_parameters(configured):
     at = _app("pages/1_Cohort.py", "anonymous", {"site": "RECTUM", "section": "table1"})
     assert not _shows_data(at)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import unicodedata
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -36,9 +37,6 @@ KNOWN_GAPS: set = {
     # since the status rules of issue 14 added statuses. Open in issue 15's note.
     ("Strategy transitions", "single", True),
     ("Strategy transitions", "slide", True),
-    # Non-inferiority figure (issue 19), single column in the presentation look: the two
-    # "favours ..." labels touch each other.
-    ("Hazard ratios against", "single", True),
 }
 
 
@@ -286,3 +284,172 @@ def test_km_p_value_median_lines_and_censor_note():
     assert verticals == [9.0]
     note = fig.layout.meta["censor_note"]
     assert "NOM" in note and str(CENSOR_MARKS_MAX) in note and "RO" not in note.split("Not drawn on")[1]
+
+
+# ------------------------------------------------------------------ Chinese (issue 17)
+# Chinese glyphs are a full em wide (Latin ~0.56 em) and Chinese text has no spaces to
+# break at: the layout steps measure and wrap CJK text as such (figures/export.py).
+ZH_KINDS = ("consort", "sankey", "km", "forest", "ae_bars")
+ZH_FLOW_LABELS = {  # the flow's boxes as a Chinese registry would name them (hand-written test data)
+    "registered": "登记患者", "excluded": "排除", "ici": "接受新辅助免疫治疗",
+    "CCR": "临床完全缓解（cCR）", "NEAR_CCR": "接近临床完全缓解（near-cCR）", "NON_CCR": "非临床完全缓解（non-cCR）",
+    "NOT_ASSESSED": "未评估", "WW": "观察等待（W&W）", "LE": "局部切除（LE）", "ESD_EMR": "内镜切除（ESD / EMR）",
+    "RO": "根治性手术（RO）", "SYSTEMIC": "仅全身治疗", "NONE": "未记录治疗策略",
+}
+
+
+def _cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.fixture(scope="module")
+def figures_zh(store):
+    """The MDT report's figures built in Chinese, one per layout kind."""
+    from dashboard.i18n import language
+    from dashboard.ui.report import collect_sections
+
+    out = {}
+    with language("zh"):
+        for s in collect_sections(store, CohortFilter()):
+            for it in s.items:
+                if isinstance(it.content, go.Figure):
+                    kind = ((it.content.layout.meta or {}).get("layout") or {}).get("kind")
+                    out.setdefault(kind, it.content)
+    assert set(ZH_KINDS) <= set(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def handmade_zh(store):
+    """KM, forest and CONSORT figures whose every label is Chinese, so the CJK layout is
+    exercised whatever the other layers' catalogs hold."""
+    import dataclasses
+
+    from dashboard.figures.consort import consort_figure
+    from dashboard.figures.forest import forest_figure
+    from dashboard.figures.km import km_figure
+    from dashboard.i18n import language
+    from dashboard.queries.cohort import select_consort_flow
+
+    flow = select_consort_flow(store, CohortFilter())
+    flow = dataclasses.replace(flow, nodes=tuple(
+        dataclasses.replace(n, label=ZH_FLOW_LABELS.get(n.code, ZH_FLOW_LABELS.get(n.id, n.label + "（原因）")))
+        for n in flow.nodes))
+    rows, risk = [], []
+    for g, n0, rate in (("NOM", 900, 0.006), ("OPFS", 120, 0.01), ("RO", 400, 0.004), ("SYSTEMIC", 60, 0.02)):
+        s = 1.0
+        for t in range(1, 61):
+            s *= 1 - rate
+            rows.append(dict(group=g, time=float(t), survival=s, lower=s * 0.95, upper=min(1, s * 1.05),
+                             n_risk=n0 - 10 * t // 2, n_censor=1 if t % 7 == 0 else 0, n_event=1))
+        risk += [dict(group=g, time=float(t), text=f"{max(0, n0 - 5 * t):,}") for t in (0, 12, 24, 36, 48, 60)]
+    labels = {"NOM": "观察等待（NOM）", "OPFS": "局部切除 / 内镜切除（OPFS）", "RO": "根治性手术（RO）",
+              "SYSTEMIC": "仅全身治疗"}
+    with language("zh"):
+        km = km_figure(pl.DataFrame(rows), pl.DataFrame(risk), groups=list(labels), label=labels.get,
+                       n={"NOM": 900, "OPFS": 120, "RO": 400, "SYSTEMIC": 60},
+                       colours={"NOM": "#009E73", "OPFS": "#0072B2", "RO": "#D55E00", "SYSTEMIC": "#E69F00"},
+                       x_title="自治疗策略决策（T1）起的月数", y_title="器官保留生存（OPS，%）",
+                       grid=[0, 12, 24, 36, 48, 60], p_text="log-rank 检验 p < 0.001")
+        forest = forest_figure(pl.DataFrame({
+            "heading": [True, False, False, False, True, False, False],
+            "label": ["原发部位", "直肠", "结肠", "胃 / 食管胃结合部（GEJ）", "生物标志物", "错配修复缺陷（dMMR）",
+                      "POLE 核酸外切酶结构域突变"],
+            "n": [0, 812, 301, 97, 0, 1104, 106],
+            "estimate": [None, 0.62, 0.55, 0.31, None, 0.58, 0.66], "lower": [None, 0.58, 0.49, 0.22, None, 0.55, 0.56],
+            "upper": [None, 0.65, 0.61, 0.41, None, 0.61, 0.75],
+            "text": ["", "62.0（58.0-65.0）", "55.0（49.0-61.0）", "31.0（22.0-41.0）", "", "58.0（55.0-61.0）",
+                     "66.0（56.0-75.0）"]}), x_title="36 个月器官保留生存（OPS，%）", overall=0.57)
+        consort = consort_figure(flow)
+    return {"km": km, "forest": forest, "consort": consort}
+
+
+@needs_chromium
+@pytest.mark.parametrize("kind", ZH_KINDS)
+def test_chinese_figures_fit_at_single_column(figures_zh, prov, kind):
+    """The report's KM, forest, CONSORT, Sankey and AE figures in Chinese at 85 mm: 6-pt
+    type, no words on top of each other, nothing off the page; the Chinese text is set
+    in the embedded Noto Sans CJK SC (no tofu: pdfplumber reads back the characters)."""
+    from dashboard.i18n import language
+
+    with language("zh"):
+        pdf = figure_bytes(figures_zh[kind], "pdf", "single", prov)
+    lay = analyse_pdf(pdf)
+    assert not lay.problems(6.0), lay.problems(6.0)
+    assert lay.height_mm <= 234.5 and lay.pages == 1
+    if kind in ("consort", "sankey", "ae_bars"):  # texts of the figures layer itself (boxes, headings, key)
+        assert _cjk(lay.page_texts[0]), "no Chinese text drawn"
+
+
+@needs_chromium
+@pytest.mark.parametrize("presentation", [False, True], ids=["normal", "presentation"])
+@pytest.mark.parametrize("kind", ["km", "forest", "consort"])
+def test_all_chinese_figures_fit_at_single_column(handmade_zh, prov, kind, presentation):
+    import logging
+
+    import pdfplumber
+
+    from dashboard.i18n import language
+
+    with language("zh"):  # an export is made in one language (the CONSORT layout step draws the boxes again)
+        pdf = figure_bytes(handmade_zh[kind], "pdf", "single", prov, presentation=presentation)
+    lay = analyse_pdf(pdf)
+    assert not lay.problems(6.0), lay.problems(6.0)
+    text = unicodedata.normalize("NFKC", lay.page_texts[0]).replace("\n", "")
+    for word in {"km": ("观察等待", "治疗策略决策", "月数"), "forest": ("原发部位", "结合部", "错配修复缺陷"),
+                 "consort": ("登记患者", "排除", "随访")}[kind]:
+        assert word in text, word
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:  # every CJK glyph comes from the embedded CJK font
+        fonts = {c["fontname"] for c in doc.pages[0].chars if _cjk(c["text"])}
+    assert fonts and all("NotoSansCJK" in f for f in fonts), fonts
+
+
+@needs_chromium
+@pytest.mark.xfail(strict=True, reason="Chromium's PDF maps glyphs Noto Sans CJK shares between an ideograph and "
+                   "a radical (风/⻛, 人/⼈, 生/⽣) to the radical's code point in ToUnicode: copied or searched "
+                   "Chinese text from a figure PDF can come out wrong. Fix: a derived font without the radicals in "
+                   "its cmap (not done in issue 17)")
+def test_chinese_text_copied_from_a_figure_pdf_is_the_text_drawn(handmade_zh, prov):
+    pdf = figure_bytes(handmade_zh["km"], "pdf", "double", prov)
+    assert "风险人数" in analyse_pdf(pdf).page_texts[0].replace("\n", "")
+
+
+@needs_chromium
+def test_chinese_svg_embeds_the_cjk_glyphs_it_uses(handmade_zh, prov):
+    import base64
+    import re
+
+    from fontTools.ttLib import TTFont
+
+    svg = figure_bytes(handmade_zh["km"], "svg", "single", prov).decode("utf-8")
+    faces = re.findall(r"@font-face\{font-family:'Noto Sans CJK SC';font-weight:(\w+);"
+                       r"src:url\(data:font/otf;base64,([A-Za-z0-9+/=]+)\)", svg)
+    assert {w for w, _ in faces} == {"normal", "bold"}
+    font = TTFont(io.BytesIO(base64.b64decode(faces[0][1])))
+    cmap = font.getBestCmap()
+    used = {ch for ch in "观察等待风险人数" if ch in svg}
+    assert used and all(ord(ch) in cmap for ch in used)
+    assert len(cmap) < 400  # a subset of the glyphs used, not the 65,000-glyph font
+
+
+def test_cjk_text_is_measured_and_broken_like_chinese_type():
+    from dashboard.figures.export import Frame, text_units, wrap_lines, wrap_text
+
+    assert text_units("Rectum") == 6
+    assert text_units("直肠") == pytest.approx(3.6)  # a full-width glyph counts as ~1.8 Latin glyphs
+    f = Frame("single", 480, 12, 1000)
+    assert f.text_px("观察等待", 12) > 1.6 * f.text_px("Rect", 12)
+    # English: broken at spaces only, as before
+    assert wrap_lines("Organ preservation survival at 36 months", 14) == ["Organ", "preservation", "survival at 36",
+                                                                        "months"]
+    # Chinese: broken between characters, never before closing or after opening punctuation,
+    # Latin words and numbers kept whole, no lone character on the last line
+    lines = wrap_lines("器官保留生存（OPS）在 36 个月时的估计值，按亚组", 14)
+    assert "".join(lines).replace(" ", "") == "器官保留生存（OPS）在36个月时的估计值，按亚组"
+    assert all(not x.startswith(("，", "）", "。")) and not x.endswith("（") for x in lines)
+    assert any("（OPS）" in x for x in lines) and all(len(x.replace(" ", "")) > 1 for x in lines)
+    assert wrap_lines("末次随访状态", 10) == ["末次随访", "状态"]
+    # markup stays whole and is not counted
+    assert wrap_text("<b>观察等待（NOM）</b>：再分期评估后", 10).count("<b>") == 1
+    assert all(text_units(x) <= 10 for x in wrap_lines("再分期评估后临床完全缓解的患者", 10))

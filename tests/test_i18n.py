@@ -40,6 +40,10 @@ def test_catalog_is_complete_and_fresh(domain):
         ("Hazard ratio (95% CI)", "风险比（95% CI）", None),
         ("Hazard ratio (95% CI)", "危险比（95% CI）", "glossary term 'hazard ratio'"),
         ("Export", "", "no translation"),
+        ("**Note:** read this", "**注意：**请阅读", "Markdown shows the asterisks"),
+        ("**Note:** read this", "**注意**：请阅读", None),
+        ("Survival **(OPS)**", "生存**（OPS）**", "Markdown shows the asterisks"),
+        ("Survival **(OPS)**", "生存 **（OPS）**", None),
     ],
 )
 def test_message_rules(msgid, msgstr, reason):

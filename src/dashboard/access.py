@@ -41,11 +41,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
+from .i18n import N_
+from .i18n import gettext as _
+
 ACCESS_ENV = "DASHBOARD_ACCESS_CONFIG"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "access.toml"
 
 ROLES: tuple[str, ...] = ("viewer", "investigator", "data_manager")
-ROLE_LABELS = MappingProxyType({"viewer": "Viewer", "investigator": "Investigator", "data_manager": "Data manager"})
+# English source labels (catalog msgids): show them with ``_(ROLE_LABELS[role])`` or :func:`role_label`.
+ROLE_LABELS = MappingProxyType({"viewer": N_("Viewer"), "investigator": N_("Investigator"),
+                                "data_manager": N_("Data manager")})
 
 # permission -> the lowest role that has it
 PERMISSIONS: Mapping[str, str] = MappingProxyType(
@@ -58,6 +63,29 @@ PERMISSIONS: Mapping[str, str] = MappingProxyType(
         "view_audit": "data_manager",
     }
 )
+
+# permission -> what it lets a user do (English source; show with :func:`permission_label`)
+PERMISSION_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "view_aggregates": N_("See every page's aggregate figures and tables"),
+        "export_aggregates": N_("Download aggregate figures and tables, and the MDT report"),
+        "view_patient_level": N_("See patient-level data: timeline, listings, swimmer plot identifiers"),
+        "export_patient_level": N_("Download patient-level listings"),
+        "import_data": N_("Import a registry export"),
+        "view_audit": N_("See the audit trail"),
+    }
+)
+
+
+def role_label(role: str | None) -> str:
+    """A role's name in the current language (``no role`` for None or an unknown role)."""
+    return _(ROLE_LABELS[role]) if role in ROLE_LABELS else _("no role")
+
+
+def permission_label(permission: str) -> str:
+    """What ``permission`` allows, in the current language."""
+    return _(PERMISSION_LABELS[permission]) if permission in PERMISSION_LABELS else permission
+
 
 # page (file stem without its number) -> permission needed to open it
 PAGE_PERMISSIONS: Mapping[str, str] = MappingProxyType(
@@ -97,7 +125,8 @@ OPEN = AccessConfig(sign_in_required=False, source="no access configuration (ope
 
 def _check_role(role: object, where: str) -> str:
     if role not in ROLES:
-        raise AccessConfigError(f"{where}: unknown role {role!r}; roles are {', '.join(ROLES)}")
+        raise AccessConfigError(_("{where}: unknown role {role}; roles are {roles}").format(
+            where=where, role=repr(role), roles=", ".join(ROLES)))
     return str(role)
 
 
@@ -105,28 +134,31 @@ def parse_access_config(text: str, source: str = "<string>") -> AccessConfig:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise AccessConfigError(f"{source}: not valid TOML: {exc}") from None
+        raise AccessConfigError(_("{source}: not valid TOML: {error}").format(source=source, error=exc)) from None
     unknown = set(doc) - {"access", "users", "groups"}
     if unknown:
-        raise AccessConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected [access], [users], [groups]")
+        raise AccessConfigError(_("{source}: unknown section(s) {sections}; expected [access], [users], [groups]").format(
+            source=source, sections=sorted(unknown)))
     access = doc.get("access", {})
     sign_in = access.get("sign_in_required", True)
     if not isinstance(sign_in, bool):
-        raise AccessConfigError(f"{source}: [access] sign_in_required must be true or false")
+        raise AccessConfigError(_("{source}: [access] sign_in_required must be true or false").format(source=source))
     users = {str(k).strip().lower(): _check_role(v, f"{source} [users] {k}") for k, v in doc.get("users", {}).items()}
     groups = {str(k).strip(): _check_role(v, f"{source} [groups] {k}") for k, v in doc.get("groups", {}).items()}
     unknown_keys = set(access) - {"sign_in_required", "trust_unverified_email", "session_hours"}
     if unknown_keys:
-        raise AccessConfigError(f"{source}: unknown [access] key(s) {sorted(unknown_keys)}; expected "
-                                "sign_in_required, trust_unverified_email, session_hours")
+        raise AccessConfigError(_("{source}: unknown [access] key(s) {keys}; expected sign_in_required, "
+                                  "trust_unverified_email, session_hours").format(source=source, keys=sorted(unknown_keys)))
     hours = access.get("session_hours", 12)
     if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 720:
-        raise AccessConfigError(f"{source}: [access] session_hours must be a number of hours from 0 to 720")
+        raise AccessConfigError(_("{source}: [access] session_hours must be a number of hours from 0 to 720").format(
+            source=source))
     trust = access.get("trust_unverified_email", False)
     if not isinstance(trust, bool):
-        raise AccessConfigError(f"{source}: [access] trust_unverified_email must be true or false")
+        raise AccessConfigError(_("{source}: [access] trust_unverified_email must be true or false").format(source=source))
     if sign_in and not users and not groups:
-        raise AccessConfigError(f"{source}: sign-in is required but no user or group is given a role")
+        raise AccessConfigError(_("{source}: sign-in is required but no user or group is given a role").format(
+            source=source))
     return AccessConfig(sign_in_required=sign_in, users=MappingProxyType(users), groups=MappingProxyType(groups),
                         source=source, trust_unverified_email=trust, session_hours=float(hours))
 
@@ -151,7 +183,8 @@ def load_access_config(path: Path | None = None) -> AccessConfig:
         if not env and not path.exists():
             return OPEN
     if not path.exists():
-        raise AccessConfigError(f"{path}: access configuration file not found (set by ${ACCESS_ENV})")
+        raise AccessConfigError(_("{path}: access configuration file not found (set by ${env})").format(
+            path=path, env=ACCESS_ENV))
     return parse_access_config(path.read_text(encoding="utf-8"), str(path))
 
 

@@ -42,6 +42,8 @@ from typing import Any, Mapping
 
 import polars as pl
 
+from .i18n import fmt_int
+from .i18n import gettext as _
 from .store import default_db_path
 
 AUDIT_ENV = "DASHBOARD_AUDIT_DB"
@@ -128,13 +130,13 @@ def _read_key() -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise AuditKeyError(f"{kp}: audit key unreadable ({exc})") from None
+        raise AuditKeyError(_("{path}: audit key unreadable ({error})").format(path=kp, error=exc)) from None
     try:
         key = bytes.fromhex(text)
     except ValueError:
-        raise AuditKeyError(f"{kp}: audit key is not hex") from None
+        raise AuditKeyError(_("{path}: audit key is not hex").format(path=kp)) from None
     if len(key) < 16:
-        raise AuditKeyError(f"{kp}: audit key too short")
+        raise AuditKeyError(_("{path}: audit key too short").format(path=kp))
     return key
 
 
@@ -182,8 +184,9 @@ def _key_for_writing(con: sqlite3.Connection) -> bytes:
     if key is not None:
         return key
     if con.execute("SELECT 1 FROM audit WHERE row_hash LIKE ? LIMIT 1", (KEYED_PREFIX + "%",)).fetchone():
-        raise AuditKeyError(f"the audit key {key_path()} is missing but the trail has keyed rows: it cannot be extended "
-                            "(restore the key; `python -m dashboard audit verify` says what it finds)")
+        raise AuditKeyError(_("the audit key {path} is missing but the trail has keyed rows: it cannot be extended "
+                              "(restore the key; `python -m dashboard audit verify` says what it finds)").format(
+                                  path=key_path()))
     init_key()  # first use of an empty trail (or of one with legacy, unkeyed rows only)
     key = _read_key()
     assert key is not None
@@ -290,17 +293,20 @@ class Verification:
         return 2 if self.key_missing else 0
 
     def report(self) -> str:
-        lines = [f"Audit trail {self.path}: {self.rows} row(s)."]
+        """The findings as text in the current language (the status words TAMPERED,
+        CANNOT VERIFY and Intact stay as they are: scripts and tests look for them)."""
+        lines = [_("Audit trail {path}: {n} row(s).").format(path=self.path, n=fmt_int(self.rows))]
         if self.bad_rows:
             shown = ", ".join(map(str, self.bad_rows[:20])) + (" ..." if len(self.bad_rows) > 20 else "")
-            lines.append(f"TAMPERED: {len(self.bad_rows)} row(s) whose MAC does not follow from the previous row: "
-                         f"{shown}.")
-        lines += [f"TAMPERED: {p}" for p in self.problems]
+            lines.append("TAMPERED: " + _("{n} row(s) whose MAC does not follow from the previous row: {rows}.").format(
+                n=fmt_int(len(self.bad_rows)), rows=shown))
+        lines += ["TAMPERED: " + p for p in self.problems]
         if self.key_missing:
-            lines.append(f"CANNOT VERIFY: the audit key {key_path()} is missing; keyed rows cannot be checked.")
-        lines += [f"warning: {w}" for w in self.warnings]
+            lines.append("CANNOT VERIFY: " + _("the audit key {path} is missing; keyed rows cannot be checked.").format(
+                path=key_path()))
+        lines += [_("warning: {text}").format(text=w) for w in self.warnings]
         if self.ok:
-            lines.append("Intact: every row's MAC follows from the previous one and the head matches the anchor.")
+            lines.append("Intact: " + _("every row's MAC follows from the previous one and the head matches the anchor."))
         return "\n".join(lines)
 
 
@@ -314,14 +320,15 @@ def verify(path: Path | None = None) -> Verification:
         try:
             anchor = json.loads(hp.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            out.problems.append(f"the anchored head {hp} is unreadable")
+            out.problems.append(_("the anchored head {path} is unreadable").format(path=hp))
     if not p.exists():
         if anchor:
-            out.problems.append(f"the trail is gone, but its anchored head says it had {anchor.get('rows')} row(s)")
+            out.problems.append(_("the trail is gone, but its anchored head says it had {n} row(s)").format(n=anchor.get("rows")))
         return out
     for f in (p, Path(f"{p}-wal")):
         if f.exists() and stat.S_IMODE(f.stat().st_mode) & 0o077:
-            out.warnings.append(f"{f} is readable by others (mode {oct(stat.S_IMODE(f.stat().st_mode))}); use 0600")
+            out.warnings.append(_("{path} is readable by others (mode {mode}); use 0600").format(
+                path=f, mode=oct(stat.S_IMODE(f.stat().st_mode))))
     try:
         key = _read_key()
     except AuditKeyError as exc:
@@ -333,13 +340,13 @@ def verify(path: Path | None = None) -> Verification:
                            "ORDER BY id").fetchall()
         triggers = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     except sqlite3.DatabaseError as exc:
-        out.problems.append(f"not a readable audit trail ({exc})")
+        out.problems.append(_("not a readable audit trail ({error})").format(error=exc))
         return out
     finally:
         con.close()
     out.rows = len(rows)
     if not {"audit_no_update", "audit_no_delete"} <= triggers:
-        out.problems.append("the append-only triggers were dropped")
+        out.problems.append(_("the append-only triggers were dropped"))
     prev, prev_id, keyed_seen, legacy = "", 0, False, 0
     for id_, at, actor, role, action, result, detail, prev_hash, row_hash in rows:
         if row_hash.startswith(KEYED_PREFIX):
@@ -357,30 +364,33 @@ def verify(path: Path | None = None) -> Verification:
         if not good:
             out.bad_rows.append(id_)
         if id_ != prev_id + 1:
-            out.problems.append(f"row id(s) {prev_id + 1}-{id_ - 1} are missing (rows deleted)")
+            out.problems.append(_("row id(s) {first}-{last} are missing (rows deleted)").format(first=prev_id + 1, last=id_ - 1))
         prev, prev_id = row_hash, id_
     if legacy:
-        out.warnings.append(f"{legacy} legacy row(s) from before the keyed chain (plain SHA-256: an edit with the "
-                            "chain recomputed would not show there)")
+        out.warnings.append(_("{n} legacy row(s) from before the keyed chain (plain SHA-256: an edit with the "
+                              "chain recomputed would not show there)").format(n=legacy))
     if anchor is None:
         if rows and keyed_seen:
-            out.problems.append(f"the anchored head {hp} is missing although the trail has keyed rows")
+            out.problems.append(_("the anchored head {path} is missing although the trail has keyed rows").format(path=hp))
         elif rows:
-            out.warnings.append(f"no anchored head yet ({hp}); the next event writes one")
+            out.warnings.append(_("no anchored head yet ({path}); the next event writes one").format(path=hp))
     else:
         last_id, last_mac = (rows[-1][0], rows[-1][8]) if rows else (0, "")
         if anchor.get("rows", 0) > out.rows or anchor.get("id", 0) > last_id:
-            out.problems.append(f"the newest rows were deleted: the anchored head says {anchor.get('rows')} row(s) up "
-                                f"to id {anchor.get('id')}, the file has {out.rows} up to id {last_id}")
+            out.problems.append(_("the newest rows were deleted: the anchored head says {anchored} row(s) up to id "
+                                  "{anchored_id}, the file has {rows} up to id {last_id}").format(
+                anchored=anchor.get("rows"), anchored_id=anchor.get("id"), rows=out.rows, last_id=last_id))
         elif anchor.get("id") == last_id and anchor.get("mac") != last_mac:
-            out.problems.append(f"the newest row (id {last_id}) is not the one anchored: the file was replaced or "
-                                "rewritten")
+            out.problems.append(_("the newest row (id {last_id}) is not the one anchored: the file was replaced or "
+                                  "rewritten").format(last_id=last_id))
         elif anchor.get("id") == last_id and anchor.get("rows") != out.rows:
-            out.problems.append(f"{anchor.get('rows')} row(s) anchored, {out.rows} in the file")
+            out.problems.append(_("{anchored} row(s) anchored, {rows} in the file").format(anchored=anchor.get("rows"),
+                                                                                        rows=out.rows))
         elif anchor.get("id", 0) < last_id:
-            out.problems.append(f"rows after id {anchor.get('id')} were added outside the application (no anchor)")
+            out.problems.append(_("rows after id {id} were added outside the application (no anchor)").format(
+                id=anchor.get("id")))
         elif anchor.get("id") and not any(r[0] == anchor.get("id") and r[8] == anchor.get("mac") for r in rows):
-            out.problems.append("the anchored head is not in the file: the file was replaced")
+            out.problems.append(_("the anchored head is not in the file: the file was replaced"))
     return out
 
 

@@ -23,6 +23,7 @@ from importlib import resources
 
 import duckdb
 
+from .i18n import N_
 from .filters import FILTER_COLUMNS
 from .schema import DAYS_PER_MONTH, LOCAL_PROCEDURES, RADICAL_PROCEDURES, STRATEGY_TO_GROUP, TABLES, Table
 
@@ -75,112 +76,112 @@ class Endpoint:
 
 
 ORIGINS = {
-    "T0": ("t0", "first immunotherapy dose"),
-    "T1": ("t1", "strategy decision at restaging"),
+    "T0": ("t0", N_("first immunotherapy dose")),
+    "T1": ("t1", N_("strategy decision at restaging")),
     "INDEX": (
         "index_date",
-        "Definitive treatment: first resection (local or radical) for patients whose initial "
-        "strategy was a resection; T1 for Watch & Wait",
+        N_("Definitive treatment: first resection (local or radical) for patients whose initial "
+        "strategy was a resection; T1 for Watch & Wait"),
     ),
 }
 
 _ANALYSIS = "analysis_fl"
 _CURATIVE = "analysis_fl AND initial_strategy IN ('WW', 'LE', 'ESD', 'EMR', 'RO')"
-_LAST_CONTACT = Source("last_contact_date", "Last follow-up")
-_DEATH = Source("death_date", "Death")
-_LOCAL_RECUR = Source("first_local_recur_date", "Local recurrence")
-_NODAL = Source("first_nodal_date", "Regional nodal recurrence")
-_UNSALVAGED = Source("first_unsalvaged_regrowth_date", "Regrowth not salvaged with R0")
-_PROGRESSION = Source("first_progression_date", "Progression")
-_DISTANT = Source("first_distant_date", "Distant metastasis")
+_LAST_CONTACT = Source("last_contact_date", N_("Last follow-up"))
+_DEATH = Source("death_date", N_("Death"))
+_LOCAL_RECUR = Source("first_local_recur_date", N_("Local recurrence"))
+_NODAL = Source("first_nodal_date", N_("Regional nodal recurrence"))
+_UNSALVAGED = Source("first_unsalvaged_regrowth_date", N_("Regrowth not salvaged with R0"))
+_PROGRESSION = Source("first_progression_date", N_("Progression"))
+_DISTANT = Source("first_distant_date", N_("Distant metastasis"))
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "OPS",
-        "Organ-preservation survival",
-        "Event: the first radical resection for any reason (upfront, salvage or completion) "
-        "or death. Local excision, ESD and EMR are not organ loss.",
+        N_("Organ-preservation survival"),
+        N_("Event: the first radical resection for any reason (upfront, salvage or completion) "
+        "or death. Local excision, ESD and EMR are not organ loss."),
         _ANALYSIS,
-        "Full analysis set (eligible, at least one immunotherapy dose)",
-        (Source("organ_lost_date", "Radical resection"), _DEATH),
-        Source("last_contact_date", "Last assessment with the organ in place"),
+        N_("Full analysis set (eligible, at least one immunotherapy dose)"),
+        (Source("organ_lost_date", N_("Radical resection")), _DEATH),
+        Source("last_contact_date", N_("Last assessment with the organ in place")),
     ),
     Endpoint(
         "RG",
-        "Local regrowth (Watch & Wait)",
-        "Event: first local regrowth (lumen, wall or regional nodes; biopsy- or MDT-confirmed), "
+        N_("Local regrowth (Watch & Wait)"),
+        N_("Event: first local regrowth (lumen, wall or regional nodes; biopsy- or MDT-confirmed), "
         "dated at the first diagnostic examination. A regional nodal reappearance under Watch & Wait "
         "before any resection is a local regrowth, whatever event code recorded it. Distant metastasis and death before regrowth are competing "
         "events. Follow-up ends at the last surveillance visit, or earlier at a radical resection "
         "done without a regrowth (e.g. patient choice), after which regrowth cannot be observed. An "
         "organ-sparing excision (local excision / TEM / TAMIS, ESD, EMR) without a regrowth, e.g. a "
         "diagnostic excision of the scar, does not end regrowth follow-up: the organ is in place and "
-        "a regrowth remains observable.",
+        "a regrowth remains observable."),
         f"{_ANALYSIS} AND initial_strategy = 'WW'",
-        "Full analysis set with Watch & Wait as the initial strategy",
+        N_("Full analysis set with Watch & Wait as the initial strategy"),
         (
-            Source("first_regrowth_date", "Local regrowth", "REGROWTH"),
-            Source("first_distant_date", "Distant metastasis (competing)", "COMPETING"),
-            Source("death_date", "Death (competing)", "COMPETING"),
+            Source("first_regrowth_date", N_("Local regrowth"), "REGROWTH"),
+            Source("first_distant_date", N_("Distant metastasis (competing)"), "COMPETING"),
+            Source("death_date", N_("Death (competing)"), "COMPETING"),
         ),
-        Source("last_surveillance_date", "Last surveillance visit"),
-        (Source("organ_lost_date", "Radical resection without regrowth"),),
+        Source("last_surveillance_date", N_("Last surveillance visit")),
+        (Source("organ_lost_date", N_("Radical resection without regrowth")),),
         competing=True,
     ),
     Endpoint(
         "LR",
-        "Local recurrence after resection",
-        "Event: first local recurrence after the first resection (local excision, endoscopic "
+        N_("Local recurrence after resection"),
+        N_("Event: first local recurrence after the first resection (local excision, endoscopic "
         "resection or radical surgery); kept separate from regrowth under Watch & Wait. Death "
-        "without local recurrence censors (cause-specific).",
+        "without local recurrence censors (cause-specific)."),
         f"{_ANALYSIS} AND first_resection_date IS NOT NULL",
-        "Full analysis set with at least one resection",
-        (Source("first_local_recur_after_resection_date", "Local recurrence"),),
+        N_("Full analysis set with at least one resection"),
+        (Source("first_local_recur_after_resection_date", N_("Local recurrence")),),
         _LAST_CONTACT,
-        (Source("death_date", "Death without local recurrence"),),
+        (Source("death_date", N_("Death without local recurrence")),),
         origins=("T0", "T1", "INDEX"),
     ),
     Endpoint(
         "DMFS",
-        "Distant-metastasis-free survival",
-        "Event: distant metastasis or death.",
+        N_("Distant-metastasis-free survival"),
+        N_("Event: distant metastasis or death."),
         _ANALYSIS,
-        "Full analysis set",
+        N_("Full analysis set"),
         (_DISTANT, _DEATH),
         _LAST_CONTACT,
     ),
     Endpoint(
         "DFS",
-        "Disease-free survival (salvage-adjusted)",
-        "Event: local or regional recurrence, regrowth NOT salvaged with R0, progression, distant "
+        N_("Disease-free survival (salvage-adjusted)"),
+        N_("Event: local or regional recurrence, regrowth NOT salvaged with R0, progression, distant "
         "metastasis, death. A regrowth salvaged with R0 (its salvage pathway, the salvage "
         "procedure and any completion surgery after it, ends R0) is not an event; a local or regional "
-        "recurrence is an event even when salvaged. This is the default DFS.",
+        "recurrence is an event even when salvaged. This is the default DFS."),
         _CURATIVE,
-        "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",
+        N_("Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)"),
         (_LOCAL_RECUR, _NODAL, _UNSALVAGED, _PROGRESSION, _DISTANT, _DEATH),
         _LAST_CONTACT,
         origins=("T0", "T1", "INDEX"),
     ),
     Endpoint(
         "DFS_STRICT",
-        "Disease-free survival (strict)",
-        "As DFS, but every local regrowth is an event at the regrowth date, salvaged or not.",
+        N_("Disease-free survival (strict)"),
+        N_("As DFS, but every local regrowth is an event at the regrowth date, salvaged or not."),
         _CURATIVE,
-        "Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)",
-        (Source("first_regrowth_date", "Local regrowth"), _LOCAL_RECUR, _NODAL, _PROGRESSION, _DISTANT, _DEATH),
+        N_("Full analysis set with a curative-intent initial strategy (W&W, LE, ESD, EMR, RO)"),
+        (Source("first_regrowth_date", N_("Local regrowth")), _LOCAL_RECUR, _NODAL, _PROGRESSION, _DISTANT, _DEATH),
         _LAST_CONTACT,
         origins=("T0", "T1", "INDEX"),
     ),
     Endpoint(
         "EFS",
-        "Event-free survival",
-        "Event: progression precluding curative treatment, local or regional recurrence, "
-        "regrowth not salvaged with R0, distant metastasis, death.",
+        N_("Event-free survival"),
+        N_("Event: progression precluding curative treatment, local or regional recurrence, "
+        "regrowth not salvaged with R0, distant metastasis, death."),
         _ANALYSIS,
-        "Full analysis set",
+        N_("Full analysis set"),
         (
-            Source("first_progression_date", "Progression precluding curative treatment"),
+            Source("first_progression_date", N_("Progression precluding curative treatment")),
             _LOCAL_RECUR,
             _NODAL,
             _UNSALVAGED,
@@ -191,12 +192,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "OS",
-        "Overall survival",
-        "Event: death from any cause.",
+        N_("Overall survival"),
+        N_("Event: death from any cause."),
         _ANALYSIS,
-        "Full analysis set",
+        N_("Full analysis set"),
         (_DEATH,),
-        Source("last_contact_date", "Last known alive"),
+        Source("last_contact_date", N_("Last known alive")),
     ),
 )
 ENDPOINTS_BY_CODE = {e.code: e for e in ENDPOINTS}

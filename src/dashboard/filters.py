@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Iterable, Mapping, Sequence
 
+from .i18n import N_, SOURCE_LANGUAGE, fmt_date, get_language, gettext
 from .schema import (
     BIOMARKER_BASIS,
     CN_STAGE,
@@ -46,19 +47,26 @@ class ChoiceField:
 
     key: str  # URL parameter and CohortFilter attribute
     column: str  # adsl column (whitelisted here, never from a user)
-    label: str
+    label: str  # English source (marked with N_); shown as ``title`` / ``_(label)``
     vocab: Vocabulary
-    missing_label: str | None = None  # offer MISSING when the column can be empty
-    short_labels: Mapping[str, str] = field(default_factory=dict)
+    missing_label: str | None = None  # offer MISSING when the column can be empty (English source)
+    short_labels: Mapping[str, str] = field(default_factory=dict)  # English source
 
     @property
     def codes(self) -> tuple[str, ...]:
         return self.vocab.codes + ((MISSING,) if self.missing_label else ())
 
+    @property
+    def title(self) -> str:
+        """The field's label in the current language."""
+        return gettext(self.label)
+
     def label_of(self, code: str) -> str:
+        """The option label of ``code`` in the current language."""
         if code == MISSING:
-            return self.missing_label or "Not recorded"
-        return self.short_labels.get(code) or self.vocab.label(code)
+            return gettext(self.missing_label or NOT_RECORDED)
+        short = self.short_labels.get(code)
+        return gettext(short) if short else self.vocab.label(code)
 
 
 @dataclass(frozen=True)
@@ -67,32 +75,40 @@ class RangeField:
 
     key: str
     column: str
-    label: str
+    label: str  # English source (marked with N_); shown as ``title`` / ``_(label)``
     kind: str  # "int" or "date"
     lo: Any = None  # fixed bounds (int fields); date bounds come from the data
     hi: Any = None
 
+    @property
+    def title(self) -> str:
+        """The field's label in the current language."""
+        return gettext(self.label)
+
+
+NOT_RECORDED = N_("Not recorded")
+
 
 CHOICE_FIELDS: tuple[ChoiceField, ...] = (
-    ChoiceField("cohort", "cohort", "Registry part", COHORT),
-    ChoiceField("site", "tumour_site", "Tumour site", TUMOUR_SITE),
-    ChoiceField("histology", "histology", "Histology", HISTOLOGY, "Not recorded"),
-    ChoiceField("biomarker", "biomarker_basis", "Biomarker basis", BIOMARKER_BASIS,
-                short_labels={"POLE": "POLE mutation"}),
-    ChoiceField("lynch", "lynch", "Lynch syndrome", YES_NO_UNK, "Not recorded"),
-    ChoiceField("ct", "ct", "Clinical T", CT_STAGE, "Not recorded"),
-    ChoiceField("cn", "cn", "Clinical N", CN_STAGE, "Not recorded"),
-    ChoiceField("ecog", "ecog", "ECOG", ECOG, "Not recorded"),
-    ChoiceField("sex", "sex", "Sex", SEX),
-    ChoiceField("regimen", "regimen_class", "Immunotherapy regimen", REGIMEN_CLASS, "No immunotherapy recorded"),
-    ChoiceField("response", "restaging_response", "Restaging response", RESPONSE, "Not assessed"),
-    ChoiceField("strategy", "initial_strategy", "Initial strategy", STRATEGY, "No strategy recorded",
-                short_labels={"LE": "Local excision", "ESD": "ESD", "EMR": "EMR"}),
+    ChoiceField("cohort", "cohort", N_("Registry part"), COHORT),
+    ChoiceField("site", "tumour_site", N_("Tumour site"), TUMOUR_SITE),
+    ChoiceField("histology", "histology", N_("Histology"), HISTOLOGY, NOT_RECORDED),
+    ChoiceField("biomarker", "biomarker_basis", N_("Biomarker basis"), BIOMARKER_BASIS,
+                short_labels={"POLE": N_("POLE mutation")}),
+    ChoiceField("lynch", "lynch", N_("Lynch syndrome"), YES_NO_UNK, NOT_RECORDED),
+    ChoiceField("ct", "ct", N_("Clinical T"), CT_STAGE, NOT_RECORDED),
+    ChoiceField("cn", "cn", N_("Clinical N"), CN_STAGE, NOT_RECORDED),
+    ChoiceField("ecog", "ecog", N_("ECOG"), ECOG, NOT_RECORDED),
+    ChoiceField("sex", "sex", N_("Sex"), SEX),
+    ChoiceField("regimen", "regimen_class", N_("Immunotherapy regimen"), REGIMEN_CLASS, N_("No immunotherapy recorded")),
+    ChoiceField("response", "restaging_response", N_("Restaging response"), RESPONSE, N_("Not assessed")),
+    ChoiceField("strategy", "initial_strategy", N_("Initial strategy"), STRATEGY, N_("No strategy recorded"),
+                short_labels={"LE": N_("Local excision"), "ESD": "ESD", "EMR": "EMR"}),
 )
 _AGE = SUBJECT.column("age")
 RANGE_FIELDS: tuple[RangeField, ...] = (
-    RangeField("age", "age", "Age (years)", "int", int(_AGE.min or 18), int(_AGE.max or 100)),
-    RangeField("t0", "t0", "First immunotherapy dose (T0)", "date"),
+    RangeField("age", "age", N_("Age (years)"), "int", int(_AGE.min or 18), int(_AGE.max or 100)),
+    RangeField("t0", "t0", N_("First immunotherapy dose (T0)"), "date"),
 )
 FILTER_FIELDS: Mapping[str, ChoiceField | RangeField] = {f.key: f for f in (*CHOICE_FIELDS, *RANGE_FIELDS)}
 FILTER_COLUMNS: frozenset[str] = frozenset(f.column for f in FILTER_FIELDS.values())
@@ -102,15 +118,33 @@ RESERVED_PARAMS: frozenset[str] = frozenset({"embed", "embed_options"})
 
 @dataclass(frozen=True)
 class Notice:
-    """A URL value that was dropped, and why (shown to the user)."""
+    """A URL value that was dropped, and why (shown to the user).
+
+    ``message`` is the English source of the reason (a catalog msgid with ``{name}``
+    placeholders) and ``args`` its values; :attr:`reason` is the text in the language
+    current when it is read, so a notice kept in a session follows a language switch.
+    Arguments named in ``label_args`` are English labels, translated on display too.
+    """
 
     param: str
     value: str
-    reason: str
+    message: str
+    args: tuple[tuple[str, Any], ...] = ()
+    label_args: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        english = get_language() == SOURCE_LANGUAGE
+        values = {}
+        for k, v in self.args:
+            if k in self.label_args:
+                v = v.lower() if english else gettext(v)
+            values[k] = v
+        return gettext(self.message).format(**values)
 
     def __str__(self) -> str:
         v = self.value if len(self.value) <= MAX_URL_VALUE else self.value[:MAX_URL_VALUE] + "..."
-        return f"`{self.param}={v}` ignored: {self.reason}"
+        return gettext("`{param}={value}` ignored: {reason}").format(param=self.param, value=v, reason=self.reason)
 
 
 @dataclass(frozen=True)
@@ -200,11 +234,13 @@ class CohortFilter:
         for f in CHOICE_FIELDS:
             codes = getattr(self, f.key)
             if codes:
-                out.append(f"{f.label}: {', '.join(f.label_of(c) for c in codes)}")
+                out.append(gettext("{field}: {values}").format(
+                    field=f.title, values=gettext(", ").join(f.label_of(c) for c in codes)))
         if self.age is not None:
-            out.append(f"Age {self.age[0]}-{self.age[1]} years")
+            out.append(gettext("Age {lo}-{hi} years").format(lo=self.age[0], hi=self.age[1]))
         if self.t0 is not None:
-            out.append(f"T0 {self.t0[0].isoformat()} to {self.t0[1].isoformat()}")
+            out.append(gettext("T0 {start} to {end}").format(start=fmt_date(self.t0[0], "iso"),
+                                                             end=fmt_date(self.t0[1], "iso")))
         return out
 
     def to_query_params(self) -> dict[str, list[str]]:
@@ -232,8 +268,8 @@ class PageOption:
     """A page-level choice kept in the URL (e.g. combined vs side-by-side cohorts)."""
 
     key: str
-    label: str
-    options: tuple[tuple[str, str], ...]  # (URL value, label)
+    label: str  # English source (marked with N_ by the page); shown as ``title`` / ``_(label)``
+    options: tuple[tuple[str, str], ...]  # (URL value, English label marked with N_)
     default: str
 
     def __post_init__(self) -> None:
@@ -246,8 +282,15 @@ class PageOption:
     def values(self) -> tuple[str, ...]:
         return tuple(v for v, _ in self.options)
 
+    @property
+    def title(self) -> str:
+        """The option's label in the current language."""
+        return gettext(self.label)
+
     def label_of(self, value: str) -> str:
-        return dict(self.options).get(value, value)
+        """The label of ``value`` in the current language (an unknown value as itself)."""
+        label = dict(self.options).get(value)
+        return value if label is None else gettext(label)
 
 
 # ------------------------------------------------------------------------ URL parsing
@@ -259,7 +302,7 @@ def _parse_range(f: RangeField, values: list[str], notices: list[Notice],
                  date_bounds: tuple[dt.date, dt.date] | None) -> tuple[Any, Any] | None:
     joined = "&".join(values)
     if len(values) != 2:
-        notices.append(Notice(f.key, joined, "a range needs exactly two values (from and to)"))
+        notices.append(Notice(f.key, joined, N_("a range needs exactly two values (from and to)")))
         return None
     try:
         if f.kind == "int":
@@ -267,18 +310,20 @@ def _parse_range(f: RangeField, values: list[str], notices: list[Notice],
         else:
             lo, hi = (dt.date.fromisoformat(v) for v in values)
     except (ValueError, TypeError):
-        notices.append(Notice(f.key, joined, "not a valid " + ("whole number" if f.kind == "int" else "YYYY-MM-DD date")))
+        notices.append(Notice(f.key, joined, N_("not a valid whole number") if f.kind == "int"
+                              else N_("not a valid YYYY-MM-DD date")))
         return None
     if lo > hi:
-        notices.append(Notice(f.key, joined, "the start is after the end"))
+        notices.append(Notice(f.key, joined, N_("the start is after the end")))
         return None
     if f.kind == "int" and (lo < f.lo or hi > f.hi):
-        notices.append(Notice(f.key, joined, f"outside {f.lo}-{f.hi}"))
+        notices.append(Notice(f.key, joined, N_("outside {lo}-{hi}"), (("lo", f.lo), ("hi", f.hi))))
         return None
     if f.kind == "date" and date_bounds is not None:
         blo, bhi = date_bounds
         if hi < blo or lo > bhi:
-            notices.append(Notice(f.key, joined, f"no patient started immunotherapy in that range ({blo} to {bhi})"))
+            notices.append(Notice(f.key, joined, N_("no patient started immunotherapy in that range ({start} to {end})"),
+                                  (("start", blo.isoformat()), ("end", bhi.isoformat()))))
             return None
         lo, hi = max(lo, blo), min(hi, bhi)
     return lo, hi
@@ -321,7 +366,7 @@ def parse_query_params(
                 if v in f.codes:
                     keep.append(v)
                 elif v != "":
-                    notices.append(Notice(key, v, f"not a known {f.label.lower()} code"))
+                    notices.append(Notice(key, v, N_("not a known {field} code"), (("field", f.label),), ("field",)))
             if keep:
                 kwargs[key] = tuple(keep)
         elif isinstance(f, RangeField):
@@ -333,9 +378,9 @@ def parse_query_params(
             if v in opts[key].values:
                 chosen[key] = v
             else:
-                notices.append(Notice(key, v, f"not one of {', '.join(opts[key].values)}"))
+                notices.append(Notice(key, v, N_("not one of {values}"), (("values", ", ".join(opts[key].values)),)))
         else:
-            notices.append(Notice(key, "&".join(values), "unknown parameter"))
+            notices.append(Notice(key, "&".join(values), N_("unknown parameter")))
     return CohortFilter(**kwargs), chosen, notices
 
 

@@ -44,6 +44,9 @@ LANGUAGES: dict[str, tuple[str, str, str]] = {
     "zh": ("zh_CN", "zh_Hans_CN", "简体中文"),
 }
 SOURCE_LANGUAGE = "en"
+# The language switch's label is in both languages on purpose: whoever cannot read the
+# current one still finds it.
+SWITCH_LABEL = "Language · 语言"
 # One catalog per layer (a file belongs to the first domain whose path prefix it has).
 DOMAINS: dict[str, tuple[str, ...]] = {
     "ui_data": tuple(f"src/dashboard/ui/{m}.py" for m in ("data_page", "mapping", "auth", "patient", "methods", "prefs")),

@@ -192,6 +192,32 @@ _ABBREV = {a: _abbrev_pattern(a) for a in KEPT_ABBREVIATIONS}
 _TERMS = {en: (re.compile(r"(?<![A-Za-z])" + re.escape(en) + r"(?![A-Za-z])", re.I), zh) for en, zh in STRICT_TERMS.items()}
 
 
+def _is_punct(ch: str) -> bool:
+    import unicodedata
+
+    return unicodedata.category(ch).startswith(("P", "S"))
+
+
+def _broken_emphasis(text: str) -> list[str]:
+    """``**`` runs that CommonMark will not read as bold: a closing ``**`` after
+    punctuation must be followed by a space, punctuation or the end (so ``**注意：**请``
+    shows its asterisks), an opening ``**`` before punctuation must follow a space,
+    punctuation or the start (``文字**（OPS）**``)."""
+    out = []
+    text = re.sub(r"\{[^{}]*\}", "x", text)  # a placeholder is filled with a word or number
+    runs = [m.start() for m in re.finditer(r"(?<!\*)\*\*(?!\*)", text)]
+    for i, pos in enumerate(runs):
+        before = text[pos - 1] if pos > 0 else " "
+        after = text[pos + 2] if pos + 2 < len(text) else " "
+        opening = i % 2 == 0
+        ok_side = lambda ch: ch.isspace() or _is_punct(ch)  # noqa: E731
+        if opening and _is_punct(after) and not ok_side(before):
+            out.append(f"bold opened before {after!r} right after {before!r}: Markdown shows the asterisks")
+        if not opening and _is_punct(before) and not ok_side(after):
+            out.append(f"bold closed after {before!r} right before {after!r}: Markdown shows the asterisks")
+    return out
+
+
 def message_problems(msgid: str, msgstr: str, lang: str) -> list[str]:
     """What is wrong with one translation (empty list: nothing)."""
     out = []
@@ -202,6 +228,8 @@ def message_problems(msgid: str, msgstr: str, lang: str) -> list[str]:
     for abbr, pat in _ABBREV.items():
         if pat.search(msgid) and abbr not in msgstr:
             out.append(f"keeps the abbreviation {abbr!r} in Latin script")
+    if "**" in msgstr and not _broken_emphasis(msgid):
+        out += _broken_emphasis(msgstr)
     if lang == "zh":
         for en, (pat, zh) in _TERMS.items():
             if pat.search(msgid) and zh not in msgstr:

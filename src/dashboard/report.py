@@ -17,9 +17,10 @@ from typing import Any, Mapping, Sequence
 import polars as pl
 
 from .figures.export import figure_bytes
+from .i18n import N_, _, fmt_int
 from .provenance import Provenance
-from .render import html_to_pdf
-from .tables.export import blocks_from_heads, gt_html, suppress_small_cells
+from .render import cjk_font_face, html_to_pdf
+from .tables.export import FONT_STACK, blocks_from_heads, gt_html, html_lang, suppress_small_cells
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,16 @@ class ReportSection:
 
 WIDE_TABLE_COLUMNS = 8  # tables with more columns go on a landscape page
 PAGE_SIZES = ("A4", "Letter")
+REPORT_TITLE = N_("MDT report")
+REGISTRY = N_("NOR-MP registry (NCT07642323)")
 
+# Latin script in Liberation Sans, Chinese in Noto Sans CJK SC (Debian's fonts-noto-cjk,
+# embedded by Chromium's print to PDF); great_tables' own font list is overridden.
 _CSS = """
-body {font-family: 'Liberation Sans', Arial, 'Noto Sans CJK SC', sans-serif; color: #111; margin: 0 auto;
+body, .gt_table {font-family: FONT_STACK !important;}
+/* a Chinese column heading breaks at its punctuation or spaces, not between any two characters */
+.gt_col_heading, .gt_column_spanner {word-break: keep-all;}
+body {color: #111; margin: 0 auto;
       max-width: 1840px; padding: 16px 32px; background: white;}
 h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px; border-bottom: 2px solid #0072B2;
       padding-bottom: 3px; break-after: avoid;} h3 {font-size: 16px; margin: 18px 0 4px; break-after: avoid;}
@@ -69,7 +77,7 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 .imported {background: #e8f1fb; border-left: 6px solid #0072B2; color: #0b3a63; padding: 8px 12px;
       border-radius: 4px; font-size: 15px; margin: 8px 0;}
 .prov {font-size: 13px; color: #333; border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; margin: 8px 0;}
-.prov td {padding: 2px 12px 2px 0; vertical-align: top;}
+.prov td {padding: 2px 12px 2px 0; vertical-align: baseline; line-height: 1.5;} .prov td:first-child {white-space: nowrap;}
 .caption {font-size: 13px; color: #333; margin: 0 0 6px;}
 .item {break-inside: avoid; margin-bottom: 14px; min-width: 0;}
 .fig img {max-width: 100%; height: auto; display: block;}
@@ -96,16 +104,36 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
   .wide .gt_table {font-size: 10px !important;}
   .wide .fig img {max-height: 150mm;}
 }
-"""
+""".replace("FONT_STACK", FONT_STACK)
 
 
-def _figure_html(item: ReportItem, presentation: bool, suppress_below: int | None = None) -> str:
+def _figure_html(item: ReportItem, presentation: bool, suppress_below: int | None = None,
+                 svgs: list[str] | None = None) -> str:
     # fonts not embedded per figure: the report names Liberation Sans, which the server
     # prints with; a reader's browser without it falls back to Arial (same metrics)
     svg = figure_bytes(item.content, "svg", "double", None, presentation=presentation, suppress_below=suppress_below,
                        embed_fonts=False)
-    b64 = base64.b64encode(svg).decode("ascii")
-    return f"<div class='fig'><img alt='{html.escape(item.title)}' src='data:image/svg+xml;base64,{b64}'></div>"
+    if svgs is not None:  # the image goes in once the document's CJK font is known (build_report)
+        svgs.append(svg.decode("utf-8"))
+        src = f"@@svg{len(svgs) - 1}@@"
+    else:
+        src = "data:image/svg+xml;base64," + base64.b64encode(_with_cjk_font(svg.decode("utf-8"))).decode("ascii")
+    return f"<div class='fig'><img alt='{html.escape(item.title)}' src='{src}'></div>"
+
+
+def _svg_text(svg: str) -> str:
+    return html.unescape("".join(re.findall(r">([^<]+)<", svg)))
+
+
+def _with_cjk_font(svg: str) -> bytes:
+    """An SVG with Chinese text gets its own ``@font-face`` for the CJK glyphs it uses (an
+    image is a document of its own: the report's rule does not reach it), so the PDF
+    embeds them as a named TrueType font too (:func:`dashboard.render.cjk_font_face`)."""
+    rule = cjk_font_face(_svg_text(svg))
+    m = re.search(r"<svg\b[^>]*>", svg)
+    if rule and m:
+        svg = svg[: m.end()] + f"<style>{rule}</style>" + svg[m.end():]
+    return svg.encode("utf-8")
 
 
 def _table_html(item: ReportItem, suppress_below: int | None) -> str:
@@ -121,7 +149,7 @@ def _key_numbers(sections: Sequence[ReportSection], provenance: Provenance) -> l
     first section (the Overview's "Registry at a glance"), and N under the filters."""
     keys: list[tuple[str, str]] = []
     if provenance.n is not None:
-        keys.append(("Patients under the filters", f"{provenance.n:,}"))
+        keys.append((_("Patients under the filters"), fmt_int(provenance.n)))
     for s in sections[:1]:
         for item in s.items:
             if item.is_table and item.content.width == 2 and item.content.height <= 12:
@@ -131,10 +159,10 @@ def _key_numbers(sections: Sequence[ReportSection], provenance: Provenance) -> l
     return keys
 
 
-def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, title: str = "MDT report",
+def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, title: str | None = None,
                  suppress_below: int | None = None, presentation: bool = False,
                  meta: Mapping[str, Any] | None = None, meeting_date: str | None = None,
-                 prepared_by: str | None = None, registry: str = "NOR-MP registry (NCT07642323)") -> bytes:
+                 prepared_by: str | None = None, registry: str | None = None) -> bytes:
     """The report as one self-contained HTML file (UTF-8 bytes), laid out as a document.
 
     A title page (registry, data status synthetic or imported with the data cut-off
@@ -153,54 +181,68 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
         figures write (at-risk numbers, box counts).
     presentation : figures in the presentation look.
     meta : the store's meta (``cutoff_date``); meeting_date, prepared_by: for the title page.
+    title, registry : default "MDT report" and the registry's name, in the current language.
+
+    Everything the report writes itself (title page, contents, key numbers, captions it
+    adds, running header, page numbers, footer) is in the current language
+    (:mod:`dashboard.i18n`); the sections bring their own titles, tables and figures,
+    made in the same language. ``<html lang>`` says which.
     """
     if not isinstance(provenance, Provenance):
         raise TypeError("provenance must be a Provenance")
     meta = meta or {}
-    cutoff = str(meta.get("cutoff_date") or meta.get("data_cutoff") or "not recorded")
-    status = (f"SYNTHETIC DEMONSTRATION DATA - not real patients ({provenance.detail})" if provenance.synthetic
-              else f"Imported registry data ({provenance.detail}), loaded {provenance.built_at[:10]}")
-    banner = ("<div class='synthetic'><b>SYNTHETIC DEMONSTRATION DATA - not real patients.</b> "
-              f"{html.escape(provenance.detail)}, built {html.escape(provenance.built_at[:10])}.</div>"
+    title = title or _(REPORT_TITLE)
+    registry = registry or _(REGISTRY)
+    cutoff = str(meta.get("cutoff_date") or meta.get("data_cutoff") or _("not recorded"))
+    detail, built = provenance.detail_text, provenance.built_at[:10]
+    status = (_("{status} ({detail})").format(status=provenance.status_text, detail=detail) if provenance.synthetic
+              else _("Imported registry data ({detail}), loaded {built}").format(detail=detail, built=built))
+    banner = ("<div class='synthetic'><b>" + html.escape(_("{status}.").format(status=provenance.status_text))
+              + "</b> " + html.escape(_("{detail}, built {built}.").format(detail=detail, built=built)) + "</div>"
               if provenance.synthetic else
-              f"<div class='imported'><b>Imported registry data.</b> Data cut-off {html.escape(cutoff)}.</div>")
-    rows = [("Registry", registry), ("Data", status), ("Data cut-off", cutoff),
-            ("Content hash", provenance.hash_short), ("Filters", provenance.filter_text),
-            ("Patients", provenance.n_text or "-"), ("Meeting date", meeting_date or provenance.exported_at[:10]),
-            ("Prepared by", prepared_by or "-"), ("Made with", provenance.lines()[2])]
+              "<div class='imported'><b>" + html.escape(_("Imported registry data.")) + "</b> "
+              + html.escape(_("Data cut-off {cutoff}.").format(cutoff=cutoff)) + "</div>")
+    rows = [(_("Registry"), registry), (_("Data"), status), (_("Data cut-off"), cutoff),
+            (_("Content hash"), provenance.hash_short), (_("Filters"), provenance.filter_text),
+            (_("Patients"), provenance.n_text or "-"),
+            (_("Meeting date"), meeting_date or provenance.exported_at[:10]),
+            (_("Prepared by"), prepared_by or "-"), (_("Made with"), provenance.lines()[2])]
     if suppress_below:
-        rows.append(("Suppression", f"counts from 1 to {suppress_below - 1} shown as <{suppress_below} in tables "
-                                    "and figures; percentages of suppressed cells blank; (s): withheld so that "
-                                    "a suppressed count cannot be worked out from a total"))
+        rows.append((_("Suppression"), _(
+            "counts from 1 to {last} shown as <{threshold} in tables and figures; percentages of suppressed cells "
+            "blank; (s): withheld so that a suppressed count cannot be worked out from a total").format(
+            last=suppress_below - 1, threshold=suppress_below)))
     parts = ["<div class='title-page'>", f"<p class='registry'>{html.escape(registry)}</p>",
              f"<h1>{html.escape(title)}</h1>", banner,
              "<table class='prov'>" + "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>"
                                               for k, v in rows) + "</table></div>"]
-    parts.append("<div class='toc-page'><div class='toc'><b>Contents</b><ol>" + "".join(
+    parts.append("<div class='toc-page'><div class='toc'><b>" + html.escape(_("Contents")) + "</b><ol>" + "".join(
         f"<li><a href='#s{i}'>{html.escape(s.page)}</a><span class='pg' data-sec='s{i}'></span></li>"
         for i, s in enumerate(sections)) + "</ol></div></div>")
     keys = _key_numbers(sections, provenance)
     if keys:
-        parts.append("<div class='keys-page'><h3>Key numbers</h3><div class='keys'>" + "".join(
+        parts.append("<div class='keys-page'><h3>" + html.escape(_("Key numbers")) + "</h3><div class='keys'>" + "".join(
             f"<div class='key'><div class='v'>{html.escape(v)}</div><div class='l'>{html.escape(k)}</div></div>"
-            for k, v in keys) + f"</div><p class='caption'>{html.escape(provenance.filter_text)}. "
-            f"{html.escape(status)}. Data cut-off {html.escape(cutoff)}.</p></div>")
+            for k, v in keys) + "</div><p class='caption'>" + html.escape(
+            _("{filters}. {status}. Data cut-off {cutoff}.").format(filters=provenance.filter_text, status=status,
+                                                                   cutoff=cutoff)) + "</p></div>")
+    svgs: list[str] = []
     for i, section in enumerate(sections):
         parts.append(f"<h2 id='s{i}'>{html.escape(section.page)}</h2>")
         if section.note:
             parts.append(f"<p class='caption'>{html.escape(section.note)}</p>")
         if not section.items:
-            parts.append("<p class='caption'>Nothing to show for these filters.</p>")
+            parts.append("<p class='caption'>" + html.escape(_("Nothing to show for these filters.")) + "</p>")
         block: list[str] = []
         for item in section.items:
             wide = item.is_table and item.content.width > WIDE_TABLE_COLUMNS
             body = (_table_html(item, suppress_below) if item.is_table
-                    else _figure_html(item, presentation, suppress_below))
+                    else _figure_html(item, presentation, suppress_below, svgs))
             head = "" if item.is_table else f"<h3>{html.escape(item.title)}</h3>"
             caption = item.caption
             meta = None if item.is_table else item.content.layout.meta
             note = meta.get("censor_note") if isinstance(meta, dict) else None
-            if note and "censor" in caption.lower():  # the caption says how; add only where marks are left out
+            if note and ("censor" in caption.lower() or _("censored") in caption):  # the caption says how; add only where marks are left out
                 note = note.split(". ", 1)[1] if ". " in note else ""
             if note and note not in caption:
                 caption = f"{caption} {note}".strip()
@@ -216,12 +258,18 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
         if block:
             parts.append("<div class='items'>" + "".join(block) + "</div>")
     parts.append("<div class='foot'>" + "<br>".join(html.escape(x) for x in provenance.lines()) + "</div>")
-    running = ("MDT report - SYNTHETIC DATA, not real patients" if provenance.synthetic
-               else f"MDT report - imported registry data, cut-off {cutoff}")
-    doc = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+    running = (_("MDT report - SYNTHETIC DATA, not real patients") if provenance.synthetic
+               else _("MDT report - imported registry data, cut-off {cutoff}").format(cutoff=cutoff))
+    body = "".join(parts)
+    # Chinese glyphs inlined (document and each figure): embedded as a named font in the PDF
+    fonts = cjk_font_face(title + body + running + _("Page {page} of {pages}"),
+                          prepare="".join(_svg_text(x) for x in svgs))
+    images = ["data:image/svg+xml;base64," + base64.b64encode(_with_cjk_font(x)).decode("ascii") for x in svgs]
+    body = re.sub(r"@@svg(\d+)@@", lambda m: images[int(m.group(1))], body)
+    doc = (f'<!DOCTYPE html><html lang="{html_lang()}">' "<head><meta charset='utf-8'>"
            f"<meta name='running-header' content='{html.escape(running, quote=True)}'>"
            f"<meta name='running-footer' content='{html.escape(provenance.hash_short + ' - ' + provenance.exported_at, quote=True)}'>"
-           f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
+           f"<title>{html.escape(title)}</title><style>{fonts}{_CSS}</style></head><body>{body}</body></html>")
     return doc.encode("utf-8")
 
 

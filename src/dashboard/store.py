@@ -27,6 +27,7 @@ import duckdb
 import polars as pl
 
 from . import __version__
+from .i18n import gettext as _
 from .schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, table
 
 DB_ENV = "DASHBOARD_DB"
@@ -267,8 +268,8 @@ class Store:
     def _current(self) -> duckdb.DuckDBPyConnection:
         if not self.path.exists():
             raise StoreError(
-                f"No registry database at {self.path}. Build the demo with "
-                f"'python -m dashboard demo' or import an export with 'python -m dashboard import PATH'."
+                _("No registry database at {path}. Build the demo with 'python -m dashboard demo' or import an "
+                  "export with 'python -m dashboard import PATH'.").format(path=self.path)
             )
         ident = _identity(self.path)
         with self._lock:
@@ -287,7 +288,7 @@ class Store:
         gives every build its own path; unlinking an old one is safe while it is open.
         """
         serving = self.path.parent / SERVING_DIR
-        for _ in range(5):
+        for _attempt in range(5):
             ident = _identity(self.path)
             link = serving / f"{self.path.stem}-{ident[1]}-{ident[2]}{self.path.suffix}"
             try:
@@ -306,7 +307,7 @@ class Store:
                 if old != link:
                     old.unlink(missing_ok=True)
             return con, ident
-        raise StoreError(f"{self.path} keeps changing; could not open a stable version")
+        raise StoreError(_("{path} keeps changing; could not open a stable version").format(path=self.path))
 
     @property
     def version(self) -> tuple[int, int, int]:

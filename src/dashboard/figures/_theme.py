@@ -14,6 +14,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..i18n import N_, _
+from ..schema import STRATEGY_GROUP
+
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "bluish_green": "#009E73",
     "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7",
@@ -21,7 +24,11 @@ OKABE_ITO = {
 }
 _O = OKABE_ITO
 
-FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=14, color="#1f2933")
+# Chinese text falls through the Latin fonts (which have no CJK glyphs) to Noto Sans CJK SC
+# (Debian's fonts-noto-cjk, installed by scripts/system-deps.sh), then to the CJK fonts of
+# the viewer's system; Latin text keeps the Latin font's metrics.
+CJK_FONTS = "Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei"
+FONT = dict(family=f"Source Sans Pro, Arial, {CJK_FONTS}, sans-serif", size=14, color="#1f2933")
 # Exports: the fonts the project installs (scripts/system-deps.sh), metric-compatible with
 # Arial / Helvetica, and Noto Sans CJK for Chinese text; embedded in PDF, EPS and SVG.
 FONT_FAMILY = "Liberation Sans, Arial, Helvetica, Noto Sans CJK SC, sans-serif"
@@ -50,19 +57,23 @@ RESPONSE_COLOURS = {"CCR": _T["indigo"], "NEAR_CCR": _T["purple"], "NON_CCR": _T
 LARS_COLOURS = {"NO_LARS": "#C6DBEF", "MINOR": "#6BAED6", "MAJOR": "#08306B"}  # sequential blues
 
 # One label per strategy group everywhere (long where there is room, short in a tight
-# legend); a patient without a recorded strategy is "No strategy recorded".
+# legend); a patient without a recorded strategy is "No strategy recorded". These are the
+# English source texts: :func:`group_label` gives them in the current language.
 GROUP_LABELS = {"NOM": "Watch & Wait (NOM)", "OPFS": "Local excision / endoscopic resection (OPFS)",
                 "RO": "Radical surgery (RO)", "SYSTEMIC": "Systemic therapy only"}
-GROUP_SHORT = {"NOM": "Watch & Wait", "OPFS": "Local / endoscopic resection", "RO": "Radical surgery",
-               "SYSTEMIC": "Systemic therapy only"}
-NO_STRATEGY = "No strategy recorded"
+GROUP_SHORT = {"NOM": N_("Watch & Wait"), "OPFS": N_("Local / endoscopic resection"), "RO": N_("Radical surgery"),
+               "SYSTEMIC": N_("Systemic therapy only")}
+NO_STRATEGY = N_("No strategy recorded")
 
 
 def group_label(code: str | None, *, short: bool = False) -> str:
-    """The one display label of a strategy group (``None`` / ``"NONE"``: no strategy)."""
+    """The one display label of a strategy group in the current language (``None`` /
+    ``"NONE"``: no strategy)."""
     if code in (None, "NONE", "MISSING"):
-        return NO_STRATEGY
-    return (GROUP_SHORT if short else GROUP_LABELS).get(code, str(code))
+        return _(NO_STRATEGY)
+    if not short and code in GROUP_LABELS:
+        return STRATEGY_GROUP.label(code)  # the schema's label, translated with the vocabulary
+    return _((GROUP_SHORT if short else GROUP_LABELS).get(code, str(code)))
 
 
 def _luminance(hex_colour: str) -> float:
@@ -98,7 +109,7 @@ COLORWAY = [_O[k] for k in ("blue", "orange", "bluish_green", "reddish_purple", 
                             "black", "yellow")]
 
 # Presentation mode: readable from the back of an MDT room on a 1920x1080 shared screen.
-PRESENT_FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=22, color="#000000")
+PRESENT_FONT = dict(family=f"Source Sans Pro, Arial, {CJK_FONTS}, sans-serif", size=22, color="#000000")
 PRESENT_FONT_SCALE = 1.4  # explicit font sizes in a figure grow by this factor (min PRESENT_MIN_FONT)
 PRESENT_MIN_FONT = 18
 PRESENT_LINE_SCALE = 2.0  # explicit line widths grow by this factor (min PRESENT_MIN_LINE)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from ..i18n import _, fmt_int
 from .km import CurveSpec, RiskRow, step_figure
 
 
@@ -43,10 +44,12 @@ def cif_figure(
             if d.height:
                 top = max(top, float(d.get_column("upper").fill_null(0).max() if show_ci and cause == "REGROWTH"
                                      else d.get_column("estimate").max()))
-            name = f"{label(g)} (n={n.get(g, 0):,})" if cause == "REGROWTH" else f"{label(g)}: distant metastasis or death"
+            name = (_("{label} ({n_word}={n})").format(label=label(g), n_word="n", n=fmt_int(n.get(g, 0)))
+                    if cause == "REGROWTH"
+                    else _("{group}: distant metastasis or death").format(group=label(g)))
             specs.append(CurveSpec(f"{g}:{cause}", name, colours[g], d, "solid" if cause == "REGROWTH" else "dot",
                                    show_ci and cause == "REGROWTH", censor_marks=False))
     ymax = min(100.0, max(20.0, 10 * (int(100 * top * 1.15) // 10 + 1)))
     rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]
-    return step_figure(specs, rows, x_title=x_title, y_title="Cumulative incidence (%)", grid=grid, start=0.0,
+    return step_figure(specs, rows, x_title=x_title, y_title=_("Cumulative incidence (%)"), grid=grid, start=0.0,
                        y_range=(0.0, ymax), min_at_risk=min_at_risk)

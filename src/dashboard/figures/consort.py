@@ -6,19 +6,20 @@ import html
 
 import plotly.graph_objects as go
 
+from ..i18n import N_, _, pgettext
 from ..queries.cohort import ConsortFlow, FlowNode
 from ._theme import FONT, RESPONSE_COLOURS, STATUS_COLOURS, STRATEGY_COLOURS, rgba
-from .export import Frame, layout_params, register_layout, with_layout_kind, wrap_lines
+from .export import Frame, layout_params, register_layout, text_units, with_layout_kind, wrap_lines
 
-STATUS_SHORT = {
-    "ORGAN_PRESERVED": "organ preserved",
-    "RESECTED_NED": "resected, disease-free",
-    "REGROWTH_SALVAGED": "regrowth, salvaged R0",
-    "REGROWTH_NOT_SALVAGED": "regrowth, not salvaged R0",
-    "RECURRENCE_SALVAGED": "recurrence, salvaged R0",
-    "WITH_DISEASE": "recurrence / metastasis",
-    "DEAD": "died",
-    "LOST_TO_FU": "lost to follow-up",
+STATUS_SHORT = {  # English source texts, shown through _()
+    "ORGAN_PRESERVED": N_("organ preserved"),
+    "RESECTED_NED": N_("resected, disease-free"),
+    "REGROWTH_SALVAGED": N_("regrowth, salvaged R0"),
+    "REGROWTH_NOT_SALVAGED": N_("regrowth, not salvaged R0"),
+    "RECURRENCE_SALVAGED": N_("recurrence, salvaged R0"),
+    "WITH_DISEASE": N_("recurrence / metastasis"),
+    "DEAD": N_("died"),
+    "LOST_TO_FU": N_("lost to follow-up"),
 }
 GREY = "#546e7a"
 LINE = dict(color="#78909c", width=1.5)
@@ -76,7 +77,11 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
         shapes.append(dict(type="line", x0=x0, y0=y0, x1=x1, y1=y1, line=LINE, layer="below"))
 
     def label(n: FlowNode, denom: int | None = None, chars: int = 40) -> str:
-        return f"<b>{_wrap(n.label, chars)}</b><br>n = {n.n:,}{_pct(n.n, denom) if denom is not None else ''}"
+        pct = _pct(n.n, denom) if denom is not None else ""
+        count = f"n = {n.n:,}"
+        # the count line is not wrapped: the percentage goes below it when both do not fit
+        sep = "<br>" if pct and text_units(count + pct) > chars + 1 else ""
+        return f"<b>{_wrap(n.label, chars)}</b><br>{count}{sep}{pct.strip() if sep else pct}"
 
     reg, exc, ici = flow.node("registered"), flow.node("excluded"), flow.node("ici")
     reasons = [flow.node(t) for t, _ in flow.children("excluded")]
@@ -94,9 +99,10 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     box(0.33, 0.67, top, bh, GREY, reg_text)
     reg_bottom = top + bh
     exc_chars = max(10, int(0.28 * canvas / (0.6 * small)) - 1)
-    exc_lines = [f"<b>Excluded</b>  n = {exc.n:,}"] + [_wrap(f"{r.n:,}  {r.label}", exc_chars) for r in reasons]
+    exc_lines = ["<b>" + html.escape(_("Excluded")) + f"</b>  n = {exc.n:,}"] + [
+        _wrap(f"{r.n:,}  {r.label}", exc_chars) for r in reasons]
     if not reasons:
-        exc_lines.append("none")
+        exc_lines.append(html.escape(pgettext("no boxes", "none")))
     exc_h = 12 + line_px * sum(lines_of(x) for x in exc_lines)
     ici_top = reg_bottom + max(70, exc_h - 10)
     mid = (reg_bottom + ici_top) / 2
@@ -128,13 +134,14 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
             if n.stage == "strategy":
                 parts = [f"{src.split(':', 1)[1]}: {m}" for src, tgt, m in flow.edges if tgt == n.id]
                 by = [f"{flow.node(src).label}: {m:,}" for src, tgt, m in flow.edges if tgt == n.id]
-                hover = f"{n.label}: {n.n:,}<br>by restaging response<br>" + "<br>".join(by) if parts else None
+                hover = (f"{n.label}: {n.n:,}<br>" + html.escape(_("by restaging response")) + "<br>"
+                         + "<br>".join(by)) if parts else None
             box(x0, x0 + width, top_y, height, colours.get(n.code, GREY), label(n, denom, chars), hover)
         return centres, width
 
     resp_top = max(ici_bottom, exc_top + exc_h) + 40
     resp_h = max(bh, 12 + line_px * row_plan(responses, ici.n)[1])
-    resp_x, _ = row(responses, resp_top, resp_h, RESPONSE_COLOURS, ici.n)
+    resp_x, _w = row(responses, resp_top, resp_h, RESPONSE_COLOURS, ici.n)
     bus1 = resp_top - 20
     line(0.5, ici_bottom, 0.5, bus1)
     line(min(resp_x + [0.5]), bus1, max(resp_x + [0.5]), bus1)
@@ -159,12 +166,13 @@ def consort_figure(flow: ConsortFlow, *, title: str | None = None, compact: bool
     blocks = {}
     for s in strategies:
         kids = statuses[s.id]
-        head = "Status at last follow-up" if status_chars >= 24 else "Status at last FU"
+        head = _("Status at last follow-up") if status_chars >= 24 else _("Status at last FU")
         lines = [f"<i>{_wrap(head, status_chars)}</i>"] + [
-            _wrap(f"{k.n:,} {STATUS_SHORT.get(k.code, k.label)}", status_chars).replace(f"{k.n:,}", f"<b>{k.n:,}</b>", 1)
+            _wrap(f"{k.n:,} {_(STATUS_SHORT[k.code]) if k.code in STATUS_SHORT else k.label}", status_chars)
+            .replace(f"{k.n:,}", f"<b>{k.n:,}</b>", 1)
             for k in kids]
         if not kids:
-            lines.append("none")
+            lines.append(html.escape(pgettext("no boxes", "none")))
         blocks[s.id] = lines
     max_lines = max([sum(lines_of(x) for x in v) for v in blocks.values()] + [2])
     status_h = 12 + line_px * max_lines

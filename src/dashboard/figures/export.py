@@ -29,11 +29,14 @@ import re
 import subprocess
 import tempfile
 import threading
+import unicodedata
+from html import unescape as html_unescape
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
 
+from ..i18n import N_, _, pgettext
 from ..provenance import Provenance
 from ..render import set_png_dpi
 from ._theme import _FONT_KEYS, FONT_FAMILY, PRESENT_MIN_FONT, presentation_spec
@@ -57,13 +60,18 @@ FOOTER_LINE = 1.3
 
 @dataclass(frozen=True)
 class FigureSize:
-    """A named output size: physical width (mm) and the canvas width it is laid out on."""
+    """A named output size: physical width (mm) and the canvas width it is laid out on;
+    ``label`` in the current language (``source_label``: the English)."""
 
     key: str
-    label: str
+    source_label: str
     width_mm: float
     layout_width: int
     height_mm: float | None = None  # fixed (slide); None = from the figure
+
+    @property
+    def label(self) -> str:
+        return _(self.source_label)
 
     @property
     def aspect(self) -> float | None:
@@ -71,10 +79,10 @@ class FigureSize:
 
 
 SIZES: dict[str, FigureSize] = {s.key: s for s in (
-    FigureSize("single", "Single column (85 mm)", 85.0, 480),
-    FigureSize("one_half", "1.5 column (120 mm)", 120.0, 680),
-    FigureSize("double", "Double column (175 mm)", 175.0, 960),
-    FigureSize("slide", "Slide 16:9 (339 x 190.5 mm)", 338.67, 1280, 190.5),
+    FigureSize("single", N_("Single column (85 mm)"), 85.0, 480),
+    FigureSize("one_half", N_("1.5 column (120 mm)"), 120.0, 680),
+    FigureSize("double", N_("Double column (175 mm)"), 175.0, 960),
+    FigureSize("slide", N_("Slide 16:9 (339 x 190.5 mm)"), 338.67, 1280, 190.5),
 )}
 
 
@@ -123,8 +131,9 @@ class Frame:
         return self.width < 800
 
     def text_px(self, text: str, font: float) -> float:
-        """Rough width of a one-line text (Liberation Sans averages ~0.55 em a glyph)."""
-        return len(_strip_tags(text)) * font * 0.58
+        """Rough width of a one-line text (Liberation Sans averages ~0.55 em a glyph, a
+        CJK glyph of Noto Sans CJK is a full em: :func:`text_units`)."""
+        return text_units(_strip_tags(text)) * font * 0.58
 
 
 # figure kind (layout.meta["layout"]["kind"]) -> its layout step, registered by the figure modules
@@ -172,7 +181,11 @@ def _footer_font(size: str, presentation: bool) -> int:
 def _footer_lines(prov: Provenance | None, width: int, font: int) -> list[str]:
     if prov is None:
         return []
-    return prov.wrapped(int((width - 16) / (font * 0.56)))
+    chars = int((width - 16) / (font * 0.56))
+    lines = prov.lines()
+    if any(has_wide(x) for x in lines):  # a translated footer: CJK glyphs are a full em wide
+        return [y for x in lines for y in wrap_lines(x, max(20, chars))]
+    return prov.wrapped(chars)
 
 
 def _footer_height(lines: list[str], font: int) -> int:
@@ -181,6 +194,109 @@ def _footer_height(lines: list[str], font: int) -> int:
 
 def _strip_tags(text: str) -> str:
     return re.sub(r"<[^>]+>", "", str(text or "")).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+
+
+# A full-width (CJK) glyph is one em; an average Latin glyph of Liberation Sans ~0.56 em.
+WIDE_UNITS = 1.8
+# Chinese line breaking (GB/T 15834 and the usual kinsoku rules): a line never starts with
+# closing punctuation and never ends with opening punctuation.
+_NO_LINE_START = set("，。、；：？！）》」』】〉”’·…%,.;:!?)]}")
+_NO_LINE_END = set("（《「『【〈“‘([{")
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def has_wide(text: str) -> bool:
+    """Whether ``text`` holds full-width (CJK) characters."""
+    return any(_wide(ch) for ch in str(text or ""))
+
+
+def text_units(text: str) -> float:
+    """Width of plain ``text`` in average Latin glyphs: a full-width (CJK) character
+    counts :data:`WIDE_UNITS`, every other character 1 (``len`` for Latin text)."""
+    text = str(text or "")
+    wide = sum(1 for ch in text if _wide(ch))
+    return len(text) + wide * (WIDE_UNITS - 1)
+
+
+def list_text(items: Sequence[str]) -> str:
+    """Items joined with the language's list separator (", " / "、")."""
+    return pgettext("list separator", ", ").join(str(x) for x in items)
+
+
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """``text`` (plotly markup allowed) as unbreakable pieces, each with whether a space
+    precedes it: a Latin word, or one CJK character with the punctuation that may not be
+    parted from it; tags and entities stay inside their piece."""
+    out: list[list] = []
+    cur, space, i, n = "", False, 0, len(text)
+
+    def push():
+        nonlocal cur, space
+        if cur:
+            out.append([cur, space])
+            cur, space = "", False
+
+    while i < n:
+        ch = text[i]
+        if ch == "<" and ">" in text[i:]:
+            j = text.index(">", i) + 1
+            cur += text[i:j]
+            i = j
+            continue
+        if ch == "&" and re.match(r"&[#a-zA-Z0-9]+;", text[i:]):
+            j = text.index(";", i) + 1
+            if cur and _wide(cur[-1]) and _strip_tags(cur) and _strip_tags(cur)[-1] not in _NO_LINE_END:
+                push()
+            cur += text[i:j]
+            i = j
+            continue
+        if ch.isspace():
+            push()
+            space = True
+            i += 1
+            continue
+        plain = _strip_tags(cur)
+        if ch in _NO_LINE_START:
+            if not cur and out:  # after a space: still kept with what comes before
+                out[-1][0] += ch
+            else:
+                cur += ch
+        elif plain and plain[-1] in _NO_LINE_END:
+            cur += ch
+        elif _wide(ch) or (plain and _wide(plain[-1])):
+            push()
+            cur = ch
+        else:
+            cur += ch
+        i += 1
+    push()
+    return [(t, s) for t, s in out]
+
+
+def _wrap_cjk(text: str, chars: float) -> list[str]:
+    lines: list[str] = []
+    cur, cur_w = "", 0.0
+    for piece, space in _tokens(text):
+        w = text_units(_strip_tags(piece))
+        sep = " " if (space and cur) else ""
+        if cur and cur_w + len(sep) + w > chars:
+            lines.append(cur)
+            cur, cur_w = piece, w
+        else:
+            cur, cur_w = cur + sep + piece, cur_w + len(sep) + w
+    lines.append(cur)
+    # no lone CJK character on the last line (a widow): one more character comes down with it
+    last = _strip_tags(lines[-1])
+    if len(lines) > 1 and len(last) == 1 and _wide(last):
+        prev = _tokens(lines[-2])
+        if len(prev) >= 3:
+            head, (tail, space) = prev[:-1], prev[-1]
+            lines[-2] = "".join((" " if sp and i else "") + t for i, (t, sp) in enumerate(head))
+            lines[-1] = tail + (" " if space else "") + lines[-1]
+    return lines
 
 
 def _floor_fonts(node: Any, floor: int, parent: str | None = None) -> None:
@@ -225,7 +341,11 @@ def _font_size(layout: dict, *path: str, default: float | None = None) -> float:
 
 def wrap_lines(text: str, chars: int) -> list[str]:
     """Plain ``text`` broken at whitespace into lines of at most about ``chars`` characters
-    (words kept whole; an empty text is one empty line)."""
+    (words kept whole; an empty text is one empty line). Text with CJK characters is
+    also broken between them (never before closing or after opening punctuation), a CJK
+    character counting :data:`WIDE_UNITS` characters."""
+    if has_wide(text):
+        return [x for x in _wrap_cjk(" ".join(str(text).split()), chars)]
     lines, cur = [], ""
     for word in str(text).split():
         if cur and len(cur) + 1 + len(word) > chars:
@@ -238,7 +358,9 @@ def wrap_lines(text: str, chars: int) -> list[str]:
 
 def wrap_text(text: str, chars: int) -> str:
     """``text`` (plotly markup allowed, words kept whole) broken with ``<br>`` into lines
-    of at most about ``chars`` characters."""
+    of at most about ``chars`` characters (CJK text: see :func:`wrap_lines`)."""
+    if has_wide(_strip_tags(text)):
+        return "<br>".join(line for part in str(text).split("<br>") for line in _wrap_cjk(part, chars))
     lines, cur = [], ""
     for word in str(text).split(" "):
         if cur and len(_strip_tags(cur)) + 1 + len(_strip_tags(word)) > chars:
@@ -254,7 +376,7 @@ def legend_rows(names: Sequence[str], width: float, font: float) -> int:
     if not names:
         return 0
     # plotly gives every entry of a wrapped horizontal legend the widest entry's width
-    widest = max(len(_strip_tags(n)) for n in names) * font * 0.6 + 50
+    widest = max(text_units(_strip_tags(n)) for n in names) * font * 0.6 + 50
     per_row = max(1, int(width // widest))
     return math.ceil(len(names) / per_row)
 
@@ -269,13 +391,13 @@ def _wrap_long_titles(layout: dict, width: int) -> None:
         if isinstance(title, dict) and title.get("text") and "<br>" not in str(title["text"]):
             tf = _font_size(title, "font", "size", default=1.2 * base)
             # centred under the plot area, which starts right of the y-axis labels
-            if len(_strip_tags(title["text"])) * tf * 0.56 > 0.6 * width:
+            if text_units(_strip_tags(title["text"])) * tf * 0.56 > 0.6 * width:
                 title["text"] = wrap_text(title["text"], int(0.6 * width / (tf * 0.56)))
     for note in layout.get("annotations") or []:
         text = note.get("text")
         if text and note.get("xref", "paper") == "paper" and "<br>" not in str(text):
             f = _font_size(note, "font", "size", default=base)
-            if len(_strip_tags(text)) * f * 0.56 > 0.95 * width:
+            if text_units(_strip_tags(text)) * f * 0.56 > 0.95 * width:
                 note["text"] = wrap_text(text, int(0.9 * width / (f * 0.56)))
 
 
@@ -302,7 +424,7 @@ def bottom_needed(spec: dict) -> int:
             tf = _font_size(ax, "tickfont", "size", default=_font_size(layout))
             angle = abs(float(ax.get("tickangle") or 0)) if isinstance(ax.get("tickangle"), (int, float)) else 0
             labels = [str(t) for t in (ax.get("ticktext") or [])] or ["0000"]
-            longest = max(len(_strip_tags(t)) for t in labels)
+            longest = max(text_units(_strip_tags(t)) for t in labels)
             h += tf * 1.3 + (longest * tf * 0.56 * math.sin(math.radians(angle)) if angle else 0)
             h += ax.get("ticklen", 5) if ax.get("ticks") in ("outside", None) else 0
         title = ax.get("title")
@@ -390,7 +512,8 @@ def fit(fig: go.Figure, size: str, provenance: Provenance | None = None, *, pres
     if fh:
         text = "<br>".join(_escape(x) for x in lines)
         if provenance is not None and provenance.synthetic:
-            text = text.replace("SYNTHETIC DATA", "<b>SYNTHETIC DATA</b>", 1)
+            word = _escape(_("SYNTHETIC DATA"))
+            text = text.replace(word, f"<b>{word}</b>", 1)
         # anchored to the canvas ("container"), so axis automargins cannot push it
         layout["title"] = dict(text=text, xref="container", yref="container", x=8 / width,
                                y=(fh - ffont * 0.9) / (fig_h + fh), xanchor="left", yanchor="top",
@@ -601,11 +724,11 @@ def figure_bytes(fig: go.Figure, fmt: str, size: str = "double", provenance: Pro
                     suppress_below=suppress_below)
     w, h = geo.layout_width, geo.layout_height
     if fmt in ("png", "tiff"):
-        px_w, _ = geo.pixels(dpi)
+        px_w, _h = geo.pixels(dpi)
         data = _kaleido(spec, dict(format="png", width=w, height=h, scale=px_w / w))
         return set_png_dpi(data, dpi) if fmt == "png" else _tiff(data, dpi)
     if fmt in ("pdf", "eps"):
-        pt_w, _ = geo.points()
+        pt_w, _h = geo.points()
         pdf = _kaleido(spec, dict(format="pdf", width=w, height=h, scale=pt_w / (w * 0.75)))
         return pdf if fmt == "pdf" else _eps(pdf)
     svg = _kaleido(spec, dict(format="svg", width=w, height=h, scale=1)).decode("utf-8")
@@ -639,7 +762,10 @@ def _eps(pdf: bytes) -> bytes:
 FONT_FILES = {
     "Liberation Sans": ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
                         "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"),
+    "Noto Sans CJK SC": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                         "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
 }
+CJK_FAMILY = "Noto Sans CJK SC"
 
 
 # Glyphs embedded in every SVG: Latin (ASCII, Latin-1, Latin Extended-A), punctuation,
@@ -685,12 +811,58 @@ def _svg_font_faces() -> list[str]:
         return rules
 
 
+def _collection_index(path: str, family: str) -> int:
+    """The index of ``family`` in a TrueType/OpenType collection (0 when not found)."""
+    from fontTools.ttLib import TTCollection
+
+    with TTCollection(path, lazy=True) as ttc:
+        for i, font in enumerate(ttc.fonts):
+            if font["name"].getDebugName(1) == family:
+                return i
+    return 0
+
+
+def _svg_cjk_faces(chars: str) -> list[str]:
+    """``@font-face`` rules for Noto Sans CJK SC regular and bold, subset to ``chars``
+    (the CJK and full-width characters an SVG uses), so Chinese text in an exported SVG
+    shows without the font installed where it is opened."""
+    import base64
+    import logging
+
+    from fontTools import subset
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    rules = []
+    for path, weight in zip(FONT_FILES[CJK_FAMILY], ("normal", "bold")):
+        if not os.path.exists(path):
+            continue
+        opts = subset.Options()
+        opts.layout_features = ["kern", "liga", "vert"]
+        opts.font_number = _collection_index(path, CJK_FAMILY)
+        opts.drop_tables += ["FFTM"]
+        font = subset.load_font(path, opts)
+        sub = subset.Subsetter(opts)
+        sub.populate(text=chars)
+        sub.subset(font)
+        buf = io.BytesIO()
+        font.save(buf)
+        b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+        rules.append(f"@font-face{{font-family:'{CJK_FAMILY}';font-weight:{weight};"
+                     f"src:url(data:font/otf;base64,{b64}) format('opentype');}}")
+    return rules
+
+
 def embed_svg_fonts(svg: str) -> str:
     """The SVG with ``@font-face`` rules for Liberation Sans (regular and bold, the
-    Latin glyphs of :data:`SVG_FONT_CHARS`), so it looks the same on a machine without
-    the font. CJK text keeps its font-family list (Noto Sans CJK where installed)."""
+    Latin glyphs of :data:`SVG_FONT_CHARS`) and, when it holds Chinese text, for Noto
+    Sans CJK SC subset to the characters used, so it looks the same on a machine without
+    the fonts."""
     try:
-        rules = _svg_font_faces()
+        rules = list(_svg_font_faces())
+        text = "".join(re.findall(r">([^<]+)<", svg))
+        wide = "".join(sorted({ch for ch in html_unescape(text) if ch not in SVG_FONT_CHARS and ord(ch) > 0x7F}))
+        if has_wide(wide):
+            rules += _svg_cjk_faces(wide)
     except ImportError:  # pragma: no cover - fontTools comes with the project's requirements
         return svg
     if not rules:

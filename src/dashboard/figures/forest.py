@@ -7,14 +7,15 @@ import html
 import plotly.graph_objects as go
 import polars as pl
 
+from ..i18n import _, fmt_int
 from ._theme import FONT
-from .export import Frame, layout_params, register_layout, with_layout_kind, wrap_lines
+from .export import Frame, layout_params, register_layout, text_units, with_layout_kind, wrap_lines
 
 MARK = "#1f4e79"
 
 
 def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = None,
-                  value_title: str = "% (95% CI)", n_title: str = "Patients") -> go.Figure:
+                  value_title: str | None = None, n_title: str | None = None) -> go.Figure:
     """One line per subgroup level: point estimate and CI in %, grouped under bold
     subgroup headings, with the patient count and the estimate written on the right.
 
@@ -25,13 +26,16 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
         ``text`` (the formatted estimate), top to bottom.
     x_title : axis title, e.g. "Organ-preservation survival at 36 months (%)".
     overall : the overall estimate (proportion), drawn as a dashed reference line.
-    value_title, n_title : headings of the two text columns on the right.
+    value_title, n_title : headings of the two text columns on the right (default
+        "% (95% CI)" and "Patients" in the current language).
     """
+    value_title = _("% (95% CI)") if value_title is None else value_title
+    n_title = _("Patients") if n_title is None else n_title
     need = {"heading", "label", "n", "estimate", "lower", "upper", "text"}
     if not need <= set(rows.columns):
         raise ValueError(f"rows need columns {sorted(need)}")
     k = rows.height
-    shift2 = 10 + 8 * max(len(n_title), 7) + 12  # second text column after the widest count / heading
+    shift2 = 10 + 8 * max(text_units(n_title), 7) + 12  # second text column after the widest count / heading
     y = list(range(k))
     ticks = [f"<b>{html.escape(r['label'])}</b>" if r["heading"] else f"   {html.escape(r['label'])}"
              for r in rows.iter_rows(named=True)]
@@ -48,8 +52,9 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
                      thickness=1.8, width=5),
         customdata=list(zip(pts.get_column("label").to_list(), pts.get_column("text").to_list(),
                             pts.get_column("n").to_list())),
-        hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]}<br>%{customdata[2]:,} patients<extra></extra>",
-        showlegend=False, name="estimate",
+        hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[1]}<br>" + _("%{customdata[2]:,} patients")
+                       + "<extra></extra>"),
+        showlegend=False,
     ))
     # every annotation and the reference line in one layout update: plotly validates the
     # whole layout on each add_annotation / add_vline call, which costs ~5 ms apiece
@@ -58,10 +63,10 @@ def forest_figure(rows: pl.DataFrame, *, x_title: str, overall: float | None = N
         if r["heading"]:
             continue
         notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
-                          text=f"{r['n']:,}", xshift=10, font=dict(size=13), name="n"))
+                          text=fmt_int(r["n"]), xshift=10, font=dict(size=13), name="n"))
         notes.append(dict(x=1.0, xref="paper", y=r["y"], yref="y", xanchor="left", showarrow=False,
-                          text=html.escape(r["text"]), xshift=shift2, font=dict(size=13), name="est"))
-    for text, shift, name in ((f"<b>{html.escape(n_title)}</b>", 10, "n"), (f"<b>{html.escape(value_title)}</b>", shift2, "est")):
+                          text=html.escape(r["text"]), xshift=shift2, font=dict(size=13), name="EST"))
+    for text, shift, name in ((f"<b>{html.escape(n_title)}</b>", 10, "n"), (f"<b>{html.escape(value_title)}</b>", shift2, "EST")):
         notes.append(dict(x=1.0, xref="paper", y=-1, yref="y", xanchor="left", showarrow=False, text=text,
                           xshift=shift, font=dict(size=13), name=name))
     shapes = [] if overall is None else [dict(type="line", xref="x", yref="y domain", x0=100 * overall,
@@ -97,14 +102,14 @@ def fit_forest(spec: dict, frame: Frame) -> None:
     labels, heads, counts = p.get("labels") or [], p.get("headings") or [], p.get("n") or []
     if frame.narrow and len(counts) == len(labels):
         notes = [n for n in notes if n.get("name") != "n"]
-        labels = [lb if h or c is None else f"{lb} ({c:,})" for lb, h, c in zip(labels, heads, counts)]
+        labels = [lb if h or c is None else f"{lb} ({fmt_int(c)})" for lb, h, c in zip(labels, heads, counts)]
         layout["annotations"] = notes
-    cols = {name: [n for n in notes if n.get("name") == name] for name in ("n", "est")}
+    cols = {name: [n for n in notes if n.get("name") == name] for name in ("n", "EST")}
     k = len(labels)
 
     def plan(font: int):
         width = {c: max((frame.text_px(n.get("text", ""), font) for n in v), default=0) for c, v in cols.items()}
-        right = (font + width["n"] if width["n"] else 0) + font + width["est"] + 8
+        right = (font + width["n"] if width["n"] else 0) + font + width["EST"] + 8
         plot_min = max(110, 0.24 * frame.width)
         chars = max(12, int((frame.width - right - plot_min - 24) / (0.56 * font)))
         wrapped = [wrap_lines(lb, chars - (0 if h else 3)) for lb, h in zip(labels, heads)]
@@ -140,7 +145,7 @@ def fit_forest(spec: dict, frame: Frame) -> None:
         n["font"] = {**(n.get("font") or {}), "size": font}
     for n in cols["n"]:
         n["xshift"] = font
-    for n in cols["est"]:
+    for n in cols["EST"]:
         n["xshift"] = (font + width["n"] if width["n"] else 0) + font
     margin = layout.setdefault("margin", {})
     margin["r"] = int(right)

@@ -10,6 +10,7 @@ groups also differ by line dash, so the curves stay apart without colour.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,8 +19,9 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ..i18n import _, fmt_int
 from ._theme import FONT, RESPONSE_COLOURS, STRATEGY_COLOURS, readable, rgba
-from .export import Frame, layout_params, register_layout, with_layout_kind
+from .export import Frame, layout_params, list_text, register_layout, with_layout_kind
 
 # Strategy groups -> colours of their defining strategies in the shared theme.
 GROUP_COLOURS = {"NOM": STRATEGY_COLOURS["WW"], "OPFS": STRATEGY_COLOURS["LE"], "RO": STRATEGY_COLOURS["RO"],
@@ -85,16 +87,21 @@ def thin_threshold(n: float) -> float:
 
 
 def thin_caption(min_at_risk: float = 0.0, uncut: Sequence[str] = ()) -> str:
-    """How the tails were drawn, for the figure caption."""
-    text = (f"every curve is drawn to its last follow-up; a thin, faint line without confidence band marks the "
-            f"stretch where fewer than {THIN_MIN_AT_RISK} patients (or fewer than {100 * THIN_SHARE:g}% of the "
-            "group) remain at risk")
-    if min_at_risk:
-        text += f"; curves stop where fewer than {min_at_risk:g} remain at risk"
-        if uncut:
-            text += (f", except groups that never had {min_at_risk:g} at risk ({', '.join(uncut)}), drawn in full "
-                     "rather than left out")
-    return text
+    """How the tails were drawn, for the figure caption (in the current language)."""
+    share = f"{100 * THIN_SHARE:g}%"
+    if not min_at_risk:
+        return _("every curve is drawn to its last follow-up; a thin, faint line without confidence band marks the "
+                 "stretch where fewer than {n} patients (or fewer than {share} of the group) remain at risk"
+                 ).format(n=THIN_MIN_AT_RISK, share=share)
+    if not uncut:
+        return _("every curve is drawn to its last follow-up; a thin, faint line without confidence band marks the "
+                 "stretch where fewer than {n} patients (or fewer than {share} of the group) remain at risk; curves "
+                 "stop where fewer than {k} remain at risk").format(n=THIN_MIN_AT_RISK, share=share, k=f"{min_at_risk:g}")
+    return _("every curve is drawn to its last follow-up; a thin, faint line without confidence band marks the "
+             "stretch where fewer than {n} patients (or fewer than {share} of the group) remain at risk; curves "
+             "stop where fewer than {k} remain at risk, except groups that never had {k} at risk ({groups}), drawn "
+             "in full rather than left out").format(n=THIN_MIN_AT_RISK, share=share, k=f"{min_at_risk:g}",
+                                                    groups=list_text(uncut))
 
 
 @dataclass(frozen=True)
@@ -135,7 +142,7 @@ def step_figure(
     start: float = 1.0,
     y_range: tuple[float, float] = (0.0, 100.0),
     min_at_risk: float = 0.0,
-    risk_title: str = "Number at risk",
+    risk_title: str | None = None,
     title: str | None = None,
     p_text: str | None = None,
     median_lines: bool = False,
@@ -148,6 +155,8 @@ def step_figure(
     risk_rows : at-risk table rows (top to bottom), cells at the ``grid`` times.
     x_title, y_title : axis titles (with units).
     grid : tick positions of the time axis (months), also the at-risk columns.
+    risk_title : heading of the at-risk table (default "Number at risk" in the current
+        language).
     start : value of every curve at time 0 (1 for survival, 0 for incidence).
     min_at_risk : each curve stops at the last time with at least this many at risk.
     p_text : written on the plot, bottom left (e.g. "Log-rank p = 0.012").
@@ -157,6 +166,7 @@ def step_figure(
     The figure's ``layout.meta["censor_note"]`` says how censoring is marked and on which
     curves the ticks are left out (:func:`censor_note`), for captions.
     """
+    risk_title = _("Number at risk") if risk_title is None else risk_title
     n_rows = max(1, len(risk_rows))
     table_px = 30 + 26 * n_rows
     plot_px = 440
@@ -189,8 +199,11 @@ def step_figure(
             fig.add_trace(go.Scatter(x=t[full], y=hi[full], mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
                                      fillcolor=rgba(c.colour, 0.14), hoverinfo="skip", showlegend=False,
                                      legendgroup=c.key, connectgaps=True), row=1, col=1)
-        hover = (f"<b>{c.label}</b><br>Month %{{x:.1f}}: %{{y:.1f}}%<br>At risk: %{{customdata:,.0f}}"
-                 "<extra></extra>")
+        # plotly's %{...} placeholders stay inside the messages, unchanged
+        few = _("{label} (few at risk)").format(label=c.label)
+        hover_rest = ("</b><br>" + _("Month %{x:.1f}: %{y:.1f}%") + "<br>" + _("At risk: %{customdata:,.0f}")
+                      + "<extra></extra>")
+        hover = "<b>" + c.label + hover_rest
         fig.add_trace(go.Scatter(
             x=t[full], y=est[full], mode="lines", name=c.label, legendgroup=c.key, showlegend=c.legend,
             line=dict(color=c.colour, width=2.6, shape="hv", dash=c.dash),
@@ -199,10 +212,10 @@ def step_figure(
         if k < d.height:  # the thin tail, from the last full point on
             tail = slice(k, None)
             fig.add_trace(go.Scatter(
-                x=t[tail], y=est[tail], mode="lines", name=f"{c.label} (few at risk)", legendgroup=c.key,
+                x=t[tail], y=est[tail], mode="lines", name=few, legendgroup=c.key,
                 showlegend=False, opacity=0.65,
                 line=dict(color=c.colour, width=THIN_WIDTH, shape="hv", dash=c.dash),
-                customdata=n_risk[tail], hovertemplate=hover.replace("</b>", " (few at risk)</b>"),
+                customdata=n_risk[tail], hovertemplate="<b>" + few + hover_rest,
             ), row=1, col=1)
         if median_lines and start == 1.0 and d.height:
             below = d.filter(pl.col("estimate") <= 0.5)
@@ -212,12 +225,13 @@ def step_figure(
         if c.censor_marks and "n_censor" in d.columns:
             cm = d.filter(pl.col("n_censor") > 0)
             if cm.height > CENSOR_MARKS_MAX:
-                left_out.append(c.label.split(" (")[0])
+                left_out.append(re.split(r" \(|（", c.label)[0])
             if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
                 fig.add_trace(go.Scatter(
                     x=cm.get_column("time").to_numpy(), y=100 * cm.get_column("estimate").to_numpy(),
                     mode="markers", marker=dict(symbol="line-ns-open", size=6, color=c.colour, line=dict(width=1), opacity=0.7),
-                    legendgroup=c.key, showlegend=False, hoverinfo="skip", name=f"{c.label} censored",
+                    legendgroup=c.key, showlegend=False, hoverinfo="skip",
+                    name=_("{label} censored").format(label=c.label),
                 ), row=1, col=1)
     labels = []
     for i, r in enumerate(risk_rows):
@@ -225,7 +239,7 @@ def step_figure(
         fig.add_trace(go.Scatter(
             x=cells.get_column("time").to_list(), y=[i] * cells.height, mode="text",
             text=cells.get_column("text").to_list(), textfont=dict(size=13, color=r.colour),
-            showlegend=False, hoverinfo="skip", name=f"at risk: {r.label}", cliponaxis=False,
+            showlegend=False, hoverinfo="skip", name=_("at risk: {label}").format(label=r.label), cliponaxis=False,
             meta="risk",
         ), row=2, col=1)
         labels.append(r.label)
@@ -272,11 +286,10 @@ def censor_note(left_out: Sequence[str]) -> str:
     """The caption's sentence on censor marks: ticks mark censored follow-up, and on
     which curves they are left out (more than :data:`CENSOR_MARKS_MAX` censoring times,
     where they would merge into a band)."""
-    text = "Tick marks: censored follow-up."
-    if left_out:
-        text += (f" Not drawn on {', '.join(left_out)} (more than {CENSOR_MARKS_MAX} censoring times: "
-                 "the ticks would merge into a band).")
-    return text
+    if not left_out:
+        return _("Tick marks: censored follow-up.")
+    return _("Tick marks: censored follow-up. Not drawn on {groups} (more than {n} censoring times: the ticks "
+             "would merge into a band).").format(groups=list_text(left_out), n=CENSOR_MARKS_MAX)
 
 
 STRATUM_SYMBOL = "\u25A0"  # a filled square in the stratum's colour (ggsurvfit's add_risktable_strata_symbol)
@@ -390,7 +403,7 @@ def km_figure(
     grid: Sequence[float],
     show_ci: bool = True,
     min_at_risk: float = 0.0,
-    risk_title: str = "Number at risk",
+    risk_title: str | None = None,
     n_word: str = "n",
     thin: bool = True,
     p_text: str | None = None,
@@ -412,7 +425,8 @@ def km_figure(
     p_text, median_lines : see :func:`step_figure` (log-rank p on the plot, median guide lines).
     """
     dashes = dashes or {}
-    specs = [CurveSpec(g, f"{label(g)} ({n_word}={n.get(g, 0):,})", colours[g], km_curve_data(km, g),
+    legend = _("{label} ({n_word}={n})")
+    specs = [CurveSpec(g, legend.format(label=label(g), n_word=n_word, n=fmt_int(n.get(g, 0))), colours[g], km_curve_data(km, g),
                        dashes.get(g, "solid"), show_ci, thin_below=thin_threshold(n.get(g, 0)) if thin else 0.0)
              for g in groups]
     rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]

@@ -11,7 +11,9 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ..i18n import _, fmt_int
 from ._theme import FONT, GROUP_COLOURS, OKABE_ITO, STRATEGY_COLOURS, rgba
+from .export import Frame, register_layout, text_units, with_layout_kind, wrap_text
 
 _O = OKABE_ITO
 STATE_COLOURS = {"ORGAN": _O["bluish_green"], "EXCISED": _O["sky_blue"], "RADICAL": _O["vermillion"],
@@ -51,13 +53,14 @@ def overlap_figure(units: pl.DataFrame, *, labels: Mapping[str, str], column: st
         x = units.filter(pl.col("group") == g).get_column(column).to_numpy()
         if x.size == 0:
             continue
-        h, _ = np.histogram(x, bins=edges)
-        fig.add_trace(go.Bar(x=mids, y=100 * h / x.size, width=0.05, name=f"{label} (n={x.size:,})",
+        h, _edges = np.histogram(x, bins=edges)
+        fig.add_trace(go.Bar(x=mids, y=100 * h / x.size, width=0.05, name=f"{label} (n={fmt_int(x.size)})",
                              marker=dict(color=rgba(_colour(g), 0.55), line=dict(color=_colour(g), width=1.5)),
-                             hovertemplate="%{x:.3f}: %{y:.1f}% of the arm<extra>" + label + "</extra>"))
-    title = "Preference score" if column == "preference" else "Propensity score (probability of organ preservation first)"
+                             hovertemplate=_("%{x:.3f}: %{y:.1f}% of the arm") + "<extra>" + label + "</extra>"))
+    title = (_("Preference score") if column == "preference"
+             else _("Propensity score (probability of organ preservation first)"))
     fig.update_layout(barmode="overlay", height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(title=title, range=[0, 1], dtick=0.1), yaxis=dict(title="Patients of the arm (%)"))
+                      xaxis=dict(title=title, range=[0, 1], dtick=0.1), yaxis=dict(title=_("Patients of the arm (%)")))
     return _axes(fig)
 
 
@@ -79,18 +82,63 @@ def ni_figure(rows: pl.DataFrame, *, margin: float, conf_level: float = 0.95) ->
     ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10) if lo_x <= t <= hi_x]
     fig.update_layout(
         height=170 + 50 * len(labels), margin=dict(l=10, r=10, t=60, b=10),
-        annotations=[dict(x=np.log10(margin), y=1.0, yref="paper", xref="x", text=f"margin {margin:g}",
+        annotations=[dict(x=np.log10(margin), y=1.0, yref="paper", xref="x", text=_("margin {margin}").format(margin=f"{margin:g}"), name="margin",
                           showarrow=False, yanchor="bottom", font=dict(color=_O["vermillion"], size=13)),
                      # at the plot's edges (not at HR 1), so neither runs off the page at any width
                      dict(x=0, y=1.18, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
-                          text="← favours organ preservation", showarrow=False, font=dict(size=12, color="#444")),
+                          text=_("← favours organ preservation"), showarrow=False, name="favours", font=dict(size=12, color="#444")),
                      dict(x=1, y=1.18, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
-                          text="favours radical surgery →", showarrow=False, font=dict(size=12, color="#444"))])
+                          text=_("favours radical surgery →"), showarrow=False, name="favours", font=dict(size=12, color="#444"))])
     fig.update_xaxes(type="log", range=[np.log10(lo_x), np.log10(hi_x)], tickvals=ticks,
                      ticktext=[f"{t:g}" for t in ticks],
-                     title=f"Hazard ratio, organ preservation first vs radical surgery ({100 * conf_level:g}% CI)")
+                     title=_("Hazard ratio, organ preservation first vs radical surgery ({level}% CI)").format(
+                         level=f"{100 * conf_level:g}"))
     fig.update_yaxes(autorange="reversed")
-    return _axes(fig)
+    return with_layout_kind(_axes(fig), "ni", labels=[str(x) for x in labels])
+
+
+@register_layout("ni")
+def fit_ni(spec: dict, frame: Frame) -> None:
+    """Export layout of :func:`ni_figure`: the two "favours ..." labels over the plot's
+    left and right halves, each wrapped to its half, above the margin label; the top
+    margin holds them at the export's type size (the figure grows by what it adds)."""
+    layout = spec["layout"]
+    notes = layout.get("annotations") or []
+    base = (layout.get("font") or {}).get("size") or 14
+    labels = ((layout.get("meta") or {}).get("layout") or {}).get("labels") or []
+    # y labels are Latin-heavy ("DFS, IPTW (stabilised, ATE)"): ~0.52 em a character
+    label_px = max((text_units(x) * max(frame.min_font, base) * 0.52 for x in labels), default=0) + 24
+    half = max(60.0, (frame.width - label_px - 20) / 2 - 10)
+    size = lambda n: max(frame.min_font, (n.get("font") or {}).get("size") or base)  # noqa: E731
+    margin_h = max((size(n) * 1.35 for n in notes if n.get("name") == "margin"), default=0)
+    lines = 1
+    for n in notes:
+        if n.get("name") == "favours":
+            n["text"] = wrap_text(str(n["text"]).replace("<br>", " "), max(8, int(half / (0.58 * size(n)))))
+            n["y"], n["yanchor"], n["yshift"] = 1.0, "bottom", int(margin_h + 4)
+            lines = max(lines, n["text"].count("<br>") + 1)
+    fav_h = max((size(n) * 1.3 * lines for n in notes if n.get("name") == "favours"), default=0)
+    plot_w = max(120.0, frame.width - label_px - 20)
+    xa = layout.get("xaxis") or {}
+    rng = xa.get("range") or [0, 1]
+    for n in notes:  # the margin's label stays over the plot: it ends at its line when centring would overflow
+        if n.get("name") == "margin" and isinstance(n.get("x"), (int, float)) and rng[1] > rng[0]:
+            frac = (float(n["x"]) - rng[0]) / (rng[1] - rng[0])
+            half_text = frame.text_px(str(n.get("text", "")), size(n)) / 2
+            if frac * plot_w + half_text > plot_w:
+                n["xanchor"] = "right"
+            elif frac * plot_w - half_text < 0:
+                n["xanchor"] = "left"
+    title = xa.get("title") if isinstance(xa.get("title"), dict) else None
+    if title and title.get("text") and "<br>" not in str(title["text"]):
+        tf = max(frame.min_font, ((title.get("font") or {}).get("size") or base * 1.2))
+        # centred under the plot: it may reach a little past the plot's ends
+        title["text"] = wrap_text(title["text"], max(12, int((plot_w + 30) / (0.56 * tf))))
+    m = layout.setdefault("margin", {})
+    old = m.get("t") or 60
+    m["t"] = int(margin_h + 4 + fav_h + 10)
+    if isinstance(layout.get("height"), (int, float)):
+        layout["height"] = int(layout["height"] + max(0, m["t"] - old))
 
 
 def state_occupation_figure(so: pl.DataFrame, *, states: Sequence[tuple[str, str]], groups: Sequence[str],
@@ -116,10 +164,10 @@ def state_occupation_figure(so: pl.DataFrame, *, states: Sequence[tuple[str, str
             fig.add_trace(go.Scatter(x=x, y=yy, mode="lines", stackgroup=f"g{k}", line=dict(width=0.6, shape="hv",
                                      color=STATE_COLOURS.get(code, "#999")), fillcolor=rgba(STATE_COLOURS.get(code, "#999"), 0.8),
                                      name=label, legendgroup=code, showlegend=k == 1,
-                                     hovertemplate="month %{x:.1f}: %{y:.1f}%<extra>" + label + "</extra>"),
+                                     hovertemplate=_("month %{x:.1f}: %{y:.1f}%") + "<extra>" + label + "</extra>"),
                           row=1, col=k)
         fig.update_xaxes(title_text=x_title if k == (len(groups) + 1) // 2 else None, row=1, col=k)
-    fig.update_yaxes(title_text="Patients (%)", range=[0, 100], row=1, col=1)
+    fig.update_yaxes(title_text=_("Patients (%)"), range=[0, 100], row=1, col=1)
     fig.update_layout(height=430, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25, yanchor="top", x=0, xanchor="left", traceorder="normal"))
     _axes(fig)
@@ -145,12 +193,12 @@ def lsmeans_figure(lsmeans: pl.DataFrame, *, visits: Sequence[str], visit_label:
                                  error_y=dict(type="data", symmetric=False, array=hi - est, arrayminus=est - lo,
                                               thickness=1.6, width=4, color=_colour(g)),
                                  customdata=np.column_stack([lo, hi]),
-                                 hovertemplate="%{y:.1f} (%{customdata[0]:.1f} to %{customdata[1]:.1f})<extra>"
-                                               + label + "</extra>"))
+                                 hovertemplate=_("%{y:.1f} (%{customdata[0]:.1f} to %{customdata[1]:.1f})")
+                                 + "<extra>" + label + "</extra>"))
     fig.add_hline(y=0, line=dict(color="#444", width=1))
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(tickmode="array", tickvals=list(range(len(visits))),
-                                 ticktext=[visit_label(v) for v in visits], title="Visit"),
+                                 ticktext=[visit_label(v) for v in visits], title=_("Visit")),
                       yaxis=dict(title=y_title))
     return _axes(fig)
 
@@ -171,11 +219,12 @@ def rates_figure(rates: pl.DataFrame, *, labels: Mapping[str, str], level_labels
                                  marker=dict(size=10, symbol=("circle", "diamond")[j % 2], color=COLOURS[j % 2]),
                                  error_x=dict(type="data", symmetric=False, array=hi - r, arrayminus=r - lo,
                                               thickness=2, width=4, color=COLOURS[j % 2]),
-                                 hovertemplate="%{text}: %{x:.1f} per 100 patient-years<extra>" + lev_label + "</extra>"))
+                                 hovertemplate=_("%{text}: %{x:.1f} per 100 patient-years") + "<extra>" + lev_label
+                                 + "</extra>"))
     fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=list(range(len(groups))),
                      ticktext=[labels.get(g, g) for g in groups], zeroline=False)
     fig.update_layout(height=140 + 55 * len(groups), margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(title="Events per 100 patient-years (exact 95% CI)", rangemode="tozero"))
+                      xaxis=dict(title=_("Events per 100 patient-years (exact 95% CI)"), rangemode="tozero"))
     return _axes(fig)
 
 

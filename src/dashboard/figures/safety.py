@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from ..i18n import _, fmt_int
 from ..schema import CLAVIEN_DINDO
 from ..stats.safety import OVERALL, AeTable, ProcedureSummary
 from ._theme import FONT, STRATEGY_COLOURS, rgba
@@ -52,7 +53,7 @@ def ae_bars_figure(table: AeTable, group_labels: Mapping[str, str], *, max_terms
     groups = tuple(groups if groups is not None else table.groups)
     c = table.counts_.filter(pl.col("row_type") == "PT")
     if c.height == 0 or not groups:
-        return _empty("No immunotherapy adverse events in this selection")
+        return _empty(_("No immunotherapy adverse events in this selection"))
     top = (c.filter(pl.col("group") == OVERALL).sort(["n_any", "n_g3", "term"], descending=[True, True, False])
            .head(max_terms)["term"].to_list())
     y_order = list(reversed(top))
@@ -69,25 +70,27 @@ def ae_bars_figure(table: AeTable, group_labels: Mapping[str, str], *, max_terms
         # bars are drawn top-down within a term: the first group on top
         offset = 0.42 - (i + 1) * width
         label = group_labels.get(g, g)
-        hover = [f"<b>{r['term']}</b><br>{label}<br>any grade: {r['n_any']}/{den} ({100 * r['n_any'] / den:.1f}%)"
-                 f"<br>grade ≥3: {r['n_g3']}/{den} ({100 * r['n_g3'] / den:.1f}%)" for r in rows]
+        any_text, g3_text = _("any grade: {n}/{d} ({pct}%)"), _("grade ≥3: {n}/{d} ({pct}%)")
+        hover = [f"<b>{r['term']}</b><br>{label}<br>"
+                 + any_text.format(n=r["n_any"], d=den, pct=f"{100 * r['n_any'] / den:.1f}") + "<br>"
+                 + g3_text.format(n=r["n_g3"], d=den, pct=f"{100 * r['n_g3'] / den:.1f}") for r in rows]
         common = dict(y=y_order, orientation="h", width=width * 0.92, offset=offset, hovertext=hover,
                       hoverinfo="text", legendgroup=g)
         fig.add_trace(go.Bar(x=[100 * r["n_any"] / den for r in rows], name=f"{label} (N={den:,})",
                              marker=dict(color=rgba(colour, 0.35), line=dict(color=colour, width=1)), **common))
-        fig.add_trace(go.Bar(x=[100 * r["n_g3"] / den for r in rows], name=f"{label}: grade ≥3",
+        fig.add_trace(go.Bar(x=[100 * r["n_g3"] / den for r in rows], name=_("{group}: grade ≥3").format(group=label),
                              marker=dict(color=colour), showlegend=False, **common))
     fig.update_layout(
         barmode="overlay", font=FONT, plot_bgcolor="white", height=max(320, 120 + len(top) * (14 * k + 10)),
         margin=dict(l=10, r=20, t=125, b=50),
         legend=dict(orientation="h", yref="container", yanchor="top", y=0.995, x=0, title=None),
-        xaxis=dict(title="% of the group's safety population (light: any grade; solid: grade ≥3)",
+        xaxis=dict(title=_("% of the group's safety population (light: any grade; solid: grade ≥3)"),
                    gridcolor="#eceff1", rangemode="tozero", ticksuffix="%"),
         yaxis=dict(categoryorder="array", categoryarray=y_order, showgrid=False, range=[-0.5, len(y_order) - 0.5]),
     )
-    fig.add_annotation(text="Light bar: any grade; solid bar: grade ≥3 (% of the group's safety population)",
+    fig.add_annotation(text=_("Light bar: any grade; solid bar: grade ≥3 (% of the group's safety population)"),
                        xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", xanchor="left", showarrow=False,
-                       font=dict(size=13, color="#52606d"), name="key")
+                       font=dict(size=13, color="#52606d"), name="KEY")  # identifiers in upper case: not text a reader sees
     return with_layout_kind(fig, "ae_bars", terms=len(top), groups=k)
 
 
@@ -123,7 +126,7 @@ def fit_ae_bars(spec: dict, frame: Frame) -> None:
         wrapped, label_px, rows_px = plan(tf)
         key_lines = 1
         for note in layout.get("annotations") or []:
-            if note.get("name") == "key":
+            if note.get("name") == "KEY":
                 nf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
                 note["text"] = wrap_text(note.get("_text", note["text"]).replace("<br>", " "),
                                          int((frame.width - label_px - 40) / (0.56 * nf)))
@@ -140,7 +143,7 @@ def fit_ae_bars(spec: dict, frame: Frame) -> None:
     layout.setdefault("margin", {})["t"] = top
     xa = layout.setdefault("xaxis", {})
     if frame.narrow or frame.presentation:
-        xa["title"] = {**(xa.get("title") or {}), "text": "% of the group's safety population"}
+        xa["title"] = {**(xa.get("title") or {}), "text": _("% of the group's safety population")}
     xa["tickangle"] = 0
     need = top + 100 + rows_px
     layout["height"] = int(min(frame.max_height, max(layout.get("height") or 0, need)
@@ -208,23 +211,24 @@ def irae_onset_figure(events: pl.DataFrame) -> go.Figure:
         ``steroids``.
     """
     if events.height == 0:
-        return _empty("No immune-related adverse events in this selection")
+        return _empty(_("No immune-related adverse events in this selection"))
     first = (events.sort(["subject_id", "term", "days_from_t0"])
              .group_by(["subject_id", "term"], maintain_order=True)
              .agg(pl.col("days_from_t0").first(), pl.col("steroids").fill_null(False).any()))
     order = (first.group_by("term").agg(pl.col("days_from_t0").median().alias("m"), pl.len().alias("n"))
              .sort(["m", "term"], descending=[True, False]))
     fig = go.Figure()
-    box = dict(orientation="h", name="Onset", marker=dict(color="#546e7a"), line=dict(width=1.4),
+    box = dict(orientation="h", name=_("Onset"), marker=dict(color="#546e7a"), line=dict(width=1.4),
                fillcolor=rgba("#90a4ae", 0.25), showlegend=False, hoverinfo="skip")
     if first.height <= ONSET_POINTS_MAX:
         fig.add_trace(go.Box(y=first["term"].to_list(), x=first["days_from_t0"].to_numpy(), boxpoints=False, **box))
-        for flag, name, colour in ((False, "No systemic steroids", "#78909c"), (True, "Treated with steroids", "#d84315")):
+        for flag, name, colour in ((False, _("No systemic steroids"), "#78909c"),
+                                   (True, _("Treated with steroids"), "#d84315")):
             sub = first.filter(pl.col("steroids") == flag)
             fig.add_trace(go.Scatter(
                 y=sub["term"].to_list(), x=sub["days_from_t0"].to_numpy(), mode="markers", name=name,
                 marker=dict(color=colour, size=5, opacity=0.55),
-                hovertemplate="%{y}<br>onset day %{x} from T0<extra></extra>"))  # no patient id: the figure is for every role
+                hovertemplate="%{y}<br>" + _("onset day %{x} from T0") + "<extra></extra>"))  # no patient id: the figure is for every role
     else:
         # registry scale: the boxes from precomputed quartiles and Tukey fences (as plotly
         # draws them: linear quartiles, whiskers to the furthest point within 1.5 IQR),
@@ -242,14 +246,14 @@ def irae_onset_figure(events: pl.DataFrame) -> go.Figure:
         lower, upper = st["lower"].to_list(), st["upper"].to_list()
         fig.add_trace(go.Box(y=st["term"].to_list(), q1=st["q1"].to_list(), median=st["med"].to_list(),
                              q3=st["q3"].to_list(), lowerfence=lower, upperfence=upper, **box))
-        fig.add_annotation(text=f"{first.height:,} patient-terms: boxes only (points are drawn up to "
-                                f"{ONSET_POINTS_MAX:,})", xref="paper", yref="paper", x=1, y=1.0, xanchor="right",
+        fig.add_annotation(text=_("{n} patient-terms: boxes only (points are drawn up to {m})").format(
+                               n=fmt_int(first.height), m=fmt_int(ONSET_POINTS_MAX)), xref="paper", yref="paper", x=1, y=1.0, xanchor="right",
                            yanchor="bottom", showarrow=False, font=dict(size=12, color="#546e7a"))
     terms = order["term"].to_list()
     fig.update_layout(
         font=FONT, plot_bgcolor="white", height=max(300, 90 + 26 * len(terms)), margin=dict(l=10, r=20, t=40, b=50),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-        xaxis=dict(title="Days from first immunotherapy dose (T0) to the first event of the term", gridcolor="#eceff1",
+        xaxis=dict(title=_("Days from first immunotherapy dose (T0) to the first event of the term"), gridcolor="#eceff1",
                    rangemode="tozero"),
         yaxis=dict(categoryorder="array", categoryarray=terms, showgrid=False,
                    ticktext=[f"{t} ({n})" for t, n in zip(terms, order["n"])], tickvals=terms),
@@ -263,13 +267,14 @@ def procedure_figure(s: ProcedureSummary, class_labels: Mapping[str, str]) -> go
     """
     classes = [k for k in s.classes if int(s.counts_.filter(pl.col("proc_class") == k)["procedures"][0]) > 0]
     if not classes:
-        return _empty("No resections in this selection")
+        return _empty(_("No resections in this selection"))
     names = {k: f"{class_labels.get(k, k)} (n={int(s.counts_.filter(pl.col('proc_class') == k)['procedures'][0])})"
              for k in classes}
     y = [names[k] for k in reversed(classes)]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.56, 0.44], horizontal_spacing=0.07,
-                        subplot_titles=("Clavien-Dindo grade (worst within 90 days)",
-                                        f"Rates with {int(100 * s.conf_level)}% CI (Clopper-Pearson)"))
+                        subplot_titles=(_("Clavien-Dindo grade (worst within 90 days)"),
+                                        _("Rates with {level}% CI (Clopper-Pearson)").format(
+                                            level=int(100 * s.conf_level))))
     for g in CLAVIEN_DINDO.codes:
         xs, text, hover = [], [], []
         for k in reversed(classes):
@@ -282,12 +287,12 @@ def procedure_figure(s: ProcedureSummary, class_labels: Mapping[str, str]) -> go
                              textposition="inside", insidetextanchor="middle",
                              textfont=dict(color="white" if g in ("IVA", "IVB", "V") else "#1f2933"), hovertext=hover, hoverinfo="text",
                              marker=dict(color=CD_COLOURS[g], line=dict(color="white", width=0.5)),
-                             legendgroup="cd", legendgrouptitle_text="Clavien-Dindo"), 1, 1)
+                             legendgroup="cd", legendgrouptitle_text=_("Clavien-Dindo")), 1, 1)
     # right panel: numeric y aligned with the categories on the left (0 .. n-1, bottom up),
     # the three measures of a class slightly apart
-    measures = (("Clavien-Dindo ≥ III", "#e65100", "diamond", s.major_, "x"),
-                ("30-day mortality", "#424242", "circle", s.mortality_.filter(pl.col("days") == 30), "deaths"),
-                ("90-day mortality", "#9e9e9e", "square", s.mortality_.filter(pl.col("days") == 90), "deaths"))
+    measures = ((_("Clavien-Dindo ≥ III"), "#e65100", "diamond", s.major_, "x"),
+                (_("30-day mortality"), "#424242", "circle", s.mortality_.filter(pl.col("days") == 30), "deaths"),
+                (_("90-day mortality"), "#9e9e9e", "square", s.mortality_.filter(pl.col("days") == 90), "deaths"))
     pos = {k: i for i, k in enumerate(reversed(classes))}
     for j, (label, colour, symbol, frame, num) in enumerate(measures):
         rows = {r["proc_class"]: r for r in frame.iter_rows(named=True)}
@@ -295,7 +300,7 @@ def procedure_figure(s: ProcedureSummary, class_labels: Mapping[str, str]) -> go
         est = [100 * rows[k]["estimate"] for k in ks]
         fig.add_trace(go.Scatter(
             x=est, y=[pos[k] + 0.22 - 0.22 * j for k in ks], mode="markers", name=label, legendgroup="rates",
-            legendgrouptitle_text="Rates", marker=dict(color=colour, symbol=symbol, size=9),
+            legendgrouptitle_text=_("Rates"), marker=dict(color=colour, symbol=symbol, size=9),
             error_x=dict(type="data", symmetric=False, array=[100 * rows[k]["upper"] - e for k, e in zip(ks, est)],
                          arrayminus=[e - 100 * rows[k]["lower"] for k, e in zip(ks, est)], thickness=1.5, width=3,
                          color=colour),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from ..i18n import _, fmt_int
 from ..queries.cohort import STATUS, STRATEGY_SHORT, TRANSITION_STAGES
 from ._theme import FONT, STATUS_COLOURS, STRATEGY_COLOURS, rgba
-from .export import Frame, register_layout, with_layout_kind, wrap_text
+from .export import Frame, has_wide, register_layout, text_units, with_layout_kind, wrap_text
 
 
 def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
@@ -30,7 +31,7 @@ def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
         raise ValueError(f"transitions need columns {sorted(need)}")
     fig = go.Figure()
     if transitions.height == 0:
-        fig.add_annotation(text="No patients with a recorded strategy match the filters", showarrow=False,
+        fig.add_annotation(text=_("No patients with a recorded strategy match the filters"), showarrow=False,
                            font=dict(size=16), x=0.5, y=0.5, xref="paper", yref="paper")
         fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), font=FONT)
         return fig
@@ -51,7 +52,7 @@ def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
     labels, colours = [], []
     for k in keys:
         n = max(inflow.get(k, 0), outflow.get(k, 0))
-        labels.append(f"{(STATUS if k[0] == 3 else STRATEGY_SHORT).label(k[1])}  {n:,}")
+        labels.append(f"{(STATUS if k[0] == 3 else STRATEGY_SHORT).label(k[1])}  {fmt_int(n)}")
         colours.append((STATUS_COLOURS if k[0] == 3 else STRATEGY_COLOURS).get(k[1], "#9e9e9e"))
     src = [index[(r["source_stage"], r["source"])] for r in transitions.iter_rows(named=True)]
     tgt = [index[(r["target_stage"], r["target"])] for r in transitions.iter_rows(named=True)]
@@ -62,17 +63,32 @@ def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
                   hovertemplate="%{label}<extra></extra>"),
         link=dict(source=src, target=tgt, value=transitions["n"].to_list(),
                   color=[rgba(colours[s], 0.35) for s in src],
-                  hovertemplate="%{source.label} → %{target.label}: %{value} patients<extra></extra>"),
+                  hovertemplate=_("%{source.label} → %{target.label}: %{value} patients") + "<extra></extra>"),
         textfont=dict(size=14, color="#1f2933", shadow="0 0 3px white, 0 0 2px white"),
     ))
     for s in stages_used:
         fig.add_annotation(x=xpos[s], y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
-                           text=f"<b>{TRANSITION_STAGES[s]}</b>", font=dict(size=14),
+                           text=f"<b>{_(TRANSITION_STAGES[s])}</b>", font=dict(size=14),
                            xanchor="left" if xpos[s] == 0 else "right" if xpos[s] == 1 else "center")
     fig.update_layout(height=height, margin=dict(l=8, r=8, t=34, b=8), font=FONT,
                       paper_bgcolor="rgba(0,0,0,0)")
     per_stage = [sum(1 for k in keys if k[0] == s) for s in stages_used]
     return with_layout_kind(fig, "sankey", stages=len(stages_used), most_nodes=max(per_stage))
+
+
+def _wrap_label(label: str, chars: int) -> str:
+    """A node label (``"name  count"``) wrapped to ``chars``; a Chinese name is kept on
+    one line when it nearly fits (a term broken inside reads badly) with the count below."""
+    if not has_wide(label):
+        return wrap_text(label, chars)
+    name, sep, count = label.rpartition("  ")
+    if not sep:
+        return wrap_text(label, chars)
+    wrapped = wrap_text(name, int(chars * 1.25))
+    last = wrapped.split("<br>")[-1]
+    if text_units(last) + 1 + len(count) <= chars:
+        return f"{wrapped} {count}"
+    return f"{wrapped}<br>{count}"
 
 
 @register_layout("sankey")
@@ -93,8 +109,8 @@ def fit_sankey(spec: dict, frame: Frame) -> None:
     node = trace.setdefault("node", {})
     labels = [str(x) for x in node.get("label") or []]
     lines = 1
-    if any(len(x) > chars for x in labels):
-        node["label"] = [wrap_text(x, chars) for x in labels]
+    if any(text_units(x) > chars for x in labels):
+        node["label"] = [_wrap_label(x, chars) for x in labels]
         lines = max(x.count("<br>") + 1 for x in node["label"])
     node["pad"] = int(max(node.get("pad") or 14, lines * font * 1.3 + 6))
     head_lines = 1

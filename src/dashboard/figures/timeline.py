@@ -27,7 +27,9 @@ from ..schema import (
     STOMA,
     STRATEGY,
     TRIGGER,
+    VOCABULARIES,
 )
+from ..i18n import N_, _, fmt_int, ngettext, pgettext
 from ._theme import FONT, OKABE_ITO, RESPONSE_COLOURS, STRATEGY_COLOURS, rgba
 
 RESULT_COLOURS = {"NED": OKABE_ITO["bluish_green"], "EQUIVOCAL": OKABE_ITO["orange"], "TUMOUR": OKABE_ITO["vermillion"],
@@ -38,18 +40,27 @@ GRADE_COLOURS = {1: "#fdd835", 2: "#fb8c00", 3: "#e53935", 4: "#8e24aa", 5: "#21
 CD_SEVERE = ("IIIA", "IIIB", "IVA", "IVB", "V")
 EVENT_COLOURS = {"LOCAL_REGROWTH": "#ef6c00", "LOCAL_RECUR": "#d84315", "NODAL": "#c62828", "DISTANT": "#b71c1c",
                  "PROGRESSION": "#6a1b9a", "SECOND_PRIMARY": "#455a64"}
-STRATEGY_SHORT = {"WW": "Watch & Wait", "LE": "Local excision", "ESD": "ESD", "EMR": "EMR", "RO": "Radical surgery",
-                  "SYSTEMIC": "Systemic therapy"}
-# Lanes top to bottom: (key, label). Exams other than endoscopy / MRI share one lane.
-LANES = (("ici", "Immunotherapy"), ("strategy", "Strategy"), ("response", "Clinical response"),
-         ("endoscopy", "Endoscopy"), ("mri", "MRI"), ("other", "Other exams"), ("procedure", "Procedures"),
-         ("stoma", "Stoma"), ("ae", "Adverse events"), ("event", "Oncological events"), ("qol", "Questionnaires"))
+STRATEGY_SHORT = {"WW": N_("Watch & Wait"), "LE": N_("Local excision"), "ESD": "ESD", "EMR": "EMR",
+                  "RO": N_("Radical surgery"), "SYSTEMIC": N_("Systemic therapy")}
+# Lanes top to bottom: (key, label; English, shown through _()). Exams other than endoscopy / MRI share one lane.
+LANES = (("ici", N_("Immunotherapy")), ("strategy", N_("Strategy")), ("response", N_("Clinical response")),
+         ("endoscopy", N_("Endoscopy")), ("mri", "MRI"), ("other", N_("Other exams")), ("procedure", N_("Procedures")),
+         ("stoma", N_("Stoma")), ("ae", N_("Adverse events")), ("event", N_("Oncological events")),
+         ("qol", N_("Questionnaires")))
 MODALITY_LANE = {"ENDOSCOPY": "endoscopy", "MRI": "mri"}
 
 
 def months_between(origin: dt.date, d: dt.date | None) -> float | None:
     """Months (``DAYS_PER_MONTH`` days) from ``origin`` to ``d``; None when ``d`` is None."""
     return None if d is None else (d - origin).days / DAYS_PER_MONTH
+
+
+def _code(vocab: str, code: str | None, default: str = "-") -> str:
+    """The label of a recorded code in the current language (``default`` when empty)."""
+    if not code:
+        return default
+    v = VOCABULARIES.get(vocab)
+    return v.label(code) if v is not None else str(code).lower().replace("_", " ")
 
 
 def _date(d: dt.date | None) -> str:
@@ -86,7 +97,8 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
     """
     p = record.row
     origin = p["t0"] or p["restaging_date"] or p["t1"] or p["last_contact_date"]
-    origin_label = "first immunotherapy dose (T0)" if p["t0"] else "first recorded date"
+    from_origin = (_("Months from the first immunotherapy dose (T0), {date}") if p["t0"]
+                   else _("Months from the first recorded date, {date}"))
     end = p["last_contact_date"]
     m = lambda d: months_between(origin, d)  # noqa: E731
     used: set[str] = set()
@@ -125,33 +137,40 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
     # immunotherapy
     for r in record.ici.iter_rows(named=True):
         x0, x1 = m(r["start_date"]), m(r["end_date"] or r["start_date"])
-        bar("ici", x0, max(x1, x0 + 0.15), "#1565c0",
-            f"{r['drugs']}, {r['cycles'] or '?'} cycles",
-            f"{r['drugs']} ({r['regimen_class']})<br>{_date(r['start_date'])} to {_date(r['end_date'])}<br>"
-            f"{r['cycles'] or '?'} cycles; ended: {(r['stop_reason'] or 'not recorded').lower().replace('_', ' ')}")
+        cycles = (ngettext("{n} cycle", "{n} cycles", r["cycles"]).format(n=r["cycles"]) if r["cycles"]
+                  else _("? cycles"))
+        stop = _code("ici_stop", r["stop_reason"], _("not recorded"))
+        bar("ici", x0, max(x1, x0 + 0.15), "#1565c0", f"{r['drugs']}, {cycles}",
+            f"{r['drugs']} ({r['regimen_class']})<br>"
+            + _("{start} to {end}").format(start=_date(r["start_date"]), end=_date(r["end_date"])) + "<br>"
+            + _("{cycles}; ended: {reason}").format(cycles=cycles, reason=stop))
     # strategy episodes: each lasts until the next one starts (or last contact)
     eps = record.episodes.rows(named=True)
     for i, r in enumerate(eps):
         stop = eps[i + 1]["start_date"] if i + 1 < len(eps) else end
         x0, x1 = m(r["start_date"]), m(max(stop, r["start_date"]))
-        bar("strategy", x0, max(x1, x0 + 0.15), STRATEGY_COLOURS.get(r["strategy"], "#777"),
-            STRATEGY_SHORT.get(r["strategy"], r["strategy"]),
-            f"Episode {r['episode_no']}: {STRATEGY.label(r['strategy'])}<br>decided {_date(r['decision_date'])}, "
-            f"started {_date(r['start_date'])}<br>trigger: {TRIGGER.label(r['trigger'])}")
+        code = r["strategy"]
+        bar("strategy", x0, max(x1, x0 + 0.15), STRATEGY_COLOURS.get(code, "#777"),
+            _(STRATEGY_SHORT[code]) if code in STRATEGY_SHORT else code,
+            _("Episode {k}: {strategy}<br>decided {decided}, started {started}<br>trigger: {trigger}").format(
+                k=r["episode_no"], strategy=STRATEGY.label(r["strategy"]), decided=_date(r["decision_date"]),
+                started=_date(r["start_date"]), trigger=TRIGGER.label(r["trigger"])))
     # assessments
     a = record.assessments
     resp = a.filter(pl.col("overall_response").is_not_null())
     points("response", [m(d) for d in resp["assessment_date"]],
            [RESPONSE_COLOURS.get(c, "#777") for c in resp["overall_response"]],
-           [f"{_date(r['assessment_date'])} ({r['timepoint'].lower()}): {RESPONSE.label(r['overall_response'])}"
+           [f"{_date(r['assessment_date'])} ({_code('assessment_timepoint', r['timepoint'])}): "
+            f"{RESPONSE.label(r['overall_response'])}"
             for r in resp.iter_rows(named=True)], symbol="circle", size=11,
            texts=[RESPONSE.label(c) if i == 0 or c != resp["overall_response"][i - 1] else None
                   for i, c in enumerate(resp["overall_response"])])
     for lane in ("endoscopy", "mri", "other"):
         sub = a.filter(pl.col("modality").replace_strict(MODALITY_LANE, default="other") == lane)
         points(lane, [m(d) for d in sub["assessment_date"]], [RESULT_COLOURS.get(c, "#bdbdbd") for c in sub["result"]],
-               [f"{_date(r['assessment_date'])}: {MODALITY.label(r['modality'])} ({r['timepoint'].lower()})<br>"
-                f"{EXAM_RESULT.label(r['result']) if r['result'] else 'result not recorded'}"
+               [f"{_date(r['assessment_date'])}: {MODALITY.label(r['modality'])} "
+                f"({_code('assessment_timepoint', r['timepoint'])})<br>"
+                f"{EXAM_RESULT.label(r['result']) if r['result'] else _('result not recorded')}"
                 for r in sub.iter_rows(named=True)],
                symbol=[MODALITY_SYMBOL.get(c, "circle") for c in sub["modality"]], size=9)
     if due is not None:
@@ -159,13 +178,16 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
             lane = MODALITY_LANE.get(r["modality"], "other")
             late = r["overdue"]
             x = m(r["due_date"])
-            hover = (f"Next {MODALITY.label(r['modality'])} due {_date(r['due_date'])} (last {_date(r['last_exam_date'])} "
-                     f"+ {r['interval_months']:g} months)<br>"
-                     + (f"<b>OVERDUE</b> by {r['days_overdue']} days at the data cut-off {_date(r['data_cutoff'])}"
-                        if late else "not overdue at the data cut-off"))
+            hover = (_("Next {exam} due {due} (last {last} + {months} months)").format(
+                         exam=MODALITY.label(r["modality"]), due=_date(r["due_date"]), last=_date(r["last_exam_date"]),
+                         months=f"{r['interval_months']:g}") + "<br>"
+                     + (_("<b>OVERDUE</b> by {days} days at the data cut-off {cutoff}").format(
+                         days=r["days_overdue"], cutoff=_date(r["data_cutoff"]))
+                        if late else _("not overdue at the data cut-off")))
             points(lane, [x], ["#ffffff"], [hover], symbol="circle-open" if not late else "x-thin-open", size=13,
                    line_colour="#c62828" if late else "#607d8b",
-                   texts=[f"overdue {r['days_overdue']} d" if late else "next due"], textposition="middle right")
+                   texts=[_("overdue {days} d").format(days=r["days_overdue"]) if late else _("next due")],
+                   textposition="middle right")
             fig.data[-1].marker.line.width = 2.5
             fig.data[-1].marker.color = "#c62828" if late else "#607d8b"
             fig.data[-1].textfont.color = "#c62828" if late else "#607d8b"
@@ -174,23 +196,33 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
         cd = r["clavien_dindo"]
         colour = "#c62828" if cd in CD_SEVERE else ("#ef6c00" if cd not in (None, "NONE") else "#546e7a")
         label = PROCEDURE_TYPE.label(r["procedure_type"]).split(" (")[0]
-        cd_text = "no complication" if cd in (None, "NONE") else f"Clavien-Dindo {CLAVIEN_DINDO.label(cd)}"
+        cd_text = _("no complication") if cd in (None, "NONE") else f"Clavien-Dindo {CLAVIEN_DINDO.label(cd)}"
+        extra = ("; " + _code("complication", r["complication"]) if r["complication"] not in (None, "NONE") else "")
+        if r["leak_grade"] not in (None, "NONE", "NA"):
+            extra += "; " + _("leak grade {grade}").format(grade=r["leak_grade"])
+        stoma_text = STOMA.label(r["stoma"]) if r["stoma"] else _("not recorded")
+        stoma_text = stoma_text.lower() if stoma_text.isascii() else stoma_text
+        stay = r["length_of_stay_days"] if r["length_of_stay_days"] is not None else "-"
         points("procedure", [m(r["procedure_date"])], [colour],
-               [f"{_date(r['procedure_date'])}: {PROCEDURE_TYPE.label(r['procedure_type'])} ({r['intent'].lower()})<br>"
-                f"approach {(r['approach'] or '-').lower()}, margin {r['r_status'] or '-'}<br>{cd_text}"
-                f"{'; ' + r['complication'].lower().replace('_', ' ') if r['complication'] not in (None, 'NONE') else ''}"
-                f"{'; leak grade ' + r['leak_grade'] if r['leak_grade'] not in (None, 'NONE', 'NA') else ''}<br>"
-                f"stoma: {STOMA.label(r['stoma']).lower() if r['stoma'] else 'not recorded'}; "
-                f"stay {r['length_of_stay_days'] if r['length_of_stay_days'] is not None else '-'} days"],
+               [f"{_date(r['procedure_date'])}: {PROCEDURE_TYPE.label(r['procedure_type'])} "
+                f"({_code('procedure_intent', r['intent'])})<br>"
+                + _("approach {approach}, margin {margin}").format(approach=_code("approach", r["approach"]),
+                                                                    margin=r["r_status"] or "-")
+                + f"<br>{cd_text}{extra}<br>"
+                + _("stoma: {stoma}; stay {days} days").format(stoma=stoma_text, days=stay)],
                symbol="diamond", size=13, texts=[f"{label}" + ("" if cd in (None, "NONE") else f" (CD {CLAVIEN_DINDO.label(cd)})")],
                textposition="top right")
         if r["stoma"] in ("TEMPORARY", "PERMANENT"):
             closed = r["stoma_closure_date"] if r["stoma"] == "TEMPORARY" else None
             x1 = m(closed or end)
+            kind = _("temporary stoma") if r["stoma"] == "TEMPORARY" else _("permanent stoma")
             bar("stoma", m(r["procedure_date"]), max(x1, m(r["procedure_date"]) + 0.15), "#8d6e63",
-                f"{r['stoma'].lower()} stoma" + (f", closed {_date(closed)}" if closed else ""),
-                f"{STOMA.label(r['stoma'])} from {_date(r['procedure_date'])}"
-                + (f" to {_date(closed)}" if closed else " (not closed by last contact)"), width=0.35)
+                _("{stoma}, closed {date}").format(stoma=kind, date=_date(closed)) if closed else kind,
+                (_("{stoma} from {start} to {end}").format(stoma=STOMA.label(r["stoma"]), start=_date(r["procedure_date"]),
+                                                          end=_date(closed)) if closed else
+                 _("{stoma} from {start} (not closed by last contact)").format(stoma=STOMA.label(r["stoma"]),
+                                                                              start=_date(r["procedure_date"]))),
+                width=0.35)
     # adverse events: bars onset -> resolution, stacked a little within the lane
     aes = record.aes.rows(named=True)
     for i, r in enumerate(aes):
@@ -198,11 +230,14 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
         x0 = m(r["onset_date"])
         x1 = m(r["resolution_date"] or end)
         colour = GRADE_COLOURS.get(r["grade"], "#777")
-        hover = (f"{r['term']} - grade {r['grade']}<br>{_date(r['onset_date'])} to "
-                 f"{_date(r['resolution_date']) if r['resolution_date'] else 'not resolved'}<br>"
-                 f"attributed to {AE_ATTRIBUTION.label(r['attribution']).lower()}"
-                 f"{', immune-related' if r['immune_related'] else ''}{', serious' if r['serious'] else ''}"
-                 f"{', steroids' if r['steroids'] else ''}")
+        attribution = AE_ATTRIBUTION.label(r["attribution"])
+        flags = [w for w, on in ((_("immune-related"), r["immune_related"]), (_("serious"), r["serious"]),
+                                 (_("steroids"), r["steroids"])) if on]
+        hover = (_("{term} - grade {grade}").format(term=r["term"], grade=r["grade"]) + "<br>"
+                 + _("{start} to {end}").format(start=_date(r["onset_date"]), end=_date(r["resolution_date"])
+                                                if r["resolution_date"] else _("not resolved")) + "<br>"
+                 + _("attributed to {cause}").format(cause=attribution.lower() if attribution.isascii() else attribution)
+                 + "".join(pgettext("list separator", ", ") + f for f in flags))
         bar("ae", x0, max(x1, x0 + 0.15), colour, "", hover, width=0.18, dy=dy, opacity=0.9)
         points("ae", [x0], [colour], [hover], symbol="circle", size=12, texts=[f"G{r['grade']} {r['term']}"],
                dys=[dy], textposition="middle right")
@@ -210,9 +245,10 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
     ev = record.events
     points("event", [m(d) for d in ev["event_date"]], [EVENT_COLOURS.get(c, "#333") for c in ev["event_type"]],
            [f"{_date(r['event_date'])}: {ONC_EVENT.label(r['event_type'])}"
-            f"{' (' + r['regrowth_site'].lower() + ')' if r['regrowth_site'] else ''}; confirmed by "
-            f"{(r['confirmation'] or 'not recorded').lower()}"
-            f"{'; salvaged by procedure ' + str(r['salvage_procedure_no']) if r['salvage_procedure_no'] else ''}"
+            f"{' (' + _code('regrowth_site', r['regrowth_site']) + ')' if r['regrowth_site'] else ''}; "
+            + _("confirmed by {how}").format(how=_code("confirmation", r["confirmation"], _("not recorded")))
+            + ("; " + _("salvaged by procedure {k}").format(k=r["salvage_procedure_no"])
+               if r["salvage_procedure_no"] else "")
             for r in ev.iter_rows(named=True)], symbol="x", size=13,
            texts=[ONC_EVENT.label(c).split(" (")[0] for c in ev["event_type"]], textposition="top right")
     # questionnaires: one point per date, the scores in the hover
@@ -231,18 +267,19 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
     if rows == 2:
         fig.add_trace(go.Scatter(x=[m(d) for d in ql2["qol_date"]], y=ql2["score"].to_list(), mode="lines+markers",
                                  line=dict(color="#5e35b1", width=2), marker=dict(size=7), showlegend=False,
-                                 hovertext=[f"{_date(d)}: global health {s:.0f}" for d, s in zip(ql2["qol_date"], ql2["score"])],
+                                 hovertext=[_("{date}: global health {score}").format(date=_date(d), score=f"{s:.0f}")
+                                            for d, s in zip(ql2["qol_date"], ql2["score"])],
                                  hoverinfo="text"), row=2, col=1)
-        fig.update_yaxes(range=[0, 105], title_text="Global health<br>(QLQ-C30)", title_font=dict(size=11),
+        fig.update_yaxes(range=[0, 105], title_text=_("Global health<br>(QLQ-C30)"), title_font=dict(size=11),
                          tickvals=[0, 50, 100], row=2, col=1)
     # reference lines
-    marks = [(m(p["t1"]), "T1 decision", "#455a64")] if p["t1"] else []
+    marks = [(m(p["t1"]), _("T1 decision"), "#455a64")] if p["t1"] else []
     if p["organ_lost_date"]:
-        marks.append((m(p["organ_lost_date"]), "organ removed", "#c62828"))
-    marks.append((m(end), "death" if p["vital_status"] == "DEAD" else "last contact",
+        marks.append((m(p["organ_lost_date"]), _("organ removed"), "#c62828"))
+    marks.append((m(end), _("death") if p["vital_status"] == "DEAD" else _("last contact"),
                   "#212121" if p["vital_status"] == "DEAD" else "#607d8b"))
     if p["data_cutoff"] and p["data_cutoff"] != end and p["vital_status"] != "DEAD":
-        marks.append((m(p["data_cutoff"]), "data cut-off", "#9e9e9e"))
+        marks.append((m(p["data_cutoff"]), _("data cut-off"), "#9e9e9e"))
     span = max([x for x, _, _ in marks] + [1.0]) + 1
     previous = None
     for x, text, colour in sorted(marks):
@@ -256,14 +293,14 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
         previous = x
     shown = [k for k in lanes if k in used]
     labels = dict(LANES)
-    fig.update_yaxes(tickvals=[y[k] for k in shown], ticktext=[labels[k] for k in shown], showgrid=True,
+    fig.update_yaxes(tickvals=[y[k] for k in shown], ticktext=[_(labels[k]) for k in shown], showgrid=True,
                      gridcolor="#eceff1", range=[min((y[k] for k in shown), default=1) - 0.6,
                                                  max((y[k] for k in shown), default=1) + 0.6],
                      zeroline=False, row=1, col=1)
     xs_max = max([x for x, _, _ in marks] + [0.0])
     fig.update_xaxes(range=[-1, xs_max + max(3.0, 0.12 * xs_max)], dtick=3 if xs_max <= 36 else 6, showgrid=True,
                      gridcolor="#f2f2f2", zeroline=False)
-    fig.update_xaxes(title_text=f"Months from the {origin_label}, {_date(origin)}", row=rows, col=1)
+    fig.update_xaxes(title_text=from_origin.format(date=_date(origin)), row=rows, col=1)
     fig.update_layout(font=FONT, template="plotly_white", height=height or (110 + 52 * len(shown) + (150 if rows == 2 else 0)),
                       margin=dict(l=130, r=20, t=40, b=50), hovermode="closest", showlegend=False)
     return fig
@@ -286,11 +323,12 @@ def comparable_figure(ops: pl.DataFrame | None, rg: pl.DataFrame | None, *, pati
         regrowth), marked with a cross on the curve; None when none.
     """
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
-        f"Organ preservation (KM), n = {n_ops}", f"Local regrowth (cumulative incidence), n = {n_rg}"))
+        _("Organ preservation (KM), n = {n}").format(n=fmt_int(n_ops)),
+        _("Local regrowth (cumulative incidence), n = {n}").format(n=fmt_int(n_rg))))
     colour = "#1f4e79"
     for col, frame, est in ((1, ops, "survival"), (2, rg, "cif")):
         if frame is None or frame.height == 0:
-            fig.add_annotation(text="too few comparable patients", xref=f"x{col if col > 1 else ''} domain",
+            fig.add_annotation(text=_("too few comparable patients"), xref=f"x{col if col > 1 else ''} domain",
                                yref=f"y{col if col > 1 else ''} domain", x=0.5, y=0.5, showarrow=False,
                                font=dict(color="#777"))
             continue
@@ -305,14 +343,15 @@ def comparable_figure(ops: pl.DataFrame | None, rg: pl.DataFrame | None, *, pati
         fig.add_trace(go.Scatter(x=t, y=100 * lo, mode="lines", line=dict(width=0, shape="hv"),
                                  fill="tonexty", fillcolor=rgba(colour, 0.15), hoverinfo="skip", showlegend=False),
                       row=1, col=col)
-        word = "organ preserved" if est == "survival" else "regrowth"
         n_risk = frame["n_risk"].cast(pl.Float64)
-        at_risk = ", %{customdata[2]:,.0f} at risk" if n_risk.null_count() == 0 else ""
+        at_risk = _(", %{customdata[2]:,.0f} at risk") if n_risk.null_count() == 0 else ""
+        hover = (_("month %{x:.1f}: organ preserved %{y:.1f}% (95% CI %{customdata[0]:.1f}-%{customdata[1]:.1f}%)")
+                 if est == "survival" else
+                 _("month %{x:.1f}: regrowth %{y:.1f}% (95% CI %{customdata[0]:.1f}-%{customdata[1]:.1f}%)"))
         fig.add_trace(go.Scatter(
             x=t, y=100 * y, mode="lines", line=dict(color=colour, width=2, shape="hv"),
             customdata=np.column_stack((100 * lo, 100 * hi, n_risk.fill_null(np.nan).to_numpy())),
-            hovertemplate=f"month %{{x:.1f}}: {word} %{{y:.1f}}% (95% CI %{{customdata[0]:.1f}}-%{{customdata[1]:.1f}}%)"
-                          f"{at_risk}<extra></extra>",
+            hovertemplate=hover + at_risk + "<extra></extra>",
             showlegend=False), row=1, col=col)
         key = "OPS" if col == 1 else "RG"
         at = patient_events.get(key)
@@ -320,17 +359,19 @@ def comparable_figure(ops: pl.DataFrame | None, rg: pl.DataFrame | None, *, pati
             idx = max(int(np.searchsorted(t, at, side="right")) - 1, 0)
             fig.add_trace(go.Scatter(x=[at], y=[100 * y[idx]], mode="markers",
                                      marker=dict(symbol="x", size=13, color="#c62828", line=dict(width=1, color="#fff")),
-                                     hovertext=[f"this patient: {patient_marks.get(key, '')}"], hoverinfo="text",
+                                     hovertext=[_("this patient: {mark}").format(mark=patient_marks.get(key, ""))],
+                                     hoverinfo="text",
                                      showlegend=False), row=1, col=col)
         if patient_months is not None:
             fig.add_vline(x=patient_months, line=dict(color="#c62828", width=2, dash="dash"), row=1, col=col)
             fig.add_annotation(x=patient_months, y=1.0, yref=f"y{col if col > 1 else ''} domain",
-                               text=f"this patient: {patient_months:.1f} mo<br>{patient_marks.get(key, '')}",
+                               text=_("this patient: {months} mo").format(months=f"{patient_months:.1f}")
+                               + f"<br>{patient_marks.get(key, '')}",
                                showarrow=False, xanchor="left", yanchor="top", align="left",
                                font=dict(size=11, color="#c62828"), bgcolor="rgba(255,255,255,0.8)", row=1, col=col)
-    fig.update_yaxes(title_text="% with organ in place", range=[0, 102], ticksuffix="%", row=1, col=1)
-    fig.update_yaxes(title_text="% with local regrowth", rangemode="tozero", ticksuffix="%", row=1, col=2)
-    fig.update_xaxes(title_text="Months from the strategy decision (T1)", rangemode="tozero", dtick=6)
+    fig.update_yaxes(title_text=_("% with organ in place"), range=[0, 102], ticksuffix="%", row=1, col=1)
+    fig.update_yaxes(title_text=_("% with local regrowth"), rangemode="tozero", ticksuffix="%", row=1, col=2)
+    fig.update_xaxes(title_text=_("Months from the strategy decision (T1)"), rangemode="tozero", dtick=6)
     fig.update_layout(font=FONT, template="plotly_white", height=height, margin=dict(l=60, r=20, t=50, b=50),
                       hovermode="closest")
     fig.update_annotations(selector=dict(xref="paper", yref="paper"), font_size=14)

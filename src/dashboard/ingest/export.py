@@ -150,7 +150,7 @@ def export_redcap(db_path: str | Path, out_dir: str | Path, *, stem: str = "REGI
     """Write a store as a REDCap records CSV + data dictionary (see :mod:`.redcap`)."""
     from .redcap import write_redcap
 
-    tables, meta, _ = read_store_tables(db_path)
+    tables, meta, _log = read_store_tables(db_path)
     paths = write_redcap(tables, out_dir, stem=stem)
     if meta.get("source") == "synthetic":
         (Path(out_dir) / "SYNTHETIC_DATA.txt").write_text(SYNTHETIC_NOTICE + "\n", encoding="utf-8")

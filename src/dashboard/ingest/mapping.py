@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping as TMapping
 
 import polars as pl
 
+from ..i18n import _, fmt_int, pgettext
 from ..schema import TABLES_BY_NAME, VOCABULARIES, Column, Table
 from ..synonyms import normalise
 from .report import ERROR, WARNING, Problem
@@ -300,7 +301,7 @@ class Mapping:
         for r in self.rules:
             if r.per_row and r.table == "subject" and "subject_id" in r.spec:
                 return r.spec["subject_id"]
-        raise MappingError("the mapping has no [tables.subject] subject_id")
+        raise MappingError(_("the mapping has no [tables.subject] subject_id"))
 
     def sheets(self) -> list[str | None]:
         return [None] + sorted({r.sheet for r in self.rules if r.sheet})
@@ -310,7 +311,7 @@ class Mapping:
         for r in self.rules:
             if r.sheet != sheet and not (sheet is None and r.sheet is None):
                 continue
-            for _, s in r.columns:
+            for _src, s in r.columns:
                 used |= s.source_columns()
             used |= {c.column for c in r.when}
         if sheet is None:
@@ -340,40 +341,40 @@ def _err(file: str, where: str, why: str) -> MappingError:
 def _unknown(file: str, where: str, got: Iterable[str], known: Iterable[str]) -> None:
     bad = sorted(set(got) - set(known))
     if bad:
-        raise _err(file, where, f"unknown key(s) {', '.join(bad)} (known: {', '.join(known)})")
+        raise _err(file, where, _("unknown key(s) {bad} (known: {known})").format(bad=', '.join(bad), known=', '.join(known)))
 
 
 def _column_spec(raw: Any, file: str, where: str, col: Column) -> ColumnSpec:
     if isinstance(raw, str):
         raw = {"source": raw}
     if not isinstance(raw, dict):
-        raise _err(file, where, "expected a source column name or an inline table")
+        raise _err(file, where, _("expected a source column name or an inline table"))
     _unknown(file, where, raw, COLUMN_KEYS)
     fixed = [k for k in ("source", "value", "assumed", "number_of") if k in raw]
     if len(fixed) != 1 and not (fixed == [] and "template" in raw):
-        raise _err(file, where, "give exactly one of source, value, assumed, number_of (or a template)")
+        raise _err(file, where, _("give exactly one of source, value, assumed, number_of (or a template)"))
     values = raw.get("values", {})
     if not isinstance(values, dict):
-        raise _err(file, where + ".values", "expected a table of source value = code")
+        raise _err(file, where + ".values", _("expected a table of source value = code"))
     values = {str(k): str(v) for k, v in values.items()}
     if col.type == "code":
         vocab = VOCABULARIES[col.vocab]  # type: ignore[index]
         for k, v in values.items():
             if v != "" and v not in vocab.codes:
-                raise _err(file, f"{where}.values.{k!r}", f"{v!r} is not a code of {vocab.name} ({', '.join(vocab.codes)})")
+                raise _err(file, f"{where}.values.{k!r}", _("{v} is not a code of {name} ({codes})").format(v=repr(v), name=vocab.name, codes=', '.join(vocab.codes)))
         for k in ("value", "assumed"):
             if k in raw and str(raw[k]) not in vocab.codes and not values:
-                raise _err(file, f"{where}.{k}", f"{raw[k]!r} is not a code of {vocab.name} ({', '.join(vocab.codes)})")
+                raise _err(file, f"{where}.{k}", _("{v} is not a code of {name} ({codes})").format(v=repr(raw[k]), name=vocab.name, codes=', '.join(vocab.codes)))
     if "regex" in raw:
         try:
             re.compile(raw["regex"])
         except re.error as exc:
-            raise _err(file, where + ".regex", f"not a valid regular expression ({exc})") from None
+            raise _err(file, where + ".regex", _("not a valid regular expression ({exc})").format(exc=exc)) from None
     unit = raw.get("offset_unit", "days")
     if unit not in OFFSET_UNITS:
-        raise _err(file, where + ".offset_unit", f"{unit!r}: expected one of {', '.join(OFFSET_UNITS)}")
+        raise _err(file, where + ".offset_unit", _("{unit}: expected one of {units}").format(unit=repr(unit), units=', '.join(OFFSET_UNITS)))
     if "scale" in raw and not isinstance(raw["scale"], (int, float)):
-        raise _err(file, where + ".scale", "expected a number")
+        raise _err(file, where + ".scale", _("expected a number"))
     return ColumnSpec(
         source=raw.get("source"), values=tuple(values.items()), split=raw.get("split"), part=int(raw.get("part", 1)),
         regex=raw.get("regex"), scale=float(raw["scale"]) if "scale" in raw else None, offset_from=raw.get("offset_from"),
@@ -385,18 +386,18 @@ def _column_spec(raw: Any, file: str, where: str, col: Column) -> ColumnSpec:
 
 def _columns(raw: Any, file: str, where: str, t: Table) -> tuple[tuple[str, ColumnSpec], ...]:
     if not isinstance(raw, dict):
-        raise _err(file, where, "expected a table of target column = spec")
+        raise _err(file, where, _("expected a table of target column = spec"))
     out = []
     for name, spec in raw.items():
         if name not in t.column_names:
-            raise _err(file, f"{where}.{name}", f"{t.name} has no column {name!r} (columns: {', '.join(t.column_names)})")
+            raise _err(file, f"{where}.{name}", _("{table} has no column {column} (columns: {columns})").format(table=t.name, column=repr(name), columns=', '.join(t.column_names)))
         out.append((name, _column_spec(spec, file, f"{where}.{name}", t.column(name))))
     return tuple(sorted(out, key=lambda cs: t.column_names.index(cs[0])))  # schema order: layout never matters
 
 
 def _table(name: str, file: str, where: str) -> Table:
     if name not in TABLES_BY_NAME:
-        raise _err(file, where, f"unknown table {name!r} (tables: {', '.join(TABLES_BY_NAME)})")
+        raise _err(file, where, _("unknown table {name} (tables: {tables})").format(name=repr(name), tables=', '.join(TABLES_BY_NAME)))
     return TABLES_BY_NAME[name]
 
 
@@ -405,25 +406,25 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise MappingError(f"{file}: not valid TOML ({exc})") from None
-    _unknown(file, "top level", doc, ("mapping", "source", "constants", "tables", "rows", "redcap"))
+        raise MappingError(_("{file}: not valid TOML ({exc})").format(file=file, exc=exc)) from None
+    _unknown(file, _("top level"), doc, ("mapping", "source", "constants", "tables", "rows", "redcap"))
     head = doc.get("mapping")
     if not isinstance(head, dict) or not head.get("name"):
-        raise _err(file, "[mapping]", "needs name = \"...\"")
+        raise _err(file, "[mapping]", _("needs name = \"...\""))
     _unknown(file, "[mapping]", head, MAPPING_KEYS)
     version = head.get("format_version")
     if version != FORMAT_VERSION:
-        raise _err(file, "[mapping].format_version", f"{version!r}: this dashboard reads format_version = {FORMAT_VERSION}")
+        raise _err(file, "[mapping].format_version", _("{version}: this dashboard reads format_version = {expected}").format(version=repr(version), expected=FORMAT_VERSION))
     unmapped = head.get("unmapped", "warn")
     if unmapped not in UNMAPPED:
-        raise _err(file, "[mapping].unmapped", f"{unmapped!r}: expected \"warn\" or \"error\"")
+        raise _err(file, "[mapping].unmapped", _("{unmapped}: expected \"warn\" or \"error\"").format(unmapped=repr(unmapped)))
     src = doc.get("source", {})
     _unknown(file, "[source]", src, SOURCE_KEYS)
     order = src.get("date_order")
     if order is not None and order not in DATE_ORDERS:
-        raise _err(file, "[source].date_order", f"{order!r}: expected one of {', '.join(DATE_ORDERS)}")
+        raise _err(file, "[source].date_order", _("{order}: expected one of {orders}").format(order=repr(order), orders=', '.join(DATE_ORDERS)))
     if src.get("decimal", ".") not in (".", ","):
-        raise _err(file, "[source].decimal", "expected \".\" or \",\"")
+        raise _err(file, "[source].decimal", _("expected \".\" or \",\""))
     source = SourceOptions(
         format=src.get("format", "auto"), sheet=src.get("sheet"), header_row=int(src.get("header_row", 1)),
         date_order=order, decimal=src.get("decimal", "."), encoding=src.get("encoding", "auto"),
@@ -434,13 +435,13 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     for tname, cols in (doc.get("constants") or {}).items():
         t = _table(tname, file, f"[constants.{tname}]")
         if not isinstance(cols, dict):
-            raise _err(file, f"[constants.{tname}]", "expected column = value")
+            raise _err(file, f"[constants.{tname}]", _("expected column = value"))
         for c, v in cols.items():
             if c not in t.column_names:
-                raise _err(file, f"[constants.{tname}].{c}", f"{tname} has no column {c!r}")
+                raise _err(file, f"[constants.{tname}].{c}", _("{table} has no column {column}").format(table=tname, column=repr(c)))
             col = t.column(c)
             if col.type == "code" and str(v) not in VOCABULARIES[col.vocab].codes:  # type: ignore[index]
-                raise _err(file, f"[constants.{tname}].{c}", f"{v!r} is not a code of {col.vocab}")
+                raise _err(file, f"[constants.{tname}].{c}", _("{v} is not a code of {vocab}").format(v=repr(v), vocab=col.vocab))
         constants.append((tname, tuple(sorted(((c, str(v)) for c, v in cols.items()), key=lambda cv: t.column_names.index(cv[0])))))
     rules: list[Rule] = []
     for tname, cols in (doc.get("tables") or {}).items():
@@ -450,27 +451,27 @@ def parse_mapping(text: str, file: str = "<mapping>") -> Mapping:
     for i, item in enumerate(doc.get("rows") or [], start=1):
         where = f"[[rows]] #{i}"
         if not isinstance(item, dict):
-            raise _err(file, where, "expected a table")
+            raise _err(file, where, _("expected a table"))
         _unknown(file, where, item, ROW_KEYS)
         rid = item.get("id") or f"rows{i}"
         where = f"[[rows]] {rid!r}"
         if rid in ids:
-            raise _err(file, where, "a second rule with this id")
+            raise _err(file, where, _("a second rule with this id"))
         t = _table(item.get("table", ""), file, where + ".table")
         cols = _columns(item.get("columns", {}), file, where + ".columns", t)
         for c, s in cols:
             if s.number_of is not None and s.number_of not in ids:
-                raise _err(file, f"{where}.columns.{c}.number_of", f"{s.number_of!r} is not an earlier rule's id")
+                raise _err(file, f"{where}.columns.{c}.number_of", _("{number_of} is not an earlier rule's id").format(number_of=repr(s.number_of)))
         when = []
         for j, cond in enumerate(item.get("when") or [], start=1):
             if not isinstance(cond, dict) or "column" not in cond:
-                raise _err(file, f"{where}.when #{j}", "expected { column = ..., present / in / not_in = ... }")
+                raise _err(file, f"{where}.when #{j}", _("expected { column = ..., present / in / not_in = ... }"))
             _unknown(file, f"{where}.when #{j}", cond, ("column", "present", "in", "not_in"))
             when.append(Condition(cond["column"], cond.get("present"),
                                   tuple(map(str, cond["in"])) if "in" in cond else None,
                                   tuple(map(str, cond["not_in"])) if "not_in" in cond else None))
         if item.get("sheet") and "subject_id" not in dict(cols):
-            raise _err(file, where, "a rule reading another sheet must map subject_id")
+            raise _err(file, where, _("a rule reading another sheet must map subject_id"))
         rules.append(Rule(rid, t.name, cols, tuple(when), item.get("sheet")))
         ids.add(rid)
     redcap = None
@@ -496,7 +497,7 @@ def load_mapping(path: str | Path) -> Mapping:
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(f"{path}: cannot be read ({exc})") from None
+        raise MappingError(_("{path}: cannot be read ({exc})").format(path=path, exc=exc)) from None
     return parse_mapping(text, path.name)
 
 
@@ -531,8 +532,7 @@ def parse_date(text: str, order: str | None = None) -> _dt.date:
                 return _dt.date(y, b, a)
             if order == "MDY":
                 return _dt.date(y, a, b)
-            raise CellError("date_order_needed", f"{s!r} could be day/month or month/day: set source.date_order "
-                                                 "to DMY or MDY")
+            raise CellError("date_order_needed", _("{s} could be day/month or month/day: set source.date_order to DMY or MDY").format(s=repr(s)))
         if m := re.fullmatch(r"(\d{5})(?:\.0+)?", s):  # an Excel serial day number exported as text
             d = _dt.date(1899, 12, 30) + _dt.timedelta(days=int(m[1]))
             if 1990 <= d.year <= 2100:
@@ -540,9 +540,9 @@ def parse_date(text: str, order: str | None = None) -> _dt.date:
     except CellError:
         raise
     except ValueError as exc:
-        raise CellError("date_invalid", f"{s!r} is not a calendar date ({exc})") from None
-    raise CellError("date_unreadable", f"{s!r} is not a date this mapping can read (write it as YYYY-MM-DD, "
-                                       "or fix it with regex/template)")
+        raise CellError("date_invalid", _("{s} is not a calendar date ({exc})").format(s=repr(s), exc=exc)) from None
+    raise CellError("date_unreadable", _("{s} is not a date this mapping can read (write it as YYYY-MM-DD, or fix it with "
+                                          "regex/template)").format(s=repr(s)))
 
 
 def _number(text: str, decimal: str) -> float:
@@ -552,7 +552,7 @@ def _number(text: str, decimal: str) -> float:
     try:
         return float(s)
     except ValueError:
-        raise CellError("not_a_number", f"{text!r} is not a number") from None
+        raise CellError("not_a_number", _("{text} is not a number").format(text=repr(text))) from None
 
 
 def _num_text(x: float) -> str:
@@ -589,11 +589,11 @@ def _pre(spec: ColumnSpec, v: str) -> str:
         try:
             v = parts[i].strip()
         except IndexError:
-            raise CellError("split_part_missing", f"{v!r} has no part {spec.part} after splitting on {spec.split!r}") from None
+            raise CellError("split_part_missing", _("{v} has no part {part} after splitting on {split}").format(v=repr(v), part=spec.part, split=repr(spec.split))) from None
     if spec.regex is not None:
         m = re.search(spec.regex, v)
         if not m:
-            raise CellError("regex_no_match", f"{v!r} does not match {spec.regex!r}")
+            raise CellError("regex_no_match", _("{v} does not match {regex}").format(v=repr(v), regex=repr(spec.regex)))
         v = (m.group(1) if m.groups() else m.group(0)).strip()
     return v
 
@@ -681,8 +681,8 @@ def read_mapped_source(path: str | Path, mapping: Mapping) -> dict[str | None, S
                                  encoding=o.encoding, delimiter=o.delimiter)
         missing = [s for s in mapping.sheets()[1:] if s not in got]
         if missing:
-            raise SourceError(f"{Path(path).name}: the mapping reads repeating instrument/event {missing[0]!r}, which the "
-                              f"export does not hold (it has: {', '.join(str(k) for k in got if k) or 'none'})")
+            raise SourceError(_("{name}: the mapping reads repeating instrument/event {missing}, which the export does not "
+                                 "hold (it has: {present})").format(name=Path(path).name, missing=repr(missing[0]), present=', '.join(str(k) for k in got if k) or pgettext("import", "none")))
         return got
     main = read_source(path, format=o.format, sheet=o.sheet, header_row=o.header_row, encoding=o.encoding,
                        delimiter=o.delimiter)
@@ -748,7 +748,7 @@ class _Applier:
                 elif needs_value_map(col) and not (col.type == "code" and _as_code(col, v)):
                     key = (table, col.name, src_col or "", v)
                     self.unseen[key] = self.unseen.get(key, 0) + 1
-                    raise CellError("unmapped_value", f"{v!r} has no code in the value map of {where}")
+                    raise CellError("unmapped_value", _("{v} has no code in the value map of {where}").format(v=repr(v), where=where))
                 if v is None:
                     return None
             if spec.scale is not None and v is not None:
@@ -779,7 +779,7 @@ class _Applier:
         if col.type == "int":
             x = _number(v, self.m.source.decimal)
             if not x.is_integer():
-                raise CellError("not_an_integer", f"{v!r} is not a whole number")
+                raise CellError("not_an_integer", _("{v} is not a whole number").format(v=repr(v)))
             return str(int(x))
         if col.type == "float":
             return _num_text(_number(v, self.m.source.decimal))
@@ -791,13 +791,13 @@ class _Applier:
                 return "false"
             key = (table, col.name, src_col or "", v)
             self.unseen[key] = self.unseen.get(key, 0) + 1
-            raise CellError("unmapped_value", f"{v!r} is not yes/no; add it to the value map")
+            raise CellError("unmapped_value", _("{v} is not yes/no; add it to the value map").format(v=repr(v)))
         if col.type == "code":
             code = _as_code(col, v)
             if code is None:
                 key = (table, col.name, src_col or "", v)
                 self.unseen[key] = self.unseen.get(key, 0) + 1
-                raise CellError("unmapped_value", f"{v!r} is not a code of {col.vocab} and has no entry in the value map")
+                raise CellError("unmapped_value", _("{v} is not a code of {vocab} and has no entry in the value map").format(v=repr(v), vocab=col.vocab))
             return code
         return v
 
@@ -845,7 +845,7 @@ class _Applier:
                     sid = self.cell(st, rownum, row, "subject", subj_col, sid_spec, numbers, "subject")
                     if sid is None:
                         self.problem(st, rownum, sid_spec.source, None, "no_subject_id",
-                                     "subject.subject_id: the row has no patient id; none of its cells were mapped")
+                                     "subject.subject_id: " + _("the row has no patient id; none of its cells were mapped"))
                         continue
                 for rule in rules:
                     if not all(c.holds(row) for c in rule.when):
@@ -854,7 +854,7 @@ class _Applier:
                         sid = self.cell(st, rownum, row, rule.table, subj_col, rule.spec["subject_id"], numbers, rule.id)
                         if sid is None:
                             self.problem(st, rownum, rule.spec["subject_id"].source, None, "no_subject_id",
-                                         f"{rule.table}.subject_id: the row has no patient id")
+                                         f"{rule.table}.subject_id: " + _("the row has no patient id"))
                             continue
                     self.emit(st, rownum, row, rule, sid, numbers)
 
@@ -863,7 +863,7 @@ def apply_mapping(mapping: Mapping, sources: TMapping[str | None, SourceTable]) 
     """Map source rows onto the canonical tables (text), collecting every problem."""
     for sheet in mapping.sheets():
         if sheet not in sources:
-            raise SourceError(f"the mapping reads sheet {sheet!r}, which was not read")
+            raise SourceError(_("the mapping reads sheet {sheet}, which was not read").format(sheet=repr(sheet)))
     a = _Applier(mapping)
     a.run(sources)
     main = sources[None]
@@ -873,14 +873,15 @@ def apply_mapping(mapping: Mapping, sources: TMapping[str | None, SourceTable]) 
         missing = sorted(c for c in used if c not in st.columns)
         for c in missing:
             a.problem(st, None, c, None, "source_column_missing",  # type: ignore[arg-type]
-                      f"the mapping uses column {c!r}, which {st.file} does not have (columns: {', '.join(st.columns)})")
+                      _("the mapping uses column {c}, which {file} does not have (columns: {columns})").format(c=repr(c), file=st.file, columns=', '.join(st.columns)))
     used_any = set().union(*(mapping.used_columns(s) for s in mapping.sheets()))
     filled_in = {c: main.frame[c].drop_nulls().len() for c in main.columns if c in main.frame.columns}
     unmapped = [c for c in main.columns if c not in used_any and c not in mapping.ignore and filled_in.get(c, 0)]
     for c in unmapped:  # an empty column loses nothing and is not reported
         filled = filled_in[c]
         a.problem(main, None, c, None, "unmapped_column",  # type: ignore[arg-type]
-                  f"source column {c!r} ({filled} filled cells) is not mapped; map it or list it in mapping.ignore",
+                  _("source column {c} ({filled} filled cells) is not mapped; map it or list it in "
+                     "mapping.ignore").format(c=repr(c), filled=fmt_int(filled)),
                   ERROR if mapping.unmapped == "error" else WARNING)
     tables = {}
     for t in TABLES_BY_NAME.values():

@@ -53,11 +53,13 @@ class RawRegistry:
 
     def location(self, table_name: str) -> tuple[str, str]:
         """(file, phrase) naming where a table is expected, for messages."""
+        from ..i18n import _
+
         if self.format == "csv":
-            return f"{table_name}.csv", f"file {table_name}.csv not found in {self.path}"
+            return f"{table_name}.csv", _("file {file} not found in {folder}").format(file=f"{table_name}.csv", folder=self.path)
         if self.format in ("xlsx", "ods", "xls"):
-            return self.path.name, f"workbook {self.path.name} has no sheet named '{table_name}'"
-        return self.path.name, f"REDCap export has no form '{table_name}'"
+            return self.path.name, _("workbook {workbook} has no sheet named '{sheet}'").format(workbook=self.path.name, sheet=table_name)
+        return self.path.name, _("REDCap export has no form '{form}'").format(form=table_name)
 
     def note_rows(self, file: str, rows: pl.Series | list[int]) -> None:
         s = rows if isinstance(rows, pl.Series) else pl.Series(ROW, rows, dtype=pl.Int64)
@@ -88,7 +90,9 @@ def printable(text: object, limit: int | None = None) -> str:
     C1, bidirectional overrides) written as ``\\xNN`` / ``\\uNNNN``; cut to ``limit``."""
     s = "" if text is None else str(text)
     if limit is not None and len(s) > limit:
-        s = s[:limit] + f"... ({len(s):,} characters)"
+        from ..i18n import _, fmt_int
+
+        s = s[:limit] + _("... ({n} characters)").format(n=fmt_int(len(s)))
     return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", s)
 
 

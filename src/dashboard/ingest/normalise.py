@@ -33,10 +33,11 @@ import polars as pl
 
 from ..schema import TABLES_BY_NAME, VOCABULARIES, Table
 from .model import ROW, SKIP, RawRegistry, RawTable, dedupe_header, printable, table_key
-from .report import ERROR, PROBLEM_SCHEMA, WARNING, Problem
+from ..i18n import N_, _, fmt_int
+from .report import ERROR, PROBLEM_SCHEMA, WARNING, Problem, message_expr
 
 DEFAULT_MISSING = ("NA", "N/A", "n/a", "-", ".", "不详")
-DATE_ORDERS = {"YMD": "year/month/day", "DMY": "day/month/year", "MDY": "month/day/year"}
+DATE_ORDERS = {"YMD": N_("year/month/day"), "DMY": N_("day/month/year"), "MDY": N_("month/day/year")}  # show with _()
 TOTAL_WORDS = re.compile(r"^\s*(total|totals|sum|grand total|合计|总计|小计|总数)\s*[:：]?\s*$", re.I)
 _TEXT_DATE = r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})$"
 _ISO = r"^\d{4}-\d{2}-\d{2}$"
@@ -53,7 +54,8 @@ class Options:
 
     def __post_init__(self) -> None:
         if self.date_order is not None and self.date_order.upper() not in DATE_ORDERS:
-            raise ValueError(f"date order must be one of {', '.join(DATE_ORDERS)}, not {self.date_order!r}")
+            raise ValueError(_("date order must be one of {orders}, not {value}").format(
+                orders=", ".join(DATE_ORDERS), value=repr(self.date_order)))
         if self.date_order is not None:
             object.__setattr__(self, "date_order", self.date_order.upper())
 
@@ -84,7 +86,8 @@ def _header(raw: RawRegistry, rt: RawTable, t: Table) -> None:
     ghost = [c for h, c in zip(rt.header, cols) if h == "" and df[c].str.strip_chars().fill_null("").str.len_bytes().max() in (0, None)]
     if ghost:
         raw.problems.append(Problem(rt.file, 1, None, None, "ghost_columns",
-                                    f"{len(ghost)} column(s) with neither a header nor a value (Excel 'ghost' columns) dropped", WARNING))
+                                    _("{n} column(s) with neither a header nor a value (Excel 'ghost' columns) dropped").format(
+                                        n=fmt_int(len(ghost))), WARNING))
     renamed: list[tuple[str, str]] = []
     extra: list[str] = []
     new_header: list[str] = []
@@ -108,12 +111,16 @@ def _header(raw: RawRegistry, rt: RawTable, t: Table) -> None:
             drop.append(c)
     if renamed:
         raw.problems.append(Problem(rt.file, 1, None, None, "header_renamed",
-                                    "header names read as registry columns: " +
-                                    ", ".join(f"'{printable(a, 60)}' as {b}" for a, b in renamed), WARNING))
+                                    _("header names read as registry columns: {renamed}").format(renamed=", ".join(
+                                        _("'{header}' as {column}").format(header=printable(a, 60), column=b) for a, b in renamed)),
+                                    WARNING))
     if extra:
-        shown = ", ".join(f"'{printable(x, 60)}'" for x in extra[:30]) + (f" and {len(extra) - 30} more" if len(extra) > 30 else "")
+        shown = ", ".join(f"'{printable(x, 60)}'" for x in extra[:30])
+        if len(extra) > 30:
+            shown = _("{shown} and {n} more").format(shown=shown, n=fmt_int(len(extra) - 30))
         raw.problems.append(Problem(rt.file, 1, None, None, "extra_columns",
-                                    f"{len(extra)} column(s) that are not columns of table '{t.name}' are ignored: {shown}", WARNING))
+                                    _("{n} column(s) that are not columns of table '{table}' are ignored: {shown}").format(
+                                        n=fmt_int(len(extra)), table=t.name, shown=shown), WARNING))
     df = df.drop(drop).rename(rename)
     rt.frame, rt.header = df, new_header
 
@@ -126,7 +133,7 @@ def _rows(raw: RawRegistry, rt: RawTable, t: Table) -> None:
     blank = pl.all_horizontal([pl.col(c).is_null() | pl.col(c).str.contains(r"^\s*$") for c in data])
     empty = df.filter(blank)
     if empty.height:
-        raw.problem_frames.append(_problems(empty, rt.file, None, "empty_row", pl.lit(None), "empty row dropped"))
+        raw.problem_frames.append(_problems(empty, rt.file, None, "empty_row", pl.lit(None), _("empty row dropped")))
         df = df.filter(~blank)
     if df.height:
         # a totals row: the LAST row, labelled Total/Sum/合计 in its first filled cell (a row
@@ -135,7 +142,7 @@ def _rows(raw: RawRegistry, rt: RawTable, t: Table) -> None:
         first = next((last[c][0] for c in data if last[c][0] not in (None, "")), None)
         if first is not None and TOTAL_WORDS.match(first):
             raw.problem_frames.append(_problems(last, rt.file, None, "totals_row", pl.lit(first),
-                                                f"a totals row after the data ('{printable(first, 40)}'): dropped"))
+                                                _("a totals row after the data ('{label}'): dropped").format(label=printable(first, 40))))
             df = df.head(df.height - 1)
     rt.frame = df
 
@@ -169,8 +176,9 @@ def _missing(raw: RawRegistry, rt: RawTable, t: Table, markers: tuple[str, ...])
         hitcols = {name for name, _ in counts}
         rt.frame = df.with_columns(pl.when(hit(c)).then(None).otherwise(pl.col(c.name)).alias(c.name) for c in cols if c.name in hitcols)
         raw.problems.append(Problem(rt.file, None, ", ".join(n for n, _ in counts), None, "missing_marker",
-                                    f"{sum(n for _, n in counts):,} cell(s) holding a missing-value marker "
-                                    f"({', '.join(markers)}) read as empty: " + ", ".join(f"{c} {n:,}" for c, n in counts), WARNING))
+                                    _("{n} cell(s) holding a missing-value marker ({markers}) read as empty: {counts}").format(
+                                        n=fmt_int(sum(k for _c, k in counts)), markers=", ".join(markers),
+                                        counts=", ".join(f"{c} {fmt_int(k)}" for c, k in counts)), WARNING))
 
 
 def _decimal_comma(raw: RawRegistry, rt: RawTable, t: Table) -> None:
@@ -192,8 +200,8 @@ def _decimal_comma(raw: RawRegistry, rt: RawTable, t: Table) -> None:
     if exprs:
         rt.frame = df.with_columns(exprs)
         raw.problems.append(Problem(rt.file, None, ", ".join(n for n, _ in counts), None, "decimal_comma",
-                                    f"decimal comma read as a decimal point (5,5 = 5.5) in " +
-                                    ", ".join(f"{c} ({n:,} cells)" for c, n in counts), WARNING))
+                                    _("decimal comma read as a decimal point (5,5 = 5.5) in {counts}").format(counts=", ".join(
+                                        _("{column} ({n} cells)").format(column=c, n=fmt_int(k)) for c, k in counts)), WARNING))
 
 
 def _date_cols(rt: RawTable, t: Table) -> list[str]:
@@ -228,11 +236,12 @@ def _dates_simple(raw: RawRegistry, rt: RawTable, t: Table) -> None:
         rt.frame = df.with_columns(exprs)
     if timed:
         raw.problems.append(Problem(rt.file, None, ", ".join(cols), None, "datetime_date",
-                                    f"{timed:,} date-time value(s): the date is kept, the time of day dropped", WARNING))
+                                    _("{n} date-time value(s): the date is kept, the time of day dropped").format(n=fmt_int(timed)),
+                                    WARNING))
     if serial:
         raw.problems.append(Problem(rt.file, None, ", ".join(cols), None, "excel_serial_date",
-                                    f"{serial:,} Excel serial number(s) in date columns (a date cell formatted as a number) "
-                                    "read as dates", WARNING))
+                                    _("{n} Excel serial number(s) in date columns (a date cell formatted as a number) "
+                                      "read as dates").format(n=fmt_int(serial)), WARNING))
 
 
 def _file_date_order(raw: RawRegistry, tables: list[tuple[RawTable, Table]], declared: str | None, file: str) -> None:
@@ -256,32 +265,36 @@ def _file_date_order(raw: RawRegistry, tables: list[tuple[RawTable, Table]], dec
     n = v.height
     example = lambda cond: other.filter(cond)["v"][0] if other.filter(cond).height else (other["v"][0] if other.height else "")  # noqa: E731
     if declared:
-        order, why = declared, f"declared date order {declared}"
+        order, why = declared, _("declared date order {order}").format(order=declared)
     elif other.height == 0:
-        order, why = "YMD", "year first, e.g. '" + ymd["v"][0] + "'"
+        order, why = "YMD", _("year first, e.g. '{example}'").format(example=ymd["v"][0])
     elif a_big and b_big:
         raw.problems.append(Problem(file, None, ", ".join(sorted(set(v["c"]))), f"{example(pl.col('p1').cast(pl.Int64) > 12)} / "
                                     f"{example(pl.col('p2').cast(pl.Int64) > 12)}", "date_order_mixed",
-                                    f"the dates of this file mix day-first ('{example(pl.col('p1').cast(pl.Int64) > 12)}') and "
-                                    f"month-first ('{example(pl.col('p2').cast(pl.Int64) > 12)}') writing: one file must use one "
-                                    "date order; correct the file or write dates as YYYY-MM-DD"))
+                                    _("the dates of this file mix day-first ('{day_first}') and month-first ('{month_first}') "
+                                      "writing: one file must use one date order; correct the file or write dates as "
+                                      "YYYY-MM-DD").format(day_first=example(pl.col('p1').cast(pl.Int64) > 12),
+                                                           month_first=example(pl.col('p2').cast(pl.Int64) > 12))))
         _skip({rt.name: rt for rt, _ in tables}, other)
         return
     elif a_big:
-        order, why = "DMY", f"detected: a first number above 12, e.g. '{example(pl.col('p1').cast(pl.Int64) > 12)}'"
+        order, why = "DMY", _("detected: a first number above 12, e.g. '{example}'").format(
+            example=example(pl.col('p1').cast(pl.Int64) > 12))
     elif b_big:
-        order, why = "MDY", f"detected: a second number above 12, e.g. '{example(pl.col('p2').cast(pl.Int64) > 12)}'"
+        order, why = "MDY", _("detected: a second number above 12, e.g. '{example}'").format(
+            example=example(pl.col('p2').cast(pl.Int64) > 12))
     else:
         raw.problems.append(Problem(file, None, ", ".join(sorted(set(other["c"]))), other["v"][0], "date_order_ambiguous",
-                                    f"{other.height:,} date(s) such as '{other['v'][0]}' could be day/month/year or "
-                                    "month/day/year and none has a number above 12 to tell: declare the date order "
-                                    "(--date-order DMY or MDY on the command line; 'Date order' in the browser), "
-                                    "we never guess"))
+                                    _("{n} date(s) such as '{example}' could be day/month/year or month/day/year and none "
+                                      "has a number above 12 to tell: declare the date order (--date-order DMY or MDY on the "
+                                      "command line; 'Date order' in the browser), we never guess").format(
+                                        n=fmt_int(other.height), example=other['v'][0])))
         _skip({rt.name: rt for rt, _ in tables}, other)
         return
     raw.date_orders[file] = order
     raw.problems.append(Problem(file, None, ", ".join(sorted(set(v["c"]))), None, "date_order",
-                                f"{n:,} date(s) written as text read as {DATE_ORDERS[order]} ({why})", WARNING))
+                                _("{n} date(s) written as text read as {order} ({why})").format(
+                                    n=fmt_int(n), order=_(DATE_ORDERS[order]), why=why), WARNING))
     by = {rt.name: rt for rt, _ in tables}
     for (tname, col), g in v.group_by(["t", "c"]):
         rt = by[tname]
@@ -299,7 +312,8 @@ def _file_date_order(raw: RawRegistry, tables: list[tuple[RawTable, Table]], dec
         bad = g.filter(pl.col("ok").is_null())
         if bad.height:
             raw.problem_frames.append(_problems(bad, rt.file, col, "date_invalid", pl.col("v"),
-                                                pl.format(f"'{{}}' read as {DATE_ORDERS[order]} is not a real calendar date", pl.col("v")),
+                                                message_expr(_("'{value}' read as {order} is not a real calendar date"),
+                                                             value=pl.col("v"), order=_(DATE_ORDERS[order])),
                                                 ERROR))
         good = g.filter(pl.col("ok").is_not_null()).select(ROW, pl.col("iso").alias("__iso"))
         f = rt.frame.join(good, on=ROW, how="left")

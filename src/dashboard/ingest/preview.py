@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..i18n import _, fmt_int
 from .. import audit
 from ..schema import TABLES, TABLES_BY_NAME
 from .mapping import SOURCE_FILE, SOURCE_ROW, MapResult, Mapping, map_path
@@ -124,8 +125,9 @@ class StoreDiff:
     rows: pl.DataFrame  # table, rows_now, rows_after, change
 
     def summary(self) -> str:
-        return (f"{len(self.added)} patient(s) added, {len(self.changed)} changed, {len(self.removed)} removed, "
-                f"{self.unchanged} unchanged")
+        return (_("{added} patient(s) added, {changed} changed, {removed} removed, {unchanged} unchanged").format(
+            added=fmt_int(len(self.added)), changed=fmt_int(len(self.changed)), removed=fmt_int(len(self.removed)),
+            unchanged=fmt_int(self.unchanged)))
 
 
 def diff_against_store(new_tables: dict[str, pl.DataFrame], db_path: str | Path | None) -> StoreDiff:
@@ -134,7 +136,7 @@ def diff_against_store(new_tables: dict[str, pl.DataFrame], db_path: str | Path 
 
     old: dict[str, pl.DataFrame] = {}
     if db_path is not None and Path(db_path).exists():
-        old, _, _ = read_store_tables(db_path)
+        old, _meta, _log = read_store_tables(db_path)
     a, b = _patient_digests(old), _patient_digests(new_tables)
     added = tuple(sorted(set(b) - set(a)))
     removed = tuple(sorted(set(a) - set(b)))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..i18n import N_, _, pgettext
 from .sources import ROW, SourceTable, read_source
 
 TOP = 20
@@ -22,12 +23,29 @@ DATE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("YYYY-MM-DD hh:mm", r"\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"),
     ("YYYY/M/D", r"\d{4}[/.]\d{1,2}[/.]\d{1,2}"),
     ("YYYY年M月D日", r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*[日号]?"),
-    ("DD/MM/YYYY (day > 12 seen)", r"(1[3-9]|2\d|3[01])[/.-]\d{1,2}[/.-]\d{4}"),
-    ("MM/DD/YYYY (day > 12 seen)", r"\d{1,2}[/.-](1[3-9]|2\d|3[01])[/.-]\d{4}"),
-    ("D/M/YYYY or M/D/YYYY", r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"),
+    (N_("DD/MM/YYYY (day > 12 seen)"), r"(1[3-9]|2\d|3[01])[/.-]\d{1,2}[/.-]\d{4}"),
+    (N_("MM/DD/YYYY (day > 12 seen)"), r"\d{1,2}[/.-](1[3-9]|2\d|3[01])[/.-]\d{4}"),
+    (N_("D/M/YYYY or M/D/YYYY"), r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"),
     ("DD-Mon-YYYY", r"\d{1,2}[-/ ][A-Za-z]{3,9}[-/ ]\d{4}"),
     ("YYYYMMDD", r"(19|20)\d{6}"),
-)
+)  # pattern names are keys (wizard.py reads them); shown with _()
+def _type_label(code: str) -> str:
+    labels = {"empty": pgettext("import", "empty"), "date": pgettext("import", "date"),
+              "int": pgettext("import", "whole number"), "float": pgettext("import", "number"),
+              "bool": pgettext("import", "yes/no"), "text": pgettext("import", "text")}
+    return labels.get(code, code)
+
+
+def _redcap_label(key: str) -> str:
+    labels = {"events": pgettext("import", "events"), "arms": pgettext("import", "arms"),
+              "repeating instruments": pgettext("import", "repeating instruments")}
+    return labels.get(key, key)
+
+
+def visibility_label(state: str) -> str:
+    """A sheet's state (``hidden`` / ``veryhidden``) in the current language."""
+    labels = {"hidden": pgettext("import", "hidden"), "veryhidden": pgettext("import", "very hidden")}
+    return labels.get(state, state)
 
 
 @dataclass
@@ -55,33 +73,36 @@ class SourceProfile:
     redcap: dict[str, list[str]] = field(default_factory=dict)
 
     def frame(self) -> pl.DataFrame:
+        """The profile as a table to show, in the current language (headers and types)."""
         return pl.DataFrame({
-            "column": [c.name for c in self.columns],
-            "type": [c.detected for c in self.columns],
-            "empty_pct": [round(100 * c.empty_share, 1) for c in self.columns],
-            "distinct": [c.distinct for c in self.columns],
-            "top_values": [", ".join(f"{v} ({n})" for v, n in c.top[:8]) for c in self.columns],
-            "date_patterns": [", ".join(f"{k} ({n})" for k, n in c.date_patterns.items()) for c in self.columns],
+            pgettext("import", "column"): [c.name for c in self.columns],
+            pgettext("import", "type"): [_type_label(c.detected) for c in self.columns],
+            pgettext("import", "empty %"): [round(100 * c.empty_share, 1) for c in self.columns],
+            pgettext("import", "distinct values"): [c.distinct for c in self.columns],
+            pgettext("import", "top values"): [", ".join(f"{v} ({n})" for v, n in c.top[:8]) for c in self.columns],
+            pgettext("import", "date patterns"): [", ".join(f"{_(k)} ({n})" for k, n in c.date_patterns.items()) for c in self.columns],
         })
 
     def format_text(self) -> str:
-        out = [f"{self.file}: {self.format}, {self.rows} data rows, {len(self.columns)} columns"]
+        out = [_("{file}: {format}, {rows} data rows, {n} columns").format(file=self.file, format=self.format, rows=self.rows, n=len(self.columns))]
         if self.encoding:
-            out.append(f"encoding {self.encoding}, delimiter {self.delimiter!r}")
+            out.append(_("encoding {encoding}, delimiter {delimiter}").format(encoding=self.encoding, delimiter=repr(self.delimiter)))
         if self.sheets:
-            out.append("sheets: " + ", ".join(f"{n}" + ("" if v == "visible" else f" ({v})") for n, v in self.sheets))
+            out.append(_("sheets: {sheets}").format(sheets=", ".join(
+                n + ("" if v == "visible" else f" ({visibility_label(v)})") for n, v in self.sheets)))
         for k, v in self.redcap.items():
-            out.append(f"REDCap {k}: {', '.join(v) if v else '-'}")
+            out.append(f"REDCap {_redcap_label(k)}: {', '.join(v) if v else '-'}")
         for c in self.columns:
             out.append("")
-            out.append(f"[{c.name}]" + (f"  label: {c.label}" if c.label else ""))
-            out.append(f"  type {c.detected}; {100 * c.empty_share:.0f}% empty; {c.distinct} distinct value(s)")
+            out.append(f"[{c.name}]" + ("  " + _("label: {label}").format(label=c.label) if c.label else ""))
+            out.append(_("  type {detected}; {n}% empty; {distinct} distinct value(s)").format(
+                detected=_type_label(c.detected), n=format(100 * c.empty_share, '.0f'), distinct=c.distinct))
             if c.date_patterns:
-                out.append("  date patterns: " + ", ".join(f"{k} x{n}" for k, n in c.date_patterns.items()))
+                out.append(_("  date patterns: ") + ", ".join(f"{_(k)} x{n}" for k, n in c.date_patterns.items()))
             if c.value_labels:
-                out.append("  value labels: " + ", ".join(f"{k} = {v}" for k, v in c.value_labels.items()))
+                out.append(_("  value labels: ") + ", ".join(f"{k} = {v}" for k, v in c.value_labels.items()))
             if c.top:
-                out.append("  top values: " + ", ".join(f"{v!r} x{n}" for v, n in c.top))
+                out.append(_("  top values: ") + ", ".join(f"{v!r} x{n}" for v, n in c.top))
         return "\n".join(out)
 
 
@@ -142,7 +163,7 @@ def profile_path(path: str | Path, *, sheet: str | None = None, header_row: int 
     st = read_source(path, sheet=sheet, header_row=header_row, encoding=encoding, delimiter=delimiter)
     out = [profile_table(st)]
     if st.sheets and sheet is None:
-        for name, _ in st.sheets:
+        for name, _vis in st.sheets:
             if name != st.sheet:
                 try:
                     out.append(profile_table(read_source(path, sheet=name)))

@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+from ..i18n import _
 from ..schema import TABLE_NAMES
 from .model import RawRegistry, printable, sha256_bytes, table_key
 from .report import ERROR, WARNING, Problem
@@ -67,8 +68,8 @@ def read_csv_table(path: Path, name: str, reg: RawRegistry) -> None:
         if line is not None:
             reg.problems.extend(probs)
             reg.problems.append(Problem(printable(path.name), None, None, None, "header_row",
-                                        f"the header must be in row 1: row 1 looks like a title and the column names are in "
-                                        f"row {line}; delete the rows above the header"))
+                                        _("the header must be in row 1: row 1 looks like a title and the column names are in row "
+                                           "{line}; delete the rows above the header").format(line=line)))
             reg.unreadable.add(name)
             return
         rt, more = parse_text(body, path.name, name)
@@ -87,7 +88,7 @@ def read_csv_folder(path: Path) -> RawRegistry:
     for p in sorted(path.iterdir()):
         if p.is_symlink() and not inside(path, p):
             reg.problems.append(Problem(p.name, None, None, None, "symlink",
-                                        f"'{printable(p.name)}' is a symbolic link to outside the folder: not followed"))
+                                        _("'{name}' is a symbolic link to outside the folder: not followed").format(name=printable(p.name))))
             name = _KEYS.get(table_key(p.stem))
             if name:
                 reg.unreadable.add(name)
@@ -100,14 +101,13 @@ def read_csv_folder(path: Path) -> RawRegistry:
         if name is None:
             reg.problems.append(
                 Problem(printable(p.name), None, None, None, "unknown_file",
-                        f"ignored: '{printable(p.name)}' is not a registry table (tables: {', '.join(TABLE_NAMES)})", WARNING)
+                        _("ignored: '{name}' is not a registry table (tables: {tables})").format(name=printable(p.name), tables=', '.join(TABLE_NAMES)), WARNING)
             )
             continue
         if name in claimed:
             for f in (claimed[name], p.name):
                 reg.problems.append(Problem(printable(f), None, None, None, "duplicate_file",
-                                            f"'{printable(claimed[name])}' and '{printable(p.name)}' are both table '{name}': "
-                                            "keep one", ERROR))
+                                            _("'{claimed}' and '{name}' are both table '{table}': keep one").format(claimed=printable(claimed[name]), name=printable(p.name), table=name), ERROR))
             reg.tables.pop(name, None)
             reg.unreadable.add(name)
             continue
@@ -127,7 +127,7 @@ def _read_manifest(path: Path, reg: RawRegistry) -> None:
         meta = {str(k): str(v) for k, v in (doc.get("store_meta") or {}).items()}
         listed = {str(k): str(v) for k, v in (doc.get("files_sha256") or {}).items()}
     except (ValueError, UnicodeDecodeError, AttributeError):
-        reg.problems.append(Problem("manifest.json", None, None, None, "manifest", "manifest.json is not valid JSON; ignored", WARNING))
+        reg.problems.append(Problem("manifest.json", None, None, None, "manifest", _("manifest.json is not valid JSON; ignored"), WARNING))
         return
     if source != "synthetic":
         reg.declared_meta = meta
@@ -136,13 +136,13 @@ def _read_manifest(path: Path, reg: RawRegistry) -> None:
     unlisted = sorted(f for f in reg.input_sha256 if f not in listed)
     missing = sorted(f for f in listed if f not in reg.input_sha256)
     if not listed or changed or unlisted or missing:
-        why = ("it lists no file hashes" if not listed else
-               "; ".join(x for x in (f"changed since export: {', '.join(changed)}" if changed else "",
-                                     f"not in the manifest: {', '.join(unlisted)}" if unlisted else "",
+        why = (_("it lists no file hashes") if not listed else
+               "; ".join(x for x in (_("changed since export: {changed}").format(changed=', '.join(changed)) if changed else "",
+                                     _("not in the manifest: {unlisted}").format(unlisted=', '.join(unlisted)) if unlisted else "",
                                      f"missing: {', '.join(missing)}" if missing else "") if x))
         reg.problems.append(Problem("manifest.json", None, None, "synthetic", "manifest_mismatch",
-                                    f"manifest.json says the data are synthetic but {why}: the data are imported as "
-                                    "real (source 'imported'), not labelled synthetic", WARNING))
+                                    _("manifest.json says the data are synthetic but {why}: the data are imported as real "
+                                       "(source 'imported'), not labelled synthetic").format(why=why), WARNING))
         return
     reg.declared_source = "synthetic"
     reg.declared_meta = meta

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..i18n import _, fmt_int
 from ..schema import TABLE_NAMES, TABLES, TABLES_BY_NAME, VOCABULARIES, Table
 from .model import ROW, SKIP, RawRegistry, RawTable, printable, sha256_bytes, table_key
 from .redcap import F_CHOICES, F_FORM, F_NAME, F_TYPE, INSTANCE_COLUMNS, _column_for, _order, _parse_choices, _vocab_lookup
@@ -88,7 +89,7 @@ def read_dictionary(path: Path, reg: RawRegistry) -> tuple[dict[str, Field], str
     missing = [c for c in (F_NAME, F_FORM, F_TYPE) if c not in df.columns]
     if missing:
         reg.problems.append(Problem(path.name, 1, ", ".join(missing), None, "redcap_dictionary",
-                                    f"not a REDCap data dictionary: missing column(s) {', '.join(repr(m) for m in missing)}"))
+                                    _("not a REDCap data dictionary: missing column(s) {missing}").format(missing=', '.join(repr(m) for m in missing))))
         return {}, None, []
     fields: dict[str, Field] = {}
     ignored: list[str] = []
@@ -118,12 +119,11 @@ def read_dictionary(path: Path, reg: RawRegistry) -> tuple[dict[str, Field], str
             for code, label in f.choices.items():
                 if c.type == "code" and label.strip().lower() not in _vocab_lookup(c):
                     reg.problems.append(Problem(path.name, f.line, F_CHOICES, printable(f"{code}, {label}", 80), "redcap_unmapped_choice",
-                                                f"choice '{printable(code)}, {printable(label, 60)}' of field '{f.name}' matches no "
-                                                f"code or label of vocabulary '{c.vocab}'", WARNING))
+                                                _("choice '{code}, {label}' of field '{name}' matches no code or label of vocabulary "
+                                                   "'{vocab}'").format(code=printable(code), label=printable(label, 60), name=f.name, vocab=c.vocab), WARNING))
                 elif c.type == "bool" and label.strip().lower() not in TRUE_LABELS | FALSE_LABELS:
                     reg.problems.append(Problem(path.name, f.line, F_CHOICES, printable(f"{code}, {label}", 80), "redcap_unmapped_choice",
-                                                f"choice '{printable(code)}, {printable(label, 60)}' of yes/no field '{f.name}' is "
-                                                "neither yes nor no", WARNING))
+                                                _("choice '{code}, {label}' of yes/no field '{name}' is neither yes nor no").format(code=printable(code), label=printable(label, 60), name=f.name), WARNING))
     return fields, record_id, ignored
 
 
@@ -174,12 +174,12 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     records_path, dictionary_path = Path(records_path), Path(dictionary_path)
     reg = RawRegistry("redcap", records_path)
     if not dictionary_path.is_file():
-        reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", f"data dictionary {dictionary_path} not found"))
+        reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", _("data dictionary {path} not found").format(path=dictionary_path)))
         reg.unreadable.update(TABLE_NAMES)
         return reg
     fields, rid, ignored = read_dictionary(dictionary_path, reg)
     if not records_path.is_file():
-        reg.problems.append(Problem(records_path.name, None, None, None, "missing_table", f"REDCap records file {records_path} not found"))
+        reg.problems.append(Problem(records_path.name, None, None, None, "missing_table", _("REDCap records file {path} not found").format(path=records_path)))
         reg.unreadable.update(TABLE_NAMES)
         return reg
     data = records_path.read_bytes()
@@ -199,14 +199,13 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     reg.note_rows(file, df[ROW])
     if rid not in df.columns:
         if _is_labels_export(rt.header, fields, rid):
-            msg = ("this is a labels export (column headers are field labels, values are choice labels): in REDCap choose "
-                   "Data Exports > 'CSV / Microsoft Excel (raw data)' and import that file")
+            msg = (_("this is a labels export (column headers are field labels, values are choice labels): in REDCap choose "
+                   "Data Exports > 'CSV / Microsoft Excel (raw data)' and import that file"))
             reg.problems.append(Problem(file, None, None, printable(rt.header[0], 60), "redcap_labels_export", msg))
         else:
             reg.problems.append(Problem(file, None, rid, printable(rt.header[0] if rt.header else "", 60), "missing_column",
-                                        f"the records file has no column '{rid}' (the first field of the data dictionary, the "
-                                        f"record id); its first column is '{printable(rt.header[0] if rt.header else '', 60)}': "
-                                        "is this the dictionary of another project?"))
+                                        _("the records file has no column '{rid}' (the first field of the data dictionary, the "
+                                           "record id); its first column is '{header}': is this the dictionary of another project?").format(rid=rid, header=printable(rt.header[0] if rt.header else '', 60))))
         reg.unreadable.update(TABLE_NAMES)
         return reg
     for h in META:
@@ -225,7 +224,7 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     for h in rt.header:
         if h in seen:
             reg.problems.append(Problem(file, 1, printable(h, 60), None, "duplicate_column",
-                                        f"column '{printable(h, 60)}' appears more than once in the header"))
+                                        _("column '{column}' appears more than once in the header").format(column=printable(h, 60))))
             continue
         seen.add(h)
         if h == rid or h in META:
@@ -249,10 +248,10 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
         by_table[fields[base].table].append((base, fields[base]))
     ignored_all = list(dict.fromkeys([printable(x, 60) for x in ignored + extra]))
     if ignored_all:
-        shown = ", ".join(ignored_all[:40]) + (f" and {len(ignored_all) - 40} more" if len(ignored_all) > 40 else "")
+        shown = ", ".join(ignored_all[:40]) + (_(" and {n} more").format(n=fmt_int(len(ignored_all) - 40)) if len(ignored_all) > 40 else "")
         reg.problems.append(Problem(file, 1, None, None, "redcap_ignored_fields",
-                                    f"{len(ignored_all)} field(s) that are not registry columns are ignored (fields the site "
-                                    f"added, other instruments, survey and data-access-group bookkeeping): {shown}", WARNING))
+                                    _("{n} field(s) that are not registry columns are ignored (fields the site added, other "
+                                       "instruments, survey and data-access-group bookkeeping): {shown}").format(n=fmt_int(len(ignored_all)), shown=shown), WARNING))
 
     # events
     events = event_order(df, rid)
@@ -275,8 +274,8 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     first_events = ", ".join(baseline.values()) or "(none)"
     for r, row in no_base.select(rid, ROW).iter_rows():
         reg.problems.append(Problem(file, row, "redcap_event_name", printable(r, 60), "redcap_no_baseline",
-                                    f"record '{printable(r, 60)}' has no row in the baseline event ({first_events}, the first "
-                                    "event of its arm) holding the subject form"))
+                                    _("record '{r}' has no row in the baseline event ({first_events}, the first event of its "
+                                       "arm) holding the subject form").format(r=printable(r, 60), first_events=first_events)))
 
     # values
     missing_counts: dict[str, int] = {}
@@ -323,10 +322,12 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
                 unmapped = raw.is_in([k for k, v in mapping.items() if v is None])
                 nchoice = len(f.choices)
                 checks.append(
-                    pl.when(unknown).then(pl.lit(f"redcap_unknown_choice\x1f{f.name}\x1fcode is not one of the {nchoice} choices of "
-                                                 f"field '{f.name}' in the data dictionary"))
-                    .when(unmapped).then(pl.lit(f"redcap_unmapped_choice\x1f{f.name}\x1fthe choice label of field '{f.name}' matches "
-                                                f"no code or label of vocabulary '{c.vocab or c.type}'"))
+                    pl.when(unknown).then(pl.lit("redcap_unknown_choice\x1f" + f.name + "\x1f" + _(
+                        "code is not one of the {n} choices of field '{field}' in the data dictionary").format(
+                            n=nchoice, field=f.name)))
+                    .when(unmapped).then(pl.lit("redcap_unmapped_choice\x1f" + f.name + "\x1f" + _(
+                        "the choice label of field '{field}' matches no code or label of vocabulary '{vocabulary}'").format(
+                            field=f.name, vocabulary=c.vocab or c.type)))
                     .otherwise(None).alias(f"__chk__{f.column}")
                 )
             elif f.ftype in ("yesno", "truefalse"):
@@ -340,8 +341,8 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
         dt_fields = [f.name for _, f in entries if f.validation.startswith("datetime")]
         if dt_fields:
             reg.problems.append(Problem(file, None, ", ".join(dt_fields), None, "redcap_datetime",
-                                        f"datetime field(s) {', '.join(dt_fields)} of form '{t.name}': the date part is used, "
-                                        "the time of day is dropped", WARNING))
+                                        _("datetime field(s) {fields} of form '{name}': the date part is used, the time of day is "
+                                           "dropped").format(fields=', '.join(dt_fields), name=t.name), WARNING))
         filled = pl.any_horizontal([pl.col(h).str.strip_chars().str.len_bytes() > 0 for h in plain]) if plain else pl.lit(False)
         num = INSTANCE_COLUMNS.get(t.name)
         if t.name == "subject":
@@ -370,16 +371,16 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
 
         reg.problem_frames.append(unused.select(
             pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit("redcap_event_name").alias("column"),
-            pl.format("{} / {}", pl.col(rid).fill_null("(no record id)"), pl.col("redcap_event_name").fill_null("-")).str.slice(0, 200).alias("value"),
+            pl.format("{} / {}", pl.col(rid).fill_null(_("(no record id)")), pl.col("redcap_event_name").fill_null("-")).str.slice(0, 200).alias("value"),
             pl.lit("redcap_row_without_data").alias("rule"),
-            pl.lit("this row (record / event) fills no registry field in a form read from it (an empty event, a form "
-                   "of the site's own, or subject fields outside the baseline event): nothing is loaded from it").alias("message"),
+            pl.lit(_("this row (record / event) fills no registry field in a form read from it (an empty event, a form "
+                   "of the site's own, or subject fields outside the baseline event): nothing is loaded from it")).alias("message"),
             pl.lit(WARNING).alias("severity")).cast(PROBLEM_SCHEMA))
     if missing_counts:
         total = sum(missing_counts.values())
         reg.problems.append(Problem(file, None, ", ".join(missing_counts), None, "redcap_missing_code",
-                                    f"{total:,} cell(s) hold a REDCap Missing Data Code ({', '.join(MISSING_CODES[:6])}...) and "
-                                    "are read as missing: " + ", ".join(f"{k} {v:,}" for k, v in missing_counts.items()), WARNING))
+                                    _("{total} cell(s) hold a REDCap Missing Data Code ({codes}...) and are read as "
+                                       "missing: ").format(total=fmt_int(total), codes=', '.join(MISSING_CODES[:6])) + ", ".join(f"{k} {v:,}" for k, v in missing_counts.items()), WARNING))
     return reg
 
 
@@ -400,11 +401,11 @@ def _instance_numbers(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame, 
     out = out.sort(["subject_id", "__erank", "__inst", ROW], nulls_last=False)
     out = out.with_columns(pl.int_range(1, pl.len() + 1).over("subject_id").cast(pl.String).alias(num)).sort(ROW)
     n_ev = out["redcap_event_name"].n_unique()
-    extra = " (onc_event.salvage_procedure_no refers to these numbers: check it)" if t.name == "procedure" else ""
+    extra = _(" (onc_event.salvage_procedure_no refers to these numbers: check it)") if t.name == "procedure" else ""
     reg.problems.append(Problem(file, None, num, None, "redcap_renumbered",
-                                f"form '{t.name}' is filled in {n_ev} events (a repeating event or an instrument used in several "
-                                f"events); REDCap restarts the instance number in every event, so {num} is renumbered 1, 2, ... "
-                                f"per record in event order, then instance{extra}", WARNING))
+                                _("form '{name}' is filled in {events} events (a repeating event or an instrument used in "
+                                   "several events); REDCap restarts the instance number in every event, so {num} is "
+                                   "renumbered 1, 2, ... per record in event order, then instance{extra}").format(name=t.name, events=fmt_int(n_ev), num=num, extra=extra), WARNING))
     return out
 
 
@@ -420,7 +421,6 @@ def _latest(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame) -> pl.Data
         d = dropped.join(keep, on="subject_id")
         for sid, row, ev, kept, kev in d.select("subject_id", ROW, "redcap_event_name", "__kept", "__kev").head(100_000).iter_rows():
             reg.problems.append(Problem(file, row, t.name, printable(sid, 60), "redcap_follow_up_latest",
-                                        f"'{t.name}' of record '{printable(sid, 60)}' is filled in several events or instances: the "
-                                        f"latest (row {kept}, event {printable(kev or '-', 40)}) is used, this earlier one "
-                                        f"(event {printable(ev or '-', 40)}) is ignored", WARNING))
+                                        _("'{name}' of record '{sid}' is filled in several events or instances: the latest (row "
+                                           "{kept}, event {kept_event}) is used, this earlier one (event {event}) is ignored").format(name=t.name, sid=printable(sid, 60), kept=kept, kept_event=printable(kev or '-', 40), event=printable(ev or '-', 40)), WARNING))
     return out.filter(pl.col(ROW) == last).sort(ROW)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..i18n import _, fmt_int, pgettext
 from ..schema import TABLE_NAMES, TABLES_BY_NAME
 from .model import ROW, RawRegistry, RawTable, dedupe_header, printable, sha256_bytes, table_key
 from .report import ERROR, WARNING, Problem
@@ -59,6 +60,9 @@ def _col_index(letters: bytes) -> int:
     return n - 1
 
 
+_CONSTANT_FORMULAS = (b"TRUE()", b"FALSE()")
+
+
 def xlsx_formulas(data: bytes) -> dict[str, tuple[int, list[tuple[int, int, str]]]]:
     """Per sheet name: (formula cells, [(row, column index, formula) of those without a
     saved value]). calamine reads saved values; a formula never calculated (written by a
@@ -86,10 +90,14 @@ def xlsx_formulas(data: bytes) -> dict[str, tuple[int, list[tuple[int, int, str]
                 continue
             n, unsaved = 0, []
             for m in _CELL_F.finditer(xml):
+                saved = bool(m.group(4)) and m.group(4) not in (b"<v/>", b"<v></v>")
+                if saved and (m.group(3) or b"").strip() in _CONSTANT_FORMULAS:
+                    continue  # LibreOffice writes a boolean cell as the formula TRUE() / FALSE() with its value
                 n += 1
-                if never_calculated or not m.group(4) or m.group(4) in (b"<v/>", b"<v></v>"):
+                if never_calculated or not saved:
                     unsaved.append((int(m.group(2)), _col_index(m.group(1)), (m.group(3) or b"").decode("utf-8", "replace")))
-            out[sh.get("name")] = (n, unsaved)
+            if n:
+                out[sh.get("name")] = (n, unsaved)
     except Exception:  # noqa: BLE001 - a workbook we cannot scan is left to calamine
         return {}
     return out
@@ -109,19 +117,19 @@ def read_workbook(path: Path) -> RawRegistry:
     data = path.read_bytes()
     reg.input_sha256[path.name] = sha256_bytes(data)
     if len(data) == 0:
-        return _fail(reg, path.name, "file_empty", "the workbook is empty (0 bytes)")
+        return _fail(reg, path.name, "file_empty", _("the workbook is empty (0 bytes)"))
     part = _unsafe_xml(data) if fmt in ("xlsx", "ods") else None
     if part:
         return _fail(reg, path.name, "file_unsafe",
-                     f"refused: part '{printable(part)}' of the workbook declares XML entities (a DTD), which Excel never "
-                     "writes; an external entity or an entity bomb could read files or exhaust memory. Re-save the workbook "
-                     "in Excel or LibreOffice")
+                     _("refused: part '{part}' of the workbook declares XML entities (a DTD), which Excel never "
+                        "writes; an external entity or an entity bomb could read files or exhaust memory. Re-save "
+                        "the workbook in Excel or LibreOffice").format(part=printable(part)))
     try:
         wb = fastexcel.read_excel(data)
         names = list(wb.sheet_names)
     except Exception as e:  # noqa: BLE001 - any failure of the parser = unreadable, never a traceback
         return _fail(reg, path.name, "file_unreadable",
-                     f"not a readable .{fmt} workbook ({type(e).__name__}: {printable(str(e).splitlines()[0] if str(e) else '', 200)})")
+                     _("not a readable .{fmt} workbook ({error}: {detail})").format(fmt=fmt, error=type(e).__name__, detail=printable(str(e).splitlines()[0] if str(e) else '', 200)))
     formulas = xlsx_formulas(data) if fmt == "xlsx" else {}
     claimed: dict[str, str] = {}
     sheets: list[tuple[int, str, str]] = []
@@ -131,12 +139,12 @@ def read_workbook(path: Path) -> RawRegistry:
         shown = printable(sname)
         if t is None:
             reg.problems.append(Problem(f"{path.name}[{shown}]", None, None, None, "unknown_sheet",
-                                        f"ignored: sheet '{shown}' is not a registry table", WARNING))
+                                        _("ignored: sheet '{shown}' is not a registry table").format(shown=shown), WARNING))
             continue
         if t in claimed:
             reg.problems.append(Problem(path.name, None, None, None, "duplicate_sheet",
-                                        f"sheets '{printable(claimed[t])}' and '{shown}' both match table '{t}' (names compared "
-                                        "ignoring case, spaces and separators; hidden sheets count): delete or rename one"))
+                                        _("sheets '{claimed}' and '{shown}' both match table '{table}' (names compared ignoring case, "
+                                           "spaces and separators; hidden sheets count): delete or rename one").format(claimed=printable(claimed[t]), shown=shown, table=t)))
             reg.unreadable.add(t)
             continue
         claimed[t] = sname
@@ -152,25 +160,25 @@ def read_workbook(path: Path) -> RawRegistry:
             df = _exact_numbers(wb, i, df)
         except Exception as e:  # noqa: BLE001
             reg.problems.append(Problem(file, None, None, None, "file_unreadable",
-                                        f"sheet '{printable(sname)}' cannot be read ({type(e).__name__}: {printable(str(e), 200)})"))
+                                        _("sheet '{sheet}' cannot be read ({error}: {detail})").format(sheet=printable(sname), error=type(e).__name__, detail=printable(str(e), 200))))
             reg.unreadable.add(t)
             continue
         if visible != "visible":
             reg.problems.append(Problem(file, None, None, visible, "hidden_sheet",
-                                        f"sheet '{printable(sname)}' is {visible.replace('veryhidden', 'very hidden')} in the "
-                                        f"workbook and is read as table '{t}': check it is not a stale copy", WARNING))
+                                        _("sheet '{sheet}' is {visibility} in the workbook and is read as table '{table}': check it is not a "
+                                           "stale copy").format(sheet=printable(sname), visibility=pgettext("import", "very hidden") if visible == "veryhidden" else pgettext("import", "hidden"), table=t), WARNING))
         _read_sheet(reg, file, sname, t, df)
         if sname in formulas and t in reg.tables:
             n, unsaved = formulas[sname]
             header = reg.tables[t].header
             reg.problems.append(Problem(file, None, None, None, "formula_values",
-                                        f"{n:,} formula cell(s) read as the values Excel saved with them", WARNING))
+                                        _("{n} formula cell(s) read as the values Excel saved with them").format(n=fmt_int(n)), WARNING))
             for row, j, f in unsaved[:10_000]:
                 col = header[j] if j < len(header) else None
                 reg.problems.append(Problem(file, row, col, printable("=" + f, 80), "formula_unsaved",
-                                            "a formula cell with no saved value (the workbook was written by a program and "
+                                            _("a formula cell with no saved value (the workbook was written by a program and "
                                             "never opened in Excel): open it in Excel or LibreOffice, save, and import again, "
-                                            "or type the value"))
+                                            "or type the value")))
     return reg
 
 
@@ -195,11 +203,11 @@ def _exact_numbers(wb, i: int, df: pl.DataFrame) -> pl.DataFrame:
 
 def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFrame) -> None:
     if df.height == 0 or df.width == 0:
-        reg.problems.append(Problem(file, None, None, None, "file_empty", f"sheet '{printable(sname)}' is empty; expected a header row"))
+        reg.problems.append(Problem(file, None, None, None, "file_empty", _("sheet '{sheet}' is empty; expected a header row").format(sheet=printable(sname))))
         reg.unreadable.add(t)
         return
     if df.width > MAX_COLUMNS:
-        reg.problems.append(Problem(file, 1, None, None, "header_too_large", f"the sheet has {df.width:,} columns (at most {MAX_COLUMNS:,})"))
+        reg.problems.append(Problem(file, 1, None, None, "header_too_large", _("the sheet has {width} columns (at most {limit})").format(width=fmt_int(df.width), limit=fmt_int(MAX_COLUMNS))))
         reg.unreadable.add(t)
         return
     first = [("" if v is None else str(v)).strip() for v in df.row(0)]
@@ -208,7 +216,7 @@ def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFram
     long = [h for h in first if len(h) > MAX_HEADER_NAME]
     if long:
         reg.problems.append(Problem(file, 1, printable(long[0], 40), None, "header_too_large",
-                                    f"a header name of {len(long[0]):,} characters (at most {MAX_HEADER_NAME})"))
+                                    _("a header name of {n} characters (at most {limit})").format(n=fmt_int(len(long[0])), limit=MAX_HEADER_NAME)))
         reg.unreadable.add(t)
         return
     cols = set(TABLES_BY_NAME[t].column_names)
@@ -218,8 +226,8 @@ def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFram
         for j in range(1, min(df.height, 10)):
             if hits(df.row(j)) >= 2:
                 reg.problems.append(Problem(file, 1, None, printable(first[0] if first else "", 60), "header_row",
-                                            f"the header must be in row 1: row 1 looks like a title and the column names are in "
-                                            f"row {j + 1}; delete the rows above the header"))
+                                            _("the header must be in row 1: row 1 looks like a title and the column names are in row "
+                                               "{line}; delete the rows above the header").format(line=j + 1)))
                 reg.unreadable.add(t)
                 return
     header = first
@@ -236,5 +244,5 @@ def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFram
         filled = extra.select(pl.any_horizontal(pl.col(c).is_not_null() for c in extra.columns).alias("x"))["x"]
         if filled.any():
             reg.problems.append(Problem(file, 1, None, None, "unknown_column",
-                                        f"{int(filled.sum())} row(s) have values in columns to the right of the last header "
-                                        "cell (no column name): add a header or delete them"))
+                                        _("{n} row(s) have values in columns to the right of the last header cell (no column "
+                                           "name): add a header or delete them").format(n=fmt_int(int(filled.sum())))))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..i18n import _
 from ..schema import TABLE_NAMES
 from .model import ROW, RawRegistry, RawTable, dedupe_header, printable, sha256_bytes  # noqa: F401 - re-exported
 from .normalise import Options, normalise
@@ -56,7 +57,8 @@ def detect_format(path: Path) -> str:
         return WORKBOOK_SUFFIXES[path.suffix.lower()]
     if path.suffix.lower() == ".csv":
         return "redcap"
-    raise ValueError(f"cannot tell the format of {path}: expected a folder of CSVs, a workbook (.xlsx, .ods, .xls) or a REDCap export")
+    raise ValueError(_("cannot tell the format of {path}: expected a folder of CSVs, a workbook (.xlsx, .ods, "
+                        ".xls) or a REDCap export").format(path=path))
 
 
 def read_source(path: str | Path, *, dictionary: str | Path | None = None) -> RawRegistry:
@@ -64,7 +66,7 @@ def read_source(path: str | Path, *, dictionary: str | Path | None = None) -> Ra
     path = Path(path).expanduser().absolute()
     if not path.exists():
         reg = RawRegistry("csv", path)
-        reg.problems.append(Problem(printable(path), None, None, None, "path_missing", f"{printable(path)} does not exist"))
+        reg.problems.append(Problem(printable(path), None, None, None, "path_missing", _("{path} does not exist").format(path=printable(path))))
         reg.unreadable.update(TABLE_NAMES)
         return reg
     path = path.resolve()
@@ -93,7 +95,7 @@ def read_source(path: str | Path, *, dictionary: str | Path | None = None) -> Ra
                 reg = RawRegistry("redcap", path)
                 reg.problems.append(
                     Problem(path.name, None, None, None, "missing_dictionary",
-                            "a REDCap records CSV needs its data dictionary (*DataDictionary*.csv or data_dictionary.csv) beside it")
+                            _("a REDCap records CSV needs its data dictionary (*DataDictionary*.csv or data_dictionary.csv) beside it"))
                 )
                 reg.unreadable.update(TABLE_NAMES)
                 return reg

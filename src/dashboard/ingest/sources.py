@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ..i18n import _
 from .statfiles import STAT_SUFFIXES, StatFileError, read_stat_file
 
 ROW = "__row"  # the row's number in the source (header row = header_row; a sheet's row number)
@@ -58,8 +59,8 @@ def detect_format(path: Path) -> str:
         return STAT_SUFFIXES[suffix]
     if suffix in {".csv", ".tsv", ".txt"}:
         return "csv"
-    raise SourceError(f"{path.name}: cannot tell the format from the name; expected .csv, .xlsx, .xls, .ods, "
-                      f".sav, .dta, .sas7bdat or .xpt (or set source.format)")
+    raise SourceError(_("{name}: cannot tell the format from the name; expected .csv, .xlsx, .xls, .ods, .sav, "
+                         ".dta, .sas7bdat or .xpt (or set source.format)").format(name=path.name))
 
 
 def _unique(header: list[str]) -> list[str]:
@@ -78,21 +79,21 @@ def _decode(data: bytes, name: str, encoding: str) -> tuple[str, str]:
         try:
             return data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise SourceError(f"{name}: cannot be read as {encoding} ({exc}); set source.encoding") from None
+            raise SourceError(_("{name}: cannot be read as {encoding} ({exc}); set source.encoding").format(name=name, encoding=encoding, exc=exc)) from None
     for enc in CSV_ENCODINGS:
         try:
             return data.decode(enc), ("utf-8" if enc == "utf-8-sig" else enc)
         except UnicodeDecodeError:
             continue
-    raise SourceError(f"{name}: not UTF-8, GB18030 or Windows-1252 text; set source.encoding")  # pragma: no cover
+    raise SourceError(_("{name}: not UTF-8, GB18030 or Windows-1252 text; set source.encoding").format(name=name))  # pragma: no cover
 
 
 def read_csv_source(path: Path, *, encoding: str = "auto", delimiter: str = "auto", header_row: int = 1) -> SourceTable:
     data = path.read_bytes()
     if not data.strip():
-        raise SourceError(f"{path.name}: the file is empty")
+        raise SourceError(_("{name}: the file is empty").format(name=path.name))
     if data[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
-        raise SourceError(f"{path.name}: this is a workbook saved with a text name; rename it .xlsx/.xls")
+        raise SourceError(_("{name}: this is a workbook saved with a text name; rename it .xlsx/.xls").format(name=path.name))
     text, enc = _decode(data, path.name, encoding)
     text = text.lstrip("\ufeff")
     if delimiter == "auto":
@@ -103,7 +104,7 @@ def read_csv_source(path: Path, *, encoding: str = "auto", delimiter: str = "aut
     delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if len(rows) < header_row:
-        raise SourceError(f"{path.name}: no header in row {header_row}")
+        raise SourceError(_("{name}: no header in row {header_row}").format(name=path.name, header_row=header_row))
     header = _unique(rows[header_row - 1])
     body = rows[header_row:]
     cols: list[list[str | None]] = [[] for _ in header]
@@ -112,7 +113,7 @@ def read_csv_source(path: Path, *, encoding: str = "auto", delimiter: str = "aut
         if not any(c.strip() for c in r):
             continue
         if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
-            raise SourceError(f"{path.name}: row {i} has {len(r)} cells but the header has {len(header)}")
+            raise SourceError(_("{name}: row {i} has {n} cells but the header has {columns}").format(name=path.name, i=i, n=len(r), columns=len(header)))
         r = r + [""] * (len(header) - len(r))
         for c, v in zip(cols, r):
             c.append(v if v.strip() != "" else None)
@@ -129,7 +130,7 @@ def workbook_sheets(path: Path) -> list[tuple[str, str]]:
     try:
         reader = fastexcel.read_excel(str(path))
     except Exception as exc:  # noqa: BLE001 - calamine raises several kinds; all mean unreadable
-        raise SourceError(f"{path.name}: not a readable workbook ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise SourceError(_("{name}: not a readable workbook ({error}: {exc})").format(name=path.name, error=type(exc).__name__, exc=str(exc)[:200])) from None
     out = []
     for name in reader.sheet_names:
         try:
@@ -148,16 +149,16 @@ def read_excel_source(path: Path, *, sheet: str | None = None, header_row: int =
     visible = [n for n, v in sheets if v == "visible"] or [n for n, _ in sheets]
     if sheet is None:
         if not visible:
-            raise SourceError(f"{path.name}: the workbook has no sheet")
+            raise SourceError(_("{name}: the workbook has no sheet").format(name=path.name))
         sheet = visible[0]
     if sheet not in [n for n, _ in sheets]:
-        raise SourceError(f"{path.name}: no sheet named {sheet!r} (sheets: {', '.join(n for n, _ in sheets)})")
+        raise SourceError(_("{name}: no sheet named {sheet} (sheets: {sheets})").format(name=path.name, sheet=repr(sheet), sheets=', '.join(n for n, _ in sheets)))
     reader = fastexcel.read_excel(str(path))
     try:
         ws = reader.load_sheet(sheet, header_row=header_row - 1, dtypes="string")
         df = ws.to_polars()
     except Exception as exc:  # noqa: BLE001
-        raise SourceError(f"{path.name}[{sheet}]: cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise SourceError(_("{name}[{sheet}]: cannot be read ({error}: {exc})").format(name=path.name, sheet=sheet, error=type(exc).__name__, exc=str(exc)[:200])) from None
     header = _unique([str(c) for c in df.columns])
     df.columns = header
     df = df.with_columns(pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in header)
@@ -173,12 +174,12 @@ def read_source(path: str | Path, *, format: str = "auto", sheet: str | None = N
     """Read one sheet / file of a source as text; raises :class:`SourceError` naming the file."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise SourceError(f"{path}: no such file")
+        raise SourceError(_("{path}: no such file").format(path=path))
     fmt = detect_format(path) if format == "auto" else format
     if fmt not in SOURCE_FORMATS:
-        raise SourceError(f"{path.name}: unknown source format {fmt!r} (known: {', '.join(SOURCE_FORMATS)})")
+        raise SourceError(_("{name}: unknown source format {fmt} (known: {known})").format(name=path.name, fmt=repr(fmt), known=', '.join(SOURCE_FORMATS)))
     if header_row < 1:
-        raise SourceError(f"{path.name}: header_row must be 1 or more")
+        raise SourceError(_("{name}: header_row must be 1 or more").format(name=path.name))
     if fmt == "csv":
         return read_csv_source(path, encoding=encoding, delimiter=delimiter, header_row=header_row)
     if fmt in {"xlsx", "xls", "ods"}:
@@ -215,7 +216,7 @@ def read_redcap_dictionary(path: Path) -> dict[str, dict[str, str]]:
     st = read_csv_source(path)
     cols = st.columns
     if len(cols) < 6:
-        raise SourceError(f"{path.name}: not a REDCap data dictionary (expected its 18 columns)")
+        raise SourceError(_("{name}: not a REDCap data dictionary (expected its 18 columns)").format(name=path.name))
     field_col, type_col, choice_col = cols[0], cols[3], cols[5]
     out: dict[str, dict[str, str]] = {}
     for r in st.frame.iter_rows(named=True):
@@ -229,7 +230,7 @@ def read_redcap_dictionary(path: Path) -> dict[str, dict[str, str]]:
         elif kind in ("radio", "dropdown", "checkbox") and choices:
             m = {}
             for part in choices.split("|"):
-                code, _, label = part.partition(",")
+                code, _sep, label = part.partition(",")
                 if code.strip():
                     m[code.strip()] = label.strip()
             out[name] = m
@@ -245,7 +246,7 @@ def read_redcap_source(path: str | Path, *, record_id: str = "record_id", baseli
     path = Path(path)
     rec = read_csv_source(path, encoding=encoding, delimiter=delimiter)
     if record_id not in rec.columns:
-        raise SourceError(f"{path.name}: no record id column {record_id!r} (columns: {', '.join(rec.columns[:10])}, ...)")
+        raise SourceError(_("{name}: no record id column {record_id} (columns: {columns}, ...)").format(name=path.name, record_id=repr(record_id), columns=', '.join(rec.columns[:10])))
     dpath = Path(dictionary) if dictionary else find_dictionary(path)
     labels = read_redcap_dictionary(dpath) if dpath is not None and dpath.is_file() else {}
     f = rec.frame

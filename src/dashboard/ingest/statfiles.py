@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from ..i18n import _
+
 STAT_SUFFIXES = {".sav": "sav", ".zsav": "sav", ".dta": "dta", ".sas7bdat": "sas7bdat", ".xpt": "xpt"}
 
 
@@ -45,7 +47,7 @@ def read_stat_file(path: Path, encoding: str | None = None) -> tuple[pl.DataFram
 
     kind = STAT_SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise StatFileError(f"{path.name}: not an SPSS/Stata/SAS file (expected {', '.join(sorted(STAT_SUFFIXES))})")
+        raise StatFileError(_("{name}: not an SPSS/Stata/SAS file (expected {suffixes})").format(name=path.name, suffixes=', '.join(sorted(STAT_SUFFIXES))))
     reader = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta, "sas7bdat": pyreadstat.read_sas7bdat,
               "xpt": pyreadstat.read_xport}[kind]
     kwargs: dict[str, Any] = {"apply_value_formats": False} if kind in {"sav", "dta"} else {}
@@ -54,7 +56,7 @@ def read_stat_file(path: Path, encoding: str | None = None) -> tuple[pl.DataFram
     try:
         df, meta = reader(str(path), **kwargs)
     except Exception as exc:  # noqa: BLE001 - pyreadstat raises its own and OS errors; all mean unreadable
-        raise StatFileError(f"{path.name}: not a readable {kind} file ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise StatFileError(_("{name}: not a readable {kind} file ({error}: {exc})").format(name=path.name, kind=kind, error=type(exc).__name__, exc=str(exc)[:200])) from None
     cols = {str(c): pl.Series(str(c), [value_text(v) for v in df[c].tolist()], dtype=pl.String) for c in df.columns}
     frame = pl.DataFrame(cols) if cols else pl.DataFrame()
     labels: dict[str, dict[str, str]] = {}

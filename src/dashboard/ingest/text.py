@@ -20,20 +20,26 @@ import io
 
 import polars as pl
 
+from ..i18n import N_, _, fmt_int, pgettext
 from .model import ROW, RawTable, dedupe_header, printable
 from .report import ERROR, WARNING, Problem
 
 MAX_COLUMNS = 5000  # a REDCap project of 200 instruments stays below; 100,000 is an attack
 MAX_HEADER_NAME = 500  # characters of one header name
 _BINARY_MAGIC = {
-    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook saved with a .csv name?)",
-    b"\xd0\xcf\x11\xe0": "a legacy Excel/OLE file (.xls)",
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"\x1f\x8b": "a gzip archive",
+    b"PK\x03\x04": N_("a ZIP archive (an .xlsx workbook saved with a .csv name?)"),
+    b"\xd0\xcf\x11\xe0": N_("a legacy Excel/OLE file (.xls)"),
+    b"%PDF": N_("a PDF document"),
+    b"\x89PNG": N_("a PNG image"),
+    b"\x1f\x8b": N_("a gzip archive"),
 }
-ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16 (Excel 'Unicode text')",
-                  "gb18030": "GB18030/GBK (Chinese Excel)", "cp1252": "Windows-1252 (Western European Excel)"}
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": N_("UTF-8 with BOM"), "utf-16": N_("UTF-16 (Excel 'Unicode text')"),
+                  "gb18030": N_("GB18030/GBK (Chinese Excel)"), "cp1252": N_("Windows-1252 (Western European Excel)")}
+
+
+def _delimiter_label(sep: str) -> str:
+    labels = {",": pgettext("import", "comma"), ";": pgettext("import", "semicolon"), "\t": pgettext("import", "tab")}
+    return labels.get(sep, sep)
 
 
 def _looks_gbk(body: bytes) -> bool:
@@ -59,25 +65,25 @@ def decode_bytes(data: bytes, file: str) -> tuple[bytes | None, str, list[Proble
     """(UTF-8 bytes without BOM, encoding used, problems) of a text file; ``None`` when it
     is not text at all (empty, binary)."""
     if len(data) == 0:
-        return None, "", [Problem(file, None, None, None, "file_empty", "the file is empty (0 bytes); expected a header row")]
+        return None, "", [Problem(file, None, None, None, "file_empty", _("the file is empty (0 bytes); expected a header row"))]
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as e:
-            return None, "", [Problem(file, None, None, None, "encoding", f"starts like UTF-16 but does not decode ({e.reason})")]
+            return None, "", [Problem(file, None, None, None, "encoding", _("starts like UTF-16 but does not decode ({reason})").format(reason=e.reason))]
         return _utf8(text, file, "utf-16")
     for magic, what in _BINARY_MAGIC.items():
         if data.startswith(magic):
-            return None, "", [Problem(file, None, None, None, "file_binary", f"not a CSV file: it looks like {what}")]
+            return None, "", [Problem(file, None, None, None, "file_binary", _("not a CSV file: it looks like {what}").format(what=_(what)))]
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     body = data[bom:]
     sample = body[:8192]
     if sample.count(b"\x00") > max(8, len(sample) // 100):
-        return None, "", [Problem(file, None, None, None, "file_binary", "not a CSV file: binary content (many NUL bytes)")]
+        return None, "", [Problem(file, None, None, None, "file_binary", _("not a CSV file: binary content (many NUL bytes)"))]
     try:
         _check_utf8(body)
         if not body[:65536].strip() and not body.strip():
-            return None, "", [Problem(file, None, None, None, "file_empty", "the file has no header row (only blank space)")]
+            return None, "", [Problem(file, None, None, None, "file_empty", _("the file has no header row (only blank space)"))]
         return body, "utf-8-sig" if bom else "utf-8", []
     except UnicodeDecodeError as e:
         off = e.start + bom
@@ -85,8 +91,8 @@ def decode_bytes(data: bytes, file: str) -> tuple[bytes | None, str, list[Proble
         nonprint = sum(1 for b in sample if b < 9 or 13 < b < 32)
         if nonprint > len(sample) // 20:
             return None, "", [Problem(file, None, None, None, "file_binary",
-                                      f"not a CSV file: binary content (invalid UTF-8 at byte offset {off}, "
-                                      f"{nonprint} control bytes in the first {len(sample)})")]
+                                      _("not a CSV file: binary content (invalid UTF-8 at byte offset {off}, {nonprint} control "
+                                         "bytes in the first {n})").format(off=off, nonprint=nonprint, n=len(sample)))]
         order = ("gb18030", "cp1252") if _looks_gbk(body) else ("cp1252", "gb18030")
         for enc in order:
             try:
@@ -94,8 +100,8 @@ def decode_bytes(data: bytes, file: str) -> tuple[bytes | None, str, list[Proble
             except UnicodeDecodeError:
                 continue
         return None, "", [Problem(file, line, None, repr(body[e.start:e.start + 4]), "encoding",
-                                  f"not valid UTF-8 (byte 0x{body[e.start]:02x} at byte offset {off}, line {line}), nor "
-                                  "GB18030 or Windows-1252: save it as 'CSV UTF-8' in Excel")]
+                                  _("not valid UTF-8 (byte 0x{byte} at byte offset {off}, line {line}), nor GB18030 or "
+                                     "Windows-1252: save it as 'CSV UTF-8' in Excel").format(byte=format(body[e.start], '02x'), off=off, line=line))]
 
 
 def _check_utf8(body: bytes, chunk: int = 16 << 20) -> None:
@@ -118,10 +124,10 @@ def _check_utf8(body: bytes, chunk: int = 16 << 20) -> None:
 def _utf8(text: str, file: str, enc: str, first_bad: tuple[int, int] | None = None) -> tuple[bytes | None, str, list[Problem]]:
     text = text.lstrip("\ufeff")
     if not text.strip():
-        return None, enc, [Problem(file, None, None, None, "file_empty", "the file has no header row (only blank space)")]
-    where = f" (first non-UTF-8 byte at byte offset {first_bad[0]}, line {first_bad[1]})" if first_bad else ""
-    msg = (f"this file is {ENCODING_NAMES[enc]}, not UTF-8{where}: read as {ENCODING_NAMES[enc]}; "
-           "check names with accents or Chinese characters below, or save it as 'CSV UTF-8' to silence this note")
+        return None, enc, [Problem(file, None, None, None, "file_empty", _("the file has no header row (only blank space)"))]
+    where = _(" (first non-UTF-8 byte at byte offset {offset}, line {line})").format(offset=first_bad[0], line=first_bad[1]) if first_bad else ""
+    msg = (_("this file is {encoding}, not UTF-8{where}: read as {encoding}; check names "
+              "with accents or Chinese characters below, or save it as 'CSV UTF-8' to silence this note").format(encoding=_(ENCODING_NAMES[enc]), where=where))
     return text.encode("utf-8"), enc, [Problem(file, None, None, ENCODING_NAMES[enc], "encoding_used", msg, WARNING)]
 
 
@@ -144,7 +150,7 @@ def sniff_delimiter(body: bytes) -> str:
     return best
 
 
-SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}  # the value column keeps these words
 
 
 def parse_text(body: bytes, file: str, name: str) -> tuple[RawTable | None, list[Problem]]:
@@ -153,45 +159,43 @@ def parse_text(body: bytes, file: str, name: str) -> tuple[RawTable | None, list
     sep = sniff_delimiter(body)
     if sep != ",":
         probs.append(Problem(file, None, None, SEP_NAMES[sep], "delimiter",
-                             f"{SEP_NAMES[sep]}-separated (as Excel writes CSV in many European locales): read as such", WARNING))
+                             _("{delimiter}-separated (as Excel writes CSV in many European locales): read as such").format(delimiter=_delimiter_label(sep)), WARNING))
     line = _first_line(body)
     if line.count(sep) + 1 > MAX_COLUMNS:
         return None, probs + [Problem(file, 1, None, None, "header_too_large",
-                                      f"the header has {line.count(sep) + 1:,} columns (at most {MAX_COLUMNS:,}): "
-                                      "this is not a registry table")]
+                                      _("the header has {n} columns (at most {limit}): this is not a registry table").format(n=fmt_int(line.count(sep) + 1), limit=fmt_int(MAX_COLUMNS)))]
     old = csv.field_size_limit()
     try:
         csv.field_size_limit(1 << 20)
         header = next(csv.reader(io.StringIO(body[: 4 << 20].decode("utf-8", errors="replace")), delimiter=sep))
     except (StopIteration, csv.Error) as e:
-        return None, probs + [Problem(file, 1, None, None, "csv_parse", f"cannot read the header row: {printable(e, 200)}")]
+        return None, probs + [Problem(file, 1, None, None, "csv_parse", _("cannot read the header row: {error}").format(error=printable(e, 200)))]
     finally:
         csv.field_size_limit(old)
     header = [h.strip().lstrip("\ufeff").strip() for h in header]
     if len(header) > MAX_COLUMNS:
         return None, probs + [Problem(file, 1, None, None, "header_too_large",
-                                      f"the header has {len(header):,} columns (at most {MAX_COLUMNS:,})")]
+                                      _("the header has {n} columns (at most {limit})").format(n=fmt_int(len(header)), limit=fmt_int(MAX_COLUMNS)))]
     long = [h for h in header if len(h) > MAX_HEADER_NAME]
     if long:
         return None, probs + [Problem(file, 1, printable(long[0], 40), None, "header_too_large",
-                                      f"a header name of {len(long[0]):,} characters (at most {MAX_HEADER_NAME}): "
-                                      "this is not a table header")]
+                                      _("a header name of {n} characters (at most {limit}): this is not a table header").format(n=fmt_int(len(long[0])), limit=MAX_HEADER_NAME))]
     cols = dedupe_header(header)
     try:
         df = pl.read_csv(io.BytesIO(body), has_header=True, infer_schema=False, new_columns=cols, separator=sep,
                          raise_if_empty=False)
     except pl.exceptions.PolarsError as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return None, probs + [Problem(file, None, None, None, "csv_parse", f"not a well-formed CSV file: {printable(msg, 300)}")]
+        return None, probs + [Problem(file, None, None, None, "csv_parse", _("not a well-formed CSV file: {error}").format(error=printable(msg, 300)))]
     if df.width != len(cols):
-        return None, probs + [Problem(file, 1, None, None, "csv_parse", f"header has {len(cols)} columns but rows have {df.width}")]
+        return None, probs + [Problem(file, 1, None, None, "csv_parse", _("header has {n} columns but rows have {width}").format(n=len(cols), width=df.width))]
     df = df.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
     return RawTable(name, file, header, df, sep=sep), probs
 
 
 # compatibility names (earlier API)
 def decode_csv_bytes(data: bytes, file: str) -> tuple[bytes | None, list[Problem]]:
-    body, _, probs = decode_bytes(data, file)
+    body, _enc, probs = decode_bytes(data, file)
     return body, probs
 
 

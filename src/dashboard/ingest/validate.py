@@ -38,7 +38,8 @@ import polars as pl
 
 from ..schema import MAX_TEXT, QOL_SCALES, TABLES, TRG_GRADES, VOCABULARIES, Column, ForeignKey, Table
 from .model import ROW, RawRegistry, RawTable
-from .report import ERROR, PROBLEM_SCHEMA, WARNING, ValidationReport, accounting, problems_frame
+from ..i18n import _, pgettext
+from .report import ERROR, PROBLEM_SCHEMA, WARNING, ValidationReport, accounting, message_expr, problems_frame
 
 REQUIRED_TABLES = ("subject", "follow_up")
 MIN_DATE = _dt.date(1990, 1, 1)
@@ -89,19 +90,20 @@ def _check_header(t: Table, rt: RawTable) -> list[pl.DataFrame]:
     seen: set[str] = set()
     for h in rt.header:
         if h in seen:
-            out.append(_one(rt.file, 1, h, h, "duplicate_column", f"column '{h}' appears more than once in the header"))
+            out.append(_one(rt.file, 1, h, h, "duplicate_column", _("column '{column}' appears more than once in the header").format(column=h)))
         seen.add(h)
     known = set(t.column_names)
     for h in dict.fromkeys(rt.header):
         if h not in known:
-            shown = h if h else "(blank)"
+            shown = h if h else _("(blank)")
             out.append(
                 _one(rt.file, 1, shown, h, "unknown_column",
-                     f"column '{shown}' is not a column of table '{t.name}' (columns: {', '.join(t.column_names)})")
+                     _("column '{column}' is not a column of table '{table}' (columns: {columns})").format(
+                         column=shown, table=t.name, columns=", ".join(t.column_names)))
             )
     for c in t.required_columns:
         if c not in seen:
-            out.append(_one(rt.file, 1, c, None, "missing_column", f"required column '{c}' is missing from the header of '{t.name}'"))
+            out.append(_one(rt.file, 1, c, None, "missing_column", _("required column '{column}' is missing from the header of '{table}'").format(column=c, table=t.name)))
     return out
 
 
@@ -122,8 +124,8 @@ def _rules(c: Column) -> list[tuple[pl.Expr, str, pl.Expr]]:
             (
                 s.str.contains(r"^[=+\-@\t\r]") & s.cast(pl.Float64, strict=False).is_null(),
                 "formula_injection",
-                pl.lit("text starts with =, +, -, @, tab or CR and is not a number: a spreadsheet would run it "
-                       "as a formula; remove the leading character"),
+                pl.lit(_("text starts with =, +, -, @, tab or CR and is not a number: a spreadsheet would run it "
+                         "as a formula; remove the leading character")),
             )
         )
     ctrl = _CTRL if c.type == "str" else _CTRL_ANY
@@ -131,34 +133,35 @@ def _rules(c: Column) -> list[tuple[pl.Expr, str, pl.Expr]]:
         (
             raw.str.contains(ctrl),
             "control_character",
-            pl.format("control character (NUL or other non-printing character) at character {}; remove it", raw.str.find(ctrl) + 1),
+            message_expr(_("control character (NUL or other non-printing character) at character {position}; remove it"),
+                         position=raw.str.find(ctrl) + 1),
         )
     )
     if c.required:
-        out.append((s.is_null(), "required", pl.lit(f"required value '{c.name}' is empty")))
+        out.append((s.is_null(), "required", pl.lit(_("required value '{column}' is empty").format(column=c.name))))
     bad_type = s.is_not_null() & v.is_null()
     if c.type == "int":
-        out.append((bad_type, "type_int", pl.lit("not an integer")))
+        out.append((bad_type, "type_int", pl.lit(_("not an integer"))))
     elif c.type == "float":
-        out.append((bad_type | ~v.is_finite(), "type_float", pl.lit("not a number (use a dot as decimal separator)")))
+        out.append((bad_type | ~v.is_finite(), "type_float", pl.lit(_("not a number (use a dot as decimal separator)"))))
     elif c.type == "date":
-        out.append((bad_type & ~s.str.contains(r"^\d{4}-\d{2}-\d{2}$"), "date_format", pl.lit("date must be written YYYY-MM-DD (e.g. 2023-04-03)")))
-        out.append((bad_type, "date_invalid", pl.lit("not a real calendar date")))
+        out.append((bad_type & ~s.str.contains(r"^\d{4}-\d{2}-\d{2}$"), "date_format", pl.lit(_("date must be written YYYY-MM-DD (e.g. 2023-04-03)"))))
+        out.append((bad_type, "date_invalid", pl.lit(_("not a real calendar date"))))
         today = _dt.date.today()
         out.append(
             ((v < MIN_DATE) | (v > today), "date_range",
-             pl.lit(f"date is before {MIN_DATE.isoformat()} or after today ({today.isoformat()})"))
+             pl.lit(_("date is before {first} or after today ({today})").format(first=MIN_DATE.isoformat(), today=today.isoformat())))
         )
     elif c.type == "bool":
-        out.append((bad_type, "type_bool", pl.lit("not a boolean: use true/false (1/0 and yes/no are accepted)")))
+        out.append((bad_type, "type_bool", pl.lit(_("not a boolean: use true/false (1/0 and yes/no are accepted)"))))
     elif c.type == "code":
         voc = VOCABULARIES[c.vocab]  # type: ignore[index]
-        out.append((bad_type, "vocabulary", pl.lit(f"unknown code for vocabulary '{voc.name}'; allowed: {', '.join(voc.codes)}")))
+        out.append((bad_type, "vocabulary", pl.lit(_("unknown code for vocabulary '{vocabulary}'; allowed: {codes}").format(vocabulary=voc.name, codes=", ".join(voc.codes)))))
     else:
         limit = c.max_length or MAX_TEXT
         out.append(
             (s.str.len_chars() > limit, "max_length",
-             pl.format(f"text of {{}} characters is longer than the {limit} allowed", s.str.len_chars()))
+             message_expr(_("text of {n} characters is longer than the {limit} allowed"), n=s.str.len_chars(), limit=str(limit)))
         )
     if c.type in ("int", "float") and (c.min is not None or c.max is not None):
         lo = c.min if c.min is not None else float("-inf")
@@ -166,7 +169,8 @@ def _rules(c: Column) -> list[tuple[pl.Expr, str, pl.Expr]]:
         fmt = lambda x: str(int(x)) if float(x).is_integer() else str(x)  # noqa: E731
         out.append(
             ((v < lo) | (v > hi), "range",
-             pl.lit(f"{c.name} outside the allowed range {fmt(lo)} to {fmt(hi)}{' ' + c.unit if c.unit else ''}"))
+             pl.lit(_("{column} outside the allowed range {low} to {high}").format(
+                 column=c.name, low=fmt(lo), high=fmt(hi)) + (" " + c.unit if c.unit else "")))
         )
     return out
 
@@ -208,7 +212,7 @@ def _check_cells(t: Table, rt: RawTable) -> tuple[pl.DataFrame, list[pl.DataFram
         for c in present:
             rules = _rules(c)
             r = pl.when(rules[0][0].fill_null(False)).then(pl.lit(rules[0][1]))
-            for cond, name, _ in rules[1:]:
+            for cond, name, _msg in rules[1:]:
                 r = r.when(cond.fill_null(False)).then(pl.lit(name))
             r = r.otherwise(pl.lit(None, pl.String))
             if c.name in skips:  # already reported by a reader or the normaliser
@@ -234,7 +238,7 @@ def _check_cells(t: Table, rt: RawTable) -> tuple[pl.DataFrame, list[pl.DataFram
                     continue
                 rules = _rules(c)
                 msg = pl.when(pl.col(_rule(c.name)) == rules[0][1]).then(rules[0][2])
-                for _, name, m in rules[1:]:
+                for _cond, name, m in rules[1:]:
                     msg = msg.when(pl.col(_rule(c.name)) == name).then(m)
                 p = _emit(sub, rt.file, c.name, "", pl.col(c.name), msg)
                 problems.append(p.with_columns(sub[_rule(c.name)].alias("rule"), pl.lit(i).alias("__ci")))
@@ -276,7 +280,8 @@ def _check_primary_key(t: Table, df: pl.DataFrame, file: str) -> list[pl.DataFra
     return [
         _emit(
             dup.sort(ROW), file, names, "duplicate_key", key,
-            pl.format(f"duplicate primary key ({names}) = ({{}}): rows {{}} share it", key, pl.col("__all")),
+            message_expr(_("duplicate primary key ({columns}) = ({key}): rows {rows} share it"), columns=names, key=key,
+                         rows=pl.col("__all")),
         )
     ]
 
@@ -306,7 +311,7 @@ def _check_foreign_keys(t: Table, typed: dict[str, pl.DataFrame], file: str, unt
             key = _key_text(fk.columns)
             out.append(
                 _emit(orphan, file, ", ".join(cols), "fk_orphan", key,
-                      pl.format(f"orphan row: no {fk.table} row with ({names}) = ({{}})", key))
+                      message_expr(_("orphan row: no {table} row with ({columns}) = ({key})"), table=fk.table, columns=names, key=key))
             )
     return out
 
@@ -334,21 +339,22 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
     first = ici.group_by("subject_id").agg(pl.col("start_date").min().alias("__first_ici"))
     bad = proc.join(first, on="subject_id").filter(pl.col("procedure_date") < pl.col("__first_ici"))
     add("procedure", bad, "procedure_date", "procedure_before_ici", d("procedure_date"),
-        pl.format("procedure on {} is before the first ICI dose on {} (surgery before first ICI dose)", d("procedure_date"), d("__first_ici")))
+        message_expr(_("procedure on {date} is before the first ICI dose on {first_dose} (surgery before first ICI dose)"),
+                     date=d("procedure_date"), first_dose=d("__first_ici")))
     bad = ici.filter(pl.col("end_date") < pl.col("start_date"))
     add("ici_exposure", bad, "end_date", "ici_end_before_start", d("end_date"),
-        pl.format("ICI end {} is before its start {}", d("end_date"), d("start_date")))
+        message_expr(_("ICI end {end} is before its start {start}"), end=d("end_date"), start=d("start_date")))
 
     # follow_up consistency
     f = typed["follow_up"]
     add("follow_up", f.filter(pl.col("death_date").is_not_null() & (pl.col("vital_status") != "DEAD")), "death_date",
-        "death_date_not_dead", d("death_date"), pl.format("death_date {} given but vital_status is {}", d("death_date"), d("vital_status")))
+        "death_date_not_dead", d("death_date"), message_expr(_("death_date {date} given but vital_status is {status}"), date=d("death_date"), status=d("vital_status")))
     add("follow_up", f.filter(pl.col("death_date").is_null() & (pl.col("vital_status") == "DEAD")), "death_date",
-        "dead_without_date", pl.lit(None), pl.lit("vital_status is DEAD but death_date is empty"))
+        "dead_without_date", pl.lit(None), pl.lit(_("vital_status is DEAD but death_date is empty")))
     add("follow_up", f.filter(pl.col("death_date") > pl.col("last_contact_date")), "last_contact_date",
         "death_before_last_contact", d("last_contact_date"),
-        pl.format("last_contact_date {} is before death_date {} (last contact must not precede any dated record)",
-                  d("last_contact_date"), d("death_date")))
+        message_expr(_("last_contact_date {last_contact} is before death_date {death} (last contact must not precede any dated record)"),
+                     last_contact=d("last_contact_date"), death=d("death_date")))
 
     # every dated record before death and before last contact
     dates = fu.select("subject_id", pl.col("last_contact_date").alias("__lc"), pl.col("death_date").alias("__dd"))
@@ -363,35 +369,41 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
         for c in cols:
             j = late.filter(pl.col(c).is_not_null())
             add(t.name, j.filter(pl.col(c) > pl.col("__dd")), c, "after_death", d(c),
-                pl.format(f"{t.name}.{c} {{}} is after the death date {{}}", d(c), d("__dd")))
+                message_expr(_("{table}.{column} {date} is after the death date {death}"), table=t.name, column=c, date=d(c),
+                             death=d("__dd")))
             add(t.name, j.filter((pl.col("__dd").is_null() | (pl.col(c) <= pl.col("__dd"))) & (pl.col(c) > pl.col("__lc"))),
                 c, "after_last_contact", d(c),
-                pl.format(f"{t.name}.{c} {{}} is after the last contact date {{}}", d(c), d("__lc")))
+                message_expr(_("{table}.{column} {date} is after the last contact date {last_contact}"), table=t.name, column=c,
+                             date=d(c), last_contact=d("__lc")))
 
     # every subject has follow-up (unless follow_up itself is missing: reported once)
     subj = typed["subject"] if "follow_up" not in untrusted else typed["subject"].head(0)
     miss = subj.filter(pl.col("subject_id").is_not_null()).join(f.select("subject_id").drop_nulls(), on="subject_id", how="anti")
     add("subject", miss, "subject_id", "missing_follow_up", d("subject_id"),
-        pl.format("subject {} has no follow_up row (last contact and vital status are required)", d("subject_id")))
+        message_expr(_("subject {subject} has no follow_up row (last contact and vital status are required)"), subject=d("subject_id")))
 
     # procedures
     add("procedure", proc.filter(pl.col("stoma_closure_date").is_not_null() & (pl.col("stoma").fill_null("") != "TEMPORARY")),
         "stoma_closure_date", "stoma_closure_not_temporary", d("stoma_closure_date"),
-        pl.format("stoma_closure_date given but stoma is {} (only a TEMPORARY stoma is closed)", d("stoma").fill_null("empty")))
+        message_expr(_("stoma_closure_date given but stoma is {stoma} (only a TEMPORARY stoma is closed)"),
+                     stoma=d("stoma").fill_null(pgettext("import", "empty"))))
     add("procedure", proc.filter(pl.col("stoma_closure_date") < pl.col("procedure_date")), "stoma_closure_date",
         "stoma_closure_before_procedure", d("stoma_closure_date"),
-        pl.format("stoma closed on {} before the procedure on {}", d("stoma_closure_date"), d("procedure_date")))
+        message_expr(_("stoma closed on {closure} before the procedure on {procedure}"), closure=d("stoma_closure_date"),
+                     procedure=d("procedure_date")))
 
     ae = typed["ae"]
     add("ae", ae.filter(pl.col("resolution_date") < pl.col("onset_date")), "resolution_date", "ae_resolution_before_onset",
-        d("resolution_date"), pl.format("AE resolved on {} before its onset on {}", d("resolution_date"), d("onset_date")))
+        d("resolution_date"), message_expr(_("AE resolved on {resolution} before its onset on {onset}"), resolution=d("resolution_date"),
+                                  onset=d("onset_date")))
 
     path = typed["pathology"]
     add("pathology", path.filter(pl.col("nodes_positive") > pl.col("nodes_examined")), "nodes_positive",
         "nodes_positive_gt_examined", d("nodes_positive"),
-        pl.format("nodes_positive {} is more than nodes_examined {}", d("nodes_positive"), d("nodes_examined")))
+        message_expr(_("nodes_positive {positive} is more than nodes_examined {examined}"), positive=d("nodes_positive"),
+                     examined=d("nodes_examined")))
     add("pathology", path.filter(pl.col("trg_grade").is_not_null() & pl.col("trg_system").is_null()), "trg_grade",
-        "trg_grade_without_system", d("trg_grade"), pl.lit("trg_grade given without trg_system"))
+        "trg_grade_without_system", d("trg_grade"), pl.lit(_("trg_grade given without trg_system")))
     grades = pl.DataFrame(
         [(s, g) for s, gs in TRG_GRADES.items() for g in gs], schema={"trg_system": pl.String, "trg_grade": pl.String}, orient="row"
     )
@@ -404,7 +416,8 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
         .join(allowed, on="trg_system", how="left")
     )
     add("pathology", bad, "trg_grade", "trg_grade_invalid", d("trg_grade"),
-        pl.format("trg_grade {} is not a grade of {} (allowed: {})", d("trg_grade"), d("trg_system"), d("__allowed")))
+        message_expr(_("trg_grade {grade} is not a grade of {system} (allowed: {allowed})"), grade=d("trg_grade"),
+                     system=d("trg_system"), allowed=d("__allowed")))
 
     qol = typed["qol"]
     scales = pl.DataFrame(
@@ -418,11 +431,13 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
     q = qol.filter(pl.col("instrument").is_not_null() & pl.col("scale").is_not_null())
     bad = q.join(scales, on=["instrument", "scale"], how="anti").join(known, on="instrument", how="left")
     add("qol", bad, "scale", "qol_scale_unknown", d("scale"),
-        pl.format("scale {} is not a scale of {} (scales: {})", d("scale"), d("instrument"), d("__scales")))
+        message_expr(_("scale {scale} is not a scale of {instrument} (scales: {scales})"), scale=d("scale"),
+                     instrument=d("instrument"), scales=d("__scales")))
     j = q.join(scales, on=["instrument", "scale"]).filter((pl.col("score") < pl.col("__low")) | (pl.col("score") > pl.col("__high")))
     add("qol", j, "score", "qol_score_range", d("score"),
-        pl.format("{} {} score {} is outside {} to {}", d("instrument"), d("scale"), d("score"),
-                  pl.col("__low").cast(pl.Int64).cast(pl.String), pl.col("__high").cast(pl.Int64).cast(pl.String)))
+        message_expr(_("{instrument} {scale} score {score} is outside {low} to {high}"), instrument=d("instrument"),
+                     scale=d("scale"), score=d("score"), low=pl.col("__low").cast(pl.Int64),
+                     high=pl.col("__high").cast(pl.Int64)))
 
     onc = typed["onc_event"]
     procs = proc.select("subject_id", pl.col("procedure_no").alias("salvage_procedure_no")).drop_nulls()
@@ -430,7 +445,8 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
         procs, on=["subject_id", "salvage_procedure_no"], how="anti"
     )
     add("onc_event", bad, "salvage_procedure_no", "salvage_procedure_missing", d("salvage_procedure_no"),
-        pl.format("salvage_procedure_no {} is not a procedure of subject {}", d("salvage_procedure_no"), d("subject_id")))
+        message_expr(_("salvage_procedure_no {procedure} is not a procedure of subject {subject}"),
+                     procedure=d("salvage_procedure_no"), subject=d("subject_id")))
     return out
 
 
@@ -446,8 +462,8 @@ def _unaccounted(raw: RawRegistry, report: ValidationReport) -> pl.DataFrame:
         rest = read.filter(~read.is_in(pl.concat(got).implode()) & ~read.is_in(named.implode())) if got else read.filter(~read.is_in(named.implode()))
         out.append(pl.DataFrame({ROW: rest}).pipe(
             _emit, file, None, "row_not_loaded", pl.lit(None),
-            pl.lit("this row was read but belongs to no table that is loaded (e.g. a REDCap row whose filled fields are "
-                   "all ignored)")).with_columns(pl.lit(WARNING).alias("severity")))
+            pl.lit(_("this row was read but belongs to no table that is loaded (e.g. a REDCap row whose filled fields are "
+                     "all ignored)"))).with_columns(pl.lit(WARNING).alias("severity")))
     return pl.concat(out) if out else problems_frame()
 
 
@@ -472,9 +488,9 @@ def _rule_last_contact_after_death(typed, files) -> list[pl.DataFrame]:
         return []
     dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
     return [_emit(f.sort(ROW), files["follow_up"], "last_contact_date", "last_contact_after_death", dd("last_contact_date"),
-                  pl.format("last_contact_date {} is after death_date {}: a patient cannot be seen after death "
-                            "(last contact is the death date for patients who died)",
-                            dd("last_contact_date"), dd("death_date")))]
+                  message_expr(_("last_contact_date {last_contact} is after death_date {death}: a patient cannot be seen "
+                                 "after death (last contact is the death date for patients who died)"),
+                               last_contact=dd("last_contact_date"), death=dd("death_date")))]
 
 
 def _rule_t1_before_first_dose(typed, files) -> list[pl.DataFrame]:
@@ -485,9 +501,9 @@ def _rule_t1_before_first_dose(typed, files) -> list[pl.DataFrame]:
         return []
     dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
     return [_emit(bad.sort(ROW), files["strategy_episode"], "decision_date", "t1_before_first_dose", dd("decision_date"),
-                  pl.format("strategy decision (T1, episode 1) on {} is before the first immunotherapy dose on {}: "
-                            "the strategy is decided at restaging after immunotherapy", dd("decision_date"),
-                            dd("__first_dose")))]
+                  message_expr(_("strategy decision (T1, episode 1) on {decision} is before the first immunotherapy dose "
+                                 "on {first_dose}: the strategy is decided at restaging after immunotherapy"),
+                               decision=dd("decision_date"), first_dose=dd("__first_dose")))]
 
 
 def _rule_event_before_first_dose(typed, files) -> list[pl.DataFrame]:
@@ -498,9 +514,9 @@ def _rule_event_before_first_dose(typed, files) -> list[pl.DataFrame]:
         return []
     dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
     return [_emit(bad.sort(ROW), files["onc_event"], "event_date", "event_before_first_dose", dd("event_date"),
-                  pl.format("{} dated {} is before the first immunotherapy dose on {}: regrowth, recurrence and "
-                            "metastasis are events after treatment start", dd("event_type"), dd("event_date"),
-                            dd("__first_dose")))]
+                  message_expr(_("{event} dated {date} is before the first immunotherapy dose on {first_dose}: regrowth, "
+                                 "recurrence and metastasis are events after treatment start"),
+                               event=dd("event_type"), date=dd("event_date"), first_dose=dd("__first_dose")))]
 
 
 def _events_read(typed) -> pl.DataFrame:
@@ -531,9 +547,9 @@ def _rule_nodal_read_as_regrowth(typed, files) -> list[pl.DataFrame]:
     dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
     return [_as_warning(_emit(
         ev.sort(ROW), files["onc_event"], "event_type", "nodal_read_as_regrowth", dd("event_type"),
-        pl.format("{} on {} (regional nodes) under Watch & Wait before any resection is read as a local regrowth: "
-                  "it is an RG event and the regrowth salvage rules apply; record it as LOCAL_REGROWTH with "
-                  "regrowth_site NODES to silence this warning", dd("event_type"), dd("event_date"))))]
+        message_expr(_("{event} on {date} (regional nodes) under Watch & Wait before any resection is read as a local "
+                       "regrowth: it is an RG event and the regrowth salvage rules apply; record it as LOCAL_REGROWTH "
+                       "with regrowth_site NODES to silence this warning"), event=dd("event_type"), date=dd("event_date"))))]
 
 
 def _rule_salvage_links(typed, files) -> list[pl.DataFrame]:
@@ -560,16 +576,17 @@ def _rule_salvage_links(typed, files) -> list[pl.DataFrame]:
     if one.height:
         out.append(_as_warning(_emit(
             one.sort(ROW), files["onc_event"], "salvage_procedure_no", "salvage_link_inferred", pl.lit(None),
-            pl.format("regrowth on {} has no salvage_procedure_no; procedure {} (SALVAGE, {}) is read as its salvage "
-                      "(the only salvage procedure after it and before any other oncological event); fill in "
-                      "salvage_procedure_no to confirm", dd("event_date"), dd("__nos"), dd("__dates")))))
+            message_expr(_("regrowth on {date} has no salvage_procedure_no; procedure {procedures} (SALVAGE, {dates}) is "
+                           "read as its salvage (the only salvage procedure after it and before any other oncological "
+                           "event); fill in salvage_procedure_no to confirm"),
+                         date=dd("event_date"), procedures=dd("__nos"), dates=dd("__dates")))))
     many = cand.filter(pl.col("__pno").list.len() > 1)
     if many.height:
         out.append(_emit(
             many.sort(ROW), files["onc_event"], "salvage_procedure_no", "salvage_link_ambiguous", pl.lit(None),
-            pl.format("regrowth on {} has no salvage_procedure_no and procedures {} (SALVAGE, on {}) all qualify as "
-                      "its salvage: fill in salvage_procedure_no with the procedure that salvaged it",
-                      dd("event_date"), dd("__nos"), dd("__dates"))))
+            message_expr(_("regrowth on {date} has no salvage_procedure_no and procedures {procedures} (SALVAGE, on "
+                           "{dates}) all qualify as its salvage: fill in salvage_procedure_no with the procedure that "
+                           "salvaged it"), date=dd("event_date"), procedures=dd("__nos"), dates=dd("__dates"))))
     return out
 
 
@@ -608,7 +625,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
             typed[t.name] = empty_typed(t)
             if t.name in REQUIRED_TABLES and t.name not in raw.unreadable:
                 file, where = raw.location(t.name)
-                parts.append(_one(file, None, None, None, "missing_table", f"required table '{t.name}' is missing: {where}"))
+                parts.append(_one(file, None, None, None, "missing_table", _("required table '{table}' is missing: {where}").format(table=t.name, where=where)))
             continue
         parts += _check_header(t, rt)
         df, probs = _check_cells(t, rt)
@@ -622,7 +639,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
             untrusted.add(t.name)
     if "subject" in raw.tables and typed["subject"].height == 0:
         untrusted.add("subject")
-        parts.append(_one(files["subject"], None, None, None, "no_subjects", "the subject table has no rows (zero patients)"))
+        parts.append(_one(files["subject"], None, None, None, "no_subjects", _("the subject table has no rows (zero patients)")))
     for t in TABLES:
         if t.name in raw.tables:
             parts += _check_primary_key(t, typed[t.name], files[t.name])

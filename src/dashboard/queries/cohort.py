@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ..i18n import N_, gettext
 from ..filters import CohortFilter
 from ..schema import ELIGIBILITY, RESPONSE, Vocabulary
 from ..store import Store
@@ -18,35 +19,35 @@ from ..store import Store
 # Display vocabularies for derived codes (candidates for schema.py).
 CONSORT_RESPONSE = Vocabulary(
     "consort_response", description="Restaging response as drawn in the flow diagram",
-    items=RESPONSE.items + (("NOT_ASSESSED", "Not assessed"),),
+    items=RESPONSE.items + (("NOT_ASSESSED", N_("Not assessed")),),
 )
 CONSORT_STRATEGY = Vocabulary(
     "consort_strategy", description="Initial strategy as drawn in the flow diagram (ESD and EMR together)",
-    items=(("WW", "Watch & Wait"), ("LE", "Local excision"), ("ESD_EMR", "ESD / EMR"), ("RO", "Radical surgery"),
-     ("SYSTEMIC", "Systemic therapy only"), ("NONE", "No strategy recorded")),
+    items=(("WW", N_("Watch & Wait")), ("LE", N_("Local excision")), ("ESD_EMR", N_("ESD / EMR")), ("RO", N_("Radical surgery")),
+     ("SYSTEMIC", N_("Systemic therapy only")), ("NONE", N_("No strategy recorded"))),
 )
 STATUS = Vocabulary(
     "status_at_last_fu", description="Status at last follow-up (adsl.status_at_last_fu)",
-    items=(("ORGAN_PRESERVED", "Organ preserved, disease-free"),
-     ("RESECTED_NED", "Organ resected, disease-free"),
-     ("REGROWTH_SALVAGED", "Regrowth, salvaged with R0"),
-     ("REGROWTH_NOT_SALVAGED", "Regrowth, not salvaged with R0"),
-     ("RECURRENCE_SALVAGED", "Recurrence, salvaged with R0"),
-     ("WITH_DISEASE", "Recurrence or metastasis"),
-     ("DEAD", "Died"),
-     ("LOST_TO_FU", "Lost to follow-up")),
+    items=(("ORGAN_PRESERVED", N_("Organ preserved, disease-free")),
+     ("RESECTED_NED", N_("Organ resected, disease-free")),
+     ("REGROWTH_SALVAGED", N_("Regrowth, salvaged with R0")),
+     ("REGROWTH_NOT_SALVAGED", N_("Regrowth, not salvaged with R0")),
+     ("RECURRENCE_SALVAGED", N_("Recurrence, salvaged with R0")),
+     ("WITH_DISEASE", N_("Recurrence or metastasis")),
+     ("DEAD", N_("Died")),
+     ("LOST_TO_FU", N_("Lost to follow-up"))),
 )
-NO_ICI_REASON = ("ELIGIBLE_NO_ICI", "Eligible, no immunotherapy dose recorded")
+NO_ICI_REASON = ("ELIGIBLE_NO_ICI", N_("Eligible, no immunotherapy dose recorded"))
 EXCLUSION = Vocabulary("exclusion", description="Why a registered patient is not in the flow",
                        items=tuple(i for i in ELIGIBILITY.items if i[0] != "ELIGIBLE") + (NO_ICI_REASON,))
 ALWAYS_SHOWN_STRATEGIES = ("WW", "LE", "ESD_EMR", "RO")
 # Strategy labels short enough for a Sankey node.
 STRATEGY_SHORT = Vocabulary(
     "strategy_short", description="Short strategy labels",
-    items=(("WW", "Watch & Wait"), ("LE", "Local excision"), ("ESD", "ESD"), ("EMR", "EMR"),
-     ("RO", "Radical surgery"), ("SYSTEMIC", "Systemic therapy")),
+    items=(("WW", N_("Watch & Wait")), ("LE", N_("Local excision")), ("ESD", "ESD"), ("EMR", "EMR"),
+     ("RO", N_("Radical surgery")), ("SYSTEMIC", N_("Systemic therapy"))),
 )
-TRANSITION_STAGES = ("Initial strategy", "Second strategy", "Third or later", "Status at last follow-up")
+TRANSITION_STAGES = (N_("Initial strategy"), N_("Second strategy"), N_("Third or later"), N_("Status at last follow-up"))
 
 
 def _where(flt: CohortFilter, alias: str | None = None) -> tuple[str, dict]:
@@ -160,14 +161,14 @@ def select_consort_flow(store: Store, flt: CohortFilter) -> ConsortFlow:
         cross[(r["response"], r["strategy"])] += r["n"]
         status[(r["strategy"], r["status"])] += r["n"]
 
-    nodes = [FlowNode("registered", "registered", "REGISTERED", "Registered", total),
-             FlowNode("excluded", "excluded", "EXCLUDED", "Excluded", total - n_ici)]
+    nodes = [FlowNode("registered", "registered", "REGISTERED", gettext("Registered"), total),
+             FlowNode("excluded", "excluded", "EXCLUDED", gettext("Excluded"), total - n_ici)]
     edges = [("registered", "excluded", total - n_ici), ("registered", "ici", n_ici)]
     for code in EXCLUSION.codes:
         if reasons[code]:
             nodes.append(FlowNode(f"reason:{code}", "reason", code, EXCLUSION.label(code), reasons[code], "excluded"))
             edges.append(("excluded", f"reason:{code}", reasons[code]))
-    nodes.append(FlowNode("ici", "ici", "ICI", "Received neoadjuvant immunotherapy", n_ici))
+    nodes.append(FlowNode("ici", "ici", "ICI", gettext("Received neoadjuvant immunotherapy"), n_ici))
     for code in CONSORT_RESPONSE.codes:
         nodes.append(FlowNode(f"response:{code}", "response", code, CONSORT_RESPONSE.label(code), resp[code]))
         edges.append(("ici", f"response:{code}", resp[code]))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ..i18n import N_, gettext
 from ..filters import CohortFilter
 from ..schema import (
     BIOMARKER_BASIS,
@@ -25,28 +26,29 @@ from ..store import Store
 
 MISSING = "MISSING"
 POPULATIONS = {
-    "all": ("Full analysis set", "TRUE"),
-    "op": ("Organ-preserving initial strategy (Watch & Wait, local excision, ESD, EMR)",
+    "all": (N_("Full analysis set"), "TRUE"),
+    "op": (N_("Organ-preserving initial strategy (Watch & Wait, local excision, ESD, EMR)"),
            "a.initial_strategy IN ('WW', 'LE', 'ESD', 'EMR')"),
 }
-GROUP_VOCAB = Vocabulary("initial_group", (("NOM", "Watch & Wait (NOM)"), ("OPFS", "Local / endoscopic resection"),
-                                            ("RO", "Radical surgery"), ("SYSTEMIC", "Systemic therapy only")))
+GROUP_VOCAB = Vocabulary("initial_group", (("NOM", N_("Watch & Wait (NOM)")), ("OPFS", N_("Local / endoscopic resection")),
+                                            ("RO", N_("Radical surgery")), ("SYSTEMIC", N_("Systemic therapy only"))))
 # Forest-plot subgroups: adsl column -> (label, vocabulary).
 SUBGROUPS: dict[str, tuple[str, Vocabulary]] = {
-    "tumour_site": ("Tumour site", TUMOUR_SITE),
-    "restaging_response": ("Restaging response", RESPONSE),
-    "biomarker_basis": ("Biomarker basis", BIOMARKER_BASIS),
-    "regimen_class": ("Immunotherapy regimen", REGIMEN_CLASS),
-    "cohort": ("Registry part", COHORT),
-    "initial_group": ("Initial strategy group", GROUP_VOCAB),
+    "tumour_site": (N_("Tumour site"), TUMOUR_SITE),
+    "restaging_response": (N_("Restaging response"), RESPONSE),
+    "biomarker_basis": (N_("Biomarker basis"), BIOMARKER_BASIS),
+    "regimen_class": (N_("Immunotherapy regimen"), REGIMEN_CLASS),
+    "cohort": (N_("Registry part"), COHORT),
+    "initial_group": (N_("Initial strategy group"), GROUP_VOCAB),
 }
-SUBGROUP_MISSING = {"restaging_response": "Not assessed", "regimen_class": "Not recorded",
-                    "initial_group": "No strategy recorded"}
+NOT_RECORDED = N_("Not recorded")
+SUBGROUP_MISSING = {"restaging_response": N_("Not assessed"), "regimen_class": N_("Not recorded"),
+                    "initial_group": N_("No strategy recorded")}
 
 
 def subgroup_level_label(column: str, code: str) -> str:
     if code == MISSING:
-        return SUBGROUP_MISSING.get(column, "Not recorded")
+        return gettext(SUBGROUP_MISSING.get(column, NOT_RECORDED))
     return SUBGROUPS[column][1].label(code)
 
 
@@ -155,20 +157,20 @@ def select_rate_cells(store: Store, flt: CohortFilter, population: str = "all") 
 
 # ------------------------------------------------------------------------ swimmer
 SWIMMER_SORTS = {
-    "followup": ("Longest follow-up first", "followup DESC, subject_id"),
-    "first_event": ("Earliest regrowth or organ loss first",
+    "followup": (N_("Longest follow-up first"), "followup DESC, subject_id"),
+    "first_event": (N_("Earliest regrowth or organ loss first"),
                     "least(coalesce(regrowth, 1e9), coalesce(organ_lost, 1e9)), followup DESC, subject_id"),
-    "strategy": ("Initial strategy, then follow-up", "strategy_rank, followup DESC, subject_id"),
-    "subject": ("Patient identifier", "subject_id"),
+    "strategy": (N_("Initial strategy, then follow-up"), "strategy_rank, followup DESC, subject_id"),
+    "subject": (N_("Patient identifier"), "subject_id"),
 }
 SWIMMER_EVENTS = (
-    ("SURVEILLANCE", "Surveillance visit"),
-    ("REGROWTH", "Local regrowth"),
-    ("LOCAL_EXCISION", "Local excision / endoscopic resection"),
-    ("RADICAL", "Radical (salvage or completion) surgery"),
-    ("DISTANT", "Distant metastasis"),
-    ("LAST_CONTACT", "Last contact, alive"),
-    ("DEATH", "Death"),
+    ("SURVEILLANCE", N_("Surveillance visit")),
+    ("REGROWTH", N_("Local regrowth")),
+    ("LOCAL_EXCISION", N_("Local excision / endoscopic resection")),
+    ("RADICAL", N_("Radical (salvage or completion) surgery")),
+    ("DISTANT", N_("Distant metastasis")),
+    ("LAST_CONTACT", N_("Last contact, alive")),
+    ("DEATH", N_("Death")),
 )
 SWIMMER_STRATEGIES = ("WW", "LE", "ESD", "EMR")
 

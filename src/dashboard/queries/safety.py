@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..i18n import N_
 from ..filters import CohortFilter
 from ..schema import LOCAL_PROCEDURES, RADICAL_PROCEDURES, Vocabulary
 from ..store import Store
@@ -28,16 +29,16 @@ NO_GROUP = "NONE"
 # Display vocabulary for the strategy-group columns of the safety tables.
 SAFETY_GROUP = Vocabulary(
     "safety_group", description="Initial strategy group (columns of the safety tables)",
-    items=(("NOM", "Watch & Wait"), ("OPFS", "Local / endoscopic resection"), ("RO", "Radical surgery"),
-           ("SYSTEMIC", "Systemic therapy only"), (NO_GROUP, "No strategy recorded")),
+    items=(("NOM", N_("Watch & Wait")), ("OPFS", N_("Local / endoscopic resection")), ("RO", N_("Radical surgery")),
+           ("SYSTEMIC", N_("Systemic therapy only")), (NO_GROUP, N_("No strategy recorded"))),
 )
 LE_PROCEDURES = frozenset({"TEM", "TAMIS"})
 ENDOSCOPIC_PROCEDURES = frozenset({"ESD", "EMR"})
 assert LE_PROCEDURES | ENDOSCOPIC_PROCEDURES == LOCAL_PROCEDURES
 PROCEDURE_CLASS = Vocabulary(
     "procedure_class", description="Procedure class of a resection",
-    items=(("RO", "Radical resection"), ("LE", "Local excision (TEM/TAMIS)"),
-           ("ESD_EMR", "Endoscopic resection (ESD/EMR)")),
+    items=(("RO", N_("Radical resection")), ("LE", N_("Local excision (TEM/TAMIS)")),
+           ("ESD_EMR", N_("Endoscopic resection (ESD/EMR)"))),
 )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ..i18n import N_, gettext
 from ..derive import ENDPOINTS_BY_CODE
 from ..filters import CohortFilter
 from ..schema import (
@@ -36,10 +37,10 @@ MISSING = "MISSING"
 AFTER_LANDMARK = "AFTER_LANDMARK"
 LANDMARK = "LANDMARK"
 ORIGIN_LABELS = {
-    "T0": "first immunotherapy dose (T0)",
-    "T1": "strategy decision (T1)",
-    "INDEX": "definitive treatment",
-    LANDMARK: "landmark",
+    "T0": N_("first immunotherapy dose (T0)"),
+    "T1": N_("strategy decision (T1)"),
+    "INDEX": N_("definitive treatment"),
+    LANDMARK: N_("landmark"),
 }
 # Endpoints in the order offered on screen.
 ENDPOINT_ORDER = ("OPS", "RG", "LR", "DMFS", "DFS", "DFS_STRICT", "EFS", "OS")
@@ -61,68 +62,75 @@ class Factor:
     levels: tuple[tuple[str, str], ...]
     defined_at: str = "T0"
     date_column: str | None = None
-    missing_label: str = "Not recorded"
+    missing_label: str = N_("Not recorded")
     reference: str | None = None  # reference level for hazard ratios
 
+    @property
+    def title(self) -> str:
+        """The factor's label in the current language."""
+        return gettext(self.label)
+
     def label_of(self, code: str | None) -> str:
+        """A level's label in the current language (an unknown code as itself)."""
         if code is None or code == MISSING:
-            return self.missing_label
+            return gettext(self.missing_label)
         if code == AFTER_LANDMARK:
-            return "Not yet known at the landmark"
-        return dict(self.levels).get(code, code)
+            return gettext("Not yet known at the landmark")
+        label = dict(self.levels).get(code)
+        return code if label is None else gettext(label)
 
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.levels) + (AFTER_LANDMARK, MISSING)
 
 
-GROUP_LABELS = (("NOM", "Watch & Wait (NOM)"), ("OPFS", "Local / endoscopic resection (OPFS)"),
-                ("RO", "Radical surgery (RO)"), ("SYSTEMIC", "Systemic therapy only"))
+GROUP_LABELS = (("NOM", N_("Watch & Wait (NOM)")), ("OPFS", N_("Local / endoscopic resection (OPFS)")),
+                ("RO", N_("Radical surgery (RO)")), ("SYSTEMIC", N_("Systemic therapy only")))
 assert tuple(c for c, _ in GROUP_LABELS) == STRATEGY_GROUP.codes
 
 FACTORS: dict[str, Factor] = {f.key: f for f in (
-    Factor("none", "No stratification (all patients)", "'ALL'", (("ALL", "All patients"),)),
-    Factor("initial_group", "Initial strategy group", "a.initial_group", GROUP_LABELS, "T1", "t1",
-           "No strategy recorded", "RO"),
-    Factor("initial_strategy", "Initial strategy", "a.initial_strategy", STRATEGY.items, "T1", "t1",
-           "No strategy recorded", "RO"),
-    Factor("restaging_response", "Restaging response", "a.restaging_response", RESPONSE.items, "T1",
-           "restaging_date", "Not assessed", "CCR"),
-    Factor("final_group", "Strategy group at last follow-up", "a.final_group", GROUP_LABELS, "LATER", None,
-           "No strategy recorded", "RO"),
-    Factor("pcr", "pCR on the first resection specimen",
+    Factor("none", N_("No stratification (all patients)"), "'ALL'", (("ALL", N_("All patients")),)),
+    Factor("initial_group", N_("Initial strategy group"), "a.initial_group", GROUP_LABELS, "T1", "t1",
+           N_("No strategy recorded"), "RO"),
+    Factor("initial_strategy", N_("Initial strategy"), "a.initial_strategy", STRATEGY.items, "T1", "t1",
+           N_("No strategy recorded"), "RO"),
+    Factor("restaging_response", N_("Restaging response"), "a.restaging_response", RESPONSE.items, "T1",
+           "restaging_date", N_("Not assessed"), "CCR"),
+    Factor("final_group", N_("Strategy group at last follow-up"), "a.final_group", GROUP_LABELS, "LATER", None,
+           N_("No strategy recorded"), "RO"),
+    Factor("pcr", N_("pCR on the first resection specimen"),
            "CASE WHEN a.pcr_fl THEN 'PCR' WHEN NOT a.pcr_fl THEN 'NO_PCR' END",
-           (("PCR", "pCR (ypT0N0)"), ("NO_PCR", "No pCR")), "LATER", "first_resection_date",
-           "No resection specimen", "NO_PCR"),
-    Factor("tumour_site", "Tumour site", "a.tumour_site", TUMOUR_SITE.items, reference="RECTUM"),
-    Factor("cohort", "Registry part", "a.cohort", COHORT.items),
-    Factor("biomarker_basis", "Biomarker basis", "a.biomarker_basis", BIOMARKER_BASIS.items),
-    Factor("regimen_class", "Immunotherapy regimen", "a.regimen_class", REGIMEN_CLASS.items, reference="PD1"),
-    Factor("age_group", "Age group",
+           (("PCR", N_("pCR (ypT0N0)")), ("NO_PCR", N_("No pCR"))), "LATER", "first_resection_date",
+           N_("No resection specimen"), "NO_PCR"),
+    Factor("tumour_site", N_("Tumour site"), "a.tumour_site", TUMOUR_SITE.items, reference="RECTUM"),
+    Factor("cohort", N_("Registry part"), "a.cohort", COHORT.items),
+    Factor("biomarker_basis", N_("Biomarker basis"), "a.biomarker_basis", BIOMARKER_BASIS.items),
+    Factor("regimen_class", N_("Immunotherapy regimen"), "a.regimen_class", REGIMEN_CLASS.items, reference="PD1"),
+    Factor("age_group", N_("Age group"),
            "CASE WHEN a.age < 50 THEN 'LT50' WHEN a.age < 65 THEN '50_64' WHEN a.age IS NOT NULL THEN 'GE65' END",
-           (("LT50", "Under 50 years"), ("50_64", "50-64 years"), ("GE65", "65 years or older"))),
-    Factor("sex", "Sex", "a.sex", SEX.items),
-    Factor("ecog", "ECOG performance status", "a.ecog", ECOG.items),
-    Factor("histology", "Histology", "a.histology", HISTOLOGY.items),
-    Factor("ct", "Clinical T", "a.ct", CT_STAGE.items),
-    Factor("cn", "Clinical N", "a.cn", CN_STAGE.items),
-    Factor("lynch", "Lynch syndrome", "a.lynch", YES_NO_UNK.items),
+           (("LT50", N_("Under 50 years")), ("50_64", N_("50-64 years")), ("GE65", N_("65 years or older")))),
+    Factor("sex", N_("Sex"), "a.sex", SEX.items),
+    Factor("ecog", N_("ECOG performance status"), "a.ecog", ECOG.items),
+    Factor("histology", N_("Histology"), "a.histology", HISTOLOGY.items),
+    Factor("ct", N_("Clinical T"), "a.ct", CT_STAGE.items),
+    Factor("cn", N_("Clinical N"), "a.cn", CN_STAGE.items),
+    Factor("lynch", N_("Lynch syndrome"), "a.lynch", YES_NO_UNK.items),
 )}
 
 # Covariates for adjusted Cox models and propensity scores: adsl column -> label.
 # Categorical ones enter with a "MISSING" level (missing-indicator coding).
 COVARIATES: dict[str, str] = {
-    "age": "Age (years)",
-    "sex": "Sex",
-    "ecog": "ECOG performance status",
-    "tumour_site": "Tumour site",
-    "histology": "Histology",
-    "biomarker_basis": "Biomarker basis",
-    "ct": "Clinical T",
-    "cn": "Clinical N",
-    "regimen_class": "Immunotherapy regimen",
-    "restaging_response": "Restaging response",
-    "cohort": "Registry part",
+    "age": N_("Age (years)"),
+    "sex": N_("Sex"),
+    "ecog": N_("ECOG performance status"),
+    "tumour_site": N_("Tumour site"),
+    "histology": N_("Histology"),
+    "biomarker_basis": N_("Biomarker basis"),
+    "ct": N_("Clinical T"),
+    "cn": N_("Clinical N"),
+    "regimen_class": N_("Immunotherapy regimen"),
+    "restaging_response": N_("Restaging response"),
+    "cohort": N_("Registry part"),
 }
 NUMERIC_COVARIATES = frozenset({"age"})
 COVARIATE_VOCABS = {
@@ -135,7 +143,7 @@ COVARIATE_VOCABS = {
 def covariate_level_label(column: str, code: str) -> str:
     """Display label of a covariate level (``MISSING`` -> "Not recorded")."""
     if code == MISSING:
-        return "Not recorded"
+        return gettext("Not recorded")
     vocab = COVARIATE_VOCABS.get(column)
     return vocab.label(code) if vocab else code
 
@@ -179,12 +187,16 @@ class TteRequest:
         return "T0" if self.origin == LANDMARK else self.origin
 
 
+AXIS_LABELS = {"T0": N_("Months from T0 (first immunotherapy dose)"), "T1": N_("Months from T1 (strategy decision)"),
+               "INDEX": N_("Months from definitive treatment")}
+
+
 def origin_axis_label(req: TteRequest) -> str:
     """x-axis title, e.g. "Months from T1 (strategy decision)"."""
     if req.origin == LANDMARK:
-        return f"Months from the landmark ({req.landmark:g} months after the first immunotherapy dose)"
-    return {"T0": "Months from T0 (first immunotherapy dose)", "T1": "Months from T1 (strategy decision)",
-            "INDEX": "Months from definitive treatment"}[req.origin]
+        return gettext("Months from the landmark ({months} months after the first immunotherapy dose)").format(
+            months=f"{req.landmark:g}")
+    return gettext(AXIS_LABELS[req.origin])
 
 
 def _where(flt: CohortFilter) -> tuple[str, dict]:

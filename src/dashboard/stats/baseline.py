@@ -28,6 +28,8 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
+from ..i18n import N_, gettext
+
 OVERALL = "__overall__"
 NO_GROUP = "__none__"
 MONTE_CARLO_RESAMPLES = 10_000
@@ -57,7 +59,7 @@ class BaselineOptions:
 
     group_column: str
     groups: tuple[tuple[str, str], ...]  # (code, label), in column order
-    no_group_label: str | None = "No strategy recorded"  # column for NULL group; None = leave out
+    no_group_label: str | None = N_("No strategy recorded")  # column for NULL group (English source); None = leave out
     min_smd_group: int = 10  # groups smaller than this are left out of the SMD (one patient gives SMDs of 5+)
 
     def __post_init__(self) -> None:
@@ -129,11 +131,11 @@ def categorical_test(table: np.ndarray) -> tuple[str, float]:
         return "", math.nan
     expected = sps.contingency.expected_freq(t)
     if (expected >= 5).all():
-        return "Chi-square", float(sps.chi2_contingency(t).pvalue)
+        return gettext("Chi-square"), float(sps.chi2_contingency(t).pvalue)
     if t.shape == (2, 2):
-        return "Fisher exact", float(sps.fisher_exact(t).pvalue)
+        return gettext("Fisher exact"), float(sps.fisher_exact(t).pvalue)
     method = sps.MonteCarloMethod(n_resamples=MONTE_CARLO_RESAMPLES, rng=np.random.default_rng(MONTE_CARLO_SEED))
-    return "Fisher exact (Monte Carlo)", float(sps.fisher_exact(t, method=method).pvalue)
+    return gettext("Fisher exact (Monte Carlo)"), float(sps.fisher_exact(t, method=method).pvalue)
 
 
 def continuous_test(samples: list[np.ndarray]) -> tuple[str, float]:
@@ -142,9 +144,9 @@ def continuous_test(samples: list[np.ndarray]) -> tuple[str, float]:
     if len(samples) < 2:
         return "", math.nan
     try:
-        return "Kruskal-Wallis", float(sps.kruskal(*samples).pvalue)
+        return gettext("Kruskal-Wallis"), float(sps.kruskal(*samples).pvalue)
     except ValueError:  # all values identical
-        return "Kruskal-Wallis", math.nan
+        return gettext("Kruskal-Wallis"), math.nan
 
 
 def _max(values: list[float]) -> float:
@@ -176,7 +178,7 @@ def summarize_baseline(
     columns: list[tuple[str, str, np.ndarray]] = [(OVERALL, "Overall", np.ones(df.height, bool))]
     columns += [(c, label, group_of == c) for c, label in options.groups]
     if options.no_group_label is not None and (group_of == NO_GROUP).any():
-        columns.append((NO_GROUP, options.no_group_label, group_of == NO_GROUP))
+        columns.append((NO_GROUP, gettext(options.no_group_label), group_of == NO_GROUP))
     compared = [(c, m) for c, _, m in columns if c not in (OVERALL, NO_GROUP) and m.any()]
     smd_ok = [int(m.sum()) >= options.min_smd_group for _, m in compared]
 

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from ..i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 from dashboard.stats.cox import _efron_parts, cox_model, efron_fit
@@ -153,7 +154,7 @@ def summarize_comparison(df: pl.DataFrame, covariates: Sequence[str],
     """
     covs = [c for c in covariates if df.get_column(c).n_unique() > 1]
     if not covs:
-        raise ValueError("none of the chosen covariates varies in these patients")
+        raise ValueError(gettext("none of the chosen covariates varies in these patients"))
     df = df.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in covs))
     ps = propensity_weights(df, "treated", covs)["propensity"].to_numpy()
     tr = df.get_column("treated").to_numpy()
@@ -187,7 +188,7 @@ def summarize_comparison(df: pl.DataFrame, covariates: Sequence[str],
         after.select("covariate", pl.col("smd").alias("smd_after")), on="covariate", maintain_order="left")
     d = df.with_columns(pl.Series("_w", w), pl.Series("pair", pair)).filter(pl.Series(kept))
     if d.filter(pl.col("treated") == 1).height == 0 or d.filter(pl.col("treated") == 0).height == 0:
-        raise ValueError("no patient of one arm is left after trimming / matching")
+        raise ValueError(gettext("no patient of one arm is left after trimming / matching"))
     km = kaplan_meier(d, "time", "event", group="group", weights="_w", conf_level=options.conf_level,
                       conf_type="log-log")
     fit = cox_model(d, "time", "event", ["treated"], weights="_w", robust=True, conf_level=options.conf_level)

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from ..i18n import gettext, ngettext
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 
@@ -24,8 +25,10 @@ MIN_EVENTS_FOR_HR = 5
 def not_estimable_text(events: float, group_label: str | None = None) -> str:
     """``"not estimable: 2 events"`` (optionally naming the group that has them)."""
     k = int(round(events))
-    where = f" in {group_label}" if group_label else ""
-    return f"not estimable: {k} event{'s' if k != 1 else ''}{where}"
+    if group_label:
+        return ngettext("not estimable: {n} event in {group}", "not estimable: {n} events in {group}", k).format(
+            n=k, group=group_label)
+    return ngettext("not estimable: {n} event", "not estimable: {n} events", k).format(n=k)
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +91,7 @@ def design_matrix(
         if ref not in levels:
             raise ValueError(f"reference level {ref!r} not found in {c!r} (levels: {levels})")
         if len(levels) < 2:
-            raise ValueError(f"covariate {c!r} has a single level {levels}")
+            raise ValueError(gettext("covariate {name} has a single level {levels}").format(name=repr(c), levels=levels))
         refs[c] = ref
         for lev in levels:
             if lev != ref:
@@ -156,9 +159,9 @@ def cox_model(
     x, refs = design_matrix(df, covariates, reference)
     const = [c for c in x.columns if np.ptp(x.get_column(c).to_numpy()) == 0]
     if const:
-        raise ValueError(f"covariate column(s) without variation: {const}")
+        raise ValueError(gettext("covariate column(s) without variation: {columns}").format(columns=const))
     if e.sum() == 0:
-        raise ValueError("no events: a Cox model cannot be fitted")
+        raise ValueError(gettext("no events: a Cox model cannot be fitted"))
     names = list(x.columns)
     fit = efron_fit(t, e, x.to_numpy().astype(float), np.ones_like(t) if w is None else w, f)
     coef = fit["coef"]

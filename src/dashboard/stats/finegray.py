@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import chi2, norm
 
+from dashboard.i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 from dashboard.stats.cox import design_matrix
@@ -94,7 +95,8 @@ def gray_test(df: pl.DataFrame, time: str, event_type: str, cause: object, group
     labels = df.get_column(group).cast(pl.String).unique().sort().to_list()
     ng = len(labels)
     if ng < 2:
-        raise ValueError(f"Gray's test needs at least two groups in {group!r}, found {labels}")
+        raise ValueError(gettext("Gray's test needs at least two groups in {column}, found {groups}").format(
+            column=repr(group), groups=labels))
     g = np.searchsorted(np.array(labels, dtype=object), df.get_column(group).cast(pl.String).to_numpy())
     ut, tinv = np.unique(t, return_inverse=True)
     nt = ut.size
@@ -302,9 +304,9 @@ def fine_gray(
     x_df, refs = design_matrix(df, covariates, reference)
     const = [c for c in x_df.columns if np.ptp(x_df.get_column(c).to_numpy()) == 0]
     if const:
-        raise ValueError(f"covariate column(s) without variation: {const}")
+        raise ValueError(gettext("covariate column(s) without variation: {columns}").format(columns=const))
     if (m == 1).sum() == 0:
-        raise ValueError(f"no events of cause {cause!r}: the model cannot be fitted")
+        raise ValueError(gettext("no events of cause {cause}: the model cannot be fitted").format(cause=repr(cause)))
     names = list(x_df.columns)
     o = np.argsort(t, kind="stable")
     ts, ms = t[o], m[o]

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import chi2
 
+from dashboard.i18n import fmt_int, gettext
 from dashboard.stats import _validate as v
 from dashboard.stats.km import _group_codes, _sorted_keys, many_ties
 
@@ -134,7 +135,8 @@ def logrank_test(
         sub = use[1:]
         u = (o - e)[sub]
         stat = float(u @ np.linalg.solve(var[np.ix_(sub, sub)], u))
-    method = "survdiff (hypergeometric variance)" if weights is None else "coxph score test, Breslow ties (weighted)"
+    method = (gettext("survdiff (hypergeometric variance)") if weights is None
+              else gettext("coxph score test, Breslow ties (weighted)"))
     return LogrankResult(stat, dof, float(chi2.sf(stat, dof)) if dof else float("nan"), table, var, method)
 
 
@@ -277,7 +279,7 @@ def logrank_permutation_test(
     var = ssq / (n * (n - 1)) * (n * np.diag(n_g) - np.outer(n_g, n_g)) if n > 1 else np.zeros((k, k))
     sub = np.arange(1, k)
     if ssq == 0 or e.sum() == 0:
-        return LogrankResult(0.0, k - 1, 1.0, table, var, "exact permutation log-rank (no events: p = 1)")
+        return LogrankResult(0.0, k - 1, 1.0, table, var, gettext("exact permutation log-rank (no events: p = 1)"))
     v_inv = np.linalg.pinv(var[np.ix_(sub, sub)])
     q_obs = float(_quadratic(s_obs[sub][None, :], v_inv)[0])
     tol = 1e-9 * max(1.0, q_obs)
@@ -287,7 +289,7 @@ def logrank_permutation_test(
         s1 = a[idx].sum(axis=1)
         q = s1 * s1 * v_inv[0, 0]
         p = float((q >= q_obs - tol).mean())
-        method = f"exact permutation log-rank ({idx.shape[0]:,} label assignments enumerated)"
+        method = gettext("exact permutation log-rank ({n} label assignments enumerated)").format(n=fmt_int(idx.shape[0]))
     else:
         rng = np.random.default_rng(seed)
         # permuting the scores over fixed labels is the same as permuting the labels over
@@ -300,7 +302,8 @@ def logrank_permutation_test(
             hits += int((_quadratic(perm @ x, v_inv) >= q_obs - tol).sum())
             done += b
         p = (1 + hits) / (1 + n_resamples)
-        method = f"Monte Carlo permutation log-rank ({n_resamples:,} resamples, seed {seed})"
+        method = gettext("Monte Carlo permutation log-rank ({n} resamples, seed {seed})").format(n=fmt_int(n_resamples),
+                                                                                            seed=seed)
     return LogrankResult(q_obs, k - 1, p, table, var, method)
 
 
@@ -322,6 +325,6 @@ def logrank_for_sample(
         return res
     n = int(res.table.get_column("n").sum())
     if n > MAX_PERMUTATION_N:
-        return dataclasses.replace(res, method=res.method + f"; expected events < {SMALL_EXPECTED:g} in a group, "
-                                   "chi-square approximation unreliable")
+        return dataclasses.replace(res, method=res.method + gettext("; expected events < {k} in a group, chi-square approximation "
+                                                         "unreliable").format(k=f"{SMALL_EXPECTED:g}"))
     return logrank_permutation_test(df, time, event, group, freq=freq)

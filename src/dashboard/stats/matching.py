@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 from scipy.special import logit
 
+from dashboard.i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats.cox import design_matrix
 from dashboard.stats.weighting import smd_rows
@@ -47,7 +48,7 @@ def _ps_treat(ps: np.ndarray, treated: np.ndarray) -> tuple[np.ndarray, np.ndarr
         raise ValueError("treatment must be 0 / 1")
     tr = tr.astype(bool)
     if tr.all() or not tr.any():
-        raise ValueError("both groups are needed")
+        raise ValueError(gettext("both groups are needed"))
     return ps, tr
 
 
@@ -194,5 +195,5 @@ def balance_table(df: pl.DataFrame, group: str, covariates: Sequence[str], keep:
     w = np.where(keep, w, 0.0)
     t1, t0 = g == 1, g == 0
     if w[t1].sum() <= 0 or w[t0].sum() <= 0:
-        raise ValueError("no unit of one group is left")
+        raise ValueError(gettext("no unit of one group is left"))
     return smd_rows(x, t1, t0, w)

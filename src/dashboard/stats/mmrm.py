@@ -36,6 +36,7 @@ import polars as pl
 from scipy.optimize import minimize
 from scipy.stats import t as t_dist
 
+from dashboard.i18n import gettext
 from dashboard.stats import _validate as v
 
 COVARIANCES = ("unstructured", "ar1")
@@ -227,7 +228,7 @@ def mmrm(
     present_v = [x for x in visits if x in set(vis)]
     present_g = [x for x in groups if x in set(grp)]
     if len(present_g) < 2:
-        raise ValueError("at least two groups with data are needed")
+        raise ValueError(gettext("at least two groups with data are needed"))
     vj = np.array([present_v.index(x) for x in vis])
     gi = np.array([present_g.index(x) for x in grp])
     base = v.numeric(df, baseline)
@@ -235,12 +236,12 @@ def mmrm(
     ids = df.get_column(id).to_numpy()
     key = np.unique(np.column_stack([np.unique(ids, return_inverse=True)[1], vj]), axis=0)
     if key.shape[0] != df.height:
-        raise ValueError("one row per patient and visit expected")
+        raise ValueError(gettext("one row per patient and visit expected"))
     nv, ng = len(present_v), len(present_g)
     X = _design(gi, vj, base, ng, nv)
     p = X.shape[1]
     if np.linalg.matrix_rank(X) < p:
-        raise ValueError("the design is not of full rank (a group has no patient at some visit?)")
+        raise ValueError(gettext("the design is not of full rank (a group has no patient at some visit?)"))
     # group patients by their set of visits
     uid, pinv = np.unique(ids, return_inverse=True)
     order = np.lexsort((vj, pinv))

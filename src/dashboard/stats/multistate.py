@@ -19,17 +19,18 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from dashboard.i18n import N_
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import confint
 
 CENSORED = "censored"
-# The registry pathway after T1 (codes, labels), in stacking order.
+# The registry pathway after T1 (codes, English labels marked for translation: show ``_(label)``), in stacking order.
 PATHWAY_STATES: tuple[tuple[str, str], ...] = (
-    ("ORGAN", "Organ in place, no resection yet (Watch & Wait or awaiting resection)"),
-    ("EXCISED", "After organ-sparing excision (local / endoscopic), organ in place"),
-    ("RADICAL", "After radical surgery (organ removed)"),
-    ("DISTANT", "Distant disease"),
-    ("DEAD", "Dead"),
+    ("ORGAN", N_("Organ in place, no resection yet (Watch & Wait or awaiting resection)")),
+    ("EXCISED", N_("After organ-sparing excision (local / endoscopic), organ in place")),
+    ("RADICAL", N_("After radical surgery (organ removed)")),
+    ("DISTANT", N_("Distant disease")),
+    ("DEAD", N_("Dead")),
 )
 MS_COLUMNS = ("group", "time", "state", "n_risk", "pstate", "std_err", "lower", "upper")
 

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 
 from scipy.stats import norm
 
+from dashboard.i18n import N_
 from dashboard.stats import _validate as v
 from dashboard.stats._ci import z_value
 
 DEFAULT_NI_MARGIN = 1.29
-NI_MARGIN_SOURCE = ("PROSPECT trial (Schrag et al., N Engl J Med 2023;389:322-334): non-inferiority of DFS when the "
-                    "upper confidence limit of the hazard ratio stays below 1.29")
+NI_MARGIN_SOURCE = N_("PROSPECT trial (Schrag et al., N Engl J Med 2023;389:322-334): non-inferiority of DFS when the "
+                       "upper confidence limit of the hazard ratio stays below 1.29")
 RARE_OUTCOME = 0.15
 
 

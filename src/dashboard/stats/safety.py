@@ -25,14 +25,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ..i18n import N_
 from ..schema import CLAVIEN_DINDO, LEAK_GRADE, STOMA
 from .proportions import proportion_ci
 
 OVERALL = "ALL"
 MISSING = "MISSING"
 # (code, worst-grade threshold, label): a patient counts when worst >= threshold.
-GRADE_LEVELS: tuple[tuple[str, int, str], ...] = (("any", 1, "Any grade"), ("g3", 3, "Grade ≥3"),
-                                                  ("g5", 5, "Grade 5"))
+GRADE_LEVELS: tuple[tuple[str, int, str], ...] = (("any", 1, N_("Any grade")), ("g3", 3, N_("Grade ≥3")),
+                                                  ("g5", 5, N_("Grade 5")))
 GRADE_THRESHOLD = {code: t for code, t, _ in GRADE_LEVELS}
 ROW_TYPES = ("ANY", "SOC", "PT")
 MAJOR_CD = ("IIIA", "IIIB", "IVA", "IVB", "V")  # Clavien-Dindo >= III
@@ -216,7 +217,8 @@ def ae_cell_patients(events: pl.DataFrame, *, soc: str | None = None, term: str 
 
 
 # ------------------------------------------------------------------------ irAEs
-IRAE_ANY = "Any immune-related adverse event"
+# A data key (compared by the pages): translate on display with ``_(IRAE_ANY)``.
+IRAE_ANY = N_("Any immune-related adverse event")
 
 
 def summarize_irae(events: pl.DataFrame, denominator: int) -> pl.DataFrame:

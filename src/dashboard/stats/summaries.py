@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from ..i18n import gettext, ngettext
 from dashboard.stats._validate import CONF_TYPES
 from dashboard.stats.competing import cumulative_incidence
 from dashboard.stats.cox import MIN_EVENTS_FOR_HR, cox_model
@@ -160,7 +161,7 @@ def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates:
         return CoxFit(tab, note=note, no_events=tuple(empty), few_events=few_t, min_events=min_events)
 
     if len(present) < 2:
-        return CoxFit(None, note="fewer than two groups with events", no_events=tuple(empty), few_events=few_t,
+        return CoxFit(None, note=gettext("fewer than two groups with events"), no_events=tuple(empty), few_events=few_t,
                       min_events=min_events)
     if ref in few:
         return rows_only(None)
@@ -182,12 +183,13 @@ def _cox_groups(df: pl.DataFrame, time: str, event: str, group: str, covariates:
             use = use.filter(pl.col(c).is_not_null())
             dropped += before - _patients(use, freq)
     if dropped:
-        notes.append(f"{dropped} patients with a missing covariate left out")
+        notes.append(ngettext("{n} patient with a missing covariate left out", "{n} patients with a missing covariate left out",
+                               dropped).format(n=dropped))
     try:
         with np.errstate(over="ignore"):  # diverging terms are reported as not estimable below
             res = cox_model(use, time, event, [group, *covs], weights=weights, reference={group: ref}, freq=freq)
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as exc:
-        return CoxFit(None, note="; ".join(notes + [f"model not estimable ({exc})"]), no_events=tuple(empty),
+        return CoxFit(None, note="; ".join(notes + [gettext("model not estimable ({reason})").format(reason=exc)]), no_events=tuple(empty),
                       few_events=few_t, min_events=min_events)
     prefix = f"{group}="
     full = res.table.filter(pl.col("term").str.starts_with(prefix))
@@ -241,7 +243,7 @@ def summarize_survival(
     """
     _check_tte(df, ["time", "event", "group", *options.adjust] + ([freq] if freq else []))
     if df.height == 0:
-        raise ValueError("no patients to analyse")
+        raise ValueError(gettext("no patients to analyse"))
     km = kaplan_meier(df, "time", "event", group="group", conf_level=options.conf_level,
                       conf_type=options.conf_type, freq=freq)
     counts = df.group_by("group").agg(_count(freq).cast(pl.Int64).alias("n"),
@@ -257,7 +259,7 @@ def summarize_survival(
         cox_adj = (_cox_groups(df, "time", "event", "group", options.adjust, options.reference, freq=freq)
                    if options.adjust else None)
     else:
-        cox, cox_adj = CoxFit(None, note="one group: nothing to compare"), None
+        cox, cox_adj = CoxFit(None, note=gettext("one group: nothing to compare")), None
     return SurvivalSummary(
         km_=km, groups_=counts, median_=median_survival(km), at_times_=_survival_at(km, options.times),
         logrank_=logrank, cox_=cox, cox_adjusted_=cox_adj, small_groups_=small, options=options,
@@ -408,11 +410,11 @@ def summarize_iptw(df: pl.DataFrame, covariates: Sequence[str], *, estimand: str
     covs = list(covariates)
     _check_tte(df, ["time", "event", "treated", "group", *covs])
     if not covs:
-        raise ValueError("choose at least one covariate for the propensity model")
+        raise ValueError(gettext("choose at least one covariate for the propensity model"))
     # covariates that do not vary cannot enter the model
     covs = [c for c in covs if df.get_column(c).n_unique() > 1]
     if not covs:
-        raise ValueError("none of the chosen covariates varies in these patients")
+        raise ValueError(gettext("none of the chosen covariates varies in these patients"))
     df = df.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in covs))
     pw = propensity_weights(df, "treated", covs, estimand=estimand, stabilized=stabilized)
     d = df.with_columns(pw.get_column("propensity"), pw.get_column("weight").alias("_w"))
@@ -518,7 +520,7 @@ def summarize_organ_cells(
     _check_tte(cells, ["subgroup", "level", "time", "event", "n"])
     parts = {k: part for k, part in cells.partition_by("subgroup", "level", as_dict=True).items()}
     if ("overall", "ALL") not in parts:
-        raise ValueError("no patients to analyse")
+        raise ValueError(gettext("no patients to analyse"))
     rows = [{"subgroup": "overall", "level": "ALL", **_organ_row(parts["overall", "ALL"], options, "n")}]
     for col, levels in subgroups.items():
         present = {lev for (sub, lev) in parts if sub == col}

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 from scipy.special import expit
 
+from ..i18n import gettext
 from dashboard.stats import _validate as v
 from dashboard.stats.cox import design_matrix
 
@@ -28,7 +29,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, tol: float = 1e-12, max_iter: int = 
             break
         dev_old = dev
     else:
-        raise RuntimeError("logistic regression did not converge (separation?)")
+        raise RuntimeError(gettext("logistic regression did not converge (separation?)"))
     return beta
 
 
@@ -58,7 +59,7 @@ def propensity_weights(
     v.check_frame(df, [treatment, *covariates])
     y = v.event_indicator(df, treatment)
     if y.min() == y.max():
-        raise ValueError(f"treatment {treatment!r} has a single value")
+        raise ValueError(gettext("treatment {name} has a single value").format(name=repr(treatment)))
     x, _ = design_matrix(df, covariates)
     xm = np.column_stack([np.ones(df.height), x.to_numpy().astype(float)])
     e = expit(xm @ _logistic(xm, y))
@@ -93,7 +94,7 @@ def standardized_mean_difference(
     x, _ = design_matrix(df, covariates)
     t1, t0 = g == 1, g == 0
     if t1.sum() < 2 or t0.sum() < 2:
-        raise ValueError("each group needs at least two rows")
+        raise ValueError(gettext("each group needs at least two rows"))
     return smd_rows(x, t1, t0, w)
 
 

@@ -7,9 +7,12 @@ import math
 
 import polars as pl
 
+from ..i18n import N_, _
 from ..stats.baseline import OVERALL, BaselineSummary, BaselineVariable
 
 ROW_KINDS = ("variable", "level", "missing")
+# Test names as the statistics layer writes them (translated in the display table).
+TEST_NAMES = (N_("Chi-square"), N_("Fisher exact"), N_("Fisher exact (Monte Carlo)"), N_("Kruskal-Wallis"))
 
 
 def format_p(p: float) -> str:
@@ -38,10 +41,11 @@ def format_baseline_table(summary: BaselineSummary, variables: tuple[BaselineVar
     -------
     pl.DataFrame : ``kind`` (variable / level / missing), ``Characteristic``, one column
         per group headed ``"<label> (n=<n>)"`` (overall first), ``p-value``, ``SMD``,
-        ``Test``. All cells are strings.
+        ``Test``. All cells are strings; headers, variable and level labels in the
+        current language (``kind`` is a code).
     """
     groups = summary.groups_.rows(named=True)
-    heads = [f"{g['label']} (n={g['n']})" for g in groups]
+    heads = [f"{_(g['label'])} (n={g['n']})" for g in groups]
     cat = {(r["variable"], r["level"], r["group"]): r for r in summary.categorical_.iter_rows(named=True)}
     cont = {(r["variable"], r["group"]): r for r in summary.continuous_.iter_rows(named=True)}
     miss = {(r["variable"], r["group"]): r["n_missing"] for r in summary.missing_.iter_rows(named=True)}
@@ -53,9 +57,10 @@ def format_baseline_table(summary: BaselineSummary, variables: tuple[BaselineVar
     rows: list[list[str]] = []
     for v in variables:
         t = tests[v.column]
-        stat = [format_p(t["p_value"]), format_smd(t["smd"]), t["test"] or ""]
+        test_name = t["test"] or ""
+        stat = [format_p(t["p_value"]), format_smd(t["smd"]), _(test_name) if test_name else ""]
         if v.kind == "categorical":
-            rows.append(["variable", v.label + ", n (%)"] + [""] * len(groups) + stat)
+            rows.append(["variable", _("{variable}, n (%)").format(variable=_(v.label))] + [""] * len(groups) + stat)
             labels = dict(v.levels)
             for lc in present_levels.get(v.column, []):
                 cells = []
@@ -64,23 +69,25 @@ def format_baseline_table(summary: BaselineSummary, variables: tuple[BaselineVar
                     cells.append(f"{r['n']:,} ({r['pct']:.1f}%)" if not math.isnan(r["pct"]) else f"{r['n']:,}")
                 if cat[(v.column, lc, OVERALL)]["n"] == 0:  # e.g. other sites after filtering on one
                     continue
-                rows.append(["level", labels.get(lc, lc)] + cells + ["", "", ""])
+                rows.append(["level", _(labels[lc]) if lc in labels else lc] + cells + ["", "", ""])
         else:
-            unit = f", {v.unit}" if v.unit else ""
             cells = []
             for g in groups:
                 r = cont[(v.column, g["group"])]
                 cells.append(f"{_num(r['median'])} ({_num(r['q1'])}-{_num(r['q3'])})" if r["n"] else "")
-            rows.append(["variable", f"{v.label}{unit}, median (IQR)"] + cells + stat)
+            head = (_("{variable}, {unit}, median (IQR)").format(variable=_(v.label), unit=_(v.unit)) if v.unit
+                    else _("{variable}, median (IQR)").format(variable=_(v.label)))
+            rows.append(["variable", head] + cells + stat)
         if any(miss[(v.column, g["group"])] for g in groups):
-            rows.append(["missing", "Missing"] + [str(miss[(v.column, g["group"])]) for g in groups] + ["", "", ""])
-    columns = ["kind", "Characteristic", *heads, "p-value", "SMD", "Test"]
+            rows.append(["missing", _("Missing")] + [str(miss[(v.column, g["group"])]) for g in groups] + ["", "", ""])
+    columns = ["kind", _("Characteristic"), *heads, _("p-value"), "SMD", _("Test")]
     return pl.DataFrame(rows, schema={c: pl.String for c in columns}, orient="row")
 
 
 def format_baseline_html(table: pl.DataFrame) -> str:
     """The display table as a self-contained HTML table (all text escaped)."""
-    cols = [c for c in table.columns if c not in ("kind", "Test")]  # the test is the p-value's tooltip
+    test, p_col = table.columns[-1], table.columns[-3]  # "Test", "p-value" in the table's language
+    cols = [c for c in table.columns if c not in ("kind", test)]  # the test is the p-value's tooltip
 
     def th(c: str) -> str:  # "Watch & Wait (n=315)" -> two lines, so narrow screens keep every column
         label, sep, n = c.rpartition(" (n=")
@@ -91,7 +98,7 @@ def format_baseline_html(table: pl.DataFrame) -> str:
     body = []
     for row in table.iter_rows(named=True):
         cells = "".join(
-            f'<td title="{html.escape(row.get("Test") or "")}">{html.escape(row[c])}</td>' if c == "p-value"
+            f'<td title="{html.escape(row.get(test) or "")}">{html.escape(row[c])}</td>' if c == p_col
             else f"<td>{html.escape(row[c])}</td>" for c in cols)
         body.append(f'<tr class="t1-{html.escape(row["kind"])}">{cells}</tr>')
     style = """
@@ -117,30 +124,31 @@ def _levels(vocab) -> tuple[tuple[str, str], ...]:
 
 
 def table1_variables() -> tuple[BaselineVariable, ...]:
-    """Table 1 rows for this registry (labels from the schema vocabularies)."""
+    """Table 1 rows for this registry (labels from the schema vocabularies; variable
+    labels and units are message ids, translated by :func:`format_baseline_table`)."""
     from ..schema import (BIOMARKER_BASIS, BRAF, CM_STAGE, CN_STAGE, COHORT, CT_STAGE, CTDNA, ECOG, HISTOLOGY,
                           REGIMEN_CLASS, RESPONSE, SEX, TUMOUR_SITE, YES_NO_UNK)
 
     C, N = "categorical", "continuous"
     return (
-        BaselineVariable("cohort", "Registry part", C, _levels(COHORT)),
-        BaselineVariable("age", "Age", N, unit="years"),
-        BaselineVariable("sex", "Sex", C, _levels(SEX)),
-        BaselineVariable("ecog", "ECOG performance status", C, (("0", "0"), ("1", "1"))),
-        BaselineVariable("tumour_site", "Tumour site", C, _levels(TUMOUR_SITE)),
-        BaselineVariable("histology", "Histology", C, _levels(HISTOLOGY)),
-        BaselineVariable("biomarker_basis", "Biomarker basis", C, _levels(BIOMARKER_BASIS)),
-        BaselineVariable("lynch", "Lynch syndrome", C, _levels(YES_NO_UNK)),
-        BaselineVariable("braf", "BRAF V600E", C, (("MUT", "Mutant"), ("WT", "Wild-type"), ("UNKNOWN", "Not tested"))),
-        BaselineVariable("ct", "Clinical T", C, _levels(CT_STAGE)),
-        BaselineVariable("cn", "Clinical N", C, _levels(CN_STAGE)),
-        BaselineVariable("cm", "Clinical M", C, _levels(CM_STAGE)),
-        BaselineVariable("distance_av_cm", "Distance from anal verge (rectum)", N, unit="cm"),
-        BaselineVariable("cea_baseline", "CEA", N, unit="ng/mL"),
+        BaselineVariable("cohort", N_("Registry part"), C, _levels(COHORT)),
+        BaselineVariable("age", N_("Age"), N, unit=N_("years")),
+        BaselineVariable("sex", N_("Sex"), C, _levels(SEX)),
+        BaselineVariable("ecog", N_("ECOG performance status"), C, (("0", "0"), ("1", "1"))),
+        BaselineVariable("tumour_site", N_("Tumour site"), C, _levels(TUMOUR_SITE)),
+        BaselineVariable("histology", N_("Histology"), C, _levels(HISTOLOGY)),
+        BaselineVariable("biomarker_basis", N_("Biomarker basis"), C, _levels(BIOMARKER_BASIS)),
+        BaselineVariable("lynch", N_("Lynch syndrome"), C, _levels(YES_NO_UNK)),
+        BaselineVariable("braf", "BRAF V600E", C, (("MUT", N_("Mutant")), ("WT", N_("Wild-type")), ("UNKNOWN", N_("Not tested")))),
+        BaselineVariable("ct", N_("Clinical T"), C, _levels(CT_STAGE)),
+        BaselineVariable("cn", N_("Clinical N"), C, _levels(CN_STAGE)),
+        BaselineVariable("cm", N_("Clinical M"), C, _levels(CM_STAGE)),
+        BaselineVariable("distance_av_cm", N_("Distance from anal verge (rectum)"), N, unit="cm"),
+        BaselineVariable("cea_baseline", N_("CEA"), N, unit="ng/mL"),
         BaselineVariable("ctdna_baseline", "ctDNA", C, _levels(CTDNA)),
-        BaselineVariable("regimen_class", "Immunotherapy regimen", C, _levels(REGIMEN_CLASS)),
-        BaselineVariable("ici_cycles", "Immunotherapy cycles", N),
-        BaselineVariable("restaging_response", "Restaging response", C, _levels(RESPONSE)),
+        BaselineVariable("regimen_class", N_("Immunotherapy regimen"), C, _levels(REGIMEN_CLASS)),
+        BaselineVariable("ici_cycles", N_("Immunotherapy cycles"), N),
+        BaselineVariable("restaging_response", N_("Restaging response"), C, _levels(RESPONSE)),
     )
 
 
@@ -149,7 +157,8 @@ def table1_options():
     from ..schema import STRATEGY_GROUP
     from ..stats.baseline import BaselineOptions
 
-    labels = {"NOM": "Watch & Wait", "OPFS": "Local / endoscopic resection", "RO": "Radical surgery",
-              "SYSTEMIC": "Systemic therapy only"}
-    return BaselineOptions("initial_group", tuple((c, labels.get(c, l)) for c, l in STRATEGY_GROUP.items),
-                           no_group_label="No strategy recorded")
+    labels = {"NOM": N_("Watch & Wait"), "OPFS": N_("Local / endoscopic resection"), "RO": N_("Radical surgery"),
+              "SYSTEMIC": N_("Systemic therapy only")}
+    # translated now: the labels head the columns (a call per script run, in its language)
+    return BaselineOptions("initial_group", tuple((c, _(labels.get(c, l))) for c, l in STRATEGY_GROUP.items),
+                           no_group_label=_("No strategy recorded"))

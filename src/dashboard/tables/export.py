@@ -8,8 +8,26 @@ Where the footer goes
   ``pandas.read_csv(path, comment="#")`` read the table back exactly.
 - XLSX: sheet ``table`` holds the table from cell A1 (every cell written as a value,
   never as a formula), then one empty row and the footer lines; sheet ``provenance``
-  holds one field per row (data, source, hash, filters, N, app, export time, title,
-  suppression).
+  holds one field per row (data, source, hash, filters, N, app, export time, language,
+  title, suppression: code, value, label in the export's language).
+
+Languages
+---------
+Every export is made in the current language (:mod:`dashboard.i18n`) and says which
+(footer line "language: 简体中文", provenance field ``language``, ``<html lang>``).
+Display tables arrive with their headers already in that language (the ``format_*``
+functions translate them). Headers that are canonical codes (``subject_id``,
+``n_risk``, ...) stay the codes, so a script reads every language's file the same way;
+their labels in the export's language come with the file:
+
+- CSV: one more comment line at the end, ``# labels: <label 1>,<label 2>,...`` (the
+  header's columns in order, CSV-quoted). A comment keeps the file machine-readable:
+  the header is still the first row and the readers above skip it. (A second header
+  row would turn every numeric column into text for every reader.)
+- XLSX: a sheet ``labels`` (its name in the export's language) with one row per
+  column: code, label.
+
+Only files with at least one code header carry labels.
 - HTML: a self-contained page: great_tables' table with the title as header and the
   footer as source notes ("SYNTHETIC DATA" first, in bold, for synthetic data).
 - PNG: that HTML rendered by Chromium (:mod:`dashboard.render`) at 300 dpi.
@@ -24,13 +42,26 @@ from typing import Iterable, Mapping, Sequence
 
 import polars as pl
 
-from ..provenance import Provenance
-from ..render import html_to_png
+from ..i18n import LANGUAGES, N_, _, get_language, pgettext
+from ..provenance import Provenance, field_label, synthetic_label
+from ..render import html_to_png, text_width
 
 FORMATS = ("csv", "xlsx", "html", "png")
 MIME = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "html": "text/html", "png": "image/png"}
 IDENTIFIER_COLUMNS = ("subject_id", "patient_id", "record_id", "redcap_record_id")
+
+# Canonical column codes that exports keep as headers -> their label (the CSV label row,
+# the XLSX labels sheet). A header not here is labelled ``_(header)``.
+COLUMN_LABELS: dict[str, str] = {
+    "subject_id": N_("Patient ID"), "patient_id": N_("Patient ID"), "record_id": N_("Record"),
+    "redcap_record_id": N_("REDCap record"), "group": N_("Group code"), "group_label": N_("Group"),
+    "time": N_("Time, months"), "n_risk": N_("Number at risk"), "n_event": N_("Events at this time"),
+    "n_censor": N_("Censored at this time"), "survival": N_("Survival probability"),
+    "std_err": N_("Standard error"), "lower": N_("Lower 95% confidence limit"),
+    "upper": N_("Upper 95% confidence limit"), "cif": N_("Cumulative incidence"), "cause": N_("Cause"),
+    "n": N_("Patients"), "month": N_("Month"), "value": N_("Value"), "label": N_("Label"),
+}
 
 
 # ------------------------------------------------------------------ suppression
@@ -137,7 +168,7 @@ def suppress_small_cells(df: pl.DataFrame, threshold: int = 5, count_columns: Se
 
     if complementary and count_columns:
         keys = list(blocks) if blocks is not None else None
-        for _ in range(2):  # a cell withheld for a row can leave a column with a lone one
+        for _pass in range(2):  # a cell withheld for a row can leave a column with a lone one
             for c in count_columns if keys is not None else ():
                 for key in dict.fromkeys(keys):
                     lone([(c, i) for i in range(df.height) if keys[i] == key])
@@ -204,29 +235,63 @@ def blocks_from_heads(height: int, heads: Sequence[int]) -> list[int] | None:
 def mask_identifiers(df: pl.DataFrame, columns: Iterable[str] = IDENTIFIER_COLUMNS) -> pl.DataFrame:
     """Patient identifiers replaced by a running number (``Patient 1``, ``Patient 2`` ...,
     in order of first appearance; the same id gets the same number). For presentation
-    mode, where no patient identifier may be on screen."""
+    mode, where no patient identifier may be on screen.
+
+    A column is found by its name or by that name in the current language (a listing's
+    "Patient" column is "患者" in Chinese), so a caller naming the English header still
+    masks the translated table."""
     out = df
-    for c in columns:
+    names = dict.fromkeys(n for c in columns for n in (c, _(c)))
+    for c in names:
         if c in df.columns:
             codes: dict = {}
-            out = out.with_columns(pl.Series(c, [None if v is None else f"Patient {codes.setdefault(v, len(codes) + 1)}"
+            word = _("Patient {n}")
+            out = out.with_columns(pl.Series(c, [None if v is None else word.format(n=codes.setdefault(v, len(codes) + 1))
                                                  for v in df[c].to_list()], dtype=pl.String))
     return out
+
+
+def translate_headers(df: pl.DataFrame) -> pl.DataFrame:
+    """Display headers in the current language (a header that is a message id, e.g. a
+    column the page code names in English); canonical codes (:data:`COLUMN_LABELS`) and
+    headers already translated stay as they are."""
+    rename = {c: _(c) for c in df.columns if c not in COLUMN_LABELS and _(c) != c}
+    if not rename or len(set(df.columns) - set(rename) | set(rename.values())) < df.width:
+        return df
+    return df.rename(rename)
+
+
+def column_labels(columns: Sequence[str]) -> list[str]:
+    """The label of each header in the current language (:data:`COLUMN_LABELS` for
+    canonical codes, else the header translated, else itself)."""
+    return [_(COLUMN_LABELS[c]) if c in COLUMN_LABELS else _(c) for c in columns]
+
+
+def _needs_labels(columns: Sequence[str]) -> bool:
+    return any(label != c for c, label in zip(columns, column_labels(columns)))
 
 
 # ------------------------------------------------------------------ formats
 def _footer(provenance: Provenance | None, suppress_below: int | None, notes: Sequence[str]) -> list[str]:
     lines = list(provenance.lines()) if provenance is not None else []
     if suppress_below:
-        lines.append(f"Small-cell suppression: counts from 1 to {suppress_below - 1} shown as <{suppress_below}; "
-                     f"percentages of suppressed cells left blank; {SECONDARY}: withheld so that a suppressed "
-                     "count cannot be worked out from a total.")
+        lines.append(suppression_text(suppress_below))
     return lines + list(notes)
+
+
+def suppression_text(threshold: int) -> str:
+    """The footer line saying how small cells were suppressed (current language)."""
+    return _("Small-cell suppression: counts from 1 to {last} shown as <{threshold}; percentages of suppressed "
+             "cells left blank; {secondary}: withheld so that a suppressed count cannot be worked out from a "
+             "total.").format(last=threshold - 1, threshold=threshold, secondary=SECONDARY)
 
 
 def _csv(df: pl.DataFrame, title: str, footer: list[str]) -> bytes:
     body = df.write_csv()
     tail = "".join(f"# {line}\n" for line in [title, *footer] if line)
+    if _needs_labels(df.columns):
+        labels = pl.DataFrame([column_labels(df.columns)], schema=df.columns, orient="row")
+        tail += "# labels: " + labels.write_csv(include_header=False)
     return (body + tail).encode("utf-8")
 
 
@@ -302,14 +367,14 @@ def _xlsx(df: pl.DataFrame, title: str, footer: list[str], provenance: Provenanc
     big = wb.add_format({"bold": True, "font_size": 13})
     small = wb.add_format({"italic": True, "font_color": "#444444"})
     formats = {f: wb.add_format({"num_format": f}) for f in ("#,##0", "0.0", "0.0##")}
-    ws = wb.add_worksheet("table")
+    ws = wb.add_worksheet(pgettext("sheet", "table"))
     ws.write_string(0, 0, title, big)
     cols = xlsx_columns(df)
     top = TABLE_HEADER_ROW
     for j, (name, values, fmt) in enumerate(cols):
         ws.write_string(top, j, str(name), head)
-        widest = max([len(str(name)) * 0.8] + [len(f"{v:,}" if isinstance(v, int) else str(v)) for v in values
-                                                  if v is not None])
+        widest = max([text_width(str(name)) * 0.8] + [text_width(f"{v:,}" if isinstance(v, int) else str(v))
+                                                       for v in values if v is not None])
         ws.set_column(j, j, min(60, max(8, widest + 2)))
         for i, v in enumerate(values, start=top + 1):
             if v is None or v == "":
@@ -325,14 +390,25 @@ def _xlsx(df: pl.DataFrame, title: str, footer: list[str], provenance: Provenanc
     for line in footer:
         ws.write_string(r, 0, line, small)
         r += 1
-    ps = wb.add_worksheet("provenance")
+    ps = wb.add_worksheet(pgettext("sheet", "provenance"))
     ps.set_column(0, 0, 16)
     ps.set_column(1, 1, 100)
+    ps.set_column(2, 2, 24)
     rows = [("title", title)] + (provenance.as_rows() if provenance is not None else [])
-    rows.append(("suppression", f"counts 1-{suppress_below - 1} shown as <{suppress_below}" if suppress_below else "none"))
+    rows.append(("suppression", _("counts 1-{last} shown as <{threshold}").format(
+        last=suppress_below - 1, threshold=suppress_below) if suppress_below else _("none")))
     for i, (k, v) in enumerate(rows):
         ps.write_string(i, 0, k, bold)
         ps.write_string(i, 1, v)
+        ps.write_string(i, 2, field_label(k), small)
+    if _needs_labels(df.columns):  # canonical code headers: their labels in the export's language
+        ls = wb.add_worksheet(pgettext("sheet", "labels"))
+        ls.set_column(0, 1, 28)
+        ls.write_string(0, 0, _("Column"), head)
+        ls.write_string(0, 1, _("Label ({language})").format(language=LANGUAGES[get_language()][2]), head)
+        for i, (c, label) in enumerate(zip(df.columns, column_labels(df.columns)), start=1):
+            ls.write_string(i, 0, c)
+            ls.write_string(i, 1, label)
     wb.close()
     return buf.getvalue()
 
@@ -353,6 +429,7 @@ def gt_html(df: pl.DataFrame, title: str, footer: Sequence[str], *, synthetic: b
     with wrapping column labels."""
     from great_tables import GT, html as gt_raw, loc, style
 
+    df = translate_headers(df)
     table = GT(df).tab_header(title=title).sub_missing(missing_text="")
     if df.width > 1:
         table = table.cols_align("center", columns=df.columns[1:])
@@ -364,10 +441,11 @@ def gt_html(df: pl.DataFrame, title: str, footer: Sequence[str], *, synthetic: b
         for label, cols in groups.items():
             table = table.tab_spanner(label=label, columns=cols)
         table = table.cols_label(**{c: c.split(SPANNER_SEP, 1)[1] for cols in groups.values() for c in cols})
+    lead = _html.escape(synthetic_label())
     for i, line in enumerate(footer):
         text = _html.escape(line)
         if i == 0 and synthetic:
-            text = text.replace("SYNTHETIC DATA", "<b>SYNTHETIC DATA</b>", 1)
+            text = text.replace(lead, f"<b>{lead}</b>", 1)
         table = table.tab_source_note(gt_raw(text))
     if bold_rows:
         table = table.tab_style(style=style.text(weight="bold"), locations=loc.body(rows=list(bold_rows)))
@@ -386,10 +464,22 @@ def gt_html(df: pl.DataFrame, title: str, footer: Sequence[str], *, synthetic: b
     return table.as_raw_html()
 
 
+def html_lang() -> str:
+    """The ``<html lang>`` of an export in the current language (``en``, ``zh-CN``)."""
+    return LANGUAGES[get_language()][0].replace("_", "-")
+
+
 def html_document(body: str, title: str) -> str:
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_html.escape(title)}</title></head><body style='margin:8px;background:white'>"
+    """A self-contained page in the current language, with the CJK font named for Chinese."""
+    return (f'<!DOCTYPE html><html lang="{html_lang()}">' "<head><meta charset='utf-8'>"
+            f"<title>{_html.escape(title)}</title><style>body, .gt_table {{font-family: {FONT_STACK} !important;}}"
+            ".gt_col_heading, .gt_column_spanner {word-break: keep-all;}"
+            "</style></head><body style='margin:8px;background:white'>"
             f"{body}</body></html>")
+
+
+# Latin text in Liberation Sans (Arial metrics), Chinese in Noto Sans CJK SC (Debian's fonts-noto-cjk).
+FONT_STACK = "'Liberation Sans', Arial, 'Noto Sans CJK SC', 'Noto Sans SC', sans-serif"
 
 
 def table_bytes(df: pl.DataFrame, fmt: str, title: str, provenance: Provenance | None = None, *,
@@ -421,6 +511,7 @@ def table_bytes(df: pl.DataFrame, fmt: str, title: str, provenance: Provenance |
     if suppress_below is not None:
         df = suppress_small_cells(df, suppress_below, count_columns, percent_of=percent_of,
                                   blocks=blocks_from_heads(df.height, bold_rows))
+    df = translate_headers(df)
     footer = _footer(provenance, suppress_below, notes)
     if fmt == "csv":
         return _csv(df, title, footer)

@@ -9,6 +9,7 @@ from typing import Mapping
 
 import polars as pl
 
+from ..i18n import N_, _
 from ..schema import (
     AE_OUTCOME,
     AE_SURGERY_IMPACT,
@@ -23,10 +24,17 @@ from ..schema import (
 from ..stats.safety import GRADE_LEVELS, MISSING, OVERALL, AeTable, ProcedureSummary
 
 SORTS = ("frequency", "soc")
-ANY_AE_LABEL = "Any immunotherapy adverse event"
-OVERALL_LABEL = "All patients"
+# Message ids (English); shown through ``_()``.
+ANY_AE_LABEL = N_("Any immunotherapy adverse event")
+OVERALL_LABEL = N_("All patients")
 HEAD_SEP = " · "  # "<group head> · <grade level>" in the AE table's column names
-NOT_RECORDED = "Not recorded"
+NOT_RECORDED = N_("Not recorded")
+# Grade levels as the statistics layer names them (dashboard.stats.safety.GRADE_LEVELS).
+GRADE_LABELS = (N_("Any grade"), N_("Grade ≥3"), N_("Grade 5"))
+# Columns the page code reads by these English names: the frames keep them, the display
+# and export doors translate them (format_ae_html / format_simple_html, tables.export).
+AE_LABEL_COLUMN = N_("System organ class / preferred term")
+MEASURE_COLUMN = N_("Measure")
 ANASTOMOSIS = ("NONE", "A", "B", "C")  # leak grades recorded for a procedure with an anastomosis
 
 
@@ -59,14 +67,14 @@ def format_rate_ci(x: int, n: int, estimate: float | None, lower: float | None, 
 
 
 def group_head(label: str, n: int) -> str:
-    return f"{label} (N={n:,})"
+    return f"{_(label)} (N={n:,})"
 
 
 def ae_levels(table: AeTable, *, always_g5: bool = False) -> tuple[str, ...]:
     """Grade columns to show: any grade and grade >= 3, plus grade 5 when any patient
     has a grade-5 event (or ``always_g5``)."""
     has5 = table.counts_.filter(pl.col("row_type") == "ANY")["n_g5"].sum() > 0
-    return tuple(code for code, _, _ in GRADE_LEVELS if code != "g5" or has5 or always_g5)
+    return tuple(code for code, _t, _l in GRADE_LEVELS if code != "g5" or has5 or always_g5)
 
 
 def _order(table: AeTable, sort: str) -> pl.DataFrame:
@@ -99,17 +107,18 @@ def format_ae_table(table: AeTable, group_labels: Mapping[str, str], *, sort: st
     Returns
     -------
     pl.DataFrame : ``row_type``, ``soc``, ``term`` (codes, for the listing), ``System
-        organ class / preferred term``, then one column per group (overall last) and
-        grade level (overall first), named ``"<group> (N=n) · <level>"``, holding ``n (%)``
-        strings.
+        organ class / preferred term`` (:data:`AE_LABEL_COLUMN`, English name, labels in
+        the current language), then one column per group (overall last) and grade level
+        (overall first), named ``"<group> (N=n) · <level>"`` in the current language,
+        holding ``n (%)`` strings.
     """
     levels = levels or ae_levels(table)
-    level_label = {code: label for code, _, label in GRADE_LEVELS}
+    level_label = {code: _(label) for code, _t, label in GRADE_LEVELS}
     order = _order(table, sort)
     den = dict(zip(table.denominators_["group"], table.denominators_["n"]))
     groups = [OVERALL, *table.groups]
     wide = order.join(table.counts_, on=["row_type", "soc", "term"], how="left", nulls_equal=True)
-    cols: dict[str, list] = {"row_type": [], "soc": [], "term": [], "System organ class / preferred term": []}
+    cols: dict[str, list] = {"row_type": [], "soc": [], "term": [], AE_LABEL_COLUMN: []}
     heads = {(g, lv): f"{group_head(group_labels.get(g, OVERALL_LABEL if g == OVERALL else g), den[g])}"
                       f"{HEAD_SEP}{level_label[lv]}" for g in groups for lv in levels}
     for h in heads.values():
@@ -119,9 +128,9 @@ def format_ae_table(table: AeTable, group_labels: Mapping[str, str], *, sort: st
         cols["row_type"].append(first["row_type"])
         cols["soc"].append(first["soc"])
         cols["term"].append(first["term"])
-        label = ANY_AE_LABEL if first["row_type"] == "ANY" else (
+        label = _(ANY_AE_LABEL) if first["row_type"] == "ANY" else (
             SOC.label(first["soc"]) if first["row_type"] == "SOC" else first["term"])
-        cols["System organ class / preferred term"].append(label)
+        cols[AE_LABEL_COLUMN].append(label)
         by_group = {r["group"]: r for r in rows.iter_rows(named=True)}
         for g in groups:
             r = by_group[g]
@@ -165,18 +174,18 @@ def format_ae_html(display: pl.DataFrame) -> str:
             groups[-1][1].append(lv)
         else:
             groups.append((g, [lv]))
-    top = "<th class='sf-first' rowspan='2'>System organ class<br>/ preferred term</th>" + "".join(
+    top = f"<th class='sf-first' rowspan='2'>{html.escape(_(AE_LABEL_COLUMN)).replace(' / ', '<br>/ ')}</th>" + "".join(
         f"<th class='sf-group sf-gap' colspan='{len(lvs)}'>{html.escape(g)}</th>" for g, lvs in groups)
     sub = "".join(f"<th class='{'sf-gap' if i == 0 else ''}'>{html.escape(lv)}</th>"
-                  for _, lvs in groups for i, lv in enumerate(lvs))
+                  for _g, lvs in groups for i, lv in enumerate(lvs))
     starts = set()
     i = 0
-    for _, lvs in groups:
+    for _g, lvs in groups:
         starts.add(i)
         i += len(lvs)
     body = []
     for row in display.iter_rows(named=True):
-        cells = [f"<td>{html.escape(row['System organ class / preferred term'])}</td>"]
+        cells = [f"<td>{html.escape(row[AE_LABEL_COLUMN])}</td>"]
         cells += [f"<td class='{'sf-gap' if j in starts else ''}'>{html.escape(row[c])}</td>"
                   for j, c in enumerate(value_cols)]
         body.append(f"<tr class='sf-{html.escape(row['row_type'])}'>{''.join(cells)}</tr>")
@@ -187,9 +196,10 @@ def format_ae_html(display: pl.DataFrame) -> str:
 def format_simple_html(display: pl.DataFrame, kinds: list[str] | None = None, *, full_width: bool = True) -> str:
     """A display frame (string cells, first column = row label) as an HTML table;
     ``kinds`` gives a CSS row class per row (``head`` / ``value`` bold, ``item`` indented,
-    ``missing`` grey)."""
+    ``missing`` grey). Headers are shown in the current language (a header kept in
+    English for the page code, such as :data:`MEASURE_COLUMN`, is translated here)."""
     cols = display.columns
-    head = "".join(f"<th class='{'sf-first' if i == 0 else ''}'>{html.escape(c)}</th>" for i, c in enumerate(cols))
+    head = "".join(f"<th class='{'sf-first' if i == 0 else ''}'>{html.escape(_(c))}</th>" for i, c in enumerate(cols))
     body = []
     for k, row in enumerate(display.iter_rows()):
         cls = f"sf-{kinds[k]}" if kinds else ""
@@ -200,9 +210,9 @@ def format_simple_html(display: pl.DataFrame, kinds: list[str] | None = None, *,
 
 
 # ------------------------------------------------------------------------ irAEs
-IRAE_COLUMNS = ("Immune-related adverse event", "Patients, n (%)", "Patients with grade ≥3", "Events",
-                "Onset, days from T0: median (IQR)", "Events treated with steroids, n (%)",
-                "Events resolved, n (%)", "Days to resolution: median (IQR)")
+IRAE_COLUMNS = (N_("Immune-related adverse event"), N_("Patients, n (%)"), N_("Patients with grade ≥3"), N_("Events"),
+                N_("Onset, days from T0: median (IQR)"), N_("Events treated with steroids, n (%)"),
+                N_("Events resolved, n (%)"), N_("Days to resolution: median (IQR)"))
 
 
 def format_irae_table(summary: pl.DataFrame, denominator: int) -> pl.DataFrame:
@@ -214,7 +224,7 @@ def format_irae_table(summary: pl.DataFrame, denominator: int) -> pl.DataFrame:
                      format_median_iqr(r["onset_median"], r["onset_q1"], r["onset_q3"]),
                      format_n_pct(int(r["events_steroids"]), ev), format_n_pct(int(r["events_resolved"]), ev),
                      format_median_iqr(r["resolution_median"], r["resolution_q1"], r["resolution_q3"])))
-    return pl.DataFrame(rows, schema={c: pl.String for c in IRAE_COLUMNS}, orient="row")
+    return pl.DataFrame(rows, schema={_(c): pl.String for c in IRAE_COLUMNS}, orient="row")
 
 
 def format_impact_table(impact: pl.DataFrame, group_labels: Mapping[str, str]) -> pl.DataFrame:
@@ -222,12 +232,12 @@ def format_impact_table(impact: pl.DataFrame, group_labels: Mapping[str, str]) -
     rows = []
     for r in impact.iter_rows(named=True):
         g = r["group"]
-        label = OVERALL_LABEL if g == OVERALL else group_labels.get(g, g)
+        label = _(OVERALL_LABEL) if g == OVERALL else group_labels.get(g, g)
         d = r["denominator"]
         rows.append((label, f"{d:,}", format_n_pct(r["delayed"], d), format_n_pct(r["cancelled"], d),
                      format_n_pct(r["either"], d)))
-    cols = ("Initial strategy group", "Safety population", "Surgery delayed, n (%)", "Surgery cancelled, n (%)",
-            "Delayed or cancelled, n (%)")
+    cols = (_("Initial strategy group"), _("Safety population"), _("Surgery delayed, n (%)"),
+            _("Surgery cancelled, n (%)"), _("Delayed or cancelled, n (%)"))
     return pl.DataFrame(rows, schema={c: pl.String for c in cols}, orient="row")
 
 
@@ -239,7 +249,8 @@ def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str])
     -------
     pl.DataFrame : ``kind`` (head / item / missing / value), ``cell`` (listing key for
         :func:`dashboard.stats.safety.procedure_cell_filter`, empty when none),
-        ``Measure``, one column per class headed ``"<label> (n=<procedures>)"``.
+        ``Measure`` (:data:`MEASURE_COLUMN`, English name, labels in the current language),
+        one column per class headed ``"<label> (n=<procedures>)"``.
     """
     counts = {r["proc_class"]: r for r in s.counts_.iter_rows(named=True)}
     heads = {k: f"{class_labels.get(k, k)} (n={counts[k]['procedures']})" for k in s.classes}
@@ -254,21 +265,21 @@ def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str])
             f = f.filter(pl.col(col) == v)
         return {r["proc_class"]: r for r in f.iter_rows(named=True)}
 
-    add("value", "all", "Procedures (patients)",
+    add("value", "all", _("Procedures (patients)"),
         {k: f"{counts[k]['procedures']} ({counts[k]['patients']})" for k in s.classes})
-    add("head", "", "Clavien-Dindo, worst within 90 days, n (%)", {})
+    add("head", "", _("Clavien-Dindo, worst within 90 days, n (%)"), {})
     for g in (*CLAVIEN_DINDO.codes, MISSING):
         r = by(s.clavien_, grade=g)
         if g == MISSING:
             if any(r[k]["n"] for k in s.classes):
-                add("missing", f"cd:{g}", NOT_RECORDED, {k: f"{r[k]['n']:,}" for k in s.classes})
+                add("missing", f"cd:{g}", _(NOT_RECORDED), {k: f"{r[k]['n']:,}" for k in s.classes})
             continue
         rec = {k: int(s.major_.filter(pl.col("proc_class") == k)["n"][0]) for k in s.classes}
         add("item", f"cd:{g}", CLAVIEN_DINDO.label(g), {k: format_n_pct(r[k]["n"], rec[k]) for k in s.classes})
     m = by(s.major_)
-    add("value", "cd_major", "Clavien-Dindo ≥ III (IIIa or worse): n/N, % (95% CI)",
+    add("value", "cd_major", _("Clavien-Dindo ≥ III (IIIa or worse): n/N, % (95% CI)"),
         {k: format_rate_ci(m[k]["x"], m[k]["n"], m[k]["estimate"], m[k]["lower"], m[k]["upper"]) for k in s.classes})
-    add("head", "", "Anastomotic leak (ISREC), n (% of anastomoses)", {})
+    add("head", "", _("Anastomotic leak (ISREC), n (% of anastomoses)"), {})
     anast = {k: sum(x["n"] for x in s.leak_.filter((pl.col("proc_class") == k) & pl.col("grade").is_in(ANASTOMOSIS))
                     .iter_rows(named=True)) for k in s.classes}
     for g in (*LEAK_GRADE.codes, MISSING):
@@ -276,32 +287,32 @@ def format_procedure_table(s: ProcedureSummary, class_labels: Mapping[str, str])
         if not any(r[k]["n"] for k in s.classes):
             continue
         vals = {k: format_n_pct(r[k]["n"], anast[k]) if g in ANASTOMOSIS else f"{r[k]['n']:,}" for k in s.classes}
-        add("missing" if g == MISSING else "item", f"leak:{g}", NOT_RECORDED if g == MISSING else LEAK_GRADE.label(g),
+        add("missing" if g == MISSING else "item", f"leak:{g}", _(NOT_RECORDED) if g == MISSING else LEAK_GRADE.label(g),
             vals)
-    add("head", "", "Mortality, any cause: deaths/evaluable, % (95% CI)", {})
+    add("head", "", _("Mortality, any cause: deaths/evaluable, % (95% CI)"), {})
     for days in (30, 90):
         r = by(s.mortality_, days=days)
-        add("item", f"died{days}", f"Within {days} days",
+        add("item", f"died{days}", _("Within {days} days").format(days=days),
             {k: format_rate_ci(r[k]["deaths"], r[k]["n"], r[k]["estimate"], r[k]["lower"], r[k]["upper"])
              for k in s.classes})
     r = by(s.los_)
-    add("value", "", "Length of stay, days: median (IQR)",
+    add("value", "", _("Length of stay, days: median (IQR)"),
         {k: format_median_iqr(r[k]["median"], r[k]["q1"], r[k]["q3"]) for k in s.classes})
-    add("head", "", "Stoma, n (%)", {})
+    add("head", "", _("Stoma, n (%)"), {})
     for g in (*STOMA.codes, MISSING):
         r = by(s.stoma_, stoma=g)
         if g == MISSING and not any(r[k]["n"] for k in s.classes):
             continue
         rec = {k: sum(x["n"] for x in s.stoma_.filter((pl.col("proc_class") == k) & (pl.col("stoma") != MISSING))
                       .iter_rows(named=True)) for k in s.classes}
-        add("missing" if g == MISSING else "item", f"stoma:{g}", NOT_RECORDED if g == MISSING else STOMA.label(g),
+        add("missing" if g == MISSING else "item", f"stoma:{g}", _(NOT_RECORDED) if g == MISSING else STOMA.label(g),
             {k: f"{r[k]['n']:,}" if g == MISSING else format_n_pct(r[k]["n"], rec[k]) for k in s.classes})
     c = by(s.closure_)
-    add("item", "stoma_closed", "Temporary stoma closed, n (% of temporary)",
+    add("item", "stoma_closed", _("Temporary stoma closed, n (% of temporary)"),
         {k: format_n_pct(c[k]["closed"], c[k]["temporary"]) for k in s.classes})
-    add("item", "", "Days to closure: median (IQR)",
+    add("item", "", _("Days to closure: median (IQR)"),
         {k: format_median_iqr(c[k]["median_days"], c[k]["q1_days"], c[k]["q3_days"]) for k in s.classes})
-    cols = ["kind", "cell", "Measure", *heads.values()]
+    cols = ["kind", "cell", MEASURE_COLUMN, *heads.values()]
     return pl.DataFrame(rows, schema={c: pl.String for c in cols}, orient="row")
 
 
@@ -319,15 +330,17 @@ def _col(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype)
 
 
-def _vocab_label(expr: pl.Expr, vocab: Vocabulary, missing: str = "Missing", *, empty_missing: bool = False) -> pl.Expr:
+def _vocab_label(expr: pl.Expr, vocab: Vocabulary, missing: str = N_("Missing"), *,
+                 empty_missing: bool = False) -> pl.Expr:
     """:meth:`Vocabulary.label` as an expression: the code's label, an unknown code as
     itself, ``missing`` for null (and for ``""`` with ``empty_missing``)."""
     absent = expr.is_null() | (expr == "") if empty_missing else expr.is_null()
-    return pl.when(absent).then(pl.lit(missing)).otherwise(expr.replace(vocab.labels))
+    return pl.when(absent).then(pl.lit(_(missing))).otherwise(expr.replace(vocab.labels))
 
 
 def _yes_no(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.is_null()).then(pl.lit(NOT_RECORDED)).when(expr).then(pl.lit("Yes")).otherwise(pl.lit("No"))
+    return (pl.when(expr.is_null()).then(pl.lit(_(NOT_RECORDED))).when(expr).then(pl.lit(_("Yes")))
+            .otherwise(pl.lit(_("No"))))
 
 
 def _group_label(group_labels: Mapping[str, str]) -> pl.Expr:
@@ -349,18 +362,18 @@ def format_ae_listing(rows: pl.DataFrame, group_labels: Mapping[str, str], *, li
     """
     n_events = _col(rows, "n_events", pl.Int64)
     return _first(rows, AE_LISTING_ORDER, limit).select(
-        pl.col("subject_id").cast(pl.String).alias("Patient"),
-        _group_label(group_labels).alias("Strategy group"),
-        _vocab_label(pl.col("soc").cast(pl.String), SOC).alias("System organ class"),
-        pl.col("term").cast(pl.String).alias("Preferred term"),
-        pl.col("grade").cast(pl.Int64).alias("Worst grade"),
-        pl.col("onset_date").cast(pl.Date).alias("Onset"),
-        pl.col("days_from_t0").cast(pl.Int64).alias("Days from T0"),
+        pl.col("subject_id").cast(pl.String).alias(_("Patient")),
+        _group_label(group_labels).alias(_("Strategy group")),
+        _vocab_label(pl.col("soc").cast(pl.String), SOC).alias(_("System organ class")),
+        pl.col("term").cast(pl.String).alias(_("Preferred term")),
+        pl.col("grade").cast(pl.Int64).alias(_("Worst grade")),
+        pl.col("onset_date").cast(pl.Date).alias(_("Onset")),
+        pl.col("days_from_t0").cast(pl.Int64).alias(_("Days from T0")),
         pl.when(n_events.is_null() | (n_events == 0)).then(pl.lit(1, pl.Int64)).otherwise(n_events)
-        .alias("Events of this term"),
-        _yes_no(_col(rows, "steroids", pl.Boolean)).alias("Steroids"),
-        _vocab_label(_col(rows, "outcome", pl.String), AE_OUTCOME).alias("Outcome"),
-        _col(rows, "resolution_date", pl.Date).alias("Resolved on"),
+        .alias(_("Events of this term")),
+        _yes_no(_col(rows, "steroids", pl.Boolean)).alias(_("Steroids")),
+        _vocab_label(_col(rows, "outcome", pl.String), AE_OUTCOME).alias(_("Outcome")),
+        _col(rows, "resolution_date", pl.Date).alias(_("Resolved on")),
     ).collect()
 
 
@@ -369,16 +382,16 @@ def format_event_listing(events: pl.DataFrame, group_labels: Mapping[str, str], 
     """Adverse events, one row per event (irAE and surgery-impact listings), sorted by
     patient, onset, event number; the first ``limit`` rows (all when None)."""
     return _first(events, EVENT_LISTING_ORDER, limit).select(
-        pl.col("subject_id").cast(pl.String).alias("Patient"),
-        _group_label(group_labels).alias("Strategy group"),
-        pl.col("term").cast(pl.String).alias("Preferred term"),
-        pl.col("grade").cast(pl.Int64).alias("Grade"),
-        pl.col("onset_date").cast(pl.Date).alias("Onset"),
-        pl.col("days_from_t0").cast(pl.Int64).alias("Days from T0"),
-        _yes_no(pl.col("steroids")).alias("Steroids"),
-        _vocab_label(pl.col("outcome").cast(pl.String), AE_OUTCOME).alias("Outcome"),
-        pl.col("days_to_resolution").cast(pl.Int64).alias("Days to resolution"),
-        _vocab_label(pl.col("surgery_impact").cast(pl.String), AE_SURGERY_IMPACT).alias("Effect on surgery"),
+        pl.col("subject_id").cast(pl.String).alias(_("Patient")),
+        _group_label(group_labels).alias(_("Strategy group")),
+        pl.col("term").cast(pl.String).alias(_("Preferred term")),
+        pl.col("grade").cast(pl.Int64).alias(_("Grade")),
+        pl.col("onset_date").cast(pl.Date).alias(_("Onset")),
+        pl.col("days_from_t0").cast(pl.Int64).alias(_("Days from T0")),
+        _yes_no(pl.col("steroids")).alias(_("Steroids")),
+        _vocab_label(pl.col("outcome").cast(pl.String), AE_OUTCOME).alias(_("Outcome")),
+        pl.col("days_to_resolution").cast(pl.Int64).alias(_("Days to resolution")),
+        _vocab_label(pl.col("surgery_impact").cast(pl.String), AE_SURGERY_IMPACT).alias(_("Effect on surgery")),
     ).collect()
 
 
@@ -390,15 +403,15 @@ def format_procedure_listing(procs: pl.DataFrame, group_labels: Mapping[str, str
         return _vocab_label(pl.col(col).cast(pl.String), vocab, NOT_RECORDED, empty_missing=True)
 
     return _first(procs, PROCEDURE_LISTING_ORDER, limit).select(
-        pl.col("subject_id").cast(pl.String).alias("Patient"),
-        _group_label(group_labels).alias("Strategy group"),
-        _vocab_label(pl.col("procedure_type").cast(pl.String), PROCEDURE_TYPE).alias("Procedure"),
-        _vocab_label(pl.col("intent").cast(pl.String), PROCEDURE_INTENT).alias("Intent"),
-        pl.col("procedure_date").cast(pl.Date).alias("Date"),
-        recorded("clavien_dindo", CLAVIEN_DINDO).alias("Clavien-Dindo"),
-        recorded("leak_grade", LEAK_GRADE).alias("Leak"),
-        pl.col("length_of_stay_days").cast(pl.Int64).alias("Length of stay (days)"),
-        recorded("stoma", STOMA).alias("Stoma"),
-        pl.col("stoma_closure_date").cast(pl.Date).alias("Stoma closed on"),
-        pl.col("days_to_death").cast(pl.Int64).alias("Days to death"),
+        pl.col("subject_id").cast(pl.String).alias(_("Patient")),
+        _group_label(group_labels).alias(_("Strategy group")),
+        _vocab_label(pl.col("procedure_type").cast(pl.String), PROCEDURE_TYPE).alias(_("Procedure")),
+        _vocab_label(pl.col("intent").cast(pl.String), PROCEDURE_INTENT).alias(_("Intent")),
+        pl.col("procedure_date").cast(pl.Date).alias(_("Date")),
+        recorded("clavien_dindo", CLAVIEN_DINDO).alias(_("Clavien-Dindo")),
+        recorded("leak_grade", LEAK_GRADE).alias(_("Leak")),
+        pl.col("length_of_stay_days").cast(pl.Int64).alias(_("Length of stay (days)")),
+        recorded("stoma", STOMA).alias(_("Stoma")),
+        pl.col("stoma_closure_date").cast(pl.Date).alias(_("Stoma closed on")),
+        pl.col("days_to_death").cast(pl.Int64).alias(_("Days to death")),
     ).collect()

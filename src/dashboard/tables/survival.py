@@ -11,11 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
 
+from ..i18n import N_, _
 from ..stats.summaries import CompetingSummary, CoxFit, IptwSummary, SurvivalSummary
 from ..stats.cox import not_estimable_text
 
 DASH = "–"  # en dash between CI limits
-NE = "NE"  # not estimable / not reached
+NE = "NE"  # not estimable / not reached (kept in Latin script in Chinese tables too, as papers do)
+# A column the page code reads by this English name: the frame keeps it, the export and
+# display doors translate it (tables.export.translate_headers).
+HR_UNADJUSTED = N_("HR (95% CI), unadjusted")
 
 
 def _ok(x) -> bool:
@@ -41,7 +45,7 @@ def format_months(x: float | None) -> str:
 
 def format_median_ci(median: float | None, lower: float | None, upper: float | None) -> str:
     """Median months with CI: ``"24.3 (18.0–NE)"``; ``"Not reached (30.1–NE)"``."""
-    head = format_months(median) if _ok(median) else "Not reached"
+    head = format_months(median) if _ok(median) else _("Not reached")
     if not _ok(lower) and not _ok(upper):
         return head
     return f"{head} ({format_months(lower)}{DASH}{format_months(upper)})"
@@ -77,16 +81,18 @@ def format_survival_table(s: SurvivalSummary, label: Callable[[str], str]) -> pl
     """One row per group: ``Group``, ``Patients``, ``Events``, ``Median, months (95% CI)``
     and ``{t} months (95% CI)`` per reporting time. Strings only."""
     lvl = f"{100 * s.options.conf_level:g}% CI"
+    med_col = _("Median, months ({level})").format(level=lvl)
     med = {r["group"]: r for r in s.median_.iter_rows(named=True)}
     at = {(r["group"], r["time"]): r for r in s.at_times_.iter_rows(named=True)}
     rows = []
     for g in s.groups_.iter_rows(named=True):
         m = med.get(g["group"], {})
-        row = {"Group": label(g["group"]), "Patients": f"{g['n']:,}", "Events": f"{g['events']:,}",
-               f"Median, months ({lvl})": format_median_ci(m.get("median"), m.get("lower"), m.get("upper"))}
+        row = {_("Group"): label(g["group"]), _("Patients"): f"{g['n']:,}", _("Events"): f"{g['events']:,}",
+               med_col: format_median_ci(m.get("median"), m.get("lower"), m.get("upper"))}
         for t in s.options.times:
             r = at.get((g["group"], float(t)))
-            row[f"{t:g} months ({lvl})"] = format_pct_ci(r["survival"], r["lower"], r["upper"]) if r else NE
+            row[_("{t} months ({level})").format(t=f"{t:g}", level=lvl)] = (
+                format_pct_ci(r["survival"], r["lower"], r["upper"]) if r else NE)
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -97,7 +103,8 @@ def _hr_cell(r: dict, fit: CoxFit, label: Callable[[str], str]) -> tuple[str, st
         few_ref, few_own = r["ref_events"] < fit.min_events, r["events"] < fit.min_events
         if few_own and few_ref:
             k = int(round(r["ref_events"]))
-            return f"{not_estimable_text(r['events'])} ({k} in {label(r['reference'])})", ""
+            return _("{text} ({k} in {reference})").format(text=not_estimable_text(r["events"]), k=k,
+                                                            reference=label(r["reference"])), ""
         if few_ref:
             return not_estimable_text(r["ref_events"], label(r["reference"])), ""
         if few_own:
@@ -108,20 +115,23 @@ def _hr_cell(r: dict, fit: CoxFit, label: Callable[[str], str]) -> tuple[str, st
 def format_cox_table(unadj: CoxFit, adj: CoxFit | None, label: Callable[[str], str]) -> pl.DataFrame | None:
     """Hazard ratios vs the reference group: ``Comparison``, ``HR (95% CI)``, ``p``, and the
     adjusted pair when an adjusted model was fitted. A comparison where the group or the
-    reference has fewer than ``MIN_EVENTS_FOR_HR`` events reads "not estimable: k events"."""
+    reference has fewer than ``MIN_EVENTS_FOR_HR`` events reads "not estimable: k events".
+    The unadjusted HR column keeps its English name (:data:`HR_UNADJUSTED`, read by the
+    page code); the other headers are in the current language."""
     if unadj.table is None:
         return None
     adj_rows = {r["term"]: r for r in adj.table.iter_rows(named=True)} if adj is not None and adj.table is not None else {}
     rows = []
     for r in unadj.table.iter_rows(named=True):
         hr, p = _hr_cell(r, unadj, label)
-        row = {"Comparison": f"{label(r['term'])} vs {label(r['reference'])}",
-               "HR (95% CI), unadjusted": hr, "p, unadjusted": p}
+        row = {_("Comparison"): _("{group} vs {reference}").format(group=label(r["term"]),
+                                                                   reference=label(r["reference"])),
+               HR_UNADJUSTED: hr, _("p, unadjusted"): p}
         if adj is not None:
             a = adj_rows.get(r["term"])
             ahr, ap = _hr_cell(a, adj, label) if a else (NE, NE)
-            row["HR (95% CI), adjusted"] = ahr
-            row["p, adjusted"] = ap
+            row[_("HR (95% CI), adjusted")] = ahr
+            row[_("p, adjusted")] = ap
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -160,12 +170,12 @@ def format_competing_table(c: CompetingSummary, label: Callable[[str], str], tim
     at = {(r["cause"], r["group"], r["time"]): r for r in c.at_times_.iter_rows(named=True)}
     rows = []
     for g in c.groups_.iter_rows(named=True):
-        row = {"Group": label(g["group"]), "Patients": f"{g['n']:,}", "Regrowths": f"{g['regrowths']:,}",
-               "Distant metastasis or death first": f"{g['competing']:,}"}
-        for cause, name in (("REGROWTH", "Regrowth"), ("COMPETING", "Competing")):
+        row = {_("Group"): label(g["group"]), _("Patients"): f"{g['n']:,}", _("Regrowths"): f"{g['regrowths']:,}",
+               _("Distant metastasis or death first"): f"{g['competing']:,}"}
+        for cause, name in (("REGROWTH", N_("Regrowth, {t} months")), ("COMPETING", N_("Competing, {t} months"))):
             for t in times:
                 r = at.get((cause, g["group"], float(t)))
-                row[f"{name}, {t:g} months"] = format_pct_ci(r["cif"], r["lower"], r["upper"]) if r else NE
+                row[_(name).format(t=f"{t:g}")] = format_pct_ci(r["cif"], r["lower"], r["upper"]) if r else NE
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -174,9 +184,9 @@ def format_competing_table(c: CompetingSummary, label: Callable[[str], str], tim
 def format_balance_table(iptw: IptwSummary, label: Callable[[str], str]) -> pl.DataFrame:
     """``Covariate``, ``SMD before``, ``SMD after`` (two decimals, absolute values)."""
     return pl.DataFrame({
-        "Covariate": [label(c) for c in iptw.balance_.get_column("covariate")],
-        "|SMD| before weighting": [f"{abs(x):.3f}" if _ok(x) else NE for x in iptw.balance_.get_column("smd_before")],
-        "|SMD| after weighting": [f"{abs(x):.3f}" if _ok(x) else NE for x in iptw.balance_.get_column("smd_after")],
+        _("Covariate"): [label(c) for c in iptw.balance_.get_column("covariate")],
+        _("|SMD| before weighting"): [f"{abs(x):.3f}" if _ok(x) else NE for x in iptw.balance_.get_column("smd_before")],
+        _("|SMD| after weighting"): [f"{abs(x):.3f}" if _ok(x) else NE for x in iptw.balance_.get_column("smd_after")],
     })
 
 
@@ -187,17 +197,17 @@ def format_organ_table(summary: pl.DataFrame, subgroup_label: Mapping[str, str],
     rows = []
     for r in summary.iter_rows(named=True):
         row = {
-            "Subgroup": "Overall" if r["subgroup"] == "overall" else subgroup_label[r["subgroup"]],
-            "Level": "All patients" if r["subgroup"] == "overall" else level_label(r["subgroup"], r["level"]),
-            "Patients": f"{r['n']:,}",
-            f"Crude, {horizon:g} months (95% CI)": (
+            _("Subgroup"): _("Overall") if r["subgroup"] == "overall" else subgroup_label[r["subgroup"]],
+            _("Level"): _("All patients") if r["subgroup"] == "overall" else level_label(r["subgroup"], r["level"]),
+            _("Patients"): f"{r['n']:,}",
+            _("Crude, {horizon} months (95% CI)").format(horizon=f"{horizon:g}"): (
                 f"{r['preserved']}/{r['evaluable']} = " + format_pct_ci(r["crude"], r["crude_lower"], r["crude_upper"])
                 if r["evaluable"] else NE),
-            "Not evaluable": f"{r['not_evaluable']:,}",
+            _("Not evaluable"): f"{r['not_evaluable']:,}",
         }
         for t in times:
             k = f"km{t:g}"
-            row[f"KM {t:g} months (95% CI)"] = format_pct_ci(r[k], r[k + "_lower"], r[k + "_upper"])
+            row[_("KM {t} months (95% CI)").format(t=f"{t:g}")] = format_pct_ci(r[k], r[k + "_lower"], r[k + "_upper"])
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -208,6 +218,6 @@ def format_rates_table(rates: pl.DataFrame, labels: Mapping[str, tuple[str, str]
     rows = []
     for r in rates.iter_rows(named=True):
         what, among = labels[r["key"]]
-        rows.append({"Outcome": what, "Among": among, "n / N": f"{r['successes']:,} / {r['n']:,}",
+        rows.append({_("Outcome"): what, _("Among"): among, "n / N": f"{r['successes']:,} / {r['n']:,}",
                      "% (95% CI)": format_pct_ci(r["estimate"], r["lower"], r["upper"]) if r["n"] else NE})
     return pl.DataFrame(rows)

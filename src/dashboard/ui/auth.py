@@ -25,11 +25,12 @@ import streamlit as st
 from streamlit import config as _st_config
 
 from .. import audit
+from ..i18n import LANGUAGES, SWITCH_LABEL, N_, _, get_language
 from .text import md_text
 from ..access import (ROLE_LABELS, AccessConfig, AccessConfigError, PAGE_PERMISSIONS, allowed, load_access_config,
                       page_allowed, role_for, verified_email)
 
-OPEN_NOTICE = "Open demo mode: no sign-in configured"
+OPEN_NOTICE = N_("Open demo mode: no sign-in configured")
 IDENTITY_STATE = "_identity"
 _AUDITED = "_audit_logged"
 LOCAL_ACTOR = "local-demo-user"
@@ -56,7 +57,8 @@ class Identity:
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role or "", "no role")
+        """The role's name in the current language."""
+        return _(ROLE_LABELS[self.role]) if self.role in ROLE_LABELS else _("no role")
 
 
 def is_loopback(address: str | None) -> bool:
@@ -80,7 +82,7 @@ def is_loopback_host(host: str | None) -> bool:
         return False
     try:
         parsed = urlparse(f"//{host.strip()}")
-        name, _ = parsed.hostname, parsed.port  # .port validates a given port
+        name, _port = parsed.hostname, parsed.port  # .port validates a given port
     except ValueError:
         return False
     if not name or parsed.username is not None or parsed.path or parsed.query:
@@ -140,7 +142,8 @@ def _audit_once(key: str, action: str, identity: Identity, detail: dict, result:
     try:
         audit.record(action, identity.actor, detail, result=result, role=identity.role)
     except Exception as exc:  # the audit trail must work: refuse rather than run unaudited
-        st.error(f"The audit trail cannot be written ({type(exc).__name__}); the page is not shown.")
+        st.error(_("The audit trail cannot be written ({error}); the page is not shown.").format(
+            error=type(exc).__name__))
         st.stop()
     done.add(key)
 
@@ -208,7 +211,8 @@ def _load_config() -> AccessConfig:
     try:
         return load_access_config()
     except AccessConfigError as exc:
-        st.error(f"The site's access configuration is invalid, so nothing is shown: {md_text(exc, 500)}")
+        st.error(_("The site's access configuration is invalid, so nothing is shown: {reason}").format(
+            reason=md_text(exc, 500)))
         st.stop()
         raise  # unreachable (st.stop raises)
 
@@ -222,9 +226,10 @@ def current_identity() -> Identity:
             host = _request_host()
             if not is_loopback(address):
                 st.error(
-                    "No sign-in is configured (no site access file), so this app only runs on a loopback address "
-                    f"for the demo, but the server listens on {address or 'every network interface'!s}. Restart it "
-                    "with `--server.address 127.0.0.1`, or configure sign-in and roles (README: Sign-in and roles)."
+                    _("No sign-in is configured (no site access file), so this app only runs on a loopback address "
+                      "for the demo, but the server listens on {address}. Restart it with `--server.address "
+                      "127.0.0.1`, or configure sign-in and roles (README: Sign-in and roles).").format(
+                        address=address or _("every network interface"))
                 )
                 st.stop()
             if not is_loopback_host(host):
@@ -233,14 +238,14 @@ def current_identity() -> Identity:
                     st.session_state["_host_refusal_logged"] = True
                     _record_refusal("host_refused", {"host": (host or "")[:200], "reason": "open demo mode: Host "
                                                      "is not a loopback name or address"})
-                st.error("This open demo only answers requests addressed to localhost / 127.0.0.1. Open it as "
-                         "http://127.0.0.1:PORT/ on this machine.")
+                st.error(_("This open demo only answers requests addressed to localhost / 127.0.0.1. Open it as "
+                           "http://127.0.0.1:PORT/ on this machine."))
                 st.stop()
         return Identity(email=None, name="Local demo user", role=role_for(config, None), open_mode=True)
     if not _auth_secrets_present():
         st.error(
-            f"Sign-in is required by {config.source}, but no identity provider is configured "
-            "([auth] in .streamlit/secrets.toml). Nothing is shown."
+            _("Sign-in is required by {source}, but no identity provider is configured "
+              "([auth] in .streamlit/secrets.toml). Nothing is shown.").format(source=md_text(config.source))
         )
         st.stop()
     user = _user()
@@ -272,15 +277,25 @@ def sign_in_expired(user: dict, config: AccessConfig, now: float | None = None) 
 EXPIRED_STATE = "_sign_in_expired"
 
 
+def _sign_in_language_changed() -> None:
+    lang = st.session_state.get("lang")
+    if lang in LANGUAGES:
+        st.query_params["lang"] = lang  # the sign-in gate stops before the URL is synchronised
+
+
 def _sign_in_screen() -> None:
     st.html(_HIDE_NAV)
-    st.title("Organ-preservation registry")
+    if st.session_state.get("lang") not in LANGUAGES:
+        st.session_state["lang"] = get_language()
+    st.segmented_control(SWITCH_LABEL, options=list(LANGUAGES), format_func=lambda c: LANGUAGES[c][2], key="lang",
+                         selection_mode="single", on_change=_sign_in_language_changed)
+    st.title(_("Organ-preservation registry"))
     hours = st.session_state.pop(EXPIRED_STATE, None)
     if hours is not None:
-        st.warning(f"Your sign-in is older than {hours:g} hours (the site's limit): sign in again.",
-                   icon=":material/schedule:")
-    st.info("Sign in with your site account to see the registry.", icon=":material/lock:")
-    if st.button("Sign in", type="primary", icon=":material/login:", key="auth_sign_in"):
+        st.warning(_("Your sign-in is older than {hours} hours (the site's limit): sign in again.").format(
+            hours=f"{hours:g}"), icon=":material/schedule:")
+    st.info(_("Sign in with your site account to see the registry."), icon=":material/lock:")
+    if st.button(_("Sign in"), type="primary", icon=":material/login:", key="auth_sign_in"):
         st.login()
     st.stop()
 
@@ -314,10 +329,11 @@ def _require_sign_in(page: str) -> Identity:
         _audit_once(f"refused:{identity.actor}", "sign_in_refused", identity,
                     {"groups": list(identity.groups), "page": page}, result="refused")
         st.html(_HIDE_NAV)
-        st.title("No access")
-        st.error(f"You are signed in as {md_text(identity.actor)}, but this site has not given that account access to the "
-                 "registry. Ask the registry's data manager to add you.", icon=":material/block:")
-        if st.button("Sign out", key="auth_sign_out_noaccess"):
+        st.title(_("No access"))
+        st.error(_("You are signed in as {account}, but this site has not given that account access to the "
+                   "registry. Ask the registry's data manager to add you.").format(account=md_text(identity.actor)),
+                 icon=":material/block:")
+        if st.button(_("Sign out"), key="auth_sign_out_noaccess"):
             st.logout()
         st.stop()
     _audit_once(f"sign_in:{identity.actor}", "sign_in", identity, {"groups": list(identity.groups), "page": page})
@@ -330,13 +346,14 @@ def _require_sign_in(page: str) -> Identity:
     if not page_allowed(identity.role, page):
         _audit_once(f"denied:{identity.actor}:{page}", "access_denied", identity,
                     {"page": page, "needs": PAGE_PERMISSIONS.get(page)}, result="refused")
-        st.title("Not available")
-        st.error(f"This page is not available for your role ({identity.role_label}).", icon=":material/block:")
+        st.title(_("Not available"))
+        st.error(_("This page is not available for your role ({role}).").format(role=identity.role_label),
+                 icon=":material/block:")
         st.stop()
     return identity
 
 
-UNVERIFIED_WARNING = ("The access file trusts e-mail addresses the identity provider has not verified "
+UNVERIFIED_WARNING = N_("The access file trusts e-mail addresses the identity provider has not verified "
                       "(trust_unverified_email = true): anyone who can set their own address at the provider to a "
                       "listed one gets that role. Use it only for a provider that checks addresses itself and never "
                       "sends email_verified.")
@@ -349,23 +366,25 @@ def unverified_email_warning() -> None:
     except AccessConfigError:
         return
     if config.sign_in_required and config.trust_unverified_email:
-        st.warning(UNVERIFIED_WARNING, icon=":material/warning:")
+        st.warning(_(UNVERIFIED_WARNING), icon=":material/warning:")
 
 
 def identity_sidebar(identity: Identity) -> None:
     """Who is signed in, their role and a sign-out button (or the open-mode notice)."""
     sb = st.sidebar
     if identity.open_mode:
-        sb.warning(OPEN_NOTICE + " (local use on this machine only).", icon=":material/lock_open:")
+        sb.warning(_("{notice} (local use on this machine only).").format(notice=_(OPEN_NOTICE)),
+                   icon=":material/lock_open:")
         return
-    sb.caption(f"Signed in as **{md_text(identity.name or identity.actor, 80)}** ({md_text(identity.actor)}) · "
-               f"{identity.role_label}")
-    if sb.button("Sign out", icon=":material/logout:", key="auth_sign_out"):
+    sb.caption(_("Signed in as **{name}** ({account}) · {role}").format(
+        name=md_text(identity.name or identity.actor, 80), account=md_text(identity.actor), role=identity.role_label))
+    if sb.button(_("Sign out"), icon=":material/logout:", key="auth_sign_out"):
         st.logout()
 
 
 def open_mode_notice(identity: Identity) -> None:
     """The open-mode notice on the page itself."""
     if identity.open_mode:
-        st.caption(f":material/lock_open: **{OPEN_NOTICE}.** Anyone who can reach this machine's loopback address "
-                   "has every permission; configure sign-in before serving it to a network.")
+        st.caption(":material/lock_open: " + _("**{notice}.** Anyone who can reach this machine's loopback address "
+                                               "has every permission; configure sign-in before serving it to a "
+                                               "network.").format(notice=_(OPEN_NOTICE)))

@@ -14,6 +14,7 @@ from ..figures.balance import balance_figure
 from ..figures.km import colours_for, dashes_for, km_figure
 from ..figures.methods import lsmeans_figure, ni_figure, overlap_figure, rates_figure, state_occupation_figure
 from ..filters import CohortFilter
+from ..i18n import N_, _, fmt_decimal, fmt_int, fmt_percent
 from ..queries.methods import (
     COMPARISON_ENDPOINTS,
     QOL_VISITS,
@@ -57,11 +58,17 @@ from .data import cached_query
 from .export import show_figure, show_table, table_download
 from .page import PageContext
 
-ARM_LABELS = {"OP": "Organ preservation first (NOM or OPFS)", "RO": "Radical surgery (RO)"}
-ENDPOINT_NAMES = {"DFS": "DFS: disease-free survival (salvage-adjusted)", "OS": "OS: overall survival",
-                  "DMFS": "DMFS: distant-metastasis-free survival", "EFS": "EFS: event-free survival"}
-METHOD_LABELS = {"iptw": "IPTW (stabilised, ATE)", "overlap": "Overlap weights (ATO)",
-                 "matching": "1:1 matching, caliper"}
+# Labels are English source strings (N_); ``_t`` gives them in the current language.
+ARM_LABELS = {"OP": N_("Organ preservation first (NOM or OPFS)"), "RO": N_("Radical surgery (RO)")}
+ENDPOINT_NAMES = {"DFS": N_("DFS: disease-free survival (salvage-adjusted)"), "OS": N_("OS: overall survival"),
+                  "DMFS": N_("DMFS: distant-metastasis-free survival"), "EFS": N_("EFS: event-free survival")}
+# the endpoint's name in a subheader ("Disease-free survival (salvage-adjusted): comparison")
+ENDPOINT_TITLES = {"DFS": N_("Disease-free survival (salvage-adjusted): comparison"),
+                   "OS": N_("Overall survival: comparison"),
+                   "DMFS": N_("Distant-metastasis-free survival: comparison"),
+                   "EFS": N_("Event-free survival: comparison")}
+METHOD_LABELS = {"iptw": N_("IPTW (stabilised, ATE)"), "overlap": N_("Overlap weights (ATO)"),
+                 "matching": N_("1:1 matching, caliper")}
 LANDMARKS = (0.0, 3.0, 6.0, 12.0)
 DEFAULT_COVARIATES = ("age", "sex", "ecog", "tumour_site", "ct", "cn", "regimen_class")
 # small-registry minimums of these views (the IPTW / forest minimums are another issue's)
@@ -71,8 +78,18 @@ PATHWAY_MIN_AT_RISK = 10  # each group's areas stop where fewer remain under fol
 PATHWAY_MIN_GROUP = 10  # groups with fewer patients are not drawn
 MMRM_MIN_AT_VISIT = 5  # visits where a group has fewer patients are left out of the model
 MMRM_MIN_PAIR = 20  # unstructured: every pair of visits must be seen together in this many patients
-AE_LEVELS = {"any": "Any grade", "g3": "Grade ≥3"}
+AE_LEVELS = {"any": N_("Any grade"), "g3": N_("Grade ≥3")}
 AE_RATE_MIN_PY = 5.0  # groups with less exposure are listed, not drawn
+
+
+def _then(first: str, second: str) -> str:
+    """Two sentences in a row, spaced as the current language spaces sentences."""
+    return _("{sentence} {next}").format(sentence=first, next=second)
+
+
+def _t(labels: dict[str, str]) -> dict[str, str]:
+    """A label dict in the current language."""
+    return {k: _(v) for k, v in labels.items()}
 
 
 # ------------------------------------------------------------------ target-trial comparison
@@ -83,16 +100,17 @@ def comparison_analysis(store: Store, flt: CohortFilter, endpoint: str, covariat
     counts = dict(df.group_by("group").len().iter_rows())
     op, ro = counts.get("OP", 0), counts.get("RO", 0)
     if op < COMPARISON_MIN_PER_ARM or ro < COMPARISON_MIN_PER_ARM:
-        return (f"Too few patients for an adjusted comparison: {op} with organ preservation first and {ro} with "
-                f"radical surgery are eligible (at least {COMPARISON_MIN_PER_ARM} in each arm needed).")
+        return _("Too few patients for an adjusted comparison: {op} with organ preservation first and {ro} with "
+                 "radical surgery are eligible (at least {min} in each arm needed).").format(
+            op=fmt_int(op), ro=fmt_int(ro), min=COMPARISON_MIN_PER_ARM)
     events = int(df.get_column("event").sum())
     if events < COMPARISON_MIN_EVENTS:
-        return (f"Too few events for a hazard ratio: {events} {endpoint} events among the eligible patients (at least "
-                f"{COMPARISON_MIN_EVENTS} needed).")
+        return _("Too few events for a hazard ratio: {n} {endpoint} events among the eligible patients (at least "
+                 "{min} needed).").format(n=fmt_int(events), endpoint=endpoint, min=COMPARISON_MIN_EVENTS)
     try:
         return summarize_comparison(df, covariates, options)
     except (ValueError, RuntimeError, ArithmeticError) as exc:
-        return f"The comparison could not be estimated: {exc}"
+        return _("The comparison could not be estimated: {reason}").format(reason=exc)
 
 
 def _protocol(store: Store, flt: CohortFilter, endpoint: str, covariates: tuple[str, ...],
@@ -101,13 +119,15 @@ def _protocol(store: Store, flt: CohortFilter, endpoint: str, covariates: tuple[
     at = landmark_at(df, options.landmark)
     counts = dict(at.group_by("group").len().iter_rows())
     groups = dict(select_t1_groups(store, flt).iter_rows())
-    not_el = {"systemic therapy only": groups.get("SYSTEMIC", 0), "no strategy decision yet": groups.get("NONE", 0)}
+    not_el = {_("systemic therapy only"): groups.get("SYSTEMIC", 0),
+              _("no strategy decision yet"): groups.get("NONE", 0)}
     if options.landmark:
-        not_el[f"event or end of follow-up within {options.landmark:g} months of T1"] = df.height - at.height
+        not_el[_("event or end of follow-up within {months} months of T1").format(months=f"{options.landmark:g}")] = \
+            df.height - at.height
     ep = ENDPOINTS_BY_CODE[endpoint]
-    return TargetTrial(ENDPOINT_NAMES[endpoint], ep.definition,
-                       {ARM_LABELS[g]: counts.get(g, 0) for g in ("OP", "RO")}, not_el,
-                       [COVARIATES[c] for c in covariates], options.method, options.landmark, options.trim,
+    return TargetTrial(_(ENDPOINT_NAMES[endpoint]), _(ep.definition),
+                       {_(ARM_LABELS[g]): counts.get(g, 0) for g in ("OP", "RO")}, not_el,
+                       [_(COVARIATES[c]) for c in covariates], options.method, options.landmark, options.trim,
                        options.truncate, options.caliper, options.margin)
 
 
@@ -119,45 +139,51 @@ def _cov_label(term: str) -> str:
 
 def comparison_section(ctx: PageContext) -> None:
     """Survival page: organ preservation first vs radical surgery as an emulated target trial."""
-    st.caption("Organ preservation first (Watch & Wait or local / endoscopic excision) versus radical surgery, as the "
-               "emulation of a target trial started at the strategy decision (T1). Strategy was chosen by the MDT, not "
-               "randomised: every estimate below is adjusted for the covariates chosen, and for nothing else.")
+    st.caption(_("Organ preservation first (Watch & Wait or local / endoscopic excision) versus radical surgery, as "
+                 "the emulation of a target trial started at the strategy decision (T1). Strategy was chosen by the "
+                 "MDT, not randomised: every estimate below is adjusted for the covariates chosen, and for nothing "
+                 "else."))
     c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
     with c1:
-        endpoint = st.selectbox("Outcome", COMPARISON_ENDPOINTS, format_func=ENDPOINT_NAMES.get, key="tt_endpoint")
+        endpoint = st.selectbox(_("Outcome"), COMPARISON_ENDPOINTS, format_func=lambda e: _(ENDPOINT_NAMES[e]),
+                                key="tt_endpoint")
     with c2:
-        method = st.selectbox("Adjustment", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="tt_method")
+        method = st.selectbox(_("Adjustment"), list(METHOD_LABELS), format_func=lambda m: _(METHOD_LABELS[m]),
+                              key="tt_method")
     with c3:
-        landmark = st.selectbox("Time zero", LANDMARKS, key="tt_landmark",
-                                format_func=lambda m: "T1" if not m else f"T1 + {m:g} months (landmark)")
+        landmark = st.selectbox(_("Time zero"), LANDMARKS, key="tt_landmark",
+                                format_func=lambda m: "T1" if not m else _("T1 + {months} months (landmark)").format(
+                                    months=f"{m:g}"))
     with c4:
-        margin = st.number_input("Non-inferiority margin (HR)", min_value=1.05, max_value=2.0, value=DEFAULT_NI_MARGIN,
-                                 step=0.01, key="tt_margin",
-                                 help=f"Default {DEFAULT_NI_MARGIN:g}: {NI_MARGIN_SOURCE}. A registry is not a "
-                                      "trial: set the margin the study protocol states.")
-    with st.expander("Propensity model and adjustment options", icon=":material/tune:"):
+        margin = st.number_input(_("Non-inferiority margin (HR)"), min_value=1.05, max_value=2.0,
+                                 value=DEFAULT_NI_MARGIN, step=0.01, key="tt_margin",
+                                 help=_("Default {margin}: {source}. A registry is not a trial: set the margin the "
+                                        "study protocol states.").format(margin=f"{DEFAULT_NI_MARGIN:g}",
+                                                                         source=_(NI_MARGIN_SOURCE)))
+    with st.expander(_("Propensity model and adjustment options"), icon=":material/tune:"):
         if "tt_covs" not in st.session_state:
             st.session_state["tt_covs"] = list(DEFAULT_COVARIATES)
-        covs = st.multiselect("Propensity model covariates", options=list(COVARIATES), format_func=COVARIATES.get,
-                              key="tt_covs", help="Main-effects logistic model; missing categories form their own level.")
+        covs = st.multiselect(_("Propensity model covariates"), options=list(COVARIATES),
+                              format_func=lambda c: _(COVARIATES[c]), key="tt_covs",
+                              help=_("Main-effects logistic model; missing categories form their own level."))
         o1, o2, o3 = st.columns(3)
-        trim = o1.checkbox("Trim: keep propensity 0.1-0.9", key="tt_trim",
-                           help="Crump's rule of thumb; the score is refitted on the patients kept.")
-        truncate = o2.checkbox("Truncate IPT weights at the 99th percentile", key="tt_truncate",
+        trim = o1.checkbox(_("Trim: keep propensity 0.1-0.9"), key="tt_trim",
+                           help=_("Crump's rule of thumb; the score is refitted on the patients kept."))
+        truncate = o2.checkbox(_("Truncate IPT weights at the 99th percentile"), key="tt_truncate",
                                disabled=method != "iptw")
-        caliper = o3.selectbox("Matching caliper (SD of the score)", (0.2, 0.1, 0.05), key="tt_caliper",
-                               disabled=method != "matching", help="0.2 SD: Austin 2011.")
+        caliper = o3.selectbox(_("Matching caliper (SD of the score)"), (0.2, 0.1, 0.05), key="tt_caliper",
+                               disabled=method != "matching", help=_("0.2 SD: Austin 2011."))
     if not covs:
-        st.info("Choose at least one covariate for the propensity model.")
+        st.info(_("Choose at least one covariate for the propensity model."))
         return
     opts = ComparisonOptions(method=method, trim=trim, truncate=truncate, caliper=float(caliper), margin=float(margin),
                              landmark=float(landmark))
-    st.subheader("Target-trial protocol")
+    st.subheader(_("Target-trial protocol"))
     tt = cached_query(_protocol, ctx.store, ctx.filter, endpoint, tuple(covs), opts)
     protocol = format_target_trial(tt)
-    st.table(protocol.to_pandas().set_index("Protocol element"))  # wrapped text: one screen, nothing cut off
+    st.table(protocol.to_pandas().set_index(protocol.columns[0]))  # wrapped text: one screen, nothing cut off
     table_download(protocol, f"target trial protocol {endpoint}", ctx,
-                   title="Target-trial protocol summary (emulation at T1)")
+                   title=_("Target-trial protocol summary (emulation at T1)"))
     res = cached_query(comparison_analysis, ctx.store, ctx.filter, endpoint, tuple(covs), opts)
     if isinstance(res, str):
         st.warning(res, icon=":material/group_off:")
@@ -166,59 +192,78 @@ def comparison_section(ctx: PageContext) -> None:
 
 
 def _comparison_results(ctx: PageContext, res: ComparisonSummary, endpoint: str, opts: ComparisonOptions) -> None:
-    st.subheader("Overlap of the arms")
+    arms = _t(ARM_LABELS)
+    method_label = _(METHOD_LABELS[opts.method])
+    st.subheader(_("Overlap of the arms"))
     lo, hi = EQUIPOISE
-    t1, t2 = st.tabs(["Propensity score", "Preference score"])
+    t1, t2 = st.tabs([_("Propensity score"), _("Preference score")])
     with t1:
-        show_figure(overlap_figure(res.units_, labels=ARM_LABELS), "propensity overlap", ctx, key="tt_ps_fig")
+        show_figure(overlap_figure(res.units_, labels=arms), "propensity overlap", ctx, key="tt_ps_fig")
     with t2:
-        show_figure(overlap_figure(res.units_, labels=ARM_LABELS, column="preference", band=EQUIPOISE),
+        show_figure(overlap_figure(res.units_, labels=arms, column="preference", band=EQUIPOISE),
                     "preference score overlap", ctx, key="tt_pref_fig")
-    st.caption(f"Share of each arm's patients per 0.05 of the score. Preference score (Walker 2013): the propensity "
-               f"score with the arms' sizes taken out; **{100 * res.equipoise_:.0f}%** of the patients lie in "
-               f"empirical equipoise ({lo}-{hi}, shaded), where a comparison rests on data rather than on the model.")
-    st.subheader("Covariate balance")
+    st.caption(_("Share of each arm's patients per 0.05 of the score. Preference score (Walker 2013): the propensity "
+                 "score with the arms' sizes taken out; **{share}** of the patients lie in empirical equipoise "
+                 "({lo}-{hi}, shaded), where a comparison rests on data rather than on the model.").format(
+        share=fmt_percent(res.equipoise_, 0), lo=lo, hi=hi))
+    st.subheader(_("Covariate balance"))
     bl = with_labels(res.balance_, _cov_label, "covariate", "label")
     fig = balance_figure(bl)
-    after = "After matching" if opts.method == "matching" else "After weighting"
-    fig.data[0].name, fig.data[1].name = "Before adjustment", after
+    after = _("After matching") if opts.method == "matching" else _("After weighting")
+    fig.data[0].name, fig.data[1].name = _("Before adjustment"), after
     show_figure(fig, "target trial balance", ctx, key="tt_balance_fig")
     worst = bl.select(pl.col("smd_after").abs().max()).item()
-    (st.success if worst is not None and worst < 0.1 else st.warning)(
-        f"Largest |SMD| {after.lower()}: {worst:.3f} (dashed line: 0.1, the usual limit for balance)."
-        + ("" if opts.method != "overlap" else " Overlap weights balance the means of the model's covariates exactly.")
-        + ("" if worst is not None and worst < 0.1 else " Balance is not reached on every covariate: the hazard ratio "
-           "below is only as comparable as this; try another adjustment or propensity model."))
-    show_table(format_comparison_table(res, ARM_LABELS), f"target trial counts {endpoint}", ctx,
-               title="Patients eligible, analysed and with events")
+    balanced = worst is not None and worst < 0.1
+    text = (_("Largest |SMD| after matching: {smd} (dashed line: 0.1, the usual limit for balance).")
+            if opts.method == "matching" else
+            _("Largest |SMD| after weighting: {smd} (dashed line: 0.1, the usual limit for balance).")).format(
+        smd=fmt_decimal(worst, 3) if worst is not None else "-")
+    if opts.method == "overlap":
+        text = _then(text, _("Overlap weights balance the means of the model's covariates exactly."))
+    if not balanced:
+        text = _then(text, _("Balance is not reached on every covariate: the hazard ratio below is only as comparable "
+                             "as this; try another adjustment or propensity model."))
+    (st.success if balanced else st.warning)(text)
+    show_table(format_comparison_table(res, arms), f"target trial counts {endpoint}", ctx,
+               title=_("Patients eligible, analysed and with events"))
     if opts.method == "matching":
-        st.caption(f"Caliper {opts.caliper:g} SD of the propensity score = {res.caliper_width:.4f}; treated patients "
-                   "without a control within it are not analysed.")
-    st.subheader(f"{ENDPOINT_NAMES[endpoint].split(': ', 1)[1].capitalize()}: comparison")
+        st.caption(_("Caliper {caliper} SD of the propensity score = {width}; treated patients without a control "
+                     "within it are not analysed.").format(caliper=f"{opts.caliper:g}",
+                                                          width=fmt_decimal(res.caliper_width, 4)))
+    st.subheader(_(ENDPOINT_TITLES[endpoint]))
     grid = time_grid(float(res.km_.get_column("time").max() or 12.0))
     risk = format_risk_cells(risk_table(res.km_, grid), False)
     n = dict(res.counts_.select("group", "analysed").iter_rows())
     groups = ["OP", "RO"]
     req = TteRequest(endpoint, "T1", "initial_group")
-    x_title = origin_axis_label(req) if not opts.landmark else f"Months from the landmark (T1 + {opts.landmark:g} months)"
-    km = km_figure(res.km_, risk, groups=groups, label=ARM_LABELS.get, n=n, colours=colours_for("iptw", groups),
+    x_title = origin_axis_label(req) if not opts.landmark else \
+        _("Months from the landmark (T1 + {months} months)").format(months=f"{opts.landmark:g}")
+    km = km_figure(res.km_, risk, groups=groups, label=arms.get, n=n, colours=colours_for("iptw", groups),
                    dashes=dashes_for("iptw", groups), x_title=x_title, y_title=f"{endpoint} (%)", grid=grid,
-                   min_at_risk=0, risk_title="Weighted number at risk" if opts.method != "matching" else "Number at risk")
+                   min_at_risk=0,
+                   risk_title=_("Weighted number at risk") if opts.method != "matching" else _("Number at risk"))
     show_figure(km, f"target trial KM {endpoint} {opts.method}", ctx, key="tt_km_fig")
-    st.caption(("Weighted " if opts.method != "matching" else "Matched-sample ") + "Kaplan-Meier, log-log 95% band.")
-    rows = pl.DataFrame({"label": [f"{endpoint}, {METHOD_LABELS[opts.method]}"], "hr": [res.hr_["hr"]],
+    st.caption(_("Weighted Kaplan-Meier, log-log 95% band.") if opts.method != "matching"
+               else _("Matched-sample Kaplan-Meier, log-log 95% band."))
+    rows = pl.DataFrame({"label": [f"{endpoint}, {method_label}"], "hr": [res.hr_["hr"]],
                          "lower": [res.hr_["lower"]], "upper": [res.hr_["upper"]]})
     show_figure(ni_figure(rows, margin=opts.margin), f"non-inferiority {endpoint}", ctx, key="tt_ni_fig")
-    show_table(format_ni_summary(res), f"non-inferiority {endpoint}", ctx, title="Non-inferiority and E-values")
+    show_table(format_ni_summary(res), f"non-inferiority {endpoint}", ctx, title=_("Non-inferiority and E-values"))
     ev = res.evalue_
-    st.caption(f"Non-inferior when the upper 95% limit of the hazard ratio is below the margin ({opts.margin:g}; "
-               f"default from {NI_MARGIN_SOURCE}" + ("" if endpoint == "DFS" else f"; applied here to {endpoint}")
-               + "). An adjusted observational comparison, not a trial. **E-value** (VanderWeele & Ding 2017): an unmeasured confounder "
-               f"associated with both the strategy and the outcome by a risk ratio of {ev.estimate:.2f} each, above the "
-               f"covariates adjusted for, could explain the estimate away; {ev.limit:.2f} for the confidence limit "
-               "closest to 1 (1 = the interval already includes no difference). The outcome is treated as "
-               + ("rare (< 15% with the event), the HR taken as a risk ratio." if res.rare_outcome else
-                  "common (≥ 15% with the event): the HR is converted to a risk ratio first (VanderWeele 2020)."))
+    margin_note = (_("default from {source}").format(source=_(NI_MARGIN_SOURCE)) if endpoint == "DFS" else
+                   _("default from {source}; applied here to {endpoint}").format(source=_(NI_MARGIN_SOURCE),
+                                                                                endpoint=endpoint))
+    st.caption(_then(_("Non-inferior when the upper 95% limit of the hazard ratio is below the margin ({margin}; {note}). "
+                 "An adjusted observational comparison, not a trial. **E-value** (VanderWeele & Ding 2017): an "
+                 "unmeasured confounder associated with both the strategy and the outcome by a risk ratio of "
+                 "{estimate} each, above the covariates adjusted for, could explain the estimate away; {limit} for "
+                 "the confidence limit closest to 1 (1 = the interval already includes no difference).").format(
+        margin=f"{opts.margin:g}", note=margin_note, estimate=fmt_decimal(ev.estimate, 2),
+        limit=fmt_decimal(ev.limit, 2)),
+        _("The outcome is treated as rare (< 15% with the event), the HR taken as a risk ratio.")
+        if res.rare_outcome else
+        _("The outcome is treated as common (≥ 15% with the event): the HR is converted to a risk ratio "
+          "first (VanderWeele 2020).")))
 
 
 # ------------------------------------------------------------------ Gray's test and Fine-Gray
@@ -235,11 +280,12 @@ def competing_tests_analysis(store: Store, flt: CohortFilter, req: TteRequest):
     df = df.filter(pl.col("group").is_in(keep))
     regrowths = int((df.get_column("event_type") == "REGROWTH").sum()) if df.height else 0
     if len(keep) < 2:
-        return (f"Gray's test needs at least two groups with {GRAY_MIN_GROUP} or more patients (here: "
-                + ", ".join(f"{FACTORS[req.factor].label_of(g)} {k}" for g, k in sorted(sizes.items())) + ").")
+        return _("Gray's test needs at least two groups with {min} or more patients (here: {groups}).").format(
+            min=GRAY_MIN_GROUP,
+            groups=", ".join(f"{_(FACTORS[req.factor].label_of(g))} {fmt_int(k)}" for g, k in sorted(sizes.items())))
     if regrowths < FINEGRAY_MIN_EVENTS:
-        return (f"Too few regrowths for Gray's test and a Fine-Gray model: {regrowths} (at least "
-                f"{FINEGRAY_MIN_EVENTS} needed).")
+        return _("Too few regrowths for Gray's test and a Fine-Gray model: {n} (at least {min} needed).").format(
+            n=fmt_int(regrowths), min=FINEGRAY_MIN_EVENTS)
     g = gray_test(df, "time", "event_type", "REGROWTH", "group", censor_code="CENSORED")
     ref = FACTORS[req.factor].reference
     reference = {"group": ref} if ref in keep else None
@@ -248,7 +294,7 @@ def competing_tests_analysis(store: Store, flt: CohortFilter, req: TteRequest):
                        reference=reference)
     except (ValueError, np.linalg.LinAlgError) as exc:
         fg = None
-        note = f"Fine-Gray model not estimable: {exc}"
+        note = _("Fine-Gray model not estimable: {reason}").format(reason=exc)
     else:
         note = None
     return {"gray": g, "fg": fg, "dropped": dropped, "missing": n0 - df.height if covs else 0, "note": note,
@@ -259,35 +305,40 @@ def competing_tests(ctx: PageContext, req: TteRequest) -> None:
     """Survival page, regrowth view: Gray's test and Fine-Gray subdistribution HRs."""
     if req.factor == "none":
         return
-    st.subheader("Groups compared under competing risks")
+    st.subheader(_("Groups compared under competing risks"))
     out = cached_query(competing_tests_analysis, ctx.store, ctx.filter, req)
     if isinstance(out, str):
         st.info(out, icon=":material/group_off:")
         return
-    label = FACTORS[req.factor].label_of
+
+    def label(code: str) -> str:
+        return _(FACTORS[req.factor].label_of(code))
 
     def term_label(term: str) -> str:
-        col, _, level = term.partition("=")
+        col, _sep, level = term.partition("=")
         if col == "group":
-            return f"{label(level)} vs {label(out['reference'])}"
+            return _("{level} vs {reference}").format(level=label(level), reference=label(out["reference"]))
         return _cov_label(term)
 
     show_table(format_gray_finegray(out["gray"], out["fg"], label, term_label), f"Gray Fine-Gray regrowth {req.factor}",
-               ctx, title="Regrowth: Gray's test and Fine-Gray subdistribution hazard ratios")
-    notes = ["Gray's test (cmprsk::cuminc) compares the cumulative incidence curves of regrowth; the Fine-Gray model "
-             "(cmprsk::crr) gives subdistribution hazard ratios (IPCW risk set, robust SE): how the incidence of "
-             "regrowth differs, death and distant metastasis being competing events"]
+               ctx, title=_("Regrowth: Gray's test and Fine-Gray subdistribution hazard ratios"))
+    notes = [_("Gray's test (cmprsk::cuminc) compares the cumulative incidence curves of regrowth; the Fine-Gray "
+               "model (cmprsk::crr) gives subdistribution hazard ratios (IPCW risk set, robust SE): how the "
+               "incidence of regrowth differs, death and distant metastasis being competing events")]
     if out["dropped"]:
-        notes.append(f"left out (fewer than {GRAY_MIN_GROUP} patients): {', '.join(label(g) for g in out['dropped'])}")
+        notes.append(_("left out (fewer than {min} patients): {groups}").format(
+            min=GRAY_MIN_GROUP, groups=", ".join(label(g) for g in out["dropped"])))
     if out["missing"]:
-        notes.append(f"{out['missing']} patients without a value of an adjustment covariate left out")
+        notes.append(_("{n} patients without a value of an adjustment covariate left out").format(
+            n=fmt_int(out["missing"])))
     if out["note"]:
         notes.append(out["note"])
-    st.caption("; ".join(notes) + ".")
+    st.caption(_("{notes}.").format(notes="; ".join(notes)))
 
 
 # ------------------------------------------------------------------ pathway over time
-PATHWAY_GROUPS = {"NOM": "Watch & Wait (NOM)", "OPFS": "Local / endoscopic resection (OPFS)", "RO": "Radical surgery (RO)"}
+PATHWAY_GROUPS = {"NOM": N_("Watch & Wait (NOM)"), "OPFS": N_("Local / endoscopic resection (OPFS)"),
+                  "RO": N_("Radical surgery (RO)")}
 
 
 def pathway_analysis(store: Store, flt: CohortFilter) -> pl.DataFrame | None:
@@ -307,47 +358,61 @@ def pathway_analysis(store: Store, flt: CohortFilter) -> pl.DataFrame | None:
 
 def pathway_section(ctx: PageContext) -> None:
     """Organ-preservation page: where patients are at each month after T1 (Aalen-Johansen)."""
-    st.caption("State occupation probabilities (Aalen-Johansen, multi-state): the share of each initial strategy "
-               "group organ in place without resection, after an organ-sparing excision, after radical surgery, "
-               "with distant disease, or dead, at each month after the strategy decision (T1). Censoring is "
-               "accounted for; the areas are estimates, not counts.")
+    st.caption(_("State occupation probabilities (Aalen-Johansen, multi-state): the share of each initial strategy "
+                 "group organ in place without resection, after an organ-sparing excision, after radical surgery, "
+                 "with distant disease, or dead, at each month after the strategy decision (T1). Censoring is "
+                 "accounted for; the areas are estimates, not counts."))
+    groups_shown = _t(PATHWAY_GROUPS)
     so = cached_query(pathway_analysis, ctx.store, ctx.filter)
     if so is None:
-        st.info("No patients with a strategy decision match the filters.")
+        st.info(_("No patients with a strategy decision match the filters."))
         return
     if "state" not in so.columns:
-        st.warning(f"Too few patients per group for the pathway (at least {PATHWAY_MIN_GROUP} needed): "
-                   + ", ".join(f"{PATHWAY_GROUPS.get(g, g)} {n}" for g, n in so.iter_rows()), icon=":material/group_off:")
+        st.warning(_("Too few patients per group for the pathway (at least {min} needed): {groups}").format(
+            min=PATHWAY_MIN_GROUP, groups=", ".join(f"{groups_shown.get(g, g)} {fmt_int(n)}" for g, n in so.iter_rows())),
+            icon=":material/group_off:")
         return
     sizes = dict(so.select("group", "n_group").unique().iter_rows())
     small = [g for g in PATHWAY_GROUPS if g not in sizes]
     cut = so.filter(pl.col("_at_risk") >= PATHWAY_MIN_AT_RISK)
     groups = [g for g in PATHWAY_GROUPS if g in sizes]
-    fig = state_occupation_figure(cut, states=PATHWAY_STATES, groups=groups,
-                                  group_label=lambda g: f"{PATHWAY_GROUPS[g]} (n={sizes[g]:,})",
-                                  x_title="Months from T1 (strategy decision)")
+    states = [(code, _(lab)) for code, lab in PATHWAY_STATES]
+    fig = state_occupation_figure(cut, states=states, groups=groups,
+                                  group_label=lambda g: f"{groups_shown[g]} (n={fmt_int(sizes[g])})",
+                                  x_title=_("Months from T1 (strategy decision)"))
     show_figure(fig, "pathway state occupation", ctx, key="pathway_fig")
-    st.caption(f"Each panel stops where fewer than {PATHWAY_MIN_AT_RISK} of its patients remain under follow-up. "
-               "Rules: everyone starts with the organ in place at T1; local excision, radical resection, distant "
-               "metastasis and death move a patient on (same day: the later state); distant disease stays distant."
-               + (f" Not drawn (fewer than {PATHWAY_MIN_GROUP} patients): "
-                  + ", ".join(PATHWAY_GROUPS[g] for g in small) + "." if small else ""))
+    caption = _("Each panel stops where fewer than {n} of its patients remain under follow-up. Rules: everyone "
+                "starts with the organ in place at T1; local excision, radical resection, distant metastasis and "
+                "death move a patient on (same day: the later state); distant disease stays distant.").format(
+        n=PATHWAY_MIN_AT_RISK)
+    if small:
+        caption = _then(caption, _("Not drawn (fewer than {n} patients): {groups}.").format(
+            n=PATHWAY_MIN_GROUP, groups=", ".join(groups_shown[g] for g in small)))
+    st.caption(caption)
     at = occupation_at(cut, (12.0, 24.0, 36.0))
     rows = []
+    group_col, month_col = _("Group"), _("Month")
     for (g, t), part in at.group_by(["group", "time"], maintain_order=True):
-        row = {"Group": PATHWAY_GROUPS.get(g, g), "Month": f"{t:g}"}
-        for code, lab in PATHWAY_STATES:
+        row = {group_col: groups_shown.get(g, g), month_col: f"{t:g}"}
+        for code, lab in states:
             r = part.filter(pl.col("state") == code).row(0, named=True)
             exact = r["std_err"] == 0 and r["pstate"] in (0.0, 1.0)  # nobody / everybody: no interval
-            row[lab.split(" (")[0].split(",")[0]] = (f"{100 * r['pstate']:.0f}%" if exact else
-                                                     format_pct_ci(r["pstate"], r["lower"], r["upper"]))
+            row[_state_column(lab)] = (fmt_percent(r["pstate"], 0) if exact else
+                                       format_pct_ci(r["pstate"], r["lower"], r["upper"]))
         rows.append(row)
     if not rows:
-        st.info(f"No group has {PATHWAY_MIN_AT_RISK} patients under follow-up at 12 months: no estimates at "
-                "12, 24 or 36 months.")
+        st.info(_("No group has {n} patients under follow-up at 12 months: no estimates at 12, 24 or 36 months.")
+                .format(n=PATHWAY_MIN_AT_RISK))
     else:
         show_table(pl.DataFrame(rows), "pathway at 12 24 36 months", ctx,
-                   title="State occupation at 12, 24 and 36 months after T1 (95% CI, infinitesimal jackknife)")
+                   title=_("State occupation at 12, 24 and 36 months after T1 (95% CI, infinitesimal jackknife)"))
+
+
+def _state_column(label: str) -> str:
+    """A pathway state's label cut to a column title (before its parenthesis or comma, either script)."""
+    for sep in (" (", "（", ",", "，"):
+        label = label.split(sep)[0]
+    return label
 
 
 # ------------------------------------------------------------------ AE rates per patient-year
@@ -364,44 +429,53 @@ def ae_rates_section(ctx: PageContext) -> None:
     """Safety page: immunotherapy AEs per 100 patient-years by strategy group."""
     rates = cached_query(ae_rates_analysis, ctx.store, ctx.filter)
     if rates is None:
-        st.info("No safety-population patients match the filters.")
+        st.info(_("No safety-population patients match the filters."))
         return
-    labels = {**SAFETY_GROUP.labels, "ALL": "All patients"}
+    labels = {**SAFETY_GROUP.labels, "ALL": _("All patients")}
+    levels = _t(AE_LEVELS)
     short = rates.filter(pl.col("patient_years") < AE_RATE_MIN_PY).get_column("group").unique(maintain_order=True)
     drawn = rates.filter(pl.col("patient_years") >= AE_RATE_MIN_PY)
     if drawn.height:
-        show_figure(rates_figure(drawn, labels=labels, level_labels=AE_LEVELS), "AE rates per 100 patient-years", ctx,
+        show_figure(rates_figure(drawn, labels=labels, level_labels=levels), "AE rates per 100 patient-years", ctx,
                     key="ae_rates_fig")
     if short.len():
-        st.caption(f"Not drawn (under {AE_RATE_MIN_PY:g} patient-years of exposure, the interval spans most of the "
-                   "axis): " + ", ".join(labels.get(g, g) for g in short.to_list()) + "; the table lists them.")
-    show_table(format_rate_table(rates, labels, AE_LEVELS), "AE rates per 100 patient-years", ctx,
-               title="Immunotherapy adverse events per 100 patient-years")
-    st.caption("Every treatment-emergent immunotherapy adverse event counts (a patient with three episodes adds "
-               "three; patients with an event in brackets). Exposure: years from the first immunotherapy dose (T0) to "
-               "last contact or death. Rate = events / patient-years x 100 with the exact Poisson 95% CI (R "
-               "poisson.test). A rate assumes events spread evenly over follow-up: immunotherapy AEs cluster in the first "
-               "months, so a group followed briefly (e.g. no strategy yet) shows a high rate. Groups: initial strategy "
-               "group; most events precede the strategy decision, so the groups describe, they do not compare "
-               "treatments.")
+        st.caption(_("Not drawn (under {py} patient-years of exposure, the interval spans most of the axis): {groups}; "
+                     "the table lists them.").format(py=f"{AE_RATE_MIN_PY:g}",
+                                                     groups=", ".join(labels.get(g, g) for g in short.to_list())))
+    show_table(format_rate_table(rates, labels, levels), "AE rates per 100 patient-years", ctx,
+               title=_("Immunotherapy adverse events per 100 patient-years"))
+    st.caption(_("Every treatment-emergent immunotherapy adverse event counts (a patient with three episodes adds "
+                 "three; patients with an event in brackets). Exposure: years from the first immunotherapy dose (T0) "
+                 "to last contact or death. Rate = events / patient-years x 100 with the exact Poisson 95% CI (R "
+                 "poisson.test). A rate assumes events spread evenly over follow-up: immunotherapy AEs cluster in the "
+                 "first months, so a group followed briefly (e.g. no strategy yet) shows a high rate. Groups: initial "
+                 "strategy group; most events precede the strategy decision, so the groups describe, they do not "
+                 "compare treatments."))
 
 
 # ------------------------------------------------------------------ QoL MMRM
-MMRM_SCALES = tuple((f"{i}.{c}", f"{QOL_INSTRUMENT.label(i).removeprefix('EORTC ')} - {s.label}")
-                    for (i, c), s in QOL_SCALE_INDEX.items() if i.startswith("QLQ"))
+MMRM_SCALES = tuple(f"{i}.{c}" for (i, c) in QOL_SCALE_INDEX if i.startswith("QLQ"))
 MMRM_GROUPS = ("RO", "NOM", "OPFS")
-MMRM_LABELS = {"RO": "Radical surgery", "NOM": "Watch & Wait", "OPFS": "Local / endoscopic resection"}
+MMRM_LABELS = {"RO": N_("Radical surgery"), "NOM": N_("Watch & Wait"), "OPFS": N_("Local / endoscopic resection")}
+
+
+def mmrm_scale_label(value: str) -> str:
+    """``QLQ-C30.GHS`` as ``QLQ-C30 - Global health status`` in the current language."""
+    i, c = value.split(".", 1)
+    return f"{QOL_INSTRUMENT.label(i).removeprefix('EORTC ')} - {_(QOL_SCALE_INDEX[(i, c)].label)}"
 
 
 def mmrm_analysis(store: Store, flt: CohortFilter, instrument: str, scale: str, covariance: str) -> MmrmResult | str:
     df = select_qol_change(store, flt, instrument, scale).filter(pl.col("group").is_in(MMRM_GROUPS))
     if df.height == 0:
-        return "No patient has both a baseline and a later score on this scale."
+        return _("No patient has both a baseline and a later score on this scale.")
     pats = dict(df.group_by("group").agg(pl.col("subject_id").n_unique()).iter_rows())
     groups = [g for g in MMRM_GROUPS if pats.get(g, 0) >= MMRM_MIN_PATIENTS]
     if len(groups) < 2 or "RO" not in groups:
-        return ("Too few patients for the model: " + ", ".join(f"{MMRM_LABELS[g]} {pats.get(g, 0)}" for g in MMRM_GROUPS)
-                + f" with a change from baseline (at least {MMRM_MIN_PATIENTS} in radical surgery and one other group).")
+        return _("Too few patients for the model: {groups} with a change from baseline (at least {min} in radical "
+                 "surgery and one other group).").format(
+            groups=", ".join(f"{_(MMRM_LABELS[g])} {fmt_int(pats.get(g, 0))}" for g in MMRM_GROUPS),
+            min=MMRM_MIN_PATIENTS)
     cells = dict(((g, v), k) for g, v, k in df.group_by("group", "visit").len().iter_rows())
 
     def enough(g: str, v: str) -> bool:
@@ -411,8 +485,8 @@ def mmrm_analysis(store: Store, flt: CohortFilter, instrument: str, scale: str, 
     visits = [v for v in QOL_VISITS if enough("RO", v) and any(enough(g, v) for g in groups if g != "RO")]
     groups = [g for g in groups if all(enough(g, v) for v in visits)]
     if len(visits) < 2 or len(groups) < 2:
-        return (f"Too few repeated scores: fewer than two visits with at least {MMRM_MIN_AT_VISIT} patients in radical "
-                "surgery and in another group.")
+        return _("Too few repeated scores: fewer than two visits with at least {min} patients in radical surgery and "
+                 "in another group.").format(min=MMRM_MIN_AT_VISIT)
     df = df.filter(pl.col("group").is_in(groups) & pl.col("visit").is_in(visits))
     if covariance == "unstructured":
         # a covariance between two visits needs patients seen at both: drop the latest visits until it has them
@@ -427,47 +501,55 @@ def mmrm_analysis(store: Store, flt: CohortFilter, instrument: str, scale: str, 
     try:
         return mmrm(df, visits=visits, groups=groups, covariance=covariance)
     except (ValueError, np.linalg.LinAlgError) as exc:
-        return f"The model could not be fitted: {exc}"
+        return _("The model could not be fitted: {reason}").format(reason=exc)
 
 
 def mmrm_section(ctx: PageContext) -> None:
     """QoL page: change from baseline by strategy over visits, MMRM LS means."""
     c1, c2 = st.columns([3, 2])
     with c1:
-        value = st.selectbox("Scale", [v for v, _ in MMRM_SCALES], format_func=dict(MMRM_SCALES).get, key="mmrm_scale")
+        value = st.selectbox(_("Scale"), list(MMRM_SCALES), format_func=mmrm_scale_label, key="mmrm_scale")
     with c2:
-        covariance = st.selectbox("Within-patient covariance", ("unstructured", "ar1"), key="mmrm_cov",
-                                  format_func={"unstructured": "Unstructured", "ar1": "AR(1)"}.get)
+        covariance = st.selectbox(_("Within-patient covariance"), ("unstructured", "ar1"), key="mmrm_cov",
+                                  format_func=lambda c: _("Unstructured") if c == "unstructured" else "AR(1)")
     instrument, scale = value.split(".", 1)
     sc = QOL_SCALE_INDEX[(instrument, scale)]
     res = cached_query(mmrm_analysis, ctx.store, ctx.filter, instrument, scale, covariance)
     if isinstance(res, str):
         st.warning(res, icon=":material/group_off:")
         return
-    labels = {g: MMRM_LABELS[g] for g in res.groups}
+    labels = {g: _(MMRM_LABELS[g]) for g in res.groups}
     vl = QOL_TIMEPOINT.label
-    st.markdown(f"**{sc.label}: least-squares mean change from baseline, 95% CI** "
-                f"({'up = better' if sc.higher_is_better else 'up = worse'}; 0 = no change)")
+    scale_label = _(sc.label)
+    st.markdown(_("**{scale}: least-squares mean change from baseline, 95% CI** ({direction}; 0 = no change)").format(
+        scale=scale_label, direction=_("up = better") if sc.higher_is_better else _("up = worse")))
     show_figure(lsmeans_figure(res.lsmeans, visits=res.visits, visit_label=vl, labels=labels,
-                               y_title="Change from baseline (points)"),
+                               y_title=_("Change from baseline (points)")),
                 f"MMRM {instrument} {scale}", ctx, key="mmrm_fig")
     show_table(format_lsmeans_table(res, labels, vl), f"MMRM {instrument} {scale}", ctx,
-               title=f"{sc.label}: least-squares mean change from baseline by strategy group")
+               title=_("{scale}: least-squares mean change from baseline by strategy group").format(scale=scale_label))
     left_out = [v for v in QOL_VISITS if v not in res.visits]
-    left_groups = [MMRM_LABELS[g] for g in MMRM_GROUPS if g not in res.groups]
-    st.caption(f"Mixed model for repeated measures, {res.n_patients:,} patients, {res.n_obs:,} post-baseline scores: "
-               f"change ~ baseline score + visit x group, {'unstructured' if res.covariance == 'unstructured' else 'AR(1)'} "
-               "within-patient covariance, REML (as R nlme::gls); LS means at the mean baseline score, t-based 95% CI "
-               f"({res.df} df, no Kenward-Roger correction). Missing visits assumed missing at random. Groups: initial "
-               f"strategy. Left out: groups with fewer than {MMRM_MIN_PATIENTS} patients or fewer than "
-               f"{MMRM_MIN_AT_VISIT} at a modelled visit"
-               + (f" ({', '.join(left_groups)})" if left_groups else "")
-               + (f"; visits {', '.join(vl(v) for v in left_out)}: fewer than {MMRM_MIN_AT_VISIT} patients in radical "
-                  "surgery and another group"
-                  + (f", or, for the unstructured covariance, not seen together with another visit in {MMRM_MIN_PAIR} "
-                     "patients (AR(1) keeps more visits)" if res.covariance == "unstructured" else "")
-                  if left_out else "") + "."
-               + ("" if res.converged else " **The REML fit did not converge to the set tolerance.**"))
+    left_groups = [_(MMRM_LABELS[g]) for g in MMRM_GROUPS if g not in res.groups]
+    text = _("Mixed model for repeated measures, {patients} patients, {scores} post-baseline scores: change ~ "
+             "baseline score + visit x group, {covariance} within-patient covariance, REML (as R nlme::gls); LS "
+             "means at the mean baseline score, t-based 95% CI ({df} df, no Kenward-Roger correction). Missing "
+             "visits assumed missing at random. Groups: initial strategy. Left out: groups with fewer than {min} "
+             "patients or fewer than {min_visit} at a modelled visit").format(
+        patients=fmt_int(res.n_patients), scores=fmt_int(res.n_obs),
+        covariance=_("unstructured") if res.covariance == "unstructured" else "AR(1)", df=res.df,
+        min=MMRM_MIN_PATIENTS, min_visit=MMRM_MIN_AT_VISIT)
+    if left_groups:
+        text += _(" ({groups})").format(groups=_(", ").join(left_groups))
+    if left_out:
+        text += _("; ") + _("visits {visits}: fewer than {min} patients in radical surgery and another group").format(
+            visits=_(", ").join(vl(v) for v in left_out), min=MMRM_MIN_AT_VISIT)
+        if res.covariance == "unstructured":
+            text += _(", or, for the unstructured covariance, not seen together with another visit in {n} patients "
+                      "(AR(1) keeps more visits)").format(n=MMRM_MIN_PAIR)
+    text += _(".")
+    if not res.converged:
+        text = _then(text, _("**The REML fit did not converge to the set tolerance.**"))
+    st.caption(text)
 
 
 # ------------------------------------------------------------------ MDT report
@@ -476,27 +558,30 @@ def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
     (IPTW, time zero T1, default covariates) for the MDT report."""
     opts = ComparisonOptions()
     covs = DEFAULT_COVARIATES
-    items = [ReportItem("Target-trial protocol summary (emulation at T1)",
+    items = [ReportItem(_("Target-trial protocol summary (emulation at T1)"),
                         format_target_trial(_protocol(store, flt, "DFS", covs, opts)),
-                        caption="Organ preservation first versus radical surgery; strategy chosen by the MDT, "
-                                "adjusted by propensity-score weighting.")]
+                        caption=_("Organ preservation first versus radical surgery; strategy chosen by the MDT, "
+                                  "adjusted by propensity-score weighting."))]
     rows, notes = [], []
     for endpoint in ("DFS", "OS"):
         res = cached_query(comparison_analysis, store, flt, endpoint, covs, opts)
         if isinstance(res, str):
             notes.append(f"{endpoint}: {res}")
             continue
-        rows.append({"label": f"{endpoint}, {METHOD_LABELS[opts.method]}", **{k: res.hr_[k] for k in ("hr", "lower", "upper")}})
-        items.append(ReportItem(f"{endpoint}: non-inferiority and E-values", format_ni_summary(res),
-                                caption=f"Margin {opts.margin:g} ({NI_MARGIN_SOURCE}"
-                                        + ("; the DFS margin applied to OS" if endpoint == "OS" else "") + "). "
-                                        f"Weighted Cox model, robust SE; {format_p_eq(res.noninferiority_.p_value)} "
-                                        "one-sided against the margin."))
+        rows.append({"label": f"{endpoint}, {_(METHOD_LABELS[opts.method])}",
+                     **{k: res.hr_[k] for k in ("hr", "lower", "upper")}})
+        source = _(NI_MARGIN_SOURCE)
+        margin = (_("Margin {margin} ({source}; the DFS margin applied to OS).") if endpoint == "OS"
+                  else _("Margin {margin} ({source}).")).format(margin=f"{opts.margin:g}", source=source)
+        items.append(ReportItem(_("{endpoint}: non-inferiority and E-values").format(endpoint=endpoint),
+                                format_ni_summary(res),
+                                caption=_then(margin, _("Weighted Cox model, robust SE; {p} one-sided against the "
+                                                        "margin.").format(p=format_p_eq(res.noninferiority_.p_value)))))
     if rows:
-        items.insert(1, ReportItem("Hazard ratios against the non-inferiority margin",
+        items.insert(1, ReportItem(_("Hazard ratios against the non-inferiority margin"),
                                    ni_figure(pl.DataFrame(rows), margin=opts.margin),
-                                   caption="; ".join(notes) if notes else "IPTW-weighted Cox models, 95% CI."))
+                                   caption="; ".join(notes) if notes else _("IPTW-weighted Cox models, 95% CI.")))
     elif notes:
-        items.append(ReportItem("Comparison not estimated", pl.DataFrame({"Reason": notes})))
+        items.append(ReportItem(_("Comparison not estimated"), pl.DataFrame({_("Reason"): notes})))
     return items
 

@@ -1,9 +1,9 @@
 """Per-user preferences kept on the server (the interface language), so a signed-in
 investigator finds the dashboard in their language on any browser.
 
-One small JSON file in the dashboard's state directory (the
-same private folder as the audit key, ``$DASHBOARD_AUDIT_STATE``), mode 0600, keyed by a SHA-256 of the account
-(no e-mail address stored), written atomically.
+One small JSON file in the dashboard's state directory (the same private folder as the
+audit key, ``$DASHBOARD_AUDIT_STATE``), mode 0600, keyed by a SHA-256 of the account (no
+e-mail address stored), written atomically. Only an offered interface language is saved.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from ..audit import state_dir
+from ..i18n import LANGUAGES
 
 _LOCK = threading.Lock()
 ALLOWED = {"lang"}
@@ -48,6 +49,8 @@ def save_preference(actor: str, name: str, value: str) -> None:
     """Remember ``name=value`` for ``actor``; a failure to write is not the user's problem."""
     if name not in ALLOWED:
         raise ValueError(f"not a preference: {name}")
+    if name == "lang" and value not in LANGUAGES:
+        raise ValueError(f"not an interface language: {value!r}")
     path = preferences_path()
     with _LOCK:
         try:
