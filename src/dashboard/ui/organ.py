@@ -33,7 +33,7 @@ from .export import csv_button, show_figure, show_table
 from .methods import pathway_section
 from .page import PageContext, option_control, option_select
 from .survival import PLOTLY_CONFIG
-from .text import sentences
+from .text import lower_first, sentences
 
 SECTION = PageOption("section", N_("Show"), (("rates", N_("Organ preservation")), ("response", N_("Response rates")),
                                              ("swimmer", N_("Swimmer plot")), ("pathway", N_("Pathway over time"))),
@@ -103,7 +103,7 @@ def definition_text(horizon: float, population: str) -> str:
              "followed less than {months} months without either are *not evaluable* and left out (their number is "
              "shown). Local excision, ESD and EMR are not organ loss. **Kaplan-Meier OPS** uses every patient, "
              "censored at last contact with the organ in place.").format(
-        months=f"{horizon:g}", population=_population_name(population).lower())
+        months=f"{horizon:g}", population=lower_first(_population_name(population)))
 
 
 def _ci(lower: float | None, upper: float | None) -> str:
@@ -230,7 +230,7 @@ def _rates_section(ctx: PageContext) -> None:
                f"organ_preservation_{population}.csv", ctx, "forest_csv")
     show_table(table, f"organ preservation by subgroup {horizon:g}m {population}", ctx,
                title=_("Organ preservation by subgroup ({population} patients)").format(
-                   population=_population_name(population).lower()),
+                   population=lower_first(_population_name(population))),
                notes=(definition_text(horizon, population).replace("*", ""),))
 
 
@@ -256,7 +256,7 @@ def _response_section(ctx: PageContext) -> None:
                          _(RATES_NOTE), exit_note))
     show_table(format_rates_table(rates, rate_labels()), f"response rates {population}", ctx,
                title=_("Response rates ({population} patients)").format(
-                   population=_population_name(population).lower()), notes=(_(RATES_NOTE),))
+                   population=lower_first(_population_name(population))), notes=(_(RATES_NOTE),))
     show_figure(rates_forest(rates), f"response rates forest {population}", ctx, key="rates_chart",
                 config=PLOTLY_CONFIG)
     csv_button(_("Response rates (CSV)"), with_labels(rates, lambda k: _(RATE_LABELS[k][0]), "key", "outcome"),
@@ -281,7 +281,7 @@ def _swimmer_section(ctx: PageContext) -> None:
     lo, hi = page * size + 1, min((page + 1) * size, data.total)
     st.markdown(_("**Patients {lo}–{hi} of {total}** whose first strategy was Watch & Wait, local excision, ESD or EMR, "
                   "ordered by {order}. At most {size} lanes per view; use *View* for the next ones.").format(
-        lo=fmt_int(lo), hi=fmt_int(hi), total=fmt_int(data.total), order=_(SWIMMER_SORTS[sort][0]).lower(), size=size))
+        lo=fmt_int(lo), hi=fmt_int(hi), total=fmt_int(data.total), order=lower_first(_(SWIMMER_SORTS[sort][0])), size=size))
     hide = ctx.hide_identifiers
     event_labels = {k: _(v) for k, v in SWIMMER_EVENTS}
     fig = swimmer_figure(data.patients, data.events, event_labels=event_labels,

@@ -24,7 +24,7 @@ from .data import cached_query
 from .export import show_figure, show_table
 from .methods import mmrm_section
 from .page import PageContext, option_control
-from .text import in_language, sentences
+from .text import in_language, lower_first, sentences
 
 EORTC = ("QLQ_C30", "QLQ_CR29", "QLQ_STO22", "QLQ_OES18")
 SECTION = PageOption("section", N_("Show"), (("eortc", N_("EORTC questionnaires")), ("lars", N_("Bowel function (LARS)")),
@@ -99,7 +99,7 @@ def _eortc(ctx: PageContext) -> None:
         value = st.selectbox(_(SCALE.label), options=list(SCALE.values), format_func=in_language(scale_label), key=SCALE.key)
     instrument, scale = _scale_key(value if value in SCALE.values else SCALE.default)
     sc = QOL_SCALE_INDEX[(instrument, scale)]
-    sites = _(", ").join(TUMOUR_SITE.label(s).lower() for s in INSTRUMENT_SITES[instrument])
+    sites = _(", ").join(lower_first(TUMOUR_SITE.label(s)) for s in INSTRUMENT_SITES[instrument])
     name, label = QOL_INSTRUMENT.label(instrument), _(sc.label)
     with c2:
         st.caption(sentences(

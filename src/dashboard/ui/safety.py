@@ -53,7 +53,7 @@ from .data import cached_query
 from .export import download, show_figure, table_download
 from .methods import ae_rates_section
 from .page import PageContext, option_control
-from .text import in_language, md_text, sentences
+from .text import in_language, lower_first, md_text, sentences
 
 SECTION = PageOption("section", N_("Show"), (("ae", N_("Immunotherapy adverse events")),
                                              ("irae", N_("Immune-related events")),
@@ -231,11 +231,11 @@ def _ae_listing(events: pl.DataFrame, display: pl.DataFrame, table, ctx: PageCon
     n = cell["subject_id"].n_unique()
     st.markdown(sentences(
         ngettext("**{n} patient**: {row}, {group}, {grade}.", "**{n} patients**: {row}, {group}, {grade}.", n).format(
-            n=fmt_int(n), row=md_text(label), group=_label(g), grade=_level(lv).lower()),
+            n=fmt_int(n), row=md_text(label), group=_label(g), grade=lower_first(_level(lv))),
         _("One row per patient and preferred term, at the worst grade (the event shown is the worst one).")))
     _listing(cell, format_ae_listing, "ae_listing",
              _("Immunotherapy adverse events: {row}, {group}, {grade}").format(row=label, group=_label(g),
-                                                                               grade=_level(lv).lower()), ctx)
+                                                                               grade=lower_first(_level(lv))), ctx)
 
 
 # ------------------------------------------------------------------------ irAEs

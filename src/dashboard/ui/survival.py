@@ -55,7 +55,7 @@ from .data import cached_query
 from .export import csv_button, show_figure, show_table
 from .methods import comparison_section, competing_tests
 from .page import PageContext, option_control, option_select
-from .text import in_language, sentences
+from .text import in_language, lower_first, sentences
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -391,7 +391,7 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
     st.subheader(_("Estimates"))
     show_table(format_survival_table(s, label), f"KM estimates {req.endpoint} from {req.origin} by {req.factor}", ctx,
                title=_("{endpoint}: Kaplan-Meier estimates by {factor}").format(
-                   endpoint=_(ENDPOINT_LABELS[req.endpoint]), factor=_(FACTORS[req.factor].label).lower()))
+                   endpoint=_(ENDPOINT_LABELS[req.endpoint]), factor=lower_first(_(FACTORS[req.factor].label))))
     if s.logrank_ is not None:
         st.markdown(logrank_text(s.logrank_, label))
     cox = format_cox_table(s.cox_, s.cox_adjusted_, label)

@@ -60,3 +60,12 @@ def in_language(fn):
             return fn(*args, **kwargs)
 
     return call
+
+
+def lower_first(label: str) -> str:
+    """A label run into a sentence: its first letter in lower case ("Full analysis set" ->
+    "full analysis set"), abbreviations and the rest as written ("ESD, EMR", "ECOG ...");
+    Chinese unchanged."""
+    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
