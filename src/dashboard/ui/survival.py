@@ -40,6 +40,7 @@ from ..stats.cox import MIN_EVENTS_FOR_HR
 from ..stats.logrank import SMALL_EXPECTED
 from ..store import Store
 from ..tables.survival import (
+    HR_UNADJUSTED,
     format_balance_table,
     format_competing_table,
     format_cox_table,
@@ -395,6 +396,8 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
     if s.logrank_ is not None:
         st.markdown(logrank_text(s.logrank_, label))
     cox = format_cox_table(s.cox_, s.cox_adjusted_, label)
+    if cox is not None and HR_UNADJUSTED in cox.columns:  # kept in English for code that reads it; shown translated
+        cox = cox.rename({HR_UNADJUSTED: _(HR_UNADJUSTED)})
     if cox is not None:
         adj = _(", ").join(_covariate_name(c) for c in opts.adjust)
         st.markdown(_("**Cox proportional-hazards model** (Efron ties, Wald CI); adjusted for {covariates}").format(
