@@ -258,7 +258,7 @@ def _irae_section(ctx: PageContext) -> None:
         if summary.height == 0:
             st.info(_("No immune-related adverse events in this selection."))
         else:
-            display = format_irae_table(summary, n_den)
+            display = format_irae_table(_irae_shown(summary), n_den)
             st.html(format_simple_html(display, ["head"] + ["item"] * (display.height - 1)))
             table_download(display, f"immune-related events {g.lower()}", ctx, notes=(_(IRAE_NOTE),), bold_rows=(0,),
                            title=_("Immune-related adverse events: {group} (N={n})").format(group=_label(g),
@@ -286,6 +286,12 @@ def _irae_listing(ir: pl.DataFrame, summary: pl.DataFrame, g: str, ctx: PageCont
         _("One row per event.")))
     _listing(rows, format_event_listing, "irae_listing",
              _("Immune-related adverse events: {term}, {group}").format(term=_irae_term(t), group=_label(g)), ctx)
+
+
+def _irae_shown(summary: pl.DataFrame) -> pl.DataFrame:
+    """The irAE summary with its "any immune-related event" row named in the current language
+    (the recorded preferred terms stay as recorded)."""
+    return summary.with_columns(pl.col("term").replace(IRAE_ANY, _(IRAE_ANY)))
 
 
 def _irae_term(term: str) -> str:
@@ -391,7 +397,8 @@ def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
                         ae_bars_figure(table, _groups()), caption=_(AE_NOTE))]
     ir = events.filter(pl.col("immune_related"))
     if ir.height:
-        items.append(ReportItem(_("Immune-related adverse events"), format_irae_table(summarize_irae(ir, total), total),
+        items.append(ReportItem(_("Immune-related adverse events"),
+                                format_irae_table(_irae_shown(summarize_irae(ir, total)), total),
                                 caption=_(IRAE_NOTE), bold_rows=(0,)))
     procs = select_procedures(store, flt)
     if procs.height:
