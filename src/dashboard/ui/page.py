@@ -32,6 +32,7 @@ from ..filters import (
 from ..i18n import (
     LANGUAGES,
     SOURCE_LANGUAGE,
+    SWITCH_LABEL,
     N_,
     _,
     fmt_int,
@@ -62,10 +63,10 @@ TREATMENT_FIELDS = ("regimen", "response", "strategy")
 # Page-independent option: presentation mode for an MDT screen.
 PRESENT = PageOption("present", N_("Presentation mode"), (("0", N_("Off")), ("1", N_("On"))), "0")
 PRESENT_TOGGLE = "present_toggle"
-# Interface language (``lang=zh`` / ``lang=en``, always in the URL). Its label is in both
+# Interface language (``lang=zh`` / ``lang=en``, always in the URL); its label (i18n.SWITCH_LABEL) is in both
 # languages on purpose: a user who cannot read the current one still finds it.
 LANG_KEY = "lang"
-LANG_LABEL = "Language · 语言"
+LANG_LABEL = SWITCH_LABEL
 LANG_SOURCE = "_lang_source"
 # The sidebar's page links (file stem -> label); Streamlit names them after the files.
 NAV_LABELS: dict[str, str] = {
