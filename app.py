@@ -1,8 +1,7 @@
 """Organ-preservation registry dashboard: home page (registry at a glance)."""
 
-from dashboard.i18n import N_
 from dashboard.ui.overview import overview_body
-from dashboard.ui.page import page_setup
+from dashboard.ui.page import N_, page_setup
 
 ctx = page_setup(
     N_("Registry overview"),

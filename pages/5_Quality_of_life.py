@@ -1,7 +1,6 @@
 """Quality of life: EORTC scales over time, LARS, living with a stoma, by strategy group."""
 
-from dashboard.i18n import N_
-from dashboard.ui.page import page_setup
+from dashboard.ui.page import N_, page_setup
 from dashboard.ui.qol import OPTIONS, qol_body
 
 ctx = page_setup(N_("Quality of life"), icon=":material/self_improvement:", options=OPTIONS)

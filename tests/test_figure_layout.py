@@ -78,6 +78,22 @@ def test_minimum_font_is_6_pt_and_18_screen_px():
 
 
 @needs_chromium
+def _squash(text: str) -> str:
+    import re
+
+    return re.sub(r"<[^>]+>|\s+", "", text)
+
+
+def _legend_entries_missing(spec: dict, page_text: str) -> list[str]:
+    """Legend entries the PDF does not show (plotly clips a legend taller than its plot)."""
+    if spec["layout"].get("showlegend") is False:
+        return []
+    shown = _squash(page_text)
+    names = [t["name"] for t in spec["data"] if t.get("name") and t.get("showlegend", True) is not False
+             and t.get("visible", True) is True and t.get("type") not in ("sankey", "table", "pie")]
+    return [f"legend entry {n!r} not drawn (clipped?)" for n in names if _squash(n) not in shown]
+
+
 @pytest.mark.parametrize("presentation", [False, True], ids=["normal", "presentation"])
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_figure_fits_at_every_size(figures, prov, size, presentation):
@@ -92,6 +108,7 @@ def test_every_figure_fits_at_every_size(figures, prov, size, presentation):
             assert abs(lay.height_mm - SIZES[size].height_mm) < 0.5
         assert lay.pages == 1
         assert "SYNTHETIC DATA" in lay.page_texts[0]
+        problems += _legend_entries_missing(fit(fig, size, prov, presentation=presentation)[0], lay.page_texts[0])
         gap = any(title.startswith(t) and s == size and p == presentation for t, s, p in KNOWN_GAPS)
         if problems and not gap:
             failures.append(f"{title}: {'; '.join(problems)}")

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -331,3 +332,39 @@ def test_censor_ticks_only_where_they_stay_readable():
     grid = [0.0, 500.0]
     assert marks(step_figure([curve(CENSOR_MARKS_MAX)], [], x_title="x", y_title="y", grid=grid)) == 1
     assert marks(step_figure([curve(CENSOR_MARKS_MAX + 1)], [], x_title="x", y_title="y", grid=grid)) == 0
+
+
+def test_logrank_p_and_median_lines_on_the_plot_when_asked(db, con):
+    """``pplot=1`` writes the log-rank p (the one under the estimates) on the figure, and
+    ``medians=1`` draws the 50% guide with a drop line at each median reached; both stay
+    in the link. The medians are checked against lifelines (first time S(t) <= 0.5)."""
+    from lifelines import KaplanMeierFitter
+
+    query = {"endpoint": "OPS", "origin": "T1", "by": "restaging_response"}  # non-cCR falls below 50%
+    plain = _app(query)
+    spec = json.loads(plain.get("plotly_chart")[0].proto.spec)
+    assert not [a for a in spec["layout"].get("annotations", []) if a.get("name") == "p"]
+    assert not spec["layout"].get("shapes")
+
+    at = _app({**query, "pplot": "1", "medians": "1"})
+    assert not at.exception
+    assert at.query_params.get("pplot") in ("1", ["1"]) and at.query_params.get("medians") in ("1", ["1"])
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    p_note = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == "p"]
+    logrank = next(m.value for m in at.markdown if m.value.startswith("**Log-rank test"))
+    assert len(p_note) == 1 and p_note[0].startswith("Log-rank")
+    p_text = re.search(r"p [=<] [0-9.]+", p_note[0]).group(0)
+    assert p_text in logrank  # the same p as under the estimates
+    assert ("permutation" in p_note[0]) == ("permutation" in logrank)  # and the same test
+
+    df = _independent(con, "OPS", "T1", "a.restaging_response")
+    medians = []
+    for _g, part in df.group_by("group"):
+        kmf = KaplanMeierFitter().fit(part["time"].to_numpy(), part["event"].to_numpy())
+        if np.isfinite(kmf.median_survival_time_):
+            medians.append(float(kmf.median_survival_time_))
+    shapes = spec["layout"]["shapes"]
+    drops = sorted(s["x0"] for s in shapes if s["x0"] == s["x1"])
+    assert medians and drops == pytest.approx(sorted(medians))
+    across = [s for s in shapes if s["y0"] == s["y1"] == 50]
+    assert len(across) == 1 and across[0]["x1"] == pytest.approx(max(medians))

@@ -195,6 +195,11 @@ def fit_procedure(spec: dict, frame: Frame) -> None:
     layout.setdefault("margin", {})["t"] = int(legend_px + title_lines * font * 1.4 + 16)
     n_classes = (layout.get("meta") or {}).get("layout", {}).get("classes", 3)
     need = layout["margin"]["t"] + 70 + n_classes * max(60, font * 4.5)
+    if not legend_px:  # the legend stays on the right, one entry a row with its group titles: plotly
+        # clips what does not fit the plot's height, so the figure is made tall enough for it
+        groups = {t.get("legendgroup") for t in spec["data"] if t.get("legendgrouptitle")}
+        rows = len(_legend_names(spec)) + len(groups)
+        need = max(need, layout["margin"]["t"] + (layout["margin"].get("b") or 40) + rows * max(lf * 1.6, lf + 8) + 12)
     layout["height"] = int(min(frame.max_height, need))
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..figures import consort_figure, sankey_figure
 from ..filters import CohortFilter, PageOption
+from ..i18n import N_, _
 from ..queries.cohort import select_baseline, select_consort_flow, select_strategy_transitions
 from ..report import ReportItem
 from ..schema import COHORT
@@ -17,18 +18,19 @@ from ..tables.baseline import format_baseline_html, format_baseline_table, table
 from .data import cached_query
 from .export import show_figure, table_download, with_design_width
 from .page import PageContext, option_control
+from .text import sentences
 
-SECTION = PageOption("section", "Show", (("flow", "Patient flow"), ("transitions", "Strategy transitions"),
-                                         ("table1", "Baseline characteristics (Table 1)")), "flow")
-VIEW = PageOption("view", "Registry parts", (("combined", "Combined"),
-                                            ("split", "By registry part")), "combined")
+SECTION = PageOption("section", N_("Show"), (("flow", N_("Patient flow")), ("transitions", N_("Strategy transitions")),
+                                             ("table1", N_("Baseline characteristics (Table 1)"))), "flow")
+VIEW = PageOption("view", N_("Registry parts"), (("combined", N_("Combined")),
+                                                ("split", N_("By registry part"))), "combined")
 OPTIONS = (SECTION, VIEW)
-FLOW_NOTE = ("Boxes count patients; each box equals the sum of the boxes it splits into. Status at last follow-up "
+FLOW_NOTE = N_("Boxes count patients; each box equals the sum of the boxes it splits into. Status at last follow-up "
              "from the subject-level table.")
-TRANSITIONS_NOTE = ("Full analysis set with a recorded strategy. Each band is a group of patients moving from one "
+TRANSITIONS_NOTE = N_("Full analysis set with a recorded strategy. Each band is a group of patients moving from one "
                     "strategy to the next (repeated episodes of the same strategy count once) and on to their status "
                     "at last follow-up; patients whose strategy never changed go straight to their status.")
-TABLE1_NOTE = (
+TABLE1_NOTE = N_(
     "Full analysis set (eligible, at least one immunotherapy dose), by initial strategy group. n (%) of patients "
     "with a recorded value; median (IQR). p: chi-square, or Fisher's exact test when an expected count is below 5 "
     "(Monte Carlo for tables larger than 2x2); Kruskal-Wallis for continuous values. SMD: largest pairwise "
@@ -53,7 +55,7 @@ def _parts(ctx: PageContext) -> list[tuple[str, object]]:
 
 
 def _flow(ctx: PageContext, split: bool) -> None:
-    st.caption(FLOW_NOTE + " Hover a strategy box for its restaging responses.")
+    st.caption(sentences(_(FLOW_NOTE), _("Hover a strategy box for its restaging responses.")))
     if not split:
         flow = cached_query(select_consort_flow, ctx.store, ctx.filter)
         show_figure(_consort(flow), "patient flow", ctx, key="consort_combined")
@@ -61,16 +63,16 @@ def _flow(ctx: PageContext, split: bool) -> None:
     # One above the other: two diagrams side by side were unreadable on a 1280-pixel screen.
     for heading, flt in _parts(ctx):
         flow = cached_query(select_consort_flow, ctx.store, flt)
-        show_figure(_consort(flow, title=f"{heading} cohort"), f"patient flow {heading}", ctx,
+        show_figure(_consort(flow, title=_("{part} cohort").format(part=heading)), f"patient flow {heading}", ctx,
                     key=f"consort_{heading}")
 
 
 def _transitions(ctx: PageContext, split: bool) -> None:
-    st.caption(TRANSITIONS_NOTE)
+    st.caption(_(TRANSITIONS_NOTE))
     parts = _parts(ctx) if split else [(None, ctx.filter)]
     for heading, flt in parts:
         if heading:
-            st.subheader(f"{heading} cohort")
+            st.subheader(_("{part} cohort").format(part=heading))
         links = cached_query(select_strategy_transitions, ctx.store, flt)
         show_figure(_sankey(links, height=460 if split else 560),
                     "strategy transitions" + (f" {heading}" if heading else ""), ctx, key=f"sankey_{heading}")
@@ -80,14 +82,14 @@ def _table1(ctx: PageContext) -> None:
     variables, options = table1_variables(), table1_options()
     df = cached_query(select_baseline, ctx.store, ctx.filter)
     if df.height == 0:
-        st.info("No patients in the full analysis set match the filters.")
+        st.info(_("No patients in the full analysis set match the filters."))
         return
     summary = summarize_baseline(df, variables, options)
     table = format_baseline_table(summary, variables)
-    st.caption(TABLE1_NOTE + " Hover a p-value for its test; the exports list them.")
+    st.caption(sentences(_(TABLE1_NOTE), _("Hover a p-value for its test; the exports list them.")))
     st.html(format_baseline_html(table))
-    table_download(table.drop("kind"), "table1", ctx, title="Table 1. Baseline characteristics by initial strategy",
-                   notes=(TABLE1_NOTE,), bold_rows=_variable_rows(table))
+    table_download(table.drop("kind"), "table1", ctx, title=_("Table 1. Baseline characteristics by initial strategy"),
+                   notes=(_(TABLE1_NOTE),), bold_rows=_variable_rows(table))
 
 
 def _variable_rows(table) -> tuple[int, ...]:
@@ -96,15 +98,15 @@ def _variable_rows(table) -> tuple[int, ...]:
 
 def report_section(store: Store, flt: CohortFilter) -> list[ReportItem]:
     """Cohort in the MDT report: patient flow, strategy transitions, Table 1 (default views)."""
-    items = [ReportItem("Patient flow", _consort(select_consort_flow(store, flt)), caption=FLOW_NOTE),
-             ReportItem("Strategy transitions", _sankey(select_strategy_transitions(store, flt)),
-                        caption=TRANSITIONS_NOTE)]
+    items = [ReportItem(_("Patient flow"), _consort(select_consort_flow(store, flt)), caption=_(FLOW_NOTE)),
+             ReportItem(_("Strategy transitions"), _sankey(select_strategy_transitions(store, flt)),
+                        caption=_(TRANSITIONS_NOTE))]
     df = select_baseline(store, flt)
     if df.height:
         variables = table1_variables()
         table = format_baseline_table(summarize_baseline(df, variables, table1_options()), variables)
-        items.append(ReportItem("Table 1. Baseline characteristics by initial strategy", table.drop("kind"),
-                                caption=TABLE1_NOTE, bold_rows=_variable_rows(table)))
+        items.append(ReportItem(_("Table 1. Baseline characteristics by initial strategy"), table.drop("kind"),
+                                caption=_(TABLE1_NOTE), bold_rows=_variable_rows(table)))
     return items
 
 

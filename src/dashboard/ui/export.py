@@ -51,8 +51,9 @@ from ..tables.export import mask_identifiers, table_bytes
 from .. import audit
 from ..access import allowed
 from ..filters import CohortFilter
+from ..i18n import N_, _, get_language, language
 from .auth import IDENTITY_STATE, Identity, role_now
-from .text import strip_links
+from .text import in_language, strip_links
 
 if TYPE_CHECKING:  # page.py imports the MDT report control, which exports through this module
     from ..store import Store
@@ -60,10 +61,16 @@ if TYPE_CHECKING:  # page.py imports the MDT report control, which exports throu
 
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoom2d", "pan2d", "toImage"]}
 SUPPRESS_THRESHOLD = 5
+# Option labels: English source strings, shown with _() (format names stay as they are).
 FIG_LABELS = {"png": "PNG", "svg": "SVG", "pdf": "PDF", "tiff": "TIFF (LZW)", "eps": "EPS"}
-FOOTER_LABELS = {"on": "On the figure", "caption": "Beside it (caption file)", "off": "Off"}
-TABLE_WIDTH_LABELS = {None: "As on screen", "single": "85 mm", "double": "175 mm", "page": "Page (257 mm)"}
-TABLE_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)", "html": "HTML (formatted)", "png": "PNG (formatted)"}
+FOOTER_LABELS = {"on": N_("On the figure"), "caption": N_("Beside it (caption file)"), "off": N_("Off")}
+TABLE_WIDTH_LABELS = {None: N_("As on screen"), "single": "85 mm", "double": "175 mm", "page": N_("Page (257 mm)")}
+TABLE_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)", "html": N_("HTML (formatted)"), "png": N_("PNG (formatted)")}
+
+
+def _label_from(labels: Mapping[Any, str]) -> Callable[[Any], str]:
+    """A ``format_func`` that shows ``labels[value]`` in the current language."""
+    return in_language(lambda value: _(labels.get(value, str(value))))
 
 
 DOOR_KEYS = "_export_door_keys"  # session state: keys of the download buttons the door drew (for tests)
@@ -128,7 +135,8 @@ def download(scope: "ExportScope | PageContext", *, kind: str, name: str, label:
     runs only on click, outside the script run (no ``st.*``). ``detail`` (a mapping, or a
     callable read at click time, e.g. the chosen format) goes to the audit record beside
     kind, name, filters, N and role. Returns False (and draws nothing) when the role may
-    not export this (``permission``).
+    not export this (``permission``). The file is built in the language the page is shown in
+    (captured now: the click's callback runs outside the script run).
     """
     if not isinstance(scope, ExportScope):
         scope = ExportScope.from_ctx(scope)
@@ -146,10 +154,14 @@ def download(scope: "ExportScope | PageContext", *, kind: str, name: str, label:
     def data() -> bytes:
         nonlocal role
         role = _role_at_click(scope)
-        if not allowed(role, permission):
-            record("refused", reason=f"role {role or 'none'} lacks {permission} at click time")
-            return (f"Export refused: your role ({role or 'no access'}) may not export this. "
-                    "The attempt is recorded in the audit trail.\n").encode()
+        with language(lang):
+            if not allowed(role, permission):
+                record("refused", reason=f"role {role or 'none'} lacks {permission} at click time")
+                return (_("Export refused: your role ({role}) may not export this. The attempt is recorded in the "
+                          "audit trail.").format(role=role or _("no access")) + "\n").encode()
+            return _built()
+
+    def _built() -> bytes:
         try:
             out = build(scope.provenance())
         except Exception as exc:
@@ -158,7 +170,7 @@ def download(scope: "ExportScope | PageContext", *, kind: str, name: str, label:
         record("ok", bytes=len(out))
         return out
 
-    role = scope.role
+    role, lang = scope.role, get_language()
     (container or st).download_button(label, data=data, file_name=file_name, mime=mime, on_click="ignore", key=key,
                                       **{"icon": ":material/download:", **button})
     try:
@@ -238,23 +250,23 @@ def suppress_default(ctx: PageContext) -> bool:
     return not ctx.store.is_synthetic()
 
 
-def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Export figure") -> None:
+def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str | None = None) -> None:
     """An "Export" popover: format, size, look, and a download button (bytes built on click)."""
     key = f"exp_fig_{slug(name)}"
     warm_up_async()  # Chromium starts while the user looks at the page, not when they click
-    with st.popover(label, icon=":material/download:"):
-        fmt = st.radio("Format", FIG_FORMATS, format_func=FIG_LABELS.get, horizontal=True, key=f"{key}_fmt")
-        size = st.radio("Size", list(SIZES), format_func=lambda k: SIZES[k].label, key=f"{key}_size",
+    with st.popover(label or _("Export figure"), icon=":material/download:"):
+        fmt = st.radio(_("Format"), FIG_FORMATS, format_func=FIG_LABELS.get, horizontal=True, key=f"{key}_fmt")
+        size = st.radio(_("Size"), list(SIZES), format_func=in_language(lambda k: _(SIZES[k].label)), key=f"{key}_size",
                         index=list(SIZES).index("slide" if ctx.presentation else "double"))
-        large = st.checkbox("Presentation look (large type, thick lines)", value=ctx.presentation,
+        large = st.checkbox(_("Presentation look (large type, thick lines)"), value=ctx.presentation,
                             key=f"{key}_present")
-        with st.expander("Journal options"):  # footer, resolution, height cap, suppression
-            footer = st.radio("Provenance footer", FOOTERS, format_func=FOOTER_LABELS.get, horizontal=True,
+        with st.expander(_("Journal options")):  # footer, resolution, height cap, suppression
+            footer = st.radio(_("Provenance footer"), FOOTERS, format_func=_label_from(FOOTER_LABELS), horizontal=True,
                               key=f"{key}_footer")
-            dpi = st.radio("Resolution (PNG, TIFF)", DPIS, format_func=lambda d: f"{d} dpi", horizontal=True,
+            dpi = st.radio(_("Resolution (PNG, TIFF)"), DPIS, format_func=lambda d: f"{d} dpi", horizontal=True,
                            key=f"{key}_dpi")
-            cap = st.radio("Height at most", list(HEIGHT_CAPS), horizontal=True, key=f"{key}_cap")
-            hide = st.checkbox("Suppress small counts (at-risk numbers, box counts under 5)",
+            cap = st.radio(_("Height at most"), list(HEIGHT_CAPS), horizontal=True, key=f"{key}_cap")
+            hide = st.checkbox(_("Suppress small counts (at-risk numbers, box counts under 5)"),
                                value=suppress_default(ctx), key=f"{key}_sup")
         below = SUPPRESS_THRESHOLD if hide else None
 
@@ -262,44 +274,45 @@ def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str = "Expo
             return figure_bytes(strip_links(fig), fmt, size, prov, presentation=large, footer=footer, dpi=dpi,
                                 height_cap_mm=HEIGHT_CAPS[cap], suppress_below=below)
 
-        download(ctx, kind="figure", name=name, label=f"Download {fmt.upper()}", build=build,
+        download(ctx, kind="figure", name=name, label=_("Download {format}").format(format=fmt.upper()), build=build,
                  file_name=f"{slug(name)}_{size}.{fmt}", mime=FIG_MIME[fmt], key=f"{key}_dl",
                  detail={"format": fmt, "size": size, "footer": footer, "dpi": dpi, "suppressed": bool(below)},
                  type="primary")
         if footer == "caption":
-            download(ctx, kind="figure_caption", name=name, label="Download caption (TXT)",
+            download(ctx, kind="figure_caption", name=name, label=_("Download caption (TXT)"),
                      build=lambda prov: caption_text(prov, title=name).encode("utf-8"),
                      file_name=f"{slug(name)}_caption.txt", mime="text/plain", key=f"{key}_cap_dl",
                      detail={"format": "caption", "size": size})
-        st.caption("Footer: data source and content hash, filters, N, app version, export time.")
+        st.caption(_("Footer: data source and content hash, filters, N, app version, export time."))
 
 
 def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str | None = None,
                    count_columns: Sequence[str] | None = None, percent_of: Mapping[str, str] | None = None,
-                   notes: Sequence[str] = (), bold_rows: Sequence[int] = (), label: str = "Export table") -> None:
+                   notes: Sequence[str] = (), bold_rows: Sequence[int] = (), label: str | None = None) -> None:
     """An "Export" popover: format, small-cell suppression, and a download button."""
     key = f"exp_tab_{slug(name)}"
     if ctx.hide_identifiers:
         df = mask_identifiers(df)
-    with st.popover(label, icon=":material/download:"):
-        fmt = st.radio("Format", TABLE_FORMATS, format_func=TABLE_LABELS.get, horizontal=True, key=f"{key}_fmt")
-        suppress = st.checkbox(f"Suppress small cells (counts under {SUPPRESS_THRESHOLD} shown as "
-                               f"<{SUPPRESS_THRESHOLD})", value=suppress_default(ctx), key=f"{key}_sup")
+    with st.popover(label or _("Export table"), icon=":material/download:"):
+        fmt = st.radio(_("Format"), TABLE_FORMATS, format_func=_label_from(TABLE_LABELS), horizontal=True,
+                       key=f"{key}_fmt")
+        suppress = st.checkbox(_("Suppress small cells (counts under {k} shown as <{k})").format(k=SUPPRESS_THRESHOLD),
+                               value=suppress_default(ctx), key=f"{key}_sup")
         width = None
         if fmt in ("html", "png"):
-            width = st.radio("Width", list(TABLE_WIDTH_LABELS), format_func=TABLE_WIDTH_LABELS.get, horizontal=True,
-                             key=f"{key}_width")
+            width = st.radio(_("Width"), list(TABLE_WIDTH_LABELS), format_func=_label_from(TABLE_WIDTH_LABELS),
+                             horizontal=True, key=f"{key}_width")
 
         def build(prov: Provenance) -> bytes:
             return table_bytes(df, fmt, title or name, prov, suppress_below=SUPPRESS_THRESHOLD if suppress else None,
                                count_columns=count_columns, percent_of=percent_of, notes=notes, bold_rows=bold_rows,
                                width=width)
 
-        download(ctx, kind="table", name=name, label=f"Download {fmt.upper()}", build=build,
+        download(ctx, kind="table", name=name, label=_("Download {format}").format(format=fmt.upper()), build=build,
                  file_name=f"{slug(name)}.{fmt}", mime=TABLE_MIME[fmt], key=f"{key}_dl",
                  detail={"format": fmt, "rows": df.height, "suppressed": bool(suppress), "width": width},
                  type="primary")
-        st.caption("With a footer: data source and content hash, filters, N, app version, export time.")
+        st.caption(_("With a footer: data source and content hash, filters, N, app version, export time."))
 
 
 def screen_config(config: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -29,16 +29,30 @@ from ..filters import (
     build_query_params,
     parse_query_params,
 )
-from ..i18n import LANGUAGES, SOURCE_LANGUAGE, N_, _, fmt_int, normalise_language, set_language
+from ..i18n import (
+    LANGUAGES,
+    SOURCE_LANGUAGE,
+    SWITCH_LABEL,
+    N_,
+    _,
+    fmt_int,
+    normalise_language,
+    pgettext,
+    set_language,
+    set_language_provider,
+)
 from ..queries.cohort import select_patient_counts, select_t0_bounds
 from ..store import Store
 from .auth import Identity, identity_sidebar, open_mode_notice, require_sign_in
 from .data import cached_query, store_or_stop
 from .export import disable_builtin_export
-from .text import md_text
+from .text import in_language, md_text
 from .provenance import data_source_banner
 from .prefs import load_preference, save_preference
 from .report import report_control
+
+# The page files mark their titles with N_ from here (pages import dashboard.ui only).
+__all__ = ["N_", "PageContext", "option_control", "option_label", "option_select", "page_setup"]
 
 FILTER_STATE = "_cohort_filter"
 LAST_URL = "_last_url"
@@ -49,10 +63,10 @@ TREATMENT_FIELDS = ("regimen", "response", "strategy")
 # Page-independent option: presentation mode for an MDT screen.
 PRESENT = PageOption("present", N_("Presentation mode"), (("0", N_("Off")), ("1", N_("On"))), "0")
 PRESENT_TOGGLE = "present_toggle"
-# Interface language (``lang=zh`` / ``lang=en``, always in the URL). Its label is in both
+# Interface language (``lang=zh`` / ``lang=en``, always in the URL); its label (i18n.SWITCH_LABEL) is in both
 # languages on purpose: a user who cannot read the current one still finds it.
 LANG_KEY = "lang"
-LANG_LABEL = "Language · 语言"
+LANG_LABEL = SWITCH_LABEL
 LANG_SOURCE = "_lang_source"
 # The sidebar's page links (file stem -> label); Streamlit names them after the files.
 NAV_LABELS: dict[str, str] = {
@@ -139,9 +153,25 @@ def _nav_css() -> str:
     for stem, label in NAV_LABELS.items():
         sel = ("[data-testid='stSidebarNav'] li:first-child [data-testid='stSidebarNavLink']" if not stem
                else f"[data-testid='stSidebarNavLink'][href$='/{stem}']")
-        rules.append(f"{sel} * {{overflow: visible;}}\n{sel} p {{font-size: 0;}}\n"
-                     f"{sel} p::after {{content: {_css_string(_(label))}; font-size: 0.875rem;}}")
+        # the file-named text is taken out (display: none, so screen readers and the link's
+        # accessible name get the label only) and the label is drawn in its place
+        box = f"{sel} [data-testid='stMarkdownContainer']"
+        rules.append(f"{sel} * {{overflow: visible;}}\n{box} p {{display: none;}}\n"
+                     f"{box}::after {{content: {_css_string(_(label))}; font-size: 0.875rem; line-height: 1.6;}}")
     return "<style>\n" + "\n".join(rules) + "\n</style>"
+
+
+def _session_language() -> str | None:
+    """The language this session's last page run used (for a run that did not call
+    :func:`page_setup`, e.g. a fragment rerun in its own thread); None outside a session."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return st.session_state.get("_lang_last")
+
+
+set_language_provider(_session_language)
 
 
 def _browser_language() -> str | None:
@@ -300,27 +330,29 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
     st.session_state[PRESENT_TOGGLE] = present
     sb.toggle(_("Presentation mode"), key=PRESENT_TOGGLE, on_change=_present_changed,
               help=_("For an MDT screen: large type, thick lines, no patient identifiers; kept in the link."))
+    n_of_m = _("{n} of {m} patients").format(n="<b>" + fmt_int(counts["n"]) + "</b>", m=fmt_int(counts["m"]))
+    eligible = _("{n} received immunotherapy and are eligible").format(n=fmt_int(counts["analysis"]))
     sb.markdown(
-        f"<div style='font-size:1.35rem;line-height:1.2'><b>{counts['n']:,}</b> of {counts['m']:,} patients</div>"
-        f"<div style='font-size:0.9rem;opacity:0.8'>{counts['analysis']:,} received immunotherapy and are eligible</div>",
+        f"<div style='font-size:1.35rem;line-height:1.2;word-break:keep-all'>{n_of_m}</div>"
+        f"<div style='font-size:0.9rem;opacity:0.8;word-break:keep-all'>{eligible}</div>",
         unsafe_allow_html=True,
     )
-    sb.button("Reset all filters", on_click=_reset, icon=":material/restart_alt:", disabled=flt.is_empty,
+    sb.button(_("Reset all filters"), on_click=_reset, icon=":material/restart_alt:", disabled=flt.is_empty,
               width="stretch", key="flt_reset_button")
 
     def multi(container, key: str) -> None:
         f = FILTER_FIELDS[key]
-        container.multiselect(f.label, options=list(f.codes), format_func=f.label_of, key=_wkey(key),
-                              placeholder="All")
+        container.multiselect(_(f.label), options=list(f.codes), format_func=in_language(lambda c: _(f.label_of(c))),
+                              key=_wkey(key), placeholder=pgettext("filter", "All"))
 
     active = set(flt.to_query_params())
-    with sb.expander("Patient and tumour", expanded=bool(active & set(PATIENT_FIELDS + ("age",))),
+    with sb.expander(_("Patient and tumour"), expanded=bool(active & set(PATIENT_FIELDS + ("age",))),
                      icon=":material/person:"):
         for key in PATIENT_FIELDS:
             multi(st, key)
         age = FILTER_FIELDS["age"]
-        st.slider(age.label, min_value=age.lo, max_value=age.hi, key=_wkey("age"))
-    with sb.expander("Treatment and response", expanded=bool(active & set(TREATMENT_FIELDS + ("t0",))),
+        st.slider(_(age.label), min_value=age.lo, max_value=age.hi, key=_wkey("age"))
+    with sb.expander(_("Treatment and response"), expanded=bool(active & set(TREATMENT_FIELDS + ("t0",))),
                      icon=":material/medication:"):
         for key in TREATMENT_FIELDS:
             multi(st, key)
@@ -329,7 +361,8 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
             if isinstance(cur, (tuple, list)) and len(cur) == 2 and all(isinstance(d, dt.date) for d in cur):
                 lo, hi = max(cur[0], bounds[0]), min(cur[1], bounds[1])  # a new store (import) may have other bounds
                 st.session_state[_wkey("t0")] = (lo, hi) if lo <= hi else bounds
-            st.date_input(FILTER_FIELDS["t0"].label, min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
+            t0 = FILTER_FIELDS["t0"]
+            st.date_input(_(t0.label), min_value=bounds[0], max_value=bounds[1], key=_wkey("t0"),
                           format="YYYY-MM-DD")
 
 
@@ -338,12 +371,13 @@ def _notice_md(n: Notice) -> str:
     if not isinstance(n, Notice):
         return md_text(n, 300)
     value = n.value if len(n.value) <= 80 else n.value[:80] + "..."
-    return f"**{md_text(n.param, 120)}={md_text(value, 120)}** ignored: {md_text(n.reason, 200)}"
+    return _("**{setting}** ignored: {reason}").format(
+        setting=f"{md_text(n.param, 120)}={md_text(value, 120)}", reason=md_text(_(n.reason), 200))
 
 
 def _notices(notices: list[Notice]) -> None:
     if notices:
-        st.warning("Some settings in the link were not recognised and were left out:\n\n"
+        st.warning(_("Some settings in the link were not recognised and were left out:") + "\n\n"
                    + "\n".join(f"- {_notice_md(n)}" for n in notices), icon=":material/link_off:")
 
 
@@ -391,29 +425,35 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     described = flt.describe()
     st.markdown(
         "**" + _("{n} of {m} patients").format(n=fmt_int(counts["n"]), m=fmt_int(counts["m"])) + "** "
-        + ("(" + _("all registered patients") + ")" if not described else "· " + " · ".join(described))
+        + (_("(all registered patients)") if not described else "· " + " · ".join(described))
     )
     if subtitle:
         st.caption(_(subtitle))
     return PageContext(store=store, filter=flt, options=values, counts=counts, identity=identity)
 
 
+def option_label(option: PageOption):
+    """A ``format_func`` showing an option's values in the current language (their labels are
+    English source strings marked with ``N_`` where the option is defined)."""
+    return in_language(lambda value: _(option.label_of(value)))
+
+
 def option_control(option: PageOption, *, label_visibility: str = "visible") -> str:
     """A page option as a segmented control, kept in the URL by :func:`page_setup`."""
-    value = st.segmented_control(option.label, options=list(option.values), format_func=option.label_of,
+    value = st.segmented_control(_(option.label), options=list(option.values), format_func=option_label(option),
                                  key=option.key, selection_mode="single", label_visibility=label_visibility)
     return value if value in option.values else option.default
 
 
 def planned_page(ctx: PageContext, holds: list[str]) -> None:
     """Placeholder for a page not built yet: what it will hold."""
-    st.info("This page is not built yet. It will show, for the "
-            f"{ctx.counts['n']:,} patients selected in the sidebar:", icon=":material/construction:")
+    st.info(_("This page is not built yet. It will show, for the {n} patients selected in the sidebar:")
+            .format(n=fmt_int(ctx.counts["n"])), icon=":material/construction:")
     st.markdown("\n".join(f"- {h}" for h in holds))
 
 
 def option_select(option: PageOption, *, disabled: bool = False, help: str | None = None) -> str:
     """A page option as a select box (kept in the URL by ``page_setup``)."""
-    value = st.selectbox(option.label, options=list(option.values), format_func=option.label_of, key=option.key,
+    value = st.selectbox(_(option.label), options=list(option.values), format_func=option_label(option), key=option.key,
                          disabled=disabled, help=help)
     return value if value in option.values else option.default

@@ -33,20 +33,22 @@ import streamlit as st
 
 from .. import audit
 from ..filters import CohortFilter
+from ..i18n import N_, _
 from ..provenance import Provenance
 from ..report import ReportItem, ReportSection, build_report, report_pdf
 from ..store import Store
 from .export import ExportScope, download
 
 # (page title in the report, "module:function"); imported on use, so pages never import each other.
+# Titles are English source strings, shown in the report's language.
 REPORT_PAGES: list[tuple[str, str]] = [
-    ("Overview", "dashboard.ui.overview:report_section"),
-    ("Cohort", "dashboard.ui.cohort:report_section"),
-    ("Survival", "dashboard.ui.survival:report_section"),
-    ("Target-trial comparison", "dashboard.ui.methods:report_section"),
-    ("Organ preservation", "dashboard.ui.organ:report_section"),
-    ("Safety", "dashboard.ui.safety:report_section"),
-    ("Quality of life", "dashboard.ui.qol:report_section"),
+    (N_("Overview"), "dashboard.ui.overview:report_section"),
+    (N_("Cohort"), "dashboard.ui.cohort:report_section"),
+    (N_("Survival"), "dashboard.ui.survival:report_section"),
+    (N_("Target-trial comparison"), "dashboard.ui.methods:report_section"),
+    (N_("Organ preservation"), "dashboard.ui.organ:report_section"),
+    (N_("Safety"), "dashboard.ui.safety:report_section"),
+    (N_("Quality of life"), "dashboard.ui.qol:report_section"),
     # Patient timeline stays out: it is patient-level.
 ]
 SUPPRESS_THRESHOLD = 5
@@ -69,7 +71,8 @@ def _resolve(target: str | Callable) -> Callable:
 
 def collect_sections(store: Store, flt: CohortFilter,
                      pages: Sequence[tuple[str, str | Callable]] | None = None) -> list[ReportSection]:
-    """Every registered page's section under ``flt`` (pure: no ``st.*``)."""
+    """Every registered page's section under ``flt`` (pure: no ``st.*``), in the current
+    language (``with dashboard.i18n.language(...)``)."""
     out = []
     for title, target in (REPORT_PAGES if pages is None else pages):
         try:
@@ -77,9 +80,10 @@ def collect_sections(store: Store, flt: CohortFilter,
             if isinstance(result, ReportSection):
                 out.append(result)
             else:
-                out.append(ReportSection(title, tuple(_item(x) for x in result)))
+                out.append(ReportSection(_(title), tuple(_item(x) for x in result)))
         except Exception as exc:  # noqa: BLE001 - one broken page must not sink the report
-            out.append(ReportSection(title, (), note=f"This section could not be built ({type(exc).__name__}: {exc})."))
+            out.append(ReportSection(_(title), (), note=_("This section could not be built ({error}).").format(
+                error=f"{type(exc).__name__}: {exc}")))
     return out
 
 
@@ -90,7 +94,7 @@ def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, 
     meta = store.meta()
     prov = Provenance.from_meta(meta, flt, n=n, m=m)
     html = build_report(collect_sections(store, flt), prov, suppress_below=suppress_below,
-                        title="MDT report - organ-preservation registry", meta=meta, prepared_by=prepared_by,
+                        title=_("MDT report - organ-preservation registry"), meta=meta, prepared_by=prepared_by,
                         meeting_date=meeting_date)
     return html if fmt == "html" else report_pdf(html, page_format=page_format)
 
@@ -112,12 +116,14 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
                    role: str | None = None) -> None:
     """Sidebar: one click builds the MDT report (HTML or PDF) of every page under the filters.
     Each download is recorded in the audit trail (who, format, filters, N)."""
-    with st.sidebar.expander("MDT report", icon=":material/summarize:"):
-        st.caption("Every page's figures and tables under the current filters, in one file.")
-        suppress = st.checkbox(f"Suppress small cells (<{SUPPRESS_THRESHOLD})", value=not store.is_synthetic(),
-                               key="report_suppress")
-        paper = st.radio("Paper", ("A4", "Letter"), horizontal=True, key="report_paper")
-        meeting = st.date_input("Meeting date", key="report_meeting")
+    with st.sidebar.expander(_("MDT report"), icon=":material/summarize:"):
+        st.caption(_("Every page's figures and tables under the current filters, in one file, in the language "
+                     "shown."))
+        suppress = st.checkbox(_("Suppress small cells (<{k})").format(k=SUPPRESS_THRESHOLD),
+                               value=not store.is_synthetic(), key="report_suppress")
+        paper = st.radio(_("Paper"), ("A4", "Letter"),
+                         horizontal=True, key="report_paper")
+        meeting = st.date_input(_("Meeting date"), key="report_meeting", format="YYYY-MM-DD")
         meeting_text = meeting.isoformat() if hasattr(meeting, "isoformat") else None
         below = SUPPRESS_THRESHOLD if suppress else None
         n, m = counts.get("n"), counts.get("m")

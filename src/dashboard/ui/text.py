@@ -36,3 +36,36 @@ def md_text(value: object, limit: int | None = 200) -> str:
         s = s[:limit] + "…"
     s = _AUTOLINK.sub(lambda m: (m.group(1) or m.group(2)) + WJ, s)
     return _PUNCT.sub(r"\\\1", s)
+
+
+def sentences(*parts: str) -> str:
+    """Translated sentences run together as prose: a space between them in English, none
+    in Chinese (its full stop ends a sentence without one). Empty parts are skipped."""
+    from ..i18n import get_language
+
+    sep = "" if get_language() == "zh" else " "
+    return sep.join(p.strip() for p in parts if p and p.strip())
+
+
+def in_language(fn):
+    """``fn`` bound to the language of this run: a widget's ``format_func`` that translates
+    keeps the page's language when Streamlit (or AppTest) calls it again later, from
+    another thread, to match a value to its label."""
+    from ..i18n import get_language, language
+
+    lang = get_language()
+
+    def call(*args, **kwargs):
+        with language(lang):
+            return fn(*args, **kwargs)
+
+    return call
+
+
+def lower_first(label: str) -> str:
+    """A label run into a sentence: its first letter in lower case ("Full analysis set" ->
+    "full analysis set"), abbreviations and the rest as written ("ESD, EMR", "ECOG ...");
+    Chinese unchanged."""
+    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
