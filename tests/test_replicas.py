@@ -129,7 +129,7 @@ T0_SHOWN = re.compile(r"T0 (\d{4}-\d\d-\d\d) to (\d{4}-\d\d-\d\d)")
 
 def _stated_filter(labels: tuple[str, ...], line: str) -> CohortFilter:
     """The filter a run applied: the sites this session chose, and the T0 range when the
-    page's own "N of M patients" line states one (see the xfail test below)."""
+    page's own "N of M patients" line states one (see test_after_an_import_an_untouched_date_range_follows_the_new_store)."""
     m = T0_SHOWN.search(line)
     t0 = (dt.date.fromisoformat(m.group(1)), dt.date.fromisoformat(m.group(2))) if m else None
     return CohortFilter(site=tuple(SITES[x] for x in labels), t0=t0)
@@ -276,15 +276,10 @@ def test_store_swap_during_load_every_run_reads_one_store(open_stack, registries
         assert stores == sorted(stores), (route, stores)  # never back to the old store
     assert {u for r in routes for u in upstreams_of(stack, r)} == {f"127.0.0.1:{p}" for p in stack.app_ports}
     if stale_ranges or straddling:
-        print(f"{stale_ranges} runs after the import kept the old store's T0 range as a filter (see the xfail "
-              f"test); {len(straddling)} runs during the swap showed the other store's banner: {straddling[:3]}")
+        print(f"{stale_ranges} runs after the import kept the old store's T0 range as a filter (see "
+              f"test_after_an_import_an_untouched_date_range_follows_the_new_store); {len(straddling)} runs during the swap showed the other store's banner: {straddling[:3]}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect found here, not fixed in this branch (src/dashboard/ui/page.py is being translated): "
-    "_sidebar() clips the session's T0 date range to the new store's bounds after an import, so an "
-    "untouched range (the old store's full span) becomes an active filter that silently drops the new "
-    "store's patients outside the old span; it should follow the new bounds unless the user set it"))
 def test_after_an_import_an_untouched_date_range_follows_the_new_store(open_stack, registries):
     from dashboard.ingest import import_registry
 

@@ -58,6 +58,7 @@ FILTER_STATE = "_cohort_filter"
 LAST_URL = "_last_url"
 NOTICES = "_url_notices"
 WIDGET_PREFIX = "flt_"
+T0_SEEDED = "_t0_seeded_bounds"  # the T0 span the date widget was last given (the store's then)
 PATIENT_FIELDS = ("cohort", "site", "histology", "biomarker", "lynch", "ct", "cn", "ecog", "sex")
 TREATMENT_FIELDS = ("regimen", "response", "strategy")
 # Page-independent option: presentation mode for an MDT screen.
@@ -235,6 +236,7 @@ def _seed_widgets(flt: CohortFilter, bounds: tuple[dt.date, dt.date] | None) -> 
     st.session_state[_wkey("age")] = flt.age or (age.lo, age.hi)
     if bounds is not None:
         st.session_state[_wkey("t0")] = flt.t0 or bounds
+        st.session_state[T0_SEEDED] = tuple(bounds)
 
 
 def _filter_from_widgets(previous: CohortFilter, bounds: tuple[dt.date, dt.date] | None) -> CohortFilter:
@@ -253,7 +255,10 @@ def _filter_from_widgets(previous: CohortFilter, bounds: tuple[dt.date, dt.date]
         kwargs["age"] = previous.age
     v = st.session_state.get(_wkey("t0"))
     if bounds is not None and isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, dt.date) for x in v):
-        kwargs["t0"] = None if tuple(v) == tuple(bounds) else (v[0], v[1])
+        # the full range of this store, or of the store before an import swap (an untouched
+        # range), is no filter: it follows the new store's span
+        untouched = (tuple(bounds), st.session_state.get(T0_SEEDED))
+        kwargs["t0"] = None if tuple(v) in untouched else (v[0], v[1])
     else:
         kwargs["t0"] = previous.t0
     try:
