@@ -777,6 +777,30 @@ _font_faces: list[str] | None = None
 _font_lock = threading.Lock()
 
 
+def _font_face(path: str, chars: str, family: str, weight: str, *, font_number: int = 0,
+               features: tuple[str, ...] = ("kern", "liga"), mime: str = "font/ttf", fmt: str = "truetype") -> str:
+    """One ``@font-face`` rule: the font at ``path`` subset to ``chars`` (fontTools),
+    inlined as base64."""
+    import base64
+    import logging
+
+    from fontTools import subset
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    opts = subset.Options()
+    opts.layout_features = list(features)
+    opts.font_number = font_number
+    opts.drop_tables += ["FFTM"]
+    font = subset.load_font(path, opts)
+    sub = subset.Subsetter(opts)
+    sub.populate(text=chars)
+    sub.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    b64 = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"@font-face{{font-family:'{family}';font-weight:{weight};src:url(data:{mime};base64,{b64}) format('{fmt}');}}"
+
+
 def _svg_font_faces() -> list[str]:
     """``@font-face`` rules for Liberation Sans regular and bold, subset to
     :data:`SVG_FONT_CHARS` (fontTools), built once per process."""
@@ -784,31 +808,10 @@ def _svg_font_faces() -> list[str]:
     with _font_lock:
         if _font_faces is not None:
             return _font_faces
-        import base64
-        import logging
-
-        from fontTools import subset
-
-        logging.getLogger("fontTools").setLevel(logging.ERROR)
-        rules = []
         regular, bold = FONT_FILES["Liberation Sans"]
-        for path, weight in ((regular, "normal"), (bold, "bold")):
-            if not os.path.exists(path):
-                continue
-            opts = subset.Options()
-            opts.layout_features = ["kern", "liga"]
-            opts.drop_tables += ["FFTM"]
-            font = subset.load_font(path, opts)
-            sub = subset.Subsetter(opts)
-            sub.populate(text=SVG_FONT_CHARS)
-            sub.subset(font)
-            buf = io.BytesIO()
-            font.save(buf)
-            b64 = base64.b64encode(buf.getvalue()).decode("ascii")
-            rules.append(f"@font-face{{font-family:'Liberation Sans';font-weight:{weight};"
-                         f"src:url(data:font/ttf;base64,{b64}) format('truetype');}}")
-        _font_faces = rules
-        return rules
+        _font_faces = [_font_face(path, SVG_FONT_CHARS, "Liberation Sans", weight)
+                       for path, weight in ((regular, "normal"), (bold, "bold")) if os.path.exists(path)]
+        return _font_faces
 
 
 def _collection_index(path: str, family: str) -> int:
@@ -826,30 +829,9 @@ def _svg_cjk_faces(chars: str) -> list[str]:
     """``@font-face`` rules for Noto Sans CJK SC regular and bold, subset to ``chars``
     (the CJK and full-width characters an SVG uses), so Chinese text in an exported SVG
     shows without the font installed where it is opened."""
-    import base64
-    import logging
-
-    from fontTools import subset
-
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    rules = []
-    for path, weight in zip(FONT_FILES[CJK_FAMILY], ("normal", "bold")):
-        if not os.path.exists(path):
-            continue
-        opts = subset.Options()
-        opts.layout_features = ["kern", "liga", "vert"]
-        opts.font_number = _collection_index(path, CJK_FAMILY)
-        opts.drop_tables += ["FFTM"]
-        font = subset.load_font(path, opts)
-        sub = subset.Subsetter(opts)
-        sub.populate(text=chars)
-        sub.subset(font)
-        buf = io.BytesIO()
-        font.save(buf)
-        b64 = base64.b64encode(buf.getvalue()).decode("ascii")
-        rules.append(f"@font-face{{font-family:'{CJK_FAMILY}';font-weight:{weight};"
-                     f"src:url(data:font/otf;base64,{b64}) format('opentype');}}")
-    return rules
+    return [_font_face(path, chars, CJK_FAMILY, weight, font_number=_collection_index(path, CJK_FAMILY),
+                       features=("kern", "liga", "vert"), mime="font/otf", fmt="opentype")
+            for path, weight in zip(FONT_FILES[CJK_FAMILY], ("normal", "bold")) if os.path.exists(path)]
 
 
 def embed_svg_fonts(svg: str) -> str:
