@@ -27,6 +27,12 @@ def test_catalog_is_complete_and_fresh(domain):
     assert not problems, f"{len(problems)} catalog problem(s):\n" + "\n".join(map(str, problems[:60]))
 
 
+def test_one_translation_per_message_across_catalogs():
+    """The catalogs are merged at run time: a msgid translated two ways shows only one."""
+    problems = i18n_catalog.conflicts()
+    assert not problems, "\n".join(map(str, problems))
+
+
 @pytest.mark.parametrize(
     "msgid,msgstr,reason",
     [

@@ -67,7 +67,7 @@ def test_no_ui_data_message_left_in_english(db, page, query, present):
 def test_data_page_headings_and_tables_in_chinese(db):
     at = _app("pages/7_Data.py", {})
     assert not at.exception, at.exception
-    assert [s.value for s in at.subheader] == ["当前数据集", "数据质量", "导入登记库导出文件",
+    assert [s.value for s in at.subheader] == ["当前数据集", "数据质量", "导入登记数据",
                                                "导入中心自有的电子表格（映射向导）", "审计追踪"]
     assert any(m.value == "模拟（演示）" for m in at.metric)
     counts = [d.value for d in at.dataframe if "表" in d.value.columns and "行数" in d.value.columns][0]

@@ -273,6 +273,27 @@ def check(lang: str | None = None, domains: Iterable[str] = DOMAINS) -> list[Pro
     return problems
 
 
+def conflicts(lang: str | None = None) -> list[Problem]:
+    """The same msgid (and context) translated differently in two catalogs: the catalogs are
+    merged at run time, so only one of them shows. Use one translation, or ``pgettext``
+    where the two places really need different words."""
+    problems = []
+    for code in _languages(lang):
+        seen: dict[tuple, list[tuple[str, str]]] = {}
+        for domain in DOMAINS:
+            path = po_path(code, domain)
+            if not path.exists():
+                continue
+            for m in _read(path):
+                if m.id and isinstance(m.id, str) and m.string:
+                    seen.setdefault((m.context, m.id), []).append((domain, m.string))
+        for (context, msgid), found in sorted(seen.items(), key=lambda kv: str(kv[0])):
+            if len({t for _, t in found}) > 1:
+                problems.append(Problem(str(po_path(code, found[0][0]).relative_to(REPO)), msgid,
+                                        "translated differently in " + ", ".join(f"{d}.po ({t!r})" for d, t in found)))
+    return problems
+
+
 def todo(lang: str = "zh", domains: Iterable[str] = DOMAINS) -> dict[str, str]:
     """{msgid: ""} for every untranslated or fuzzy entry (after an extract)."""
     out = {}
@@ -340,7 +361,7 @@ def main(argv: list[str]) -> int:
         for mo in compile_all():
             print(f"wrote {mo.relative_to(REPO)}")
     elif args.cmd == "check":
-        problems = check(args.lang, args.domain or list(DOMAINS))
+        problems = check(args.lang, args.domain or list(DOMAINS)) + ([] if args.domain else conflicts(args.lang))
         for pr in problems:
             print(pr)
         print(f"{len(problems)} problem(s)")
