@@ -164,3 +164,20 @@ def plotly_values(v) -> list:
         a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
         return a.reshape(v["shape"]).tolist() if "shape" in v else a.tolist()
     return list(v)
+
+
+# Streamlit's [auth] secrets for AppTest sessions that sign in (at.secrets = SIGN_IN_SECRETS;
+# the identity provider is never contacted: AppTest's at.user stands in for it).
+SIGN_IN_SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
+                            "client_id": "dashboard", "client_secret": "s",
+                            "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}}
+
+
+def use_access_file(tmp_path, monkeypatch, text: str):
+    """Write ``text`` as the site's access file and point the app at it, with an audit
+    trail of the test's own (``tmp_path/audit.sqlite3``); returns the access file."""
+    cfg = tmp_path / "access.toml"
+    cfg.write_text(text)
+    monkeypatch.setenv("DASHBOARD_ACCESS_CONFIG", str(cfg))
+    monkeypatch.setenv("DASHBOARD_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
+    return cfg

@@ -13,13 +13,11 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import audit
 from dashboard.ui.auth import OPEN_NOTICE, is_loopback
-from builders import served_demo
+from builders import SIGN_IN_SECRETS, served_demo, use_access_file
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["app.py", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))]
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
-                    "client_id": "dashboard", "client_secret": "s",
-                    "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}}
+SECRETS = SIGN_IN_SECRETS
 ACCESS = """
 [access]
 sign_in_required = true
@@ -45,10 +43,7 @@ def db(tmp_path_factory):
 
 @pytest.fixture()
 def configured(db, tmp_path, monkeypatch):
-    cfg = tmp_path / "access.toml"
-    cfg.write_text(ACCESS)
-    monkeypatch.setenv("DASHBOARD_ACCESS_CONFIG", str(cfg))
-    monkeypatch.setenv("DASHBOARD_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
+    use_access_file(tmp_path, monkeypatch, ACCESS)
     return tmp_path / "audit.sqlite3"
 
 

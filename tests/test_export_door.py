@@ -23,7 +23,7 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from builders import served_demo
+from builders import SIGN_IN_SECRETS, served_demo, use_access_file
 from dashboard import audit
 from dashboard.filters import CohortFilter
 from dashboard.store import Store
@@ -32,9 +32,7 @@ from dashboard.ui.auth import Identity
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "dashboard"
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
-                    "client_id": "dashboard", "client_secret": "s",
-                    "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}}
+SECRETS = SIGN_IN_SECRETS
 ACCESS = """
 [access]
 sign_in_required = true
@@ -61,11 +59,7 @@ def db(tmp_path_factory):
 
 @pytest.fixture()
 def access(db, tmp_path, monkeypatch):
-    cfg = tmp_path / "access.toml"
-    cfg.write_text(ACCESS)
-    monkeypatch.setenv("DASHBOARD_ACCESS_CONFIG", str(cfg))
-    monkeypatch.setenv("DASHBOARD_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
-    return cfg
+    return use_access_file(tmp_path, monkeypatch, ACCESS)
 
 
 # ------------------------------------------------------------------ the source

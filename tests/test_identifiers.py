@@ -16,13 +16,11 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builders import served_demo
+from builders import SIGN_IN_SECRETS, served_demo
 from delta import ids_found
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
-                    "client_id": "dashboard", "client_secret": "s",
-                    "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}}
+SECRETS = SIGN_IN_SECRETS
 ACCESS = """
 [access]
 sign_in_required = true

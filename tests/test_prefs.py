@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builders import served_demo
+from builders import SIGN_IN_SECRETS, served_demo, use_access_file
 from dashboard.ui.prefs import load_preference, preferences_path, save_preference
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/4_Safety.py"
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
-                    "client_id": "dashboard", "client_secret": "s",
-                    "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}}
+SECRETS = SIGN_IN_SECRETS
 ACCESS = """
 [access]
 sign_in_required = true
@@ -35,10 +33,7 @@ def db(tmp_path_factory):
 
 @pytest.fixture()
 def state(db, tmp_path, monkeypatch):
-    cfg = tmp_path / "access.toml"
-    cfg.write_text(ACCESS)
-    monkeypatch.setenv("DASHBOARD_ACCESS_CONFIG", str(cfg))
-    monkeypatch.setenv("DASHBOARD_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
+    use_access_file(tmp_path, monkeypatch, ACCESS)
     monkeypatch.setenv("DASHBOARD_AUDIT_STATE", str(tmp_path / "state"))
     return tmp_path / "state"
 

@@ -12,15 +12,13 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from builders import served_demo
+from builders import SIGN_IN_SECRETS, served_demo
 from dashboard.access import AccessConfigError, parse_access_config, verified_email
 from dashboard.ui import auth
 from dashboard.ui.text import md_text, strip_links
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
-                    "client_id": "dashboard", "client_secret": "s",
-                    "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}}
+SECRETS = SIGN_IN_SECRETS
 ACCESS = '[access]\nsign_in_required = true\n{extra}\n[users]\n"dm@site.example" = "data_manager"\n'
 
 

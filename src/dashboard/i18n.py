@@ -161,11 +161,6 @@ def _translations(lang: str):
     return merged
 
 
-def reload_catalogs() -> None:
-    """Forget loaded catalogs (after ``i18n compile`` in a running process, and in tests)."""
-    _translations.cache_clear()
-
-
 def gettext(message: str) -> str:
     """``message`` in the current language (itself when untranslated or English)."""
     lang = get_language()
@@ -194,11 +189,6 @@ def pgettext(context: str, message: str) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; translate it later with ``_(value)``."""
     return message
-
-
-def translated(lang: str) -> bool:
-    """Whether ``lang`` is not the source language (a page may then add a hint)."""
-    return normalise_language(lang) not in (None, SOURCE_LANGUAGE)
 
 
 # ----------------------------------------------------------------------------- formatting
