@@ -476,6 +476,11 @@ def _as_warning(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.lit(WARNING, pl.String).alias("severity"))
 
 
+def _date_text(column: str) -> pl.Expr:
+    """A date column as ISO text, for a message or a problem's value."""
+    return pl.col(column).cast(pl.String)
+
+
 def _first_dose(typed: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return (typed["ici_exposure"].filter(pl.col("subject_id").is_not_null() & pl.col("start_date").is_not_null())
             .group_by("subject_id").agg(pl.col("start_date").min().alias("__first_dose")))
@@ -486,11 +491,10 @@ def _rule_last_contact_after_death(typed, files) -> list[pl.DataFrame]:
     f = typed["follow_up"].filter(pl.col("last_contact_date") > pl.col("death_date"))
     if f.height == 0:
         return []
-    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
-    return [_emit(f.sort(ROW), files["follow_up"], "last_contact_date", "last_contact_after_death", dd("last_contact_date"),
+    return [_emit(f.sort(ROW), files["follow_up"], "last_contact_date", "last_contact_after_death", _date_text("last_contact_date"),
                   message_expr(_("last_contact_date {last_contact} is after death_date {death}: a patient cannot be seen "
                                  "after death (last contact is the death date for patients who died)"),
-                               last_contact=dd("last_contact_date"), death=dd("death_date")))]
+                               last_contact=_date_text("last_contact_date"), death=_date_text("death_date")))]
 
 
 def _rule_t1_before_first_dose(typed, files) -> list[pl.DataFrame]:
@@ -499,11 +503,10 @@ def _rule_t1_before_first_dose(typed, files) -> list[pl.DataFrame]:
     bad = ep.filter(pl.col("decision_date") < pl.col("__first_dose"))
     if bad.height == 0:
         return []
-    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
-    return [_emit(bad.sort(ROW), files["strategy_episode"], "decision_date", "t1_before_first_dose", dd("decision_date"),
+    return [_emit(bad.sort(ROW), files["strategy_episode"], "decision_date", "t1_before_first_dose", _date_text("decision_date"),
                   message_expr(_("strategy decision (T1, episode 1) on {decision} is before the first immunotherapy dose "
                                  "on {first_dose}: the strategy is decided at restaging after immunotherapy"),
-                               decision=dd("decision_date"), first_dose=dd("__first_dose")))]
+                               decision=_date_text("decision_date"), first_dose=_date_text("__first_dose")))]
 
 
 def _rule_event_before_first_dose(typed, files) -> list[pl.DataFrame]:
@@ -512,11 +515,10 @@ def _rule_event_before_first_dose(typed, files) -> list[pl.DataFrame]:
     bad = ev.filter(pl.col("event_date") < pl.col("__first_dose"))
     if bad.height == 0:
         return []
-    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
-    return [_emit(bad.sort(ROW), files["onc_event"], "event_date", "event_before_first_dose", dd("event_date"),
+    return [_emit(bad.sort(ROW), files["onc_event"], "event_date", "event_before_first_dose", _date_text("event_date"),
                   message_expr(_("{event} dated {date} is before the first immunotherapy dose on {first_dose}: regrowth, "
                                  "recurrence and metastasis are events after treatment start"),
-                               event=dd("event_type"), date=dd("event_date"), first_dose=dd("__first_dose")))]
+                               event=_date_text("event_type"), date=_date_text("event_date"), first_dose=_date_text("__first_dose")))]
 
 
 def _events_read(typed) -> pl.DataFrame:
@@ -544,12 +546,11 @@ def _rule_nodal_read_as_regrowth(typed, files) -> list[pl.DataFrame]:
     ev = _events_read(typed).filter((pl.col("__kind") == "LOCAL_REGROWTH") & (pl.col("event_type") != "LOCAL_REGROWTH"))
     if ev.height == 0:
         return []
-    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
     return [_as_warning(_emit(
-        ev.sort(ROW), files["onc_event"], "event_type", "nodal_read_as_regrowth", dd("event_type"),
+        ev.sort(ROW), files["onc_event"], "event_type", "nodal_read_as_regrowth", _date_text("event_type"),
         message_expr(_("{event} on {date} (regional nodes) under Watch & Wait before any resection is read as a local "
                        "regrowth: it is an RG event and the regrowth salvage rules apply; record it as LOCAL_REGROWTH "
-                       "with regrowth_site NODES to silence this warning"), event=dd("event_type"), date=dd("event_date"))))]
+                       "with regrowth_site NODES to silence this warning"), event=_date_text("event_type"), date=_date_text("event_date"))))]
 
 
 def _rule_salvage_links(typed, files) -> list[pl.DataFrame]:
@@ -570,7 +571,6 @@ def _rule_salvage_links(typed, files) -> list[pl.DataFrame]:
     cand = cand.with_columns(
         pl.col("__pno").cast(pl.List(pl.String)).list.join(", ").alias("__nos"),
         pl.col("__pdate").cast(pl.List(pl.String)).list.join(", ").alias("__dates"))
-    dd = lambda c: pl.col(c).cast(pl.String)  # noqa: E731
     out = []
     one = cand.filter(pl.col("__pno").list.len() == 1)
     if one.height:
@@ -579,14 +579,14 @@ def _rule_salvage_links(typed, files) -> list[pl.DataFrame]:
             message_expr(_("regrowth on {date} has no salvage_procedure_no; procedure {procedures} (SALVAGE, {dates}) is "
                            "read as its salvage (the only salvage procedure after it and before any other oncological "
                            "event); fill in salvage_procedure_no to confirm"),
-                         date=dd("event_date"), procedures=dd("__nos"), dates=dd("__dates")))))
+                         date=_date_text("event_date"), procedures=_date_text("__nos"), dates=_date_text("__dates")))))
     many = cand.filter(pl.col("__pno").list.len() > 1)
     if many.height:
         out.append(_emit(
             many.sort(ROW), files["onc_event"], "salvage_procedure_no", "salvage_link_ambiguous", pl.lit(None),
             message_expr(_("regrowth on {date} has no salvage_procedure_no and procedures {procedures} (SALVAGE, on "
                            "{dates}) all qualify as its salvage: fill in salvage_procedure_no with the procedure that "
-                           "salvaged it"), date=dd("event_date"), procedures=dd("__nos"), dates=dd("__dates"))))
+                           "salvaged it"), date=_date_text("event_date"), procedures=_date_text("__nos"), dates=_date_text("__dates"))))
     return out
 
 
