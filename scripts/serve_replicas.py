@@ -116,10 +116,10 @@ class Replicas:
     def __init__(self, n: int, *, db: Path | None = None, port: int = 8443, app_port: int = 8601, app_port_step: int = 1,
                  env: dict[str, str | None] | None = None, secrets: Path | None = None,
                  allowed_hosts: str | None = None, tmp: Path | None = None, quiet: bool = True,
-                 app_ports: list[int] | None = None) -> None:
+                 app_ports: list[int] | None = None, http_port: int | None = None) -> None:
         if n < 1:
             raise ValueError("at least one replica")
-        self.n, self.port, self.http_port = n, port, port + 1
+        self.n, self.port, self.http_port = n, port, http_port or port + 1
         self.app_ports = list(app_ports) if app_ports else [app_port + i * app_port_step for i in range(n)]
         if len(self.app_ports) != n:
             raise ValueError(f"{n} replicas need {n} ports, not {self.app_ports}")
@@ -182,8 +182,10 @@ class Replicas:
         import ssl
 
         ctx = ssl.create_default_context(cafile=str(cert))
-        if not _healthy(f"{self.url}/_stcore/health", 30, context=ctx):
-            raise RuntimeError(f"nginx did not answer on {self.url} (log: {self.tmp / 'logs'})")
+        if not _healthy(f"{self.url}/_stcore/health", 30, context=ctx) or self.proxy.poll() is not None:
+            log = (self.tmp / "logs" / "nginx.stderr").read_text(errors="replace").strip()
+            raise RuntimeError(f"nginx did not answer on {self.url} (exit code {self.proxy.poll()}; "
+                               f"log: {self.tmp / 'logs'}): {log[-2000:] or 'nginx wrote nothing'}")
         self.cafile = cert
 
     def stop(self) -> None:

@@ -181,3 +181,33 @@ def use_access_file(tmp_path, monkeypatch, text: str):
     monkeypatch.setenv("DASHBOARD_ACCESS_CONFIG", str(cfg))
     monkeypatch.setenv("DASHBOARD_AUDIT_DB", str(tmp_path / "audit.sqlite3"))
     return cfg
+
+
+def free_ports(n: int = 1) -> list[int]:
+    """``n`` distinct free loopback ports below the kernel's ephemeral range.
+
+    A port the kernel hands out for ``bind(0)`` lies in the ephemeral range, where any outgoing
+    connection (a browser, a replica talking to its proxy) can take it between our check and the
+    server's own bind: that race once left nginx unable to listen in CI. Ports are drawn at random
+    from 20000-32767 instead and each is checked by binding it."""
+    import random
+    import socket
+
+    lo, hi = 20000, 32767
+    try:
+        eph_lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+        hi = min(hi, eph_lo - 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    rng, ports = random.Random(), []
+    while len(ports) < n:
+        p = rng.randint(lo, hi)
+        if p in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+        ports.append(p)
+    return ports

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from serve_replicas import nginx_main_config, render_site_config  # noqa: E402
+from builders import free_ports  # noqa: E402
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HOST = "registry.hospital.example"
 
@@ -36,9 +37,7 @@ if not Path(NGINX).exists() or not shutil.which("openssl"):
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def _wait(port: int, path: str = "/_stcore/health", tls: bool = False, timeout: float = 40) -> None:

@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import ssl
 import sys
 import threading
@@ -45,6 +44,7 @@ if not Path(NGINX).exists() or not shutil.which("openssl"):
 
 from st_client import StreamlitSession  # noqa: E402
 
+from builders import free_ports  # noqa: E402
 from dashboard.filters import CohortFilter  # noqa: E402
 from dashboard.queries.cohort import select_patient_counts  # noqa: E402
 from dashboard.store import Store  # noqa: E402
@@ -54,21 +54,9 @@ A_N, B_N = 300, 360  # the two registries differ in size, so M names the store a
 SEED = {A_N: 11, B_N: 12}  # ... and in seed, which the banner names (an imported synthetic export stays synthetic)
 
 
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _stack(tmp: Path, db: Path, **kw) -> Replicas:
-    ports = _free_ports(5)
-    return Replicas(3, db=db, port=ports[0], app_ports=ports[2:], tmp=tmp / "proxy",
+    ports = free_ports(5)
+    return Replicas(3, db=db, port=ports[0], http_port=ports[1], app_ports=ports[2:], tmp=tmp / "proxy",
                     env={"DASHBOARD_AUDIT_DB": str(tmp / "audit.sqlite3"), "DASHBOARD_EXPORT_WARMUP": "0", **kw.pop("env", {})},
                     **kw)
 
@@ -339,14 +327,14 @@ def test_sign_in_upload_and_download_across_replicas(registries, tmp_path):
     db = tmp_path / "data" / "registry.duckdb"
     db.parent.mkdir()
     build_demo(db, A_N, SEED[A_N], progress=False)
-    ports = _free_ports(5)
+    ports = free_ports(5)
     with FakeOIDC() as idp:
         secrets = tmp_path / "secrets.toml"
         secrets.write_text(f'[auth]\nredirect_uri = "https://127.0.0.1:{ports[0]}/oauth2callback"\n'
                            f'cookie_secret = "{"c" * 48}"\nclient_id = "{CLIENT_ID}"\n'
                            f'client_secret = "{CLIENT_SECRET}"\nserver_metadata_url = "{idp.metadata_url}"\n')
         (tmp_path / "access.toml").write_text(ACCESS)
-        stack = Replicas(3, db=db, port=ports[0], app_ports=ports[2:], tmp=tmp_path / "proxy", secrets=secrets,
+        stack = Replicas(3, db=db, port=ports[0], http_port=ports[1], app_ports=ports[2:], tmp=tmp_path / "proxy", secrets=secrets,
                          env={"DASHBOARD_AUDIT_DB": str(tmp_path / "audit.sqlite3"), "DASHBOARD_EXPORT_WARMUP": "0",
                               "DASHBOARD_ACCESS_CONFIG": str(tmp_path / "access.toml")})
         with stack, sync_api.sync_playwright() as pw:

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ except ImportError:  # the browser tests skip without playwright
 
 UI_TIMEOUT_MS = 30_000  # generous: CI machines have 2 cores
 
+from builders import free_ports
 from dashboard.filters import CohortFilter
 from dashboard.queries.cohort import select_patient_counts
 from dashboard.store import Store
@@ -57,9 +57,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 class Server:
