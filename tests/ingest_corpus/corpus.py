@@ -561,6 +561,56 @@ def rc_procedure_in_two_events(df):
     return out.with_columns(pl.col("redcap_event_name").replace_strict(order).alias("__e")).sort("record_id", "__e", maintain_order=True).drop("__e")
 
 
+def _move(df, record, instrument, instance, event, new_instance, from_event="baseline_arm_1", **fields):
+    """Put one repeating-instrument row of ``record`` into ``event`` as ``new_instance``
+    (REDCap numbers instances per event), with some of its fields as the site typed them."""
+    hit = ((pl.col("record_id") == record) & (pl.col("redcap_repeat_instrument") == instrument) & (pl.col("redcap_repeat_instance") == instance)
+           & (pl.col("redcap_event_name") == from_event))
+    assert df.filter(hit).height == 1, (record, instrument, instance)
+    return df.with_columns(pl.when(hit).then(pl.lit(event)).otherwise(pl.col("redcap_event_name")).alias("redcap_event_name"),
+                           pl.when(hit).then(pl.lit(new_instance)).otherwise(pl.col("redcap_repeat_instance")).alias("redcap_repeat_instance"),
+                           *[pl.when(hit).then(pl.lit(v)).otherwise(pl.col(k)).alias(k) for k, v in fields.items()])
+
+
+RC_SURGERY_EVENTS = ("baseline_arm_1", "salvage_arm_1", "completion_arm_1", "pathology_review_arm_1")
+
+
+def _by_event(df):
+    order = {e: i for i, e in enumerate(RC_SURGERY_EVENTS)}
+    return df.with_columns(pl.col("redcap_event_name").replace_strict(order).alias("__e")).sort("record_id", "__e", maintain_order=True).drop("__e")
+
+
+def rc_links_renumbered(df):
+    """Procedures in the events where they happened, with the numbers the site saw in REDCap:
+    S003's salvage TME is instance 2 of 'salvage_arm_1' (instance 1 was deleted), and the
+    regrowth (baseline event) names it as procedure 2; S006's completion TME is instance 1
+    of 'completion_arm_1', beside its episode (instance 1) and its pathology (procedure 1).
+    Renumbering gives S003 procedure 1 and S006 procedure 2 / episode 2: every link must follow."""
+    df = _move(df, "S003", "strategy_episode", "2", "salvage_arm_1", "1")
+    df = _move(df, "S003", "procedure", "1", "salvage_arm_1", "2", episode_no="1")
+    df = _move(df, "S003", "pathology", "1", "salvage_arm_1", "1", procedure_no="2")
+    df = df.with_columns(pl.when((pl.col("record_id") == "S003") & (pl.col("redcap_repeat_instrument") == "onc_event"))
+                         .then(pl.lit("2")).otherwise(pl.col("salvage_procedure_no")).alias("salvage_procedure_no"))
+    df = _move(df, "S006", "strategy_episode", "2", "completion_arm_1", "1")
+    df = _move(df, "S006", "procedure", "2", "completion_arm_1", "1", episode_no="1")
+    df = _move(df, "S006", "pathology", "2", "completion_arm_1", "1", procedure_no="1")
+    return _by_event(df)
+
+
+def rc_link_ambiguous(df):
+    """S006's second pathology sits in an event of its own and says procedure 1: instance 1
+    of 'procedure' exists in two events of S006, renumbered 1 and 2."""
+    df = rc_links_renumbered(df)
+    return _by_event(_move(df, "S006", "pathology", "1", "pathology_review_arm_1", "1", from_event="completion_arm_1"))
+
+
+def rc_link_missing(df):
+    """S003's regrowth names procedure 5, which no event of S003 holds."""
+    df = rc_links_renumbered(df)
+    return df.with_columns(pl.when((pl.col("record_id") == "S003") & (pl.col("redcap_repeat_instrument") == "onc_event"))
+                           .then(pl.lit("5")).otherwise(pl.col("salvage_procedure_no")).alias("salvage_procedure_no"))
+
+
 def rc_empty_event_rows(df):
     """An event row per record with nothing filled in (only its form status) and a row of
     the site's own instrument: both read, reported, nothing loaded from them."""
@@ -734,6 +784,12 @@ CASES: list[Case] = [
     Case("redcap_repeating_event_surveillance", redcap_case(rc_events), warns=("redcap_renumbered",)),
     Case("redcap_follow_up_in_several_events", redcap_case(rc_follow_up_several), warns=("redcap_follow_up_latest",)),
     Case("redcap_instrument_in_two_events", redcap_case(rc_procedure_in_two_events), warns=("redcap_renumbered",)),
+    Case("redcap_links_follow_renumbered_procedures", redcap_case(rc_links_renumbered),
+         warns=("redcap_renumbered", "redcap_reference_renumbered"), says="salvage_procedure_no"),
+    Case("redcap_link_to_renumbered_procedure_ambiguous", redcap_case(rc_link_ambiguous), rule="redcap_reference_ambiguous",
+         says="exists in events baseline_arm_1, completion_arm_1"),
+    Case("redcap_link_to_missing_instance_refused", redcap_case(rc_link_missing), rule="redcap_reference_missing",
+         says="salvage_procedure_no 5 of record S003"),
     Case("redcap_site_fields_survey_dag", redcap_case(compose(_rid_rec, rc_site_records), _both_dic), warns=("redcap_ignored_fields",)),
     Case("redcap_datetime_field", redcap_case(_datetime_values, _datetime_dict), warns=("redcap_datetime",)),
     Case("redcap_decimal_comma_validation", redcap_case(_comma_values, _comma_dict)),

@@ -45,7 +45,7 @@ from ..i18n import _, fmt_int
 from ..schema import TABLE_NAMES, TABLES, TABLES_BY_NAME, VOCABULARIES, Table
 from .model import ROW, SKIP, RawRegistry, RawTable, printable, sha256_bytes, table_key
 from .redcap import F_CHOICES, F_FORM, F_NAME, F_TYPE, INSTANCE_COLUMNS, _column_for, _order, _parse_choices, _vocab_lookup
-from .report import ERROR, WARNING, Problem
+from .report import ERROR, WARNING, Problem, message_expr
 from .text import decode_bytes, parse_text
 
 F_LABEL = "Field Label"
@@ -278,6 +278,7 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
                                        "arm) holding the subject form").format(r=printable(r, 60), first_events=first_events)))
 
     # values
+    renumbered: dict[str, pl.DataFrame] = {}
     missing_counts: dict[str, int] = {}
     mc = list(MISSING_CODES)
     for t in TABLES:
@@ -352,7 +353,7 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
             sel = df.filter(pl.col(rid).is_not_null() & (form_row | (pl.col("redcap_repeat_instrument").is_null() & filled)))
         out = sel.select(pl.col(rid).alias("subject_id"), *exprs, *checks, ROW, "__erank", "__inst", "redcap_event_name")
         if t.repeating:
-            out = _instance_numbers(reg, file, t, out, header, num)
+            out = _instance_numbers(reg, file, t, out, header, num, renumbered)
         elif t.name != "subject":
             out = _latest(reg, file, t, out)
         for chk in [c for c in out.columns if c.startswith("__chk__")]:
@@ -364,6 +365,7 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
             out = out.with_columns(pl.col(chk).is_not_null().alias(f"{SKIP}{col}")).drop(chk)
         out = out.drop([c for c in out.columns if c.startswith("__raw__")] + ["__erank", "__inst", "redcap_event_name"])
         reg.tables[t.name] = RawTable(t.name, file, list(dict.fromkeys(header)), out, origin="redcap", sep=rt.sep)
+    _rewrite_references(reg, file, df, renumbered, {(t, f.column): h for t, entries in by_table.items() for h, f in entries})
     used = pl.concat([rt.frame.select(ROW) for rt in reg.tables.values()]).unique() if reg.tables else pl.DataFrame({ROW: []}, schema={ROW: pl.Int64})
     unused = df.join(used, on=ROW, how="anti")
     if unused.height:
@@ -384,9 +386,11 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
     return reg
 
 
-def _instance_numbers(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame, header: list[str], num: str | None) -> pl.DataFrame:
+def _instance_numbers(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame, header: list[str], num: str | None,
+                      renumbered: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The row-number column of a repeating table: the site's own field when it has one,
-    else REDCap's instance; renumbered per record when rows come from several events."""
+    else REDCap's instance; renumbered per record when rows come from several events
+    (the old -> new numbers per record and event go into ``renumbered[table]``)."""
     if num is None:
         return out
     has_field = num in out.columns
@@ -400,13 +404,114 @@ def _instance_numbers(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame, 
         return out.with_columns(inst.alias(num))
     out = out.sort(["subject_id", "__erank", "__inst", ROW], nulls_last=False)
     out = out.with_columns(pl.int_range(1, pl.len() + 1).over("subject_id").cast(pl.String).alias(num)).sort(ROW)
+    renumbered[t.name] = out.select("subject_id", pl.col("redcap_event_name").alias("__ev"),
+                                    pl.col("__inst").fill_null(1).alias("__old"), pl.col(num).alias("__new"))
     n_ev = out["redcap_event_name"].n_unique()
-    extra = _(" (onc_event.salvage_procedure_no refers to these numbers: check it)") if t.name == "procedure" else ""
+    refs = [f"{rt}.{rc}" for rt, rc, target in NUMBER_REFERENCES if target == t.name]
+    extra = _("; the columns that refer to these numbers ({columns}) are rewritten with the same old -> new numbers, per "
+              "record").format(columns=", ".join(refs)) if refs else ""
     reg.problems.append(Problem(file, None, num, None, "redcap_renumbered",
                                 _("form '{name}' is filled in {events} events (a repeating event or an instrument used in "
                                    "several events); REDCap restarts the instance number in every event, so {num} is "
                                    "renumbered 1, 2, ... per record in event order, then instance{extra}").format(name=t.name, events=fmt_int(n_ev), num=num, extra=extra), WARNING))
     return out
+
+
+def _number_references() -> tuple[tuple[str, str, str], ...]:
+    """(table, column, referenced table) for every column holding the row number of a
+    repeating table (composite foreign keys on ``(subject_id, <number>)``, and the salvage
+    link, which validate.py checks itself)."""
+    out = []
+    for t in TABLES:
+        for fk in t.foreign_keys:
+            if (len(fk.columns) == 2 and fk.columns[0] == "subject_id" and fk.ref_columns[0] == "subject_id"
+                    and INSTANCE_COLUMNS.get(fk.table) == fk.ref_columns[1]):
+                out.append((t.name, fk.columns[1], fk.table))
+    out.append(("onc_event", "salvage_procedure_no", "procedure"))
+    return tuple(out)
+
+
+NUMBER_REFERENCES = _number_references()
+
+
+def _rewrite_references(reg: RawRegistry, file: str, df: pl.DataFrame, renumbered: dict[str, pl.DataFrame],
+                        field_of: dict[tuple[str, str], str]) -> None:
+    """Apply each renumbering to the columns that refer to it, per record.
+
+    A reference holds the number the site saw in REDCap (the instance). When that number
+    occurs in one event of the record only, it maps to that row's new number; when it
+    occurs in several, the row of the referring row's own event is taken (a pathology
+    form beside its procedure); otherwise the reference is ambiguous (error). A number no
+    row of the record had is an error too: left alone, it could name another procedure
+    after renumbering. Every rewritten cell is reported (warning ``redcap_reference_renumbered``)."""
+    from .report import PROBLEM_SCHEMA
+
+    events = df.select(ROW, pl.col("redcap_event_name").alias("__ev"))
+    for tname, col, target in NUMBER_REFERENCES:
+        m = renumbered.get(target)
+        rt = reg.tables.get(tname)
+        if m is None or rt is None or col not in rt.frame.columns:
+            continue
+        ref = (rt.frame.select(ROW, "subject_id", pl.col(col).str.strip_chars().cast(pl.Int64, strict=False).alias("__old"))
+               .filter(pl.col("__old").is_not_null() & pl.col("subject_id").is_not_null()).join(events, on=ROW, how="left"))
+        if ref.height == 0:
+            continue
+        cand = ref.join(m.rename({"__ev": "__tev"}), on=["subject_id", "__old"], how="left")
+        same = pl.col("__tev").eq_missing(pl.col("__ev"))
+        res = cand.group_by(ROW, maintain_order=True).agg(
+            pl.col("subject_id").first(), pl.col("__old").first(), pl.col("__ev").first(),
+            pl.col("__new").drop_nulls().len().alias("__n"), same.sum().alias("__same"),
+            pl.col("__new").first().alias("__only"), pl.col("__tev").first().alias("__only_ev"),
+            pl.col("__new").filter(same).first().alias("__mine"),
+            pl.col("__tev").drop_nulls().unique().sort().str.join(", ").alias("__events"))
+        one, mine = pl.col("__n") == 1, (pl.col("__n") > 1) & (pl.col("__same") == 1)
+        res = res.with_columns(pl.when(one).then(pl.col("__only")).when(mine).then(pl.col("__mine")).alias("__to"),
+                               pl.when(one).then(pl.col("__only_ev")).when(mine).then(pl.col("__ev")).fill_null("-").alias("__to_ev"))
+        field = field_of.get((tname, col), col)
+        where = f"{tname}.{col}"
+        num = INSTANCE_COLUMNS[target]
+        frames = []
+        moved = res.filter(pl.col("__to").is_not_null() & (pl.col("__to") != pl.col("__old").cast(pl.String)))
+        if moved.height:
+            frames.append(moved.select(
+                pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit(field).alias("column"),
+                pl.format("{} -> {}", pl.col("__old"), pl.col("__to")).alias("value"),
+                pl.lit("redcap_reference_renumbered").alias("rule"),
+                message_expr(_("{column} {old} of record {record} becomes {new}: it names instance {old} of form '{form}' in "
+                               "event {event}, now {target} {new}"), column=where, old=pl.col("__old"),
+                             record=pl.col("subject_id"), target=f"{target}.{num}", new=pl.col("__to"), form=target,
+                             event=pl.col("__to_ev")).alias("message"),
+                pl.lit(WARNING).alias("severity")))
+        ambiguous = res.filter((pl.col("__n") > 1) & pl.col("__to").is_null())
+        if ambiguous.height:
+            frames.append(ambiguous.select(
+                pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit(field).alias("column"),
+                pl.col("__old").cast(pl.String).alias("value"), pl.lit("redcap_reference_ambiguous").alias("rule"),
+                message_expr(_("{column} {old} of record {record} is ambiguous: REDCap instance {old} of form '{target}' "
+                               "exists in events {events}, which get different {num} values; record the "
+                               "reference in the same event as the {target} it names, or keep {num} as a field"),
+                             column=where, old=pl.col("__old"), record=pl.col("subject_id"), target=target, events=pl.col("__events"),
+                             num=num).alias("message"),
+                pl.lit(ERROR).alias("severity")))
+        dangling = res.filter(pl.col("__n") == 0)
+        if dangling.height:
+            frames.append(dangling.select(
+                pl.lit(file).alias("file"), pl.col(ROW).alias("row"), pl.lit(field).alias("column"),
+                pl.col("__old").cast(pl.String).alias("value"), pl.lit("redcap_reference_missing").alias("rule"),
+                message_expr(_("{column} {old} of record {record} names no '{target}' of the record: no event holds "
+                               "instance {old} of that form (after renumbering the number would point at another row)"),
+                             column=where, old=pl.col("__old"), record=pl.col("subject_id"), target=target).alias("message"),
+                pl.lit(ERROR).alias("severity")))
+        for f in frames:
+            reg.problem_frames.append(f.cast(PROBLEM_SCHEMA))
+        upd = res.select(ROW, "__to", (pl.col("__to").is_null()).alias("__bad"))
+        skip = f"{SKIP}{col}"
+        frame = rt.frame.join(upd, on=ROW, how="left")
+        bad = pl.col("__bad").fill_null(False)
+        frame = frame.with_columns(pl.when(bad).then(None).when(pl.col("__to").is_not_null()).then(pl.col("__to"))
+                                   .otherwise(pl.col(col)).alias(col),
+                                   ((bad | pl.col(skip)) if skip in frame.columns else bad).alias(skip))
+        rt.frame = frame.drop("__to", "__bad")
 
 
 def _latest(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame) -> pl.DataFrame:
