@@ -199,3 +199,55 @@ def test_ingest_modules_import_without_a_circle():
 
     for m in deps:
         visit(m, [])
+
+
+def _typed_equal(report, typed) -> None:
+    for t in TABLES:
+        _same(report.tables[t.name], typed[t.name], t.name)
+
+
+def test_redcap_event_order_from_the_definition_not_the_rows(typed, tmp_path):
+    """Shuffled rows: with the project's events CSV the export loads exactly; without it the
+    row order decides (and is said to), and here it picks a wrong baseline event."""
+    with_def = corpus.redcap_case(corpus.rc_links_renumbered, meta=corpus.rc_events_csv, shuffle=True)(tmp_path / "a", typed)
+    rep = validate_path(with_def)
+    assert rep.ok, rep.format_grouped()
+    assert "redcap_event_order_rows" not in rep.frame["rule"].to_list()
+    _typed_equal(rep, typed)
+    without = corpus.redcap_case(corpus.rc_links_renumbered, shuffle=True)(tmp_path / "b", typed)
+    rep = validate_path(without)
+    warn = [p for p in rep.problems if p.rule == "redcap_event_order_rows"]
+    assert warn and warn[0].severity == "warning" and "ordered as the rows come" in warn[0].message
+    assert not rep.ok and "redcap_no_baseline" in rep.frame["rule"].to_list()
+
+
+def test_redcap_instrument_mapping_names_the_baseline_event(typed, tmp_path):
+    """The subject form designated in the second event only: that event is the baseline,
+    though another event comes first in the project."""
+    def meta(d, records):
+        events = corpus._defined_events(records)
+        with (d / "REGISTRY_InstrumentDesignations.csv").open("w", encoding="utf-8") as fh:
+            fh.write("arm_num,unique_event_name,form\n1,screening_arm_1,ae\n")
+            fh.write("".join(f"1,{e},{t.name}\n" for e in events if e != "screening_arm_1" for t in TABLES))
+
+    def screening(df):  # an event before the baseline holding only the site's own screening form: nothing read from it
+        return pl.concat([df.filter(pl.col("redcap_repeat_instrument").is_null()).select("record_id").with_columns(
+            pl.lit("screening_arm_1").alias("redcap_event_name")), df], how="diagonal")
+
+    inp = corpus.redcap_case(screening, meta=meta, shuffle=True)(tmp_path / "a", typed)
+    rep = validate_path(inp)
+    assert rep.ok, rep.format_grouped()
+    _typed_equal(rep, typed)
+    assert "redcap_row_without_data" in rep.frame["rule"].to_list()
+
+
+def test_redcap_links_follow_renumbering_by_value(typed, tmp_path):
+    """The report names every rewritten link with its old and new number."""
+    inp = corpus.redcap_case(corpus.rc_links_renumbered)(tmp_path / "a", typed)
+    rep = validate_path(inp)
+    got = {(p.column, p.value) for p in rep.problems if p.rule == "redcap_reference_renumbered"}
+    assert got == {("salvage_procedure_no", "2 -> 1"), ("procedure_no", "2 -> 1"), ("procedure_no", "1 -> 2"), ("episode_no", "1 -> 2")}, got
+    assert rep.tables["onc_event"].filter(pl.col("subject_id") == "S003")["salvage_procedure_no"].to_list() == [1]
+    assert rep.tables["pathology"].filter(pl.col("subject_id") == "S006").sort("procedure_no")["ypt"].to_list() == ["T2", "T0"]
+    msg = next(p.message for p in rep.problems if p.rule == "redcap_renumbered" and p.column == "procedure_no")
+    assert "onc_event.salvage_procedure_no" in msg and "pathology.procedure_no" in msg

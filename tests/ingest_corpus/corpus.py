@@ -419,8 +419,10 @@ def bytes_file(name: str, data: bytes):
 
 
 # ----------------------------------------------------------------------------- REDCap
-def redcap_case(edit_records=None, edit_dict=None, sep=",", stem="REGISTRY"):
-    """write_redcap, then the site's changes to the records frame and dictionary rows."""
+def redcap_case(edit_records=None, edit_dict=None, sep=",", stem="REGISTRY", meta=None, shuffle=False):
+    """write_redcap, then the site's changes to the records frame and dictionary rows;
+    ``meta(folder, records)`` writes the project's event definition beside them;
+    ``shuffle`` writes the records rows in a seeded random order."""
     def build(w: Path, typed: Tables) -> Path:
         records, rows = registry_to_redcap(typed)
         if edit_dict:
@@ -430,6 +432,10 @@ def redcap_case(edit_records=None, edit_dict=None, sep=",", stem="REGISTRY"):
             records = records if edited is None else edited
         d = w / "rc"
         d.mkdir(parents=True)
+        if meta:
+            meta(d, records)
+        if shuffle:
+            records = records.sample(fraction=1.0, shuffle=True, seed=20260715)
         buf = io.StringIO()
         wr = csv.writer(buf, delimiter=sep, lineterminator="\n")
         wr.writerow(records.columns)
@@ -611,6 +617,55 @@ def rc_link_missing(df):
                            .then(pl.lit("5")).otherwise(pl.col("salvage_procedure_no")).alias("salvage_procedure_no"))
 
 
+def _defined_events(records: pl.DataFrame, extra=()) -> list[str]:
+    """The events of the records in the order the project defines them (the order the
+    unshuffled export has them in), plus events the project defines but nobody filled."""
+    seen = records["redcap_event_name"].unique(maintain_order=True).to_list()
+    return list(dict.fromkeys([*seen, *extra]))
+
+
+def rc_events_csv(d: Path, records: pl.DataFrame) -> None:
+    """'Define My Events' > Download events (CSV), with a screening event nobody filled."""
+    events = _defined_events(records, ("month_60_arm_1",))
+    with (d / "REGISTRY_Events_2024-06-30.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["event_name", "arm_num", "day_offset", "offset_min", "offset_max", "unique_event_name", "custom_event_label"])
+        for i, e in enumerate(events):
+            w.writerow([e.removesuffix("_arm_1").replace("_", " ").title(), "1", str(i * 90), "0", "0", e, ""])
+
+
+def rc_instrument_mapping_csv(d: Path, records: pl.DataFrame) -> None:
+    """'Designate Instruments for My Events' > Download instrument-event mappings (CSV)."""
+    with (d / "REGISTRY_InstrumentDesignations_2024-06-30.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["arm_num", "unique_event_name", "form"])
+        for e in _defined_events(records):
+            for t in TABLES:
+                w.writerow(["1", e, t.name])
+
+
+def rc_project_xml(d: Path, records: pl.DataFrame) -> None:
+    """The project XML (CDISC ODM with REDCap's attributes), events listed out of order
+    with the Protocol's OrderNumber giving the order."""
+    events = _defined_events(records)
+    refs = "".join(f'<StudyEventRef StudyEventOID="Event.{e}" OrderNumber="{i + 1}" Mandatory="No"/>' for i, e in enumerate(events))
+    defs = "".join(f'<StudyEventDef OID="Event.{e}" Name="{e}" Type="Common" Repeating="No" redcap:EventName="{e}" '
+                   f'redcap:UniqueEventName="{e}" redcap:ArmNum="1" redcap:ArmName="Arm 1">'
+                   '<FormRef FormOID="Form.subject" OrderNumber="1" Mandatory="No" redcap:FormName="subject"/></StudyEventDef>'
+                   for e in reversed(events))
+    (d / "REGISTRY_2024-06-30_1200.REDCap.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" '
+        'xmlns:redcap="https://projectredcap.org" ODMVersion="1.3.1"><Study OID="Project.registry">'
+        f'<MetaDataVersion OID="Metadata.registry" Name="registry"><Protocol>{refs}</Protocol>{defs}</MetaDataVersion></Study></ODM>\n',
+        encoding="utf-8")
+
+
+def rc_events_csv_of_another_project(d: Path, records: pl.DataFrame) -> None:
+    with (d / "OTHER_Events_2024-06-30.csv").open("w", encoding="utf-8", newline="") as fh:
+        fh.write("event_name,arm_num,day_offset,offset_min,offset_max,unique_event_name,custom_event_label\n"
+                 "Enrolment,1,0,0,0,enrolment_arm_1,\n")
+
+
 def rc_empty_event_rows(df):
     """An event row per record with nothing filled in (only its form status) and a row of
     the site's own instrument: both read, reported, nothing loaded from them."""
@@ -781,7 +836,15 @@ CASES: list[Case] = [
     # --- REDCap projects as sites build them
     Case("redcap_our_dictionary", redcap_case()),
     Case("redcap_study_id_record_id", redcap_case(_rid_rec, _rid_dic)),
-    Case("redcap_repeating_event_surveillance", redcap_case(rc_events), warns=("redcap_renumbered",)),
+    Case("redcap_repeating_event_surveillance", redcap_case(rc_events), warns=("redcap_renumbered", "redcap_event_order_rows")),
+    Case("redcap_shuffled_rows_ordered_by_events_csv", redcap_case(rc_events, meta=rc_events_csv, shuffle=True),
+         warns=("redcap_renumbered",)),
+    Case("redcap_shuffled_rows_ordered_by_instrument_mapping", redcap_case(rc_links_renumbered, meta=rc_instrument_mapping_csv, shuffle=True),
+         warns=("redcap_renumbered", "redcap_reference_renumbered")),
+    Case("redcap_shuffled_rows_ordered_by_project_xml", redcap_case(rc_follow_up_several, meta=rc_project_xml, shuffle=True),
+         warns=("redcap_follow_up_latest",)),
+    Case("redcap_events_csv_of_another_project_refused", redcap_case(rc_events, meta=rc_events_csv_of_another_project),
+         rule="redcap_event_unknown", says="surveillance_arm_1"),
     Case("redcap_follow_up_in_several_events", redcap_case(rc_follow_up_several), warns=("redcap_follow_up_latest",)),
     Case("redcap_instrument_in_two_events", redcap_case(rc_procedure_in_two_events), warns=("redcap_renumbered",)),
     Case("redcap_links_follow_renumbered_procedures", redcap_case(rc_links_renumbered),

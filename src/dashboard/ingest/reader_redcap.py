@@ -9,8 +9,13 @@ the project's data dictionary, as sites really build the project from ours.
   instruments of its own; notes, calculated, file, descriptive fields), survey
   bookkeeping (``redcap_survey_identifier``, ``*_timestamp``), ``redcap_data_access_group``
   and ``*_complete`` are ignored with one warning listing them (``redcap_ignored_fields``).
-* Events: the event order is the order rows come in (REDCap sorts a record's rows by
-  event); baseline is the first event of each arm (``event_1_arm_1``, ``enrolment_arm_1``...).
+* Events: ordered as the project defines them when its definition comes with the export
+  (the events CSV of "Define My Events", the instrument-event mapping CSV or the project
+  XML, told by content: :func:`metadata_kind`); an event the definition does not know is
+  refused (``redcap_event_unknown``). Without a definition, the order rows come in
+  (REDCap sorts a record's rows by event), with a warning (``redcap_event_order_rows``).
+  Baseline is the first event of each arm (``event_1_arm_1``, ``enrolment_arm_1``...; with
+  an instrument-event mapping, the first one designated for ``subject``).
   ``subject`` is read from the baseline row (``redcap_no_baseline`` when a record has none).
   ``follow_up`` may be filled in several events or repeat: the latest is used, and each
   earlier row is reported (``redcap_follow_up_latest``).
@@ -127,6 +132,149 @@ def read_dictionary(path: Path, reg: RawRegistry) -> tuple[dict[str, Field], str
     return fields, record_id, ignored
 
 
+@dataclass
+class EventDefinition:
+    """The project's events in their defined order (from its events / instrument-event
+    mapping CSV or its project XML): unique event name -> arm, and where ``subject`` is
+    designated (empty when the file does not say)."""
+
+    source: str  # the file it came from
+    events: list[str]
+    arms: dict[str, str]
+    subject_events: list[str]
+
+
+def metadata_kind(path: Path) -> str | None:
+    """``events`` / ``mapping`` / ``arms`` CSV or ``xml`` project file of a REDCap project,
+    told by content (the header, the XML root), not by name; None for anything else."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    if path.suffix.lower() == ".xml":
+        return "xml" if b"<ODM" in head and (b"StudyEventDef" in head or b"redcap:" in head) else None
+    if path.suffix.lower() != ".csv":
+        return None
+    import csv
+    import io
+
+    text = head.decode("utf-8-sig", "replace").lstrip("\ufeff")
+    try:
+        header = next(csv.reader(io.StringIO(text.splitlines()[0] if text else "")), [])
+    except (csv.Error, IndexError):
+        return None
+    cols = {h.strip().lower() for h in header}
+    if "unique_event_name" in cols and "form" in cols:
+        return "mapping"
+    if "unique_event_name" in cols or {"event_name", "arm_num"} <= cols:
+        return "events"
+    if cols == {"arm_num", "name"} or cols == {"arm_num", "arm_name"}:
+        return "arms"
+    return None
+
+
+def _unique_name(event_name: str, arm: str) -> str:
+    """REDCap's unique event name of an event defined without one (an uploaded events file)."""
+    base = re.sub(r"[^a-z0-9]+", "_", event_name.strip().lower()).strip("_")
+    return f"{base}_arm_{arm or '1'}"
+
+
+def read_event_definition(paths: list[Path], reg: RawRegistry) -> EventDefinition | None:
+    """The event order of the project from the metadata files beside the export: the events
+    CSV first, else the project XML, else the instrument-event mapping (which also says
+    where ``subject`` is filled)."""
+    kinds: dict[str, Path] = {}
+    for p in paths:
+        k = metadata_kind(p)
+        if k and k not in kinds:
+            kinds[k] = p
+    designations: dict[str, list[str]] = {}
+    found: EventDefinition | None = None
+    for kind in ("events", "xml", "mapping"):
+        p = kinds.get(kind)
+        if p is None:
+            continue
+        data = p.read_bytes()
+        reg.input_sha256[p.name] = sha256_bytes(data)
+        try:
+            got = _read_xml_events(data, p.name) if kind == "xml" else _read_csv_events(data, p.name, kind, reg)
+        except ValueError as e:
+            reg.problems.append(Problem(p.name, None, None, None, "redcap_event_definition",
+                                        _("the REDCap event definition {file} cannot be read ({reason}); the events are "
+                                          "ordered as the rows of the export come").format(file=printable(p.name), reason=printable(e, 200)), WARNING))
+            continue
+        if got is None:
+            continue
+        events, arms, forms = got
+        for e, fs in forms.items():
+            designations.setdefault(e, []).extend(fs)
+        if found is None and events:
+            found = EventDefinition(p.name, events, arms, [])
+    if found is None:
+        return None
+    found.subject_events = [e for e in found.events if any(table_key(f) == "subject" for f in designations.get(e, []))]
+    return found
+
+
+def _read_csv_events(data: bytes, file: str, kind: str, reg: RawRegistry) -> tuple[list[str], dict[str, str], dict[str, list[str]]] | None:
+    body, _enc, probs = decode_bytes(data, file)
+    if body is None:
+        raise ValueError(probs[0].message if probs else file)
+    rt, probs = parse_text(body, file, "events")
+    if rt is None:
+        raise ValueError(probs[0].message if probs else file)
+    df = rt.frame.rename({c: c.strip().lower() for c in rt.frame.columns if c != ROW})
+    events: list[str] = []
+    arms: dict[str, str] = {}
+    forms: dict[str, list[str]] = {}
+    for r in df.iter_rows(named=True):  # a project has tens of events, not millions
+        arm = (r.get("arm_num") or "1").strip()
+        name = (r.get("unique_event_name") or "").strip() or (_unique_name(r["event_name"], arm) if r.get("event_name") else "")
+        if not name:
+            continue
+        if name not in arms:
+            events.append(name)
+            arms[name] = arm
+        if kind == "mapping" and r.get("form"):
+            forms.setdefault(name, []).append(r["form"].strip())
+    return events, arms, forms
+
+
+def _read_xml_events(data: bytes, file: str) -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
+    import defusedxml.ElementTree as ET
+    from defusedxml import DefusedXmlException
+
+    try:
+        root = ET.fromstring(data)
+    except (ET.ParseError, DefusedXmlException) as e:
+        raise ValueError(f"{type(e).__name__}: {e}") from None
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    def attr(el, name: str) -> str:
+        for k, v in el.attrib.items():
+            if local(k) == name:
+                return v
+        return ""
+
+    order = {attr(el, "StudyEventOID"): float(attr(el, "OrderNumber") or i) for i, el in enumerate(root.iter()) if local(el.tag) == "StudyEventRef"}
+    defs = [el for el in root.iter() if local(el.tag) == "StudyEventDef"]
+    defs = sorted(enumerate(defs), key=lambda x: (order.get(attr(x[1], "OID"), float("inf")), x[0]))
+    events: list[str] = []
+    arms: dict[str, str] = {}
+    forms: dict[str, list[str]] = {}
+    for _i, el in defs:
+        name = attr(el, "UniqueEventName") or attr(el, "OID").removeprefix("Event.")
+        if not name or name in arms:
+            continue
+        events.append(name)
+        arms[name] = attr(el, "ArmNum") or ((_ARM.search(name).group(1)) if _ARM.search(name) else "1")
+        forms[name] = [attr(f, "FormName") or attr(f, "FormOID").removeprefix("Form.") for f in el if local(f.tag) == "FormRef"]
+    return events, arms, forms
+
+
 def event_order(df: pl.DataFrame, rid: str) -> list[str]:
     """Events in project order, merged from each record's row order (REDCap exports a
     record's rows sorted by event); ties by first appearance."""
@@ -166,13 +314,17 @@ def _is_labels_export(header: list[str], fields: dict[str, Field], rid: str | No
     return hits >= max(2, len(header) // 4) or any(h in ("Event Name", "Repeat Instrument", "Repeat Instance") for h in header)
 
 
-def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawRegistry:
+def read_redcap(records_path: str | Path, dictionary_path: str | Path, metadata: list[Path] | tuple[Path, ...] = ()) -> RawRegistry:
     """Read a REDCap records CSV with its data dictionary into per-table text frames.
 
-    Problems about values are reported against the records file and its row numbers.
+    ``metadata``: the project's events CSV, instrument-event mapping CSV or project XML
+    (:func:`metadata_kind`), which give the event order; without them the order of the
+    rows is used, with a warning. Problems about values are reported against the records
+    file and its row numbers.
     """
     records_path, dictionary_path = Path(records_path), Path(dictionary_path)
     reg = RawRegistry("redcap", records_path)
+    definition = read_event_definition([Path(p) for p in metadata], reg) if metadata else None
     if not dictionary_path.is_file():
         reg.problems.append(Problem(dictionary_path.name, None, None, None, "missing_dictionary", _("data dictionary {path} not found").format(path=dictionary_path)))
         reg.unreadable.update(TABLE_NAMES)
@@ -253,13 +405,36 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path) -> RawReg
                                     _("{n} field(s) that are not registry columns are ignored (fields the site added, other "
                                        "instruments, survey and data-access-group bookkeeping): {shown}").format(n=fmt_int(len(ignored_all)), shown=shown), WARNING))
 
-    # events
-    events = event_order(df, rid)
+    # events: in the project's defined order when its definition came with the export
+    present = df["redcap_event_name"].drop_nulls().unique(maintain_order=True).to_list()
+    if definition is not None:
+        unknown = [e for e in present if e not in definition.arms]
+        if unknown:
+            first = df.filter(pl.col("redcap_event_name").is_in(unknown)).select(ROW).min().item()
+            reg.problems.append(Problem(file, first, "redcap_event_name", printable(unknown[0], 60), "redcap_event_unknown",
+                                        _("{n} event(s) of the records file are not defined in {source} ({events}): the "
+                                          "definition belongs to another project or an older version of it; export the "
+                                          "records and the events again").format(n=fmt_int(len(unknown)), source=printable(definition.source),
+                                                                                 events=", ".join(printable(e, 40) for e in unknown[:10]))))
+        events = [e for e in definition.events if e in present] + unknown
+        arm_of = {e: definition.arms.get(e, "") for e in events}
+    else:
+        events = event_order(df, rid)
+        arm_of = {e: (m.group(1) if (m := _ARM.search(e)) else "") for e in events}
+        if len(events) > 1:
+            reg.problems.append(Problem(file, None, "redcap_event_name", None, "redcap_event_order_rows",
+                                        _("no event definition came with the export (the project's events CSV, instrument-"
+                                          "event mapping CSV or project XML), so the {n} events are ordered as the rows come: "
+                                          "{events}; add one of those files to the folder to order them as the project "
+                                          "defines").format(n=fmt_int(len(events)), events=", ".join(printable(e, 40) for e in events[:12])
+                                                            + (", ..." if len(events) > 12 else "")), WARNING))
     erank = {e: i for i, e in enumerate(events)}
     baseline = {}
-    for e in events:
-        m = _ARM.search(e)
-        baseline.setdefault(m.group(1) if m else "", e)
+    subject_events = set(definition.subject_events) if definition is not None else set()
+    for e in events:  # the first event of each arm (where the subject form is designated, when known)
+        if subject_events and e not in subject_events:
+            continue
+        baseline.setdefault(arm_of[e], e)
     df = df.with_columns(
         pl.col("redcap_event_name").replace_strict(erank, default=-1, return_dtype=pl.Int64).alias("__erank"),
         pl.col("redcap_repeat_instance").cast(pl.Int64, strict=False).alias("__inst"),

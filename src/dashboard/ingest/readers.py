@@ -12,7 +12,9 @@ Formats:
 ``redcap``
     A folder without ``subject.csv`` holding a REDCap data dictionary
     (``*DataDictionary*.csv`` or ``data_dictionary.csv``) and a records export, or the
-    records CSV itself with the dictionary beside it (:mod:`.reader_redcap`).
+    records CSV itself with the dictionary beside it (:mod:`.reader_redcap`); the project's
+    event definition (events or instrument-event mapping CSV, project XML) beside them
+    orders the events.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..schema import TABLE_NAMES
 from .model import ROW, RawRegistry, RawTable, dedupe_header, printable, sha256_bytes  # noqa: F401 - re-exported
 from .normalise import Options, normalise
 from .reader_csv import DICT_RE, inside, read_csv_folder
-from .reader_redcap import read_redcap
+from .reader_redcap import metadata_kind, read_redcap
 from .reader_workbook import WORKBOOK_SUFFIXES, read_workbook
 from .report import ERROR, WARNING, Problem
 from .text import decode_csv_bytes, parse_csv_bytes  # noqa: F401 - earlier API
@@ -36,13 +38,21 @@ def _csvs(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.iterdir()) if p.suffix.lower() == ".csv" and p.is_file() and inside(folder, p)]
 
 
+def find_redcap_metadata(folder: Path) -> list[Path]:
+    """The project's event definition files in a folder (events / instrument-event mapping /
+    arms CSV, project XML), told by content."""
+    files = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in (".csv", ".xml") and p.is_file() and inside(folder, p)]
+    return [p for p in files if not DICT_RE.search(p.stem) and metadata_kind(p) is not None]
+
+
 def find_redcap_files(folder: Path) -> tuple[Path, Path] | None:
     """(records, dictionary) in a folder, or None if it holds no REDCap data dictionary."""
     csvs = _csvs(folder)
     dicts = [p for p in csvs if DICT_RE.search(p.stem)]
     if not dicts:
         return None
-    others = [p for p in csvs if p not in dicts]
+    meta = set(find_redcap_metadata(folder))
+    others = [p for p in csvs if p not in dicts and p not in meta]
     preferred = [p for p in others if p.stem.lower() == "records" or "_data_" in p.name.lower() or p.stem.upper().endswith("_DATA")]
     return (preferred or others or [folder / "records.csv"])[0], dicts[0]
 
@@ -100,7 +110,7 @@ def read_source(path: str | Path, *, dictionary: str | Path | None = None) -> Ra
                 reg.unreadable.update(TABLE_NAMES)
                 return reg
             dict_path = near[0]
-    return read_redcap(records, dict_path)
+    return read_redcap(records, dict_path, find_redcap_metadata(records.parent))
 
 
 def read_registry(path: str | Path, *, dictionary: str | Path | None = None, options: Options | None = None) -> RawRegistry:
