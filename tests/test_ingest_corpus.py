@@ -89,6 +89,11 @@ def test_corpus_case(case: Case, typed, served_template, tmp_path):
         assert all(p.severity == "warning" for p in hits)
         if case.rule is None and case.says:
             assert any(case.says in p.message for p in hits), [p.message for p in hits]
+    for i in case.infos:
+        hits = [p for p in report.problems if p.rule == i]
+        assert hits and all(p.severity == "info" for p in hits), f"expected info {i}; got\n{report.format_grouped()}"
+        if case.says:
+            assert any(case.says in p.message for p in hits), [p.message for p in hits]
     if case.rule is None:
         assert report.ok, report.format_grouped()
         want = case.expect(dict(typed)) if case.expect else typed
@@ -251,3 +256,30 @@ def test_redcap_links_follow_renumbering_by_value(typed, tmp_path):
     assert rep.tables["pathology"].filter(pl.col("subject_id") == "S006").sort("procedure_no")["ypt"].to_list() == ["T2", "T0"]
     msg = next(p.message for p in rep.problems if p.rule == "redcap_renumbered" and p.column == "procedure_no")
     assert "onc_event.salvage_procedure_no" in msg and "pathology.procedure_no" in msg
+
+
+def test_workbook_rows_numbered_as_the_sheet_shows_them(typed, tmp_path):
+    """calamine drops empty rows above the data; the reader keeps them, so the row of a
+    problem is the row Excel shows (two empty rows, header in row 3, S002 in row 5)."""
+    p = corpus.xlsx_case(above=(None, None), cells={"subject": {(4, 5): "fifty"}})(tmp_path / "a", typed)
+    rep = validate_path(p)
+    bad = [(p.row, p.column, p.rule) for p in rep.problems if p.severity == "error"]
+    assert bad == [(5, "age", "type_int")], rep.format_grouped()
+    assert "title_rows" not in rep.frame["rule"].to_list()  # empty rows are not titles
+
+
+def test_csv_title_rows_skipped_rows_keep_the_file_numbers(typed, tmp_path):
+    def edit(d):
+        corpus.title_row(d)
+        p = d / "follow_up.csv"
+        lines = p.read_text("utf-8").split("\n")
+        assert lines[3].startswith("S001,")
+        lines[3] = lines[3].replace("ALIVE", "ALIVEX").replace("DEAD", "DEADX")
+        p.write_text("\n".join(lines), encoding="utf-8")
+
+    inp = corpus.raw_folder(edit)(tmp_path / "a", typed)
+    rep = validate_path(inp)
+    bad = [(p.file, p.row, p.column, p.rule) for p in rep.problems if p.severity == "error"]
+    assert bad == [("follow_up.csv", 4, "vital_status", "vocabulary")], rep.format_grouped()
+    info = [p for p in rep.problems if p.rule == "title_rows"]
+    assert [(p.row, p.severity, p.value) for p in info] == [(1, "info", "Follow-up export, Hospital A, 2024-06-30")]

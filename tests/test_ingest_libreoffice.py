@@ -22,11 +22,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "malformed"))
 import valid_registry as vr  # noqa: E402
 
-from dashboard.ingest import import_registry, validate_path  # noqa: E402
+from dashboard.ingest import ImportRejected, import_registry, read_registry, validate_path  # noqa: E402
+from dashboard.ingest.model import ROW  # noqa: E402
 from dashboard.schema import TABLES  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "libreoffice"
-FILES = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".xlsx", ".ods", ".xls"))
+ALL_FILES = sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".xlsx", ".ods", ".xls"))
+FILES = [f for f in ALL_FILES if not f.startswith("title_rows")]  # the registry, loadable
+TITLED = [f for f in ALL_FILES if f.startswith("title_rows")]  # the same, below a title, with one bad cell
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,8 @@ def csv_tables(csv_dir):
 
 def test_the_fixtures_were_written_by_libreoffice():
     assert len(FILES) == 6 and {Path(f).suffix for f in FILES} == {".xlsx", ".ods", ".xls"}
-    for name in FILES:
+    assert len(TITLED) == 3 and {Path(f).suffix for f in TITLED} == {".xlsx", ".ods", ".xls"}
+    for name in ALL_FILES:
         data = (FIXTURES / name).read_bytes()
         if name.endswith(".xlsx"):
             app = zipfile.ZipFile(FIXTURES / name).read("docProps/app.xml")
@@ -100,3 +104,34 @@ def test_fifteen_digit_rounding_is_the_only_difference():
     assert b'office:value="83.3333333333333"' in content
     got = validate_path(FIXTURES / "typed.ods").tables["qol"]["score"].to_list()
     assert 83.3333333333333 in got and math.isclose(max(got), 83.3333333333333, rel_tol=0, abs_tol=0)
+
+
+def test_titled_fixture_shows_its_rows_where_libreoffice_does():
+    """What a user sees in LibreOffice (read independently with openpyxl): row 1 empty, the
+    merged title in row 2, the header in row 4, S002's age 'fifty' in F6."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(FIXTURES / "title_rows.xlsx")["subject"]
+    assert ws["A1"].value is None and ws["A2"].value.startswith("北京大学肿瘤医院") and ws["A4"].value == "subject_id"
+    assert "A2:T2" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws["A6"].value == "S002" and ws["F6"].value == "fifty"
+
+
+@pytest.mark.parametrize("name", TITLED)
+def test_libreoffice_title_rows_skipped_and_rows_numbered_as_the_sheet(name, csv_tables, tmp_path):
+    report = validate_path(FIXTURES / name)
+    bad = [p for p in report.problems if p.severity == "error"]
+    assert [(p.file, p.row, p.column, p.rule, p.value) for p in bad] == [(f"{name}[subject]", 6, "age", "type_int", "fifty")]
+    titles = [p for p in report.problems if p.rule == "title_rows"]
+    assert len(titles) == len(TABLES) and all(p.severity == "info" and p.row == 2 for p in titles)
+    assert all("row 2 above the header (row 4)" in p.message and p.value.startswith("北京大学肿瘤医院") for p in titles)
+    # every table's rows carry the sheet's own row numbers: the first data row is row 5
+    raw = read_registry(FIXTURES / name)
+    for t in TABLES:
+        assert raw.tables[t.name].frame[ROW][0] == 5 and raw.tables[t.name].header_row == 4, t.name
+    subj = raw.tables["subject"].frame
+    assert subj.filter(pl.col(ROW) == 6)["subject_id"].to_list() == ["S002"]
+    assert subj["subject_id"].to_list() == csv_tables["subject"]["subject_id"].to_list()
+    with pytest.raises(ImportRejected):
+        import_registry(FIXTURES / name, tmp_path / "x.duckdb", derive=False)
+    assert not (tmp_path / "x.duckdb").exists()

@@ -45,6 +45,7 @@ class Case:
     rule: str | None = None  # None: must load; else the refusal rule
     says: str = ""  # phrase of the refusal message (or of the warning named in ``warns``)
     warns: tuple[str, ...] = ()  # warning rules that must be reported
+    infos: tuple[str, ...] = ()  # info rules that must be reported (decisions needing no action)
     expect: Callable[[Tables], Tables] | None = None  # edits to the expected tables
     options: dict = field(default_factory=dict)  # date_order / missing
     source_rows: dict[str, int] = field(default_factory=dict)  # file -> data rows the generator wrote
@@ -243,8 +244,14 @@ def last_row_without_id(d: Path):
 
 
 def title_row(d: Path):
+    """A sheet with a title saved as CSV by Excel: the title cell, empty cells, an empty row."""
     p = d / "follow_up.csv"
-    p.write_text("Follow-up export, Hospital A, 2024-06-30\n\n" + p.read_text("utf-8"), encoding="utf-8")
+    p.write_text('"Follow-up export, Hospital A, 2024-06-30",,,,\n,,,,\n' + p.read_text("utf-8"), encoding="utf-8")
+
+
+def data_row_above_header(d: Path):
+    p = d / "follow_up.csv"
+    p.write_text("S001,2024-01-01,ALIVE,,\n" + p.read_text("utf-8"), encoding="utf-8")
 
 
 def duplicate_file(d: Path):
@@ -275,9 +282,11 @@ def quoted_newline(frames):
 # ----------------------------------------------------------------------------- workbooks
 def xlsx_case(sheet_names: dict[str, str] | None = None, hidden: set[str] = frozenset(), extra_sheets=(), cells=None,
               title_row: str | None = None, totals: str | None = None, serial_dates=False, text_dates=None, saved_formula=False,
-              text_date_sheets: set[str] | None = None):
+              text_date_sheets: set[str] | None = None, above: tuple | None = None, merge: bool = False):
     """A workbook as Excel saves it (xlsxwriter, then fullCalcOnLoad removed so cached
-    values count as saved)."""
+    values count as saved). ``above``: rows written above the header of every sheet (a
+    string = a title in column A, merged across the table when ``merge``; a list = cells;
+    None = an empty row)."""
     def build(w: Path, typed: Tables) -> Path:
         import xlsxwriter
 
@@ -296,6 +305,15 @@ def xlsx_case(sheet_names: dict[str, str] | None = None, hidden: set[str] = froz
             if title_row and tname == "subject":
                 ws.write_string(0, 0, title_row)
                 off = 2
+            for k, row in enumerate(above or ()):
+                if isinstance(row, str) and merge:
+                    ws.merge_range(k, 0, k, len(t.columns) - 1, row, wb.add_format({"bold": True, "align": "center"}))
+                elif isinstance(row, str):
+                    ws.write_string(k, 0, row)
+                elif row is not None:
+                    for j, v in enumerate(row):
+                        ws.write_string(k, j, v)
+            off += len(above or ())
             for j, c in enumerate(t.columns):
                 ws.write_string(off, j, c.name)
             for j, c in enumerate(t.columns):
@@ -799,7 +817,8 @@ CASES: list[Case] = [
          expect=edit_typed("subject", "S001", "centre", "PKUCH2")),
     Case("csv_totals_row", raw_folder(totals_row), warns=("totals_row",)),
     Case("csv_last_row_without_subject_id_is_not_a_total", raw_folder(last_row_without_id), rule="required", says="subject_id"),
-    Case("csv_title_row_above_header", raw_folder(title_row), rule="header_row", says="row 3"),
+    Case("csv_title_row_above_header_skipped", raw_folder(title_row), infos=("title_rows",), says="row 1 above the header (row 3)"),
+    Case("csv_data_row_above_header_refused", raw_folder(data_row_above_header), rule="header_row", says="the column names are in row 2"),
     Case("csv_header_100k_columns", raw_folder(huge_header(ncols=100_000)), rule="header_too_large", says="100,"),
     Case("csv_header_64kb_name", raw_folder(huge_header(cell=65_536)), rule="header_too_large", says="65,536 characters"),
     Case("csv_terminal_escape_in_header", raw_folder(escape_header), rule="missing_column", says="subject_id"),
@@ -820,8 +839,13 @@ CASES: list[Case] = [
     Case("xlsx_text_dates_dmy_detected_across_sheets", xlsx_case(text_dates=DMY), warns=("date_order",), says="day/month/year"),
     Case("xlsx_text_dates_ambiguous_refused", xlsx_case(text_dates=DMY, text_date_sheets={"subject", "procedure"}),
          rule="date_order_ambiguous", says="we never guess"),
-    Case("xlsx_title_row_above_header", xlsx_case(title_row="Registry export 2024 - Hospital A"), rule="header_row",
-         says="the header must be in row 1"),
+    Case("xlsx_title_row_above_header_skipped", xlsx_case(title_row="Registry export 2024 - Hospital A"), infos=("title_rows",),
+         says="row 1 above the header (row 3) is a title"),
+    Case("xlsx_chinese_merged_title_rows_skipped", xlsx_case(above=("北京大学肿瘤医院 直肠癌等待观察 数据库 2019-2024", "导出日期：2024-06-30", None),
+                                                             merge=True), infos=("title_rows",), says="rows 1, 2 above the header (row 4)"),
+    Case("xlsx_empty_rows_above_header", xlsx_case(above=(None, None))),
+    Case("xlsx_data_row_above_header_refused", xlsx_case(above=(["S999", "RETRO", "PKUCH", "2022-01-01", "ELIGIBLE", "50", "F"],)),
+         rule="header_row", says="row(s) 1 above them hold data"),
     Case("xlsx_totals_row", xlsx_case(totals="subject"), warns=("totals_row",)),
     Case("xlsx_chinese_free_text", xlsx_case(cells={"ae": {(1, 2): "腹泻，水样便"}}),
          expect=edit_typed("ae", "S001", "term", "腹泻，水样便")),

@@ -1,7 +1,7 @@
 """Make the LibreOffice fixtures (run by hand; LibreOffice is not a project dependency).
 
     apt-get install -y --no-install-recommends libreoffice-calc-nogui
-    PYTHONPATH=src:tests python tests/libreoffice/make_fixtures.py
+    PYTHONPATH=src:tests python tests/libreoffice/make_fixtures.py [SOURCE ...]
 
 Each source is a workbook of the import corpus (tests/ingest_corpus/corpus.py: the small
 valid registry of tests/malformed/valid_registry.py as typed cells, or with dates written
@@ -27,7 +27,12 @@ from ingest_corpus.corpus import DMY, xlsx_case  # noqa: E402
 
 from dashboard.ingest import validate_path  # noqa: E402
 
-SOURCES = {"typed": xlsx_case(), "text_dates_dmy": xlsx_case(text_dates=DMY)}
+# title_rows: every sheet starts with an empty row, a merged Chinese title, an empty row;
+# the header is row 4 and S002's age (sheet row 6) is the text "fifty" (an error whose row
+# number must be the one LibreOffice shows)
+TITLE = ("北京大学肿瘤医院 直肠癌等待观察 数据库 2019-2024")
+SOURCES = {"typed": xlsx_case(), "text_dates_dmy": xlsx_case(text_dates=DMY),
+           "title_rows": xlsx_case(above=(None, TITLE, None), merge=True, cells={"subject": {(5, 5): "fifty"}})}
 FILTERS = {"ods": "ods:calc8", "xlsx": "xlsx:Calc MS Excel 2007 XML", "xls": "xls:MS Excel 97"}
 
 
@@ -39,11 +44,13 @@ def soffice(work: Path, target: str, src: Path, out: Path) -> Path:
     return made
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         typed = validate_path(corpus.vr.write_valid(work / "csv")).tables
         for name, build in SOURCES.items():
+            if only and name not in only:
+                continue
             src = build(work / f"src_{name}", typed)
             for fmt, target in FILTERS.items():
                 shutil.copy2(soffice(work, target, src, work / f"{fmt}_{name}"), HERE / f"{name}.{fmt}")
@@ -53,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])  # names of SOURCES to make (default: all)

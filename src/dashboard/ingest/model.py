@@ -32,6 +32,7 @@ class RawTable:
     frame: pl.DataFrame  # String columns named like header (duplicates renamed), plus ROW
     origin: str = "table"  # "table" (header = column names, normalised) or "redcap" (already mapped)
     sep: str = ","  # the CSV delimiter the file used (decimal-comma detection)
+    header_row: int = 1  # the row of the file holding the header (below title rows)
 
 
 @dataclass
@@ -101,3 +102,44 @@ def table_key(name: str) -> str:
     ``' Follow up '`` and ``'follow-up'`` -> ``'follow_up'``."""
     s = re.sub(r"[\s\-./]+", "_", str(name).strip().lower())
     return re.sub(r"_+", "_", s).strip("_")
+
+
+HEADER_SCAN_ROWS = 20  # rows searched for the header below title rows
+_NUMBERLIKE = re.compile(r"^[\s+\-]*[\d.,:/\-\s%]+$")
+
+
+def locate_header(rows: list[list[object]], known: set[str] | None = None) -> int | None:
+    """Index of the header row among the first rows of a sheet (title rows above it), or
+    None when no row qualifies.
+
+    With ``known`` (the table_key of the registry columns) the header is the first row
+    naming at least two of them. Without it (a site's own sheet), the first row whose cells
+    look like a header: at least two cells and most of the table's width filled, every
+    filled cell text (not a number or a date), no two alike, and a filled row below it.
+    """
+    cells = [[("" if v is None else str(v)).strip() for v in r] for r in rows[:HEADER_SCAN_ROWS]]
+    filled = [[c for c in r if c] for r in cells]
+    if known is not None:
+        for i, r in enumerate(cells):
+            if sum(1 for c in r if c and table_key(re.sub(r"\(.*?\)|\[.*?\]", "", c)) in known) >= min(2, len(known)):
+                return i
+        return None
+    width = max((len(f) for f in filled), default=0)
+    for i, f in enumerate(filled):
+        if len(f) < max(2, (width + 1) // 2):
+            continue
+        if any(_NUMBERLIKE.match(c) for c in f) or len(set(f)) < len(f):
+            continue
+        if any(filled[j] for j in range(i + 1, len(filled))) or i + 1 >= len(rows):
+            return i
+    return None
+
+
+def title_rows(rows: list[list[object]], header: int) -> tuple[list[int], bool]:
+    """(1-based numbers of the filled rows above ``header``, whether they all look like
+    titles: fewer filled cells than half the header's)."""
+    cells = [[("" if v is None else str(v)).strip() for v in r] for r in rows[:header + 1]]
+    head = sum(1 for c in cells[header] if c)
+    above = [(i + 1, sum(1 for c in r if c)) for i, r in enumerate(cells[:header])]
+    filled = [(i, n) for i, n in above if n]
+    return [i for i, _n in filled], all(n <= max(1, head // 2) for _i, n in filled)

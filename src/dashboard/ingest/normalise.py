@@ -85,7 +85,7 @@ def _header(raw: RawRegistry, rt: RawTable, t: Table) -> None:
         keys.setdefault(table_key(c), []).append(c)
     ghost = [c for h, c in zip(rt.header, cols) if h == "" and df[c].str.strip_chars().fill_null("").str.len_bytes().max() in (0, None)]
     if ghost:
-        raw.problems.append(Problem(rt.file, 1, None, None, "ghost_columns",
+        raw.problems.append(Problem(rt.file, rt.header_row, None, None, "ghost_columns",
                                     _("{n} column(s) with neither a header nor a value (Excel 'ghost' columns) dropped").format(
                                         n=fmt_int(len(ghost))), WARNING))
     renamed: list[tuple[str, str]] = []
@@ -110,7 +110,7 @@ def _header(raw: RawRegistry, rt: RawTable, t: Table) -> None:
             extra.append(h)
             drop.append(c)
     if renamed:
-        raw.problems.append(Problem(rt.file, 1, None, None, "header_renamed",
+        raw.problems.append(Problem(rt.file, rt.header_row, None, None, "header_renamed",
                                     _("header names read as registry columns: {renamed}").format(renamed=", ".join(
                                         _("'{header}' as {column}").format(header=printable(a, 60), column=b) for a, b in renamed)),
                                     WARNING))
@@ -118,7 +118,7 @@ def _header(raw: RawRegistry, rt: RawTable, t: Table) -> None:
         shown = ", ".join(f"'{printable(x, 60)}'" for x in extra[:30])
         if len(extra) > 30:
             shown = _("{shown} and {n} more").format(shown=shown, n=fmt_int(len(extra) - 30))
-        raw.problems.append(Problem(rt.file, 1, None, None, "extra_columns",
+        raw.problems.append(Problem(rt.file, rt.header_row, None, None, "extra_columns",
                                     _("{n} column(s) that are not columns of table '{table}' are ignored: {shown}").format(
                                         n=fmt_int(len(extra)), table=t.name, shown=shown), WARNING))
     df = df.drop(drop).rename(rename)

@@ -5,7 +5,9 @@ ignored; a ``.csv`` whose name is not a table is a warning (``unknown_file``). F
 match tables case-, space- and separator-insensitively (``Follow up.csv``). A symbolic
 link that leads out of the folder is not followed (``symlink``). ``manifest.json``'s
 ``"source": "synthetic"`` is trusted only when every data file's SHA-256 matches the
-manifest; otherwise the input is imported as real data, with a warning.
+manifest; otherwise the input is imported as real data, with a warning. Title rows above
+the header (the header = the first of the first 10 lines naming two registry columns) are
+skipped and reported (info ``title_rows``); row numbers stay the file's own.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import json
 import re
 from pathlib import Path
 
-from ..i18n import _
+import polars as pl
+
+from ..i18n import _, ngettext
 from ..schema import TABLE_NAMES
-from .model import RawRegistry, printable, sha256_bytes, table_key
-from .report import ERROR, WARNING, Problem
+from .model import ROW, RawRegistry, printable, sha256_bytes, table_key, title_rows
+from .report import ERROR, INFO, WARNING, Problem
 from .text import decode_bytes, parse_text
 
 NON_TABLE_FILES = {"readme.md", "manifest.json", "synthetic_data.txt"}
@@ -58,6 +62,23 @@ def _title_row(body: bytes, name: str) -> int | None:
     return None
 
 
+def _first_rows(body: bytes, n: int) -> list[list[str]]:
+    """The cells of the first ``n`` lines (title rows and the header)."""
+    import csv
+    import io
+
+    from .text import sniff_delimiter
+
+    lines = body[:65536].decode("utf-8", errors="replace").splitlines()[:n]
+    out = []
+    for line in lines:
+        try:
+            out.append([c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=sniff_delimiter(line.encode())), [])])
+        except csv.Error:
+            out.append([line])
+    return out
+
+
 def read_csv_table(path: Path, name: str, reg: RawRegistry) -> None:
     data = path.read_bytes()
     reg.input_sha256[path.name] = sha256_bytes(data)
@@ -65,15 +86,32 @@ def read_csv_table(path: Path, name: str, reg: RawRegistry) -> None:
     if body is not None:
         reg.encodings[path.name] = enc
         line = _title_row(body, name)
+        skipped = 0
         if line is not None:
-            reg.problems.extend(probs)
-            reg.problems.append(Problem(printable(path.name), None, None, None, "header_row",
-                                        _("the header must be in row 1: row 1 looks like a title and the column names are in row "
-                                           "{line}; delete the rows above the header").format(line=line)))
-            reg.unreadable.add(name)
-            return
+            cells = _first_rows(body, line)
+            titles, only_titles = title_rows(cells, line - 1)
+            if not only_titles:
+                reg.problems.extend(probs)
+                reg.problems.append(Problem(printable(path.name), titles[0] if titles else 1, None, None, "header_row",
+                                            _("the column names are in row {line}, but row(s) {rows} above them hold data, not a "
+                                              "title: delete the rows above the header").format(line=line, rows=", ".join(map(str, titles)))))
+                reg.unreadable.add(name)
+                return
+            pos = 0
+            for _i in range(line - 1):  # the title lines (no quoted line breaks in a title)
+                pos = body.index(b"\n", pos) + 1
+            body, skipped = body[pos:], line - 1
+            if titles:
+                shown = "; ".join(printable(" ".join(c for c in cells[r - 1] if c), 80) for r in titles[:3])
+                probs.append(Problem(printable(path.name), titles[0], None, shown, "title_rows",
+                                     ngettext("row {rows} above the header (row {line}) is a title and is skipped",
+                                              "rows {rows} above the header (row {line}) are titles and are skipped",
+                                              len(titles)).format(rows=", ".join(map(str, titles)), line=line), INFO))
         rt, more = parse_text(body, path.name, name)
         probs += more
+        if rt is not None and skipped:
+            rt.frame = rt.frame.with_columns(pl.col(ROW) + skipped)
+            rt.header_row = skipped + 1
         if rt is not None:
             reg.tables[name] = rt
             reg.note_rows(path.name, rt.frame["__row"])

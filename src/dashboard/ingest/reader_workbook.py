@@ -5,8 +5,11 @@ One sheet per table. Sheet names match tables case-, space- and separator-insens
 refused, naming both (``duplicate_sheet``); a hidden sheet that is read is reported
 (``hidden_sheet``). Cells are read with calamine (:mod:`fastexcel`): formula cells as
 their saved values, Excel dates as ISO text, booleans as ``true``/``false``; typing is
-left to normalisation and validation. The header must be in row 1 (a title row above it
-is refused with that message, ``header_row``).
+left to normalisation and validation. Empty rows above the data are kept, so a row
+number in a message is the row Excel, WPS or LibreOffice show. Title rows above the header
+(a hospital's name, a merged banner) are skipped and reported (info ``title_rows``); the
+header is the first row naming two registry columns. Rows above it that hold data rather
+than a title are refused (``header_row``).
 
 A workbook is a zip of XML: one that declares a DTD (XML entities: external entities,
 entity expansion bombs) is refused before it is parsed (``file_unsafe``).
@@ -21,10 +24,10 @@ from pathlib import Path
 
 import polars as pl
 
-from ..i18n import _, fmt_int, pgettext
+from ..i18n import _, fmt_int, ngettext, pgettext
 from ..schema import TABLE_NAMES, TABLES_BY_NAME
-from .model import ROW, RawRegistry, RawTable, dedupe_header, printable, sha256_bytes, table_key
-from .report import ERROR, WARNING, Problem
+from .model import HEADER_SCAN_ROWS, ROW, RawRegistry, RawTable, dedupe_header, locate_header, printable, sha256_bytes, table_key, title_rows
+from .report import ERROR, INFO, WARNING, Problem
 from .text import MAX_COLUMNS, MAX_HEADER_NAME
 
 WORKBOOK_SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".ods": "ods", ".xls": "xls"}
@@ -154,10 +157,11 @@ def read_workbook(path: Path) -> RawRegistry:
             continue
         file = f"{path.name}[{printable(sname)}]"
         try:
-            sheet = wb.load_sheet(i, header_row=None, dtypes="string")
+            # skip_rows=0: keep empty rows above the data (calamine drops them otherwise), so
+            # frame row k is the sheet's row k + 1, the number Excel / WPS / LibreOffice show
+            sheet = wb.load_sheet(i, header_row=None, skip_rows=0, dtypes="string")
             df = sheet.to_polars()
             visible = str(getattr(sheet, "visible", "visible"))
-            df = _exact_numbers(wb, i, df)
         except Exception as e:  # noqa: BLE001
             reg.problems.append(Problem(file, None, None, None, "file_unreadable",
                                         _("sheet '{sheet}' cannot be read ({error}: {detail})").format(sheet=printable(sname), error=type(e).__name__, detail=printable(str(e), 200))))
@@ -167,7 +171,7 @@ def read_workbook(path: Path) -> RawRegistry:
             reg.problems.append(Problem(file, None, None, visible, "hidden_sheet",
                                         _("sheet '{sheet}' is {visibility} in the workbook and is read as table '{table}': check it is not a "
                                            "stale copy").format(sheet=printable(sname), visibility=pgettext("import", "very hidden") if visible == "veryhidden" else pgettext("import", "hidden"), table=t), WARNING))
-        _read_sheet(reg, file, sname, t, df)
+        _read_sheet(reg, file, sname, t, df, lambda h, i=i, df=df: _exact_numbers(wb, i, df, h))
         if sname in formulas and t in reg.tables:
             n, unsaved = formulas[sname]
             header = reg.tables[t].header
@@ -182,14 +186,15 @@ def read_workbook(path: Path) -> RawRegistry:
     return reg
 
 
-def _exact_numbers(wb, i: int, df: pl.DataFrame) -> pl.DataFrame:
+def _exact_numbers(wb, i: int, df: pl.DataFrame, header: int = 0) -> pl.DataFrame:
     """calamine's text of a number keeps ~11 digits (83.333333333); where a column holds
-    only numbers, take the numbers themselves (shortest exact text, integers without .0)."""
+    only numbers, take the numbers themselves (shortest exact text, integers without .0).
+    ``header``: the frame row of the header (rows above it are titles or empty)."""
     try:
-        typed = wb.load_sheet(i, header_row=0).to_polars()
+        typed = wb.load_sheet(i, header_row=header).to_polars()
     except Exception:  # noqa: BLE001 - keep the text reading
         return df
-    if typed.height != df.height - 1 or typed.width != df.width:
+    if typed.height != df.height - header - 1 or typed.width != df.width:
         return df
     fix = {}
     for j, (name, dtype) in enumerate(typed.schema.items()):
@@ -197,12 +202,12 @@ def _exact_numbers(wb, i: int, df: pl.DataFrame) -> pl.DataFrame:
             x = typed[name]
             whole = (x == x.round(0)) & (x.abs() < 1e15)
             text = pl.select(pl.when(whole).then(x.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(x.cast(pl.String))).to_series()
-            fix[df.columns[j]] = pl.concat([df[df.columns[j]].head(1), text.alias(df.columns[j])])
+            fix[df.columns[j]] = pl.concat([df[df.columns[j]].head(header + 1), text.alias(df.columns[j])])
     return df.with_columns(**fix) if fix else df
 
 
-def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFrame) -> None:
-    if df.height == 0 or df.width == 0:
+def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFrame, exact=None) -> None:
+    if df.height == 0 or df.width == 0 or df.null_count().sum_horizontal().item() == df.height * df.width:
         reg.problems.append(Problem(file, None, None, None, "file_empty", _("sheet '{sheet}' is empty; expected a header row").format(sheet=printable(sname))))
         reg.unreadable.add(t)
         return
@@ -210,39 +215,49 @@ def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFram
         reg.problems.append(Problem(file, 1, None, None, "header_too_large", _("the sheet has {width} columns (at most {limit})").format(width=fmt_int(df.width), limit=fmt_int(MAX_COLUMNS))))
         reg.unreadable.add(t)
         return
-    first = [("" if v is None else str(v)).strip() for v in df.row(0)]
+    top = [list(df.row(k)) for k in range(min(df.height, HEADER_SCAN_ROWS))]
+    keys = {table_key(c) for c in TABLES_BY_NAME[t].column_names}
+    h = locate_header(top, keys)
+    if h is None:  # no row names registry columns: the first filled row is the header (validation says what is missing)
+        filled = df.with_row_index("__k").filter(pl.any_horizontal(pl.col(c).str.strip_chars().str.len_bytes() > 0 for c in df.columns))
+        h = int(filled["__k"][0]) if filled.height else 0
+    titles, only_titles = title_rows(top, h) if h < len(top) else ([], True)
+    if titles and not only_titles:
+        reg.problems.append(Problem(file, titles[0], None, printable(next((str(v) for v in top[titles[0] - 1] if v), ""), 60), "header_row",
+                                    _("the column names are in row {line}, but row(s) {rows} above them hold data, not a "
+                                      "title: delete the rows above the header").format(line=h + 1, rows=", ".join(map(str, titles)))))
+        reg.unreadable.add(t)
+        return
+    if titles:
+        shown = "; ".join(printable(" ".join(str(v).strip() for v in top[r - 1] if v is not None and str(v).strip()), 80) for r in titles[:3])
+        reg.problems.append(Problem(file, titles[0], None, shown, "title_rows",
+                                    ngettext("row {rows} above the header (row {line}) is a title and is skipped",
+                                             "rows {rows} above the header (row {line}) are titles and are skipped",
+                                             len(titles)).format(rows=", ".join(map(str, titles)), line=h + 1), INFO))
+    if exact is not None:
+        df = exact(h)
+    first = [("" if v is None else str(v)).strip() for v in df.row(h)]
     while first and first[-1] == "":
         first.pop()
-    long = [h for h in first if len(h) > MAX_HEADER_NAME]
+    long = [x for x in first if len(x) > MAX_HEADER_NAME]
     if long:
-        reg.problems.append(Problem(file, 1, printable(long[0], 40), None, "header_too_large",
+        reg.problems.append(Problem(file, h + 1, printable(long[0], 40), None, "header_too_large",
                                     _("a header name of {n} characters (at most {limit})").format(n=fmt_int(len(long[0])), limit=MAX_HEADER_NAME)))
         reg.unreadable.add(t)
         return
-    cols = set(TABLES_BY_NAME[t].column_names)
-    keys = {table_key(c) for c in cols}
-    hits = lambda row: sum(1 for v in row if v is not None and table_key(re.sub(r"\(.*?\)|\[.*?\]", "", str(v))) in keys)  # noqa: E731
-    if hits(first) == 0:
-        for j in range(1, min(df.height, 10)):
-            if hits(df.row(j)) >= 2:
-                reg.problems.append(Problem(file, 1, None, printable(first[0] if first else "", 60), "header_row",
-                                            _("the header must be in row 1: row 1 looks like a title and the column names are in row "
-                                               "{line}; delete the rows above the header").format(line=j + 1)))
-                reg.unreadable.add(t)
-                return
     header = first
     names = dedupe_header(header)
-    body = df.slice(1).select(df.columns[: len(header)])
+    body = df.slice(h + 1).select(df.columns[: len(header)])
     body = body.rename(dict(zip(body.columns, names)))
     body = body.with_columns(pl.col(c).cast(pl.String) for c in names)
-    body = body.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
-    rt = RawTable(t, file, header, body)
+    body = body.with_row_index(ROW, offset=h + 2).with_columns(pl.col(ROW).cast(pl.Int64))
+    rt = RawTable(t, file, header, body, header_row=h + 1)
     reg.tables[t] = rt
     reg.note_rows(file, rt.frame[ROW])
-    extra = df.slice(1).select(df.columns[len(header):]) if df.width > len(header) else None
+    extra = df.slice(h + 1).select(df.columns[len(header):]) if df.width > len(header) else None
     if extra is not None and extra.width:
         filled = extra.select(pl.any_horizontal(pl.col(c).is_not_null() for c in extra.columns).alias("x"))["x"]
         if filled.any():
-            reg.problems.append(Problem(file, 1, None, None, "unknown_column",
+            reg.problems.append(Problem(file, h + 1, None, None, "unknown_column",
                                         _("{n} row(s) have values in columns to the right of the last header cell (no column "
                                            "name): add a header or delete them").format(n=fmt_int(int(filled.sum())))))

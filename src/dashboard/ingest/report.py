@@ -20,6 +20,7 @@ from .model import printable
 
 ERROR = "error"
 WARNING = "warning"
+INFO = "info"  # a decision taken on the way that needs no action (title rows skipped)
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String,
@@ -118,7 +119,8 @@ class ValidationReport:
     def format(self, max_rows: int | None = DEFAULT_MAX_ROWS) -> str:
         """A plain-text table of the problems (the first ``max_rows``; ``None`` = all)."""
         n_err = self.errors.height
-        n_warn = self.frame.height - n_err
+        n_info = self.frame.filter(pl.col("severity") == INFO).height
+        n_warn = self.frame.height - n_err - n_info
         if self.frame.height == 0:
             return _("OK: no problems found.")
         shown = self.frame if max_rows is None else self.frame.head(max_rows)
@@ -146,7 +148,11 @@ class ValidationReport:
             lines.append("  ".join(_ljust(_clip(v, w), w) for v, w in zip(b, widths)).rstrip())
         if shown.height < self.frame.height:
             lines.append(_("... and {n} more (see to_frame() for all)").format(n=fmt_int(self.frame.height - shown.height)))
-        lines.append(_("{errors} error(s), {warnings} warning(s).").format(errors=fmt_int(n_err), warnings=fmt_int(n_warn)))
+        if n_info:
+            lines.append(_("{errors} error(s), {warnings} warning(s), {infos} note(s).").format(
+                errors=fmt_int(n_err), warnings=fmt_int(n_warn), infos=fmt_int(n_info)))
+        else:
+            lines.append(_("{errors} error(s), {warnings} warning(s).").format(errors=fmt_int(n_err), warnings=fmt_int(n_warn)))
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pragma: no cover - convenience
@@ -180,8 +186,13 @@ class ValidationReport:
         if shown.height < g.height:
             lines.append(_("... and {n} more groups").format(n=fmt_int(g.height - shown.height)))
         n_err = self.errors.height
-        lines.append(_("{errors} error(s), {warnings} warning(s) in {groups} group(s).").format(
-            errors=fmt_int(n_err), warnings=fmt_int(self.frame.height - n_err), groups=fmt_int(g.height)))
+        n_info = self.frame.filter(pl.col("severity") == INFO).height
+        if n_info:
+            lines.append(_("{errors} error(s), {warnings} warning(s), {infos} note(s) in {groups} group(s).").format(
+                errors=fmt_int(n_err), warnings=fmt_int(self.frame.height - n_err - n_info), infos=fmt_int(n_info), groups=fmt_int(g.height)))
+        else:
+            lines.append(_("{errors} error(s), {warnings} warning(s) in {groups} group(s).").format(
+                errors=fmt_int(n_err), warnings=fmt_int(self.frame.height - n_err), groups=fmt_int(g.height)))
         return "\n".join(lines)
 
     def write_csv(self, path) -> None:
@@ -213,7 +224,7 @@ def _ljust(text: str, width: int) -> str:
 
 def severity_label(severity: str | None) -> str:
     """``error`` / ``warning`` in the current language (the frame keeps the code)."""
-    labels = {ERROR: pgettext("import", "error"), WARNING: pgettext("import", "warning")}
+    labels = {ERROR: pgettext("import", "error"), WARNING: pgettext("import", "warning"), INFO: pgettext("import", "info")}
     return labels.get(severity or "", severity or "")
 
 
@@ -237,7 +248,8 @@ HINTS: dict[str, str] = {
     "fk_orphan": N_("add the parent row (e.g. the subject) or correct the id"),
     "duplicate_sheet": N_("delete the stale sheet (hidden sheets count too) or rename it"),
     "hidden_sheet": N_("unhide and check the sheet, or delete it if it is a stale copy"),
-    "header_row": N_("delete the title rows so that the column names are in row 1"),
+    "header_row": N_("delete the rows above the header, or make them a title (one cell, e.g. merged across the table)"),
+    "title_rows": N_("nothing to do: title rows above the header are not data"),
     "header_too_large": N_("this is not a registry table: check you chose the right file"),
     "redcap_labels_export": N_("export again from REDCap choosing 'CSV / Microsoft Excel (raw data)'"),
     "redcap_unknown_choice": N_("the records were exported with another version of the data dictionary: export both again"),

@@ -90,20 +90,20 @@ def _check_header(t: Table, rt: RawTable) -> list[pl.DataFrame]:
     seen: set[str] = set()
     for h in rt.header:
         if h in seen:
-            out.append(_one(rt.file, 1, h, h, "duplicate_column", _("column '{column}' appears more than once in the header").format(column=h)))
+            out.append(_one(rt.file, rt.header_row, h, h, "duplicate_column", _("column '{column}' appears more than once in the header").format(column=h)))
         seen.add(h)
     known = set(t.column_names)
     for h in dict.fromkeys(rt.header):
         if h not in known:
             shown = h if h else _("(blank)")
             out.append(
-                _one(rt.file, 1, shown, h, "unknown_column",
+                _one(rt.file, rt.header_row, shown, h, "unknown_column",
                      _("column '{column}' is not a column of table '{table}' (columns: {columns})").format(
                          column=shown, table=t.name, columns=", ".join(t.column_names)))
             )
     for c in t.required_columns:
         if c not in seen:
-            out.append(_one(rt.file, 1, c, None, "missing_column", _("required column '{column}' is missing from the header of '{table}'").format(column=c, table=t.name)))
+            out.append(_one(rt.file, rt.header_row, c, None, "missing_column", _("required column '{column}' is missing from the header of '{table}'").format(column=c, table=t.name)))
     return out
 
 
