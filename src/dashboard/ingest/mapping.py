@@ -27,10 +27,10 @@ from typing import Any, Iterable, Mapping as TMapping
 
 import polars as pl
 
-from ..i18n import _, fmt_int, pgettext
+from ..i18n import _, fmt_int, ngettext, pgettext
 from ..schema import TABLES_BY_NAME, VOCABULARIES, Column, Table
 from ..synonyms import normalise
-from .report import ERROR, WARNING, Problem
+from .report import ERROR, INFO, WARNING, Problem
 from .sources import ROW, SourceError, SourceTable, read_source
 
 FORMAT_VERSION = 1
@@ -55,7 +55,9 @@ SOURCE_KEYS: dict[str, tuple[str, str]] = {
     "format": ("auto", "`auto` (from the file name), `csv`, `xlsx`, `xls`, `ods`, `sav`, `dta`, `sas7bdat`, `xpt`, or "
                        "`redcap` for a REDCap records export (see `[redcap]`)."),
     "sheet": ("first visible sheet", "Workbook sheet holding one row per patient."),
-    "header_row": ("1", "Row number of the header (rows above it are skipped)."),
+    "header_row": ("1", "Row number of the header (rows above it are skipped). With 1, title rows above the real header "
+                        "(a hospital's name, a merged banner: fewer filled cells than half the header's) are found, skipped "
+                        "and reported (`title_rows`); row numbers in messages stay the sheet's own."),
     "date_order": ("none", "`DMY` or `MDY` for dates written like `03/04/2024`; without it such dates are an error, "
                            "never guessed. ISO dates, `2024/4/3`, `2024年4月3日`, `03-Apr-2024` and Excel dates need no order."),
     "decimal": (".", "Decimal mark of numbers written as text: `.` or `,`."),
@@ -874,6 +876,13 @@ def apply_mapping(mapping: Mapping, sources: TMapping[str | None, SourceTable]) 
         for c in missing:
             a.problem(st, None, c, None, "source_column_missing",  # type: ignore[arg-type]
                       _("the mapping uses column {c}, which {file} does not have (columns: {columns})").format(c=repr(c), file=st.file, columns=', '.join(st.columns)))
+    for st in {id(sources[s]): sources[s] for s in mapping.sheets()}.values():
+        if st.title_rows:
+            rows = ", ".join(str(r) for r, _t in st.title_rows)
+            a.problem(st, st.title_rows[0][0], None, "; ".join(t for _r, t in st.title_rows[:3]), "title_rows",
+                      ngettext("row {rows} above the header (row {line}) is a title and is skipped",
+                               "rows {rows} above the header (row {line}) are titles and are skipped",
+                               len(st.title_rows)).format(rows=rows, line=st.header_row), INFO)
     used_any = set().union(*(mapping.used_columns(s) for s in mapping.sheets()))
     filled_in = {c: main.frame[c].drop_nulls().len() for c in main.columns if c in main.frame.columns}
     unmapped = [c for c in main.columns if c not in used_any and c not in mapping.ignore and filled_in.get(c, 0)]
@@ -1040,6 +1049,7 @@ MAP_RULES: dict[str, str] = {
     "regex_no_match": "The cell does not match the column's `regex`.",
     "split_part_missing": "The cell has fewer parts than `part` after `split`.",
     "no_subject_id": "A row without a patient id: none of its cells are mapped.",
+    "title_rows": "Information: title rows above the header were skipped (their row numbers are named).",
     "source_column_missing": "The mapping names a source column the file does not have.",
     "unmapped_column": "A source column the mapping neither uses nor ignores (a warning, or an error with `unmapped = \"error\"`).",
 }

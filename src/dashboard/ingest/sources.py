@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from ..i18n import _
+from .model import HEADER_SCAN_ROWS, locate_header, title_rows
 from .statfiles import STAT_SUFFIXES, StatFileError, read_stat_file
 
 ROW = "__row"  # the row's number in the source (header row = header_row; a sheet's row number)
@@ -45,6 +46,8 @@ class SourceTable:
     sheets: list[tuple[str, str]] = field(default_factory=list)  # (name, "visible" | "hidden" | "veryhidden")
     value_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # SPSS/Stata/SAS value labels
     variable_labels: dict[str, str] = field(default_factory=dict)
+    header_row: int = 1  # the row holding the header
+    title_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, text) of title rows skipped above it
 
     @property
     def height(self) -> int:
@@ -88,6 +91,22 @@ def _decode(data: bytes, name: str, encoding: str) -> tuple[str, str]:
     raise SourceError(_("{name}: not UTF-8, GB18030 or Windows-1252 text; set source.encoding").format(name=name))  # pragma: no cover
 
 
+def pick_header(top: list[list[object]], header_row: int) -> tuple[int, list[tuple[int, str]]]:
+    """(0-based index of the header row, title rows skipped above it). ``header_row`` > 1 is
+    taken as given. With the default 1, a sheet whose first rows are titles (a hospital's
+    name, a merged banner: fewer filled cells than half the header's) has its header found
+    below them (:func:`~.model.locate_header`); a row 1 that may be a header stays the header."""
+    if header_row != 1:
+        return header_row - 1, []
+    h = locate_header(top)
+    if not h:
+        return 0, []
+    titles, only_titles = title_rows(top, h)
+    if not only_titles:
+        return 0, []
+    return h, [(r, " ".join(str(v).strip() for v in top[r - 1] if v is not None and str(v).strip())[:200]) for r in titles]
+
+
 def read_csv_source(path: Path, *, encoding: str = "auto", delimiter: str = "auto", header_row: int = 1) -> SourceTable:
     data = path.read_bytes()
     if not data.strip():
@@ -105,6 +124,8 @@ def read_csv_source(path: Path, *, encoding: str = "auto", delimiter: str = "aut
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if len(rows) < header_row:
         raise SourceError(_("{name}: no header in row {header_row}").format(name=path.name, header_row=header_row))
+    h, titles = pick_header(rows[:HEADER_SCAN_ROWS], header_row)
+    header_row = h + 1
     header = _unique(rows[header_row - 1])
     body = rows[header_row:]
     cols: list[list[str | None]] = [[] for _ in header]
@@ -120,7 +141,8 @@ def read_csv_source(path: Path, *, encoding: str = "auto", delimiter: str = "aut
         rownums.append(i)
     frame = pl.DataFrame({h: pl.Series(h, c, dtype=pl.String) for h, c in zip(header, cols)})
     frame = frame.with_columns(pl.Series(ROW, rownums, dtype=pl.Int64))
-    return SourceTable(path, path.name, "csv", None, header, frame, hashlib.sha256(data).hexdigest(), enc, delimiter)
+    return SourceTable(path, path.name, "csv", None, header, frame, hashlib.sha256(data).hexdigest(), enc, delimiter,
+                       header_row=header_row, title_rows=titles)
 
 
 def workbook_sheets(path: Path) -> list[tuple[str, str]]:
@@ -155,18 +177,26 @@ def read_excel_source(path: Path, *, sheet: str | None = None, header_row: int =
         raise SourceError(_("{name}: no sheet named {sheet} (sheets: {sheets})").format(name=path.name, sheet=repr(sheet), sheets=', '.join(n for n, _ in sheets)))
     reader = fastexcel.read_excel(str(path))
     try:
-        ws = reader.load_sheet(sheet, header_row=header_row - 1, dtypes="string")
-        df = ws.to_polars()
+        # skip_rows=0: empty rows above the data are kept (calamine drops them otherwise), so
+        # frame row k is sheet row k + 1, as Excel / WPS / LibreOffice number it
+        ws = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
+        raw = ws.to_polars()
     except Exception as exc:  # noqa: BLE001
         raise SourceError(_("{name}[{sheet}]: cannot be read ({error}: {exc})").format(name=path.name, sheet=sheet, error=type(exc).__name__, exc=str(exc)[:200])) from None
-    header = _unique([str(c) for c in df.columns])
+    top = [list(raw.row(k)) for k in range(min(raw.height, HEADER_SCAN_ROWS))]
+    h, titles = pick_header(top, header_row)
+    if raw.height <= h:
+        raise SourceError(_("{name}: no header in row {header_row}").format(name=f"{path.name}[{sheet}]", header_row=h + 1))
+    header_row = h + 1
+    header = _unique(["" if v is None else str(v) for v in raw.row(h)])
+    df = raw.slice(h + 1)
     df.columns = header
     df = df.with_columns(pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in header)
     df = df.with_columns(pl.int_range(header_row + 1, header_row + 1 + df.height, dtype=pl.Int64).alias(ROW))
     df = df.filter(~pl.all_horizontal(pl.col(c).is_null() for c in header)) if header else df
     fmt = EXCEL_SUFFIXES.get(path.suffix.lower(), "xlsx")
     return SourceTable(path, f"{path.name}[{sheet}]", fmt, sheet, header, df, hashlib.sha256(data).hexdigest(),
-                       sheets=sheets)
+                       sheets=sheets, header_row=header_row, title_rows=titles)
 
 
 def read_source(path: str | Path, *, format: str = "auto", sheet: str | None = None, header_row: int = 1,
