@@ -85,3 +85,20 @@ def test_a_header_in_row_one_stays_and_data_is_never_taken_for_a_title():
     assert h == 1 and title_rows(data_first, h) == ([1], False)
     # numbers and dates are never a header
     assert locate_header([["2019", "2020", "2021"], ["1", "2", "3"]]) is None
+
+
+def test_wizard_offers_the_data_access_group_as_centre_only_without_a_centre_column(tmp_path):
+    from dashboard.ingest.sources import read_redcap_source
+    from dashboard.ingest.wizard import suggest_mapping
+
+    p = tmp_path / "SITE_DATA.csv"
+    p.write_text("record_id,redcap_event_name,redcap_data_access_group,sex,age\n"
+                 "1,baseline_arm_1,pkuch,1,50\n2,baseline_arm_1,tianjin,2,61\n", encoding="utf-8")
+    st = read_redcap_source(p)[None]
+    spec = suggest_mapping(st, "site").rules[0].spec
+    assert spec["centre"].source == "redcap_data_access_group"
+    p.write_text("record_id,redcap_event_name,redcap_data_access_group,中心,sex,age\n"
+                 "1,baseline_arm_1,pkuch,PKUCH,1,50\n", encoding="utf-8")
+    assert suggest_mapping(read_redcap_source(p)[None], "site").rules[0].spec["centre"].source == "中心"
+    p.write_text("record_id,redcap_event_name,redcap_data_access_group,sex,age\n1,baseline_arm_1,,1,50\n", encoding="utf-8")
+    assert "centre" not in suggest_mapping(read_redcap_source(p)[None], "site").rules[0].spec  # an empty DAG is no centre

@@ -532,6 +532,25 @@ def rc_site_records(df):
                            pl.lit("site_a").alias("redcap_data_access_group"))
 
 
+def rc_dag_records(df):
+    """A multi-centre project: no centre field, one data access group per site (REDCap's
+    unique group names), on every row of the record."""
+    dag = pl.when(pl.col("record_id") == "S002").then(pl.lit("beijing_pkuch")).otherwise(pl.lit("pkuch"))
+    return df.drop("centre").with_columns(dag.alias("redcap_data_access_group"))
+
+
+def rc_no_centre_field(rows):
+    rows[:] = [r for r in rows if r["Variable / Field Name"] != "centre"]
+    return rows
+
+
+def dag_centres(t: Tables) -> Tables:
+    out = dict(t)
+    out["subject"] = t["subject"].with_columns(
+        pl.when(pl.col("subject_id") == "S002").then(pl.lit("beijing_pkuch")).otherwise(pl.lit("pkuch")).alias("centre"))
+    return out
+
+
 def rc_field(field, **changes):
     def dic(rows):
         for r in rows:
@@ -877,6 +896,8 @@ CASES: list[Case] = [
          says="exists in events baseline_arm_1, completion_arm_1"),
     Case("redcap_link_to_missing_instance_refused", redcap_case(rc_link_missing), rule="redcap_reference_missing",
          says="salvage_procedure_no 5 of record S003"),
+    Case("redcap_data_access_group_as_centre", redcap_case(rc_dag_records, rc_no_centre_field), warns=("redcap_dag_as_centre",),
+         says="redcap_data_access_group", expect=dag_centres),
     Case("redcap_site_fields_survey_dag", redcap_case(compose(_rid_rec, rc_site_records), _both_dic), warns=("redcap_ignored_fields",)),
     Case("redcap_datetime_field", redcap_case(_datetime_values, _datetime_dict), warns=("redcap_datetime",)),
     Case("redcap_decimal_comma_validation", redcap_case(_comma_values, _comma_dict)),

@@ -9,6 +9,8 @@ the project's data dictionary, as sites really build the project from ours.
   instruments of its own; notes, calculated, file, descriptive fields), survey
   bookkeeping (``redcap_survey_identifier``, ``*_timestamp``), ``redcap_data_access_group``
   and ``*_complete`` are ignored with one warning listing them (``redcap_ignored_fields``).
+  When the dictionary has no centre field, the data access group becomes ``subject.centre``
+  (warning ``redcap_dag_as_centre``).
 * Events: ordered as the project defines them when its definition comes with the export
   (the events CSV of "Define My Events", the instrument-event mapping CSV or the project
   XML, told by content: :func:`metadata_kind`); an event the definition does not know is
@@ -398,6 +400,14 @@ def read_redcap(records_path: str | Path, dictionary_path: str | Path, metadata:
             by_table[f.table].append((h, f))
     for base in checkbox:
         by_table[fields[base].table].append((base, fields[base]))
+    dag = BOOKKEEPING[0]
+    if dag in seen and not any(f.column == "centre" for _h, f in by_table["subject"]) and df[dag].str.strip_chars().str.len_bytes().max():
+        # no centre field: the data access groups (one per site in a multi-centre project) are the centres
+        by_table["subject"].append((dag, Field(dag, "subject", "centre", "text", {}, 0)))
+        extra.remove(dag)
+        reg.problems.append(Problem(file, None, dag, None, "redcap_dag_as_centre",
+                                    _("the dictionary has no centre field: subject.centre is read from "
+                                      "redcap_data_access_group (the record's data access group)"), WARNING))
     ignored_all = list(dict.fromkeys([printable(x, 60) for x in ignored + extra]))
     if ignored_all:
         shown = ", ".join(ignored_all[:40]) + (_(" and {n} more").format(n=fmt_int(len(ignored_all) - 40)) if len(ignored_all) > 40 else "")

@@ -54,9 +54,13 @@ def suggest_transform(table: str, column: str, source: str, values: Iterable[str
     return spec
 
 
+DAG = "redcap_data_access_group"
+
+
 def suggest_mapping(st: SourceTable, name: str, profile: SourceProfile | None = None) -> Mapping:
     """A first mapping: every target column of subject and follow_up with its suggested source
-    column (synonyms), no constants and no value codes (those the data manager gives)."""
+    column (synonyms; for ``subject.centre`` of a REDCap export without a centre field, its
+    data access group), no constants and no value codes (those the data manager gives)."""
     rules = []
     used: set[str] = set()
     for t in PER_ROW_TABLES:
@@ -67,6 +71,9 @@ def suggest_mapping(st: SourceTable, name: str, profile: SourceProfile | None = 
                 continue
             shared = f"{t}.{c.name}" in SHARED_TARGETS
             src = suggest_column(f"{t}.{c.name}", [s for s in st.columns if shared or s not in used])
+            if src is None and (t, c.name) == ("subject", "centre") and DAG in st.columns and DAG not in used \
+                    and st.frame[DAG].drop_nulls().len():
+                src = DAG  # a REDCap project without a centre field: its data access groups are the sites
             if src is None:
                 continue
             spec = suggest_transform(t, c.name, src, st.frame[src].drop_nulls().head(50).to_list())
