@@ -102,3 +102,61 @@ def test_wizard_offers_the_data_access_group_as_centre_only_without_a_centre_col
     assert suggest_mapping(read_redcap_source(p)[None], "site").rules[0].spec["centre"].source == "中心"
     p.write_text("record_id,redcap_event_name,redcap_data_access_group,sex,age\n1,baseline_arm_1,,1,50\n", encoding="utf-8")
     assert "centre" not in suggest_mapping(read_redcap_source(p)[None], "site").rules[0].spec  # an empty DAG is no centre
+
+
+LINKED = """
+[mapping]
+name = "links"
+format_version = 1
+[constants.subject]
+cohort = "RETRO"
+centre = "X"
+eligibility = "ELIGIBLE"
+biomarker_basis = "DMMR_IHC"
+tumour_site = "RECTUM"
+sex = "F"
+age = "50"
+[tables.subject]
+subject_id = "id"
+registration_date = "d0"
+[tables.follow_up]
+last_contact_date = "d0"
+vital_status = { value = "ALIVE" }
+[[rows]]
+id = "salvage"
+table = "procedure"
+when = [{ column = "surgery", present = true }]
+[rows.columns]
+{number}
+episode_no = { value = "1" }
+procedure_date = "surgery"
+procedure_type = { value = "TME_LAR" }
+intent = { value = "SALVAGE" }
+[[rows]]
+id = "regrowth"
+table = "onc_event"
+when = [{ column = "regrowth", present = true }]
+[rows.columns]
+event_type = { value = "LOCAL_REGROWTH" }
+event_date = "regrowth"
+salvage_procedure_no = {salvage}
+"""
+
+
+@pytest.mark.parametrize("number, salvage, warned", [
+    ("", '"salvage no"', True),  # procedure_no numbered by the mapping, the link read from the sheet: warned
+    ('procedure_no = "proc no"', '"salvage no"', False),  # both the sheet's numbers
+    ("", '{ number_of = "salvage" }', False),  # both the mapping's numbers
+])
+def test_mapping_warns_when_a_link_reads_source_numbers_of_a_renumbered_table(tmp_path, number, salvage, warned):
+    from dashboard.ingest.mapping import parse_mapping
+
+    m = parse_mapping(LINKED.replace("{number}", number).replace("{salvage}", salvage))
+    src = tmp_path / "s.csv"
+    src.write_text("id,d0,surgery,regrowth,proc no,salvage no\nS1,2024-01-01,2024-05-01,2024-04-01,2,2\n", encoding="utf-8")
+    r = map_path(src, m)
+    hits = [p for p in r.problems if p.rule == "number_link_renumbered"]
+    assert bool(hits) == warned, r.problems
+    if warned:
+        assert hits[0].severity == "warning" and hits[0].column == "salvage no"
+        assert "procedure.procedure_no is numbered by the mapping" in hits[0].message

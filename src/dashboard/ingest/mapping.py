@@ -31,6 +31,7 @@ from ..i18n import _, fmt_int, ngettext, pgettext
 from ..schema import TABLES_BY_NAME, VOCABULARIES, Column, Table
 from ..synonyms import normalise
 from .report import ERROR, INFO, WARNING, Problem
+from .model import number_references
 from .sources import ROW, SourceError, SourceTable, read_source
 
 FORMAT_VERSION = 1
@@ -876,6 +877,20 @@ def apply_mapping(mapping: Mapping, sources: TMapping[str | None, SourceTable]) 
         for c in missing:
             a.problem(st, None, c, None, "source_column_missing",  # type: ignore[arg-type]
                       _("the mapping uses column {c}, which {file} does not have (columns: {columns})").format(c=repr(c), file=st.file, columns=', '.join(st.columns)))
+    auto = {r.table for r in mapping.rules
+            if (no := [c for c in TABLES_BY_NAME[r.table].primary_key if c != "subject_id" and c.endswith("_no")]) and no[0] not in r.spec}
+    for table, col, target in number_references():
+        if target not in auto:
+            continue
+        for r in mapping.rules:
+            spec = r.spec.get(col) if r.table == table else None
+            if spec is not None and spec.source is not None:
+                num = next(c for c in TABLES_BY_NAME[target].primary_key if c.endswith("_no"))
+                a.problem(sources[r.sheet], None, spec.source, None, "number_link_renumbered",  # type: ignore[arg-type]
+                          _("{table}.{column} is read from source column {source}, but {target}.{num} is numbered by the "
+                            "mapping (1, 2, ... per patient in row order), not taken from the source: the source's numbers "
+                            "may name other rows. Map {target}.{num} from the source's own number, or link the rows with "
+                            "number_of").format(table=table, column=col, source=repr(spec.source), target=target, num=num), WARNING)
     for st in {id(sources[s]): sources[s] for s in mapping.sheets()}.values():
         if st.title_rows:
             rows = ", ".join(str(r) for r, _t in st.title_rows)
@@ -1050,6 +1065,8 @@ MAP_RULES: dict[str, str] = {
     "split_part_missing": "The cell has fewer parts than `part` after `split`.",
     "no_subject_id": "A row without a patient id: none of its cells are mapped.",
     "title_rows": "Information: title rows above the header were skipped (their row numbers are named).",
+    "number_link_renumbered": "A link to another table's number (`salvage_procedure_no`, `pathology.procedure_no`, "
+                              "`procedure.episode_no`) read from a source column while that table is numbered by the mapping.",
     "source_column_missing": "The mapping names a source column the file does not have.",
     "unmapped_column": "A source column the mapping neither uses nor ignores (a warning, or an error with `unmapped = \"error\"`).",
 }

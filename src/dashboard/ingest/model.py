@@ -143,3 +143,21 @@ def title_rows(rows: list[list[object]], header: int) -> tuple[list[int], bool]:
     above = [(i + 1, sum(1 for c in r if c)) for i, r in enumerate(cells[:header])]
     filled = [(i, n) for i, n in above if n]
     return [i for i, _n in filled], all(n <= max(1, head // 2) for _i, n in filled)
+
+
+def number_references() -> tuple[tuple[str, str, str], ...]:
+    """(table, column, referenced table) for every column holding another table's row number
+    (``procedure.episode_no``, ``pathology.procedure_no``, ``onc_event.salvage_procedure_no``):
+    the composite foreign keys on ``(subject_id, <number>)`` of schema.py, and the salvage
+    link, which validate.py checks itself. A reader or mapping that renumbers a table must
+    carry its old -> new numbers into these columns."""
+    from ..schema import TABLES, TABLES_BY_NAME
+
+    out = []
+    for t in TABLES:
+        for fk in t.foreign_keys:
+            if (len(fk.columns) == 2 and fk.columns[0] == "subject_id" and fk.ref_columns[0] == "subject_id"
+                    and TABLES_BY_NAME[fk.table].primary_key == fk.ref_columns):
+                out.append((t.name, fk.columns[1], fk.table))
+    out.append(("onc_event", "salvage_procedure_no", "procedure"))
+    return tuple(out)

@@ -50,7 +50,7 @@ import polars as pl
 
 from ..i18n import _, fmt_int
 from ..schema import TABLE_NAMES, TABLES, TABLES_BY_NAME, VOCABULARIES, Table
-from .model import ROW, SKIP, RawRegistry, RawTable, printable, sha256_bytes, table_key
+from .model import ROW, SKIP, RawRegistry, RawTable, number_references, printable, sha256_bytes, table_key
 from .redcap import F_CHOICES, F_FORM, F_NAME, F_TYPE, INSTANCE_COLUMNS, _column_for, _order, _parse_choices, _vocab_lookup
 from .report import ERROR, WARNING, Problem, message_expr
 from .text import decode_bytes, parse_text
@@ -602,21 +602,7 @@ def _instance_numbers(reg: RawRegistry, file: str, t: Table, out: pl.DataFrame, 
     return out
 
 
-def _number_references() -> tuple[tuple[str, str, str], ...]:
-    """(table, column, referenced table) for every column holding the row number of a
-    repeating table (composite foreign keys on ``(subject_id, <number>)``, and the salvage
-    link, which validate.py checks itself)."""
-    out = []
-    for t in TABLES:
-        for fk in t.foreign_keys:
-            if (len(fk.columns) == 2 and fk.columns[0] == "subject_id" and fk.ref_columns[0] == "subject_id"
-                    and INSTANCE_COLUMNS.get(fk.table) == fk.ref_columns[1]):
-                out.append((t.name, fk.columns[1], fk.table))
-    out.append(("onc_event", "salvage_procedure_no", "procedure"))
-    return tuple(out)
-
-
-NUMBER_REFERENCES = _number_references()
+NUMBER_REFERENCES = number_references()
 
 
 def _rewrite_references(reg: RawRegistry, file: str, df: pl.DataFrame, renumbered: dict[str, pl.DataFrame],
