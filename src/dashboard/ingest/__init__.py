@@ -40,7 +40,7 @@ def _options(options: Options | None, date_order: str | None, missing: tuple[str
 def validate_path(path: str | Path, *, options: Options | None = None, date_order: str | None = None,
                   missing: tuple[str, ...] | None = None) -> ValidationReport:
     """Read, normalise and validate; never touches a store."""
-    return validate(read_registry(path, options=_options(options, date_order, missing)))
+    return validate(read_registry(path, options=_options(options, date_order, missing), deferred=True))
 
 
 SYNTHETIC_PROVENANCE_KEYS = ("seed", "n_patients", "generator_version", "cutoff_date", "calibration")
@@ -63,7 +63,7 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
     who = actor or default_actor()
     log = audit.default_audit_path(db_path)
     try:
-        raw = read_registry(path, options=opts)
+        raw = read_registry(path, options=opts, deferred=True)  # each table read, typed and freed in turn
         report = validate(raw)
     except BaseException as exc:  # a reader or validator crash leaves a trace too, never a silent failure
         audit.record("import", who, {"path": str(Path(path).expanduser().resolve()), "db": str(Path(db_path).resolve()),
@@ -82,11 +82,11 @@ def import_registry(path: str | Path, db_path: str | Path, *, derive: bool = Tru
                                      "first_problems": [f"{r['file']}: {r['rule']} x{r['count']}" for r in first.iter_rows(named=True)]},
                      result="rejected", role=role, path=log)
         raise ImportRejected(report)
-    tables = report.tables
+    tables, report.tables = report.tables, {}
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        for name, df in tables.items():
-            insert_frame(con, name, df)
+        for name in list(tables):  # each typed table is freed once DuckDB holds it (before the derived tables are built)
+            insert_frame(con, name, tables.pop(name))
 
     provenance = {
         "source": "synthetic" if raw.declared_source == "synthetic" else "imported",

@@ -15,6 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 
@@ -51,6 +52,15 @@ class RawRegistry:
     rows_read: dict[str, pl.Series] = field(default_factory=dict)  # file -> every data row read (ROW values)
     encodings: dict[str, str] = field(default_factory=dict)  # file -> text encoding used
     date_orders: dict[str, str] = field(default_factory=dict)  # file -> date order used (YMD/DMY/MDY)
+    # table -> reads (and normalises) it into ``tables`` when called: the validator reads,
+    # types and frees one table at a time, so a large folder is never all text at once
+    deferred: dict[str, Callable[[], None]] = field(default_factory=dict)
+
+    def load_all(self) -> "RawRegistry":
+        """Read every deferred table now (for callers that look at ``tables`` themselves)."""
+        for name in list(self.deferred):
+            self.deferred.pop(name)()
+        return self
 
     def location(self, table_name: str) -> tuple[str, str]:
         """(file, phrase) naming where a table is expected, for messages."""

@@ -334,20 +334,40 @@ def _skip(by: dict[str, RawTable], cells: pl.DataFrame) -> None:
         rt.frame = rt.frame.with_columns(((pl.col(skip) | hit) if skip in rt.frame.columns else hit).alias(skip))
 
 
+def _steps(raw: RawRegistry, rt: RawTable, t: Table, options: Options) -> None:
+    if rt.origin == "table":
+        _header(raw, rt, t)
+    _rows(raw, rt, t)
+    _missing(raw, rt, t, options.missing)
+    _decimal_comma(raw, rt, t)
+    _dates_simple(raw, rt, t)
+
+
 def normalise(raw: RawRegistry, options: Options | None = None) -> RawRegistry:
-    """Normalise every table of ``raw`` in place (see the module docstring); returns it."""
+    """Normalise every table of ``raw`` in place (see the module docstring); returns it.
+
+    Tables a reader left to be read later (:attr:`RawRegistry.deferred`, one file each) are
+    normalised when they are read (:func:`normalise_table`)."""
     options = options or Options()
     by_file: dict[str, list[tuple[RawTable, Table]]] = {}
     for name, rt in raw.tables.items():
         t = TABLES_BY_NAME[name]
-        if rt.origin == "table":
-            _header(raw, rt, t)
-        _rows(raw, rt, t)
-        _missing(raw, rt, t, options.missing)
-        _decimal_comma(raw, rt, t)
-        _dates_simple(raw, rt, t)
+        _steps(raw, rt, t, options)
         whole = rt.file.split("[", 1)[0] if raw.format in ("xlsx", "ods", "xls") else rt.file  # a workbook is one file
         by_file.setdefault(whole, []).append((rt, t))
     for file, tables in by_file.items():
         _file_date_order(raw, tables, options.date_order, file)
+    for name, load in list(raw.deferred.items()):
+        def read_and_normalise(name=name, load=load) -> None:
+            load()
+            if name in raw.tables:
+                normalise_table(raw, name, options)
+        raw.deferred[name] = read_and_normalise
     return raw
+
+
+def normalise_table(raw: RawRegistry, name: str, options: Options) -> None:
+    """Normalise one table that is a file of its own (a CSV of the canonical folder)."""
+    rt, t = raw.tables[name], TABLES_BY_NAME[name]
+    _steps(raw, rt, t, options)
+    _file_date_order(raw, [(rt, t)], options.date_order, rt.file)

@@ -79,9 +79,20 @@ def _first_rows(body: bytes, n: int) -> list[list[str]]:
     return out
 
 
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def read_csv_table(path: Path, name: str, reg: RawRegistry) -> None:
     data = path.read_bytes()
-    reg.input_sha256[path.name] = sha256_bytes(data)
+    if path.name not in reg.input_sha256:
+        reg.input_sha256[path.name] = sha256_bytes(data)
     body, enc, probs = decode_bytes(data, path.name)
     if body is not None:
         reg.encodings[path.name] = enc
@@ -120,7 +131,9 @@ def read_csv_table(path: Path, name: str, reg: RawRegistry) -> None:
     reg.problems.extend(probs)
 
 
-def read_csv_folder(path: Path) -> RawRegistry:
+def read_csv_folder(path: Path, *, deferred: bool = False) -> RawRegistry:
+    """Read the folder's tables; ``deferred``: only hash the files now and leave each table to
+    be read when the validator comes to it (:attr:`RawRegistry.deferred`)."""
     reg = RawRegistry("csv", path)
     claimed: dict[str, str] = {}
     for p in sorted(path.iterdir()):
@@ -147,10 +160,15 @@ def read_csv_folder(path: Path) -> RawRegistry:
                 reg.problems.append(Problem(printable(f), None, None, None, "duplicate_file",
                                             _("'{claimed}' and '{name}' are both table '{table}': keep one").format(claimed=printable(claimed[name]), name=printable(p.name), table=name), ERROR))
             reg.tables.pop(name, None)
+            reg.deferred.pop(name, None)
             reg.unreadable.add(name)
             continue
         claimed[name] = p.name
-        read_csv_table(p, name, reg)
+        if deferred:
+            reg.input_sha256[p.name] = _file_sha256(p)
+            reg.deferred[name] = lambda p=p, name=name: read_csv_table(p, name, reg)
+        else:
+            read_csv_table(p, name, reg)
     _read_manifest(path, reg)
     return reg
 

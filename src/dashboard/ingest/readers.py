@@ -71,8 +71,9 @@ def detect_format(path: Path) -> str:
                         ".xls) or a REDCap export").format(path=path))
 
 
-def read_source(path: str | Path, *, dictionary: str | Path | None = None) -> RawRegistry:
-    """Read an input of any supported format, without normalising it."""
+def read_source(path: str | Path, *, dictionary: str | Path | None = None, deferred: bool = False) -> RawRegistry:
+    """Read an input of any supported format, without normalising it. ``deferred``: a CSV
+    folder's tables are read one at a time when validation reaches them (bounded memory)."""
     path = Path(path).expanduser().absolute()
     if not path.exists():
         reg = RawRegistry("csv", path)
@@ -88,7 +89,7 @@ def read_source(path: str | Path, *, dictionary: str | Path | None = None) -> Ra
         reg.unreadable.update(TABLE_NAMES)
         return reg
     if fmt == "csv":
-        return read_csv_folder(path)
+        return read_csv_folder(path, deferred=deferred)
     if fmt in ("xlsx", "ods", "xls"):
         return read_workbook(path)
     if path.is_dir():
@@ -113,7 +114,8 @@ def read_source(path: str | Path, *, dictionary: str | Path | None = None) -> Ra
     return read_redcap(records, dict_path, find_redcap_metadata(records.parent))
 
 
-def read_registry(path: str | Path, *, dictionary: str | Path | None = None, options: Options | None = None) -> RawRegistry:
+def read_registry(path: str | Path, *, dictionary: str | Path | None = None, options: Options | None = None,
+                  deferred: bool = False) -> RawRegistry:
     """Read (step 1) and normalise (step 2) an input; see the module docstring.
 
     Parameters
@@ -122,8 +124,12 @@ def read_registry(path: str | Path, *, dictionary: str | Path | None = None, opt
         and data dictionary; or a REDCap records CSV (its dictionary found beside it, or
         given as ``dictionary``).
     options : date order, missing-value markers (:class:`~.normalise.Options`).
+    deferred : leave a CSV folder's tables to be read, normalised, typed and freed one at a
+        time by :func:`~.validate.validate` (what ``validate_path`` and ``import_registry``
+        do: a million-patient folder is never all text at once). ``RawRegistry.load_all()``
+        reads them at once.
     """
-    return normalise(read_source(path, dictionary=dictionary), options or Options())
+    return normalise(read_source(path, dictionary=dictionary, deferred=deferred), options or Options())
 
 
 def read_xlsx(path: str | Path) -> RawRegistry:

@@ -197,6 +197,9 @@ def _typed_expr(c: Column) -> pl.Expr:
     return s
 
 
+CHECK_ROWS = 1 << 20  # rows typed and checked at once
+
+
 def _check_cells(t: Table, rt: RawTable) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """Type every cell and find every bad one (normalise -> type -> rule, one lazy query
     that keeps only the typed values and the rule names); messages are built afterwards,
@@ -221,15 +224,23 @@ def _check_cells(t: Table, rt: RawTable) -> tuple[pl.DataFrame, list[pl.DataFram
         return lf.with_columns(rule_exprs)
 
     rule_cols = [_rule(c.name) for c in present]
-    checked = staged(rt.frame).select(
-        ROW,
-        *[pl.when(pl.col(_rule(c.name)).is_null()).then(pl.col(_val(c.name))).cast(POLARS_TYPES[c.type]).alias(c.name)
-          for c in present],
-        *rule_cols,
-    ).collect()
+
+    def check(chunk: pl.DataFrame) -> pl.DataFrame:
+        return staged(chunk).select(
+            ROW,
+            *[pl.when(pl.col(_rule(c.name)).is_null()).then(pl.col(_val(c.name))).cast(POLARS_TYPES[c.type]).alias(c.name)
+              for c in present],
+            (pl.any_horizontal(pl.col(rule_cols).is_not_null()) if rule_cols else pl.lit(False)).alias("__bad"),
+        ).collect()
+
+    # in slices of CHECK_ROWS rows: the normalised copy of the text and the rule names exist
+    # for one slice at a time, not for the whole table (24M assessment rows at 1M patients)
+    slices = list(rt.frame.iter_slices(CHECK_ROWS)) if rt.frame.height > CHECK_ROWS else [rt.frame]
+    checked = pl.concat([check(chunk) for chunk in slices], rechunk=False) if len(slices) > 1 else check(slices[0])
+    del slices
     problems = []
     if rule_cols:
-        bad_rows = checked.filter(pl.any_horizontal(pl.col(rule_cols).is_not_null())).select(ROW)
+        bad_rows = checked.filter(pl.col("__bad")).select(ROW)
         if bad_rows.height:
             bad = staged(rt.frame.join(bad_rows, on=ROW, how="semi")).collect()
             for i, c in enumerate(present):
@@ -264,7 +275,16 @@ def _key_text(cols: tuple[str, ...]) -> pl.Expr:
 
 def _check_primary_key(t: Table, df: pl.DataFrame, file: str) -> list[pl.DataFrame]:
     pk = list(t.primary_key)
-    keyed = df.select(ROW, *pk).filter(pl.all_horizontal(pl.col(pk).is_not_null()))
+    # candidates first, from a 64-bit hash of the key (8 bytes a row, not a copy of the key's
+    # text: 24M assessment rows at 1M patients), then the exact check on the candidates only
+    nonnull = pl.all_horizontal(pl.col(pk).is_not_null())
+    h = df.select(pl.when(nonnull).then(pl.struct(pk).hash(seed=20260715)).alias("h"))["h"]
+    hs = h.drop_nulls().sort()
+    twice = hs.filter(hs == hs.shift(1)).unique()  # a sort, not a hash table of every key
+    del hs
+    if twice.len() == 0:
+        return []
+    keyed = df.select(ROW, *pk).filter(h.is_in(twice.implode()))
     dupe = pl.col(pk[0]).is_duplicated() if len(pk) == 1 else pl.struct(pk).is_duplicated()
     dup = (
         keyed.filter(dupe)
@@ -364,8 +384,10 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
         cols = _date_columns(t)
         if not cols:
             continue
-        jt = typed[t.name].select(ROW, "subject_id", *cols).join(dates, on="subject_id")
-        late = jt.filter(pl.any_horizontal([(pl.col(c) > pl.col("__lc")) | (pl.col(c) > pl.col("__dd")) for c in cols]))
+        # streamed: the join of a 24M-row table with the patients' dates never exists whole, only its late rows
+        late = (typed[t.name].lazy().select(ROW, "subject_id", *cols).join(dates.lazy(), on="subject_id")
+                .filter(pl.any_horizontal([(pl.col(c) > pl.col("__lc")) | (pl.col(c) > pl.col("__dd")) for c in cols]))
+                .collect(engine="streaming"))
         for c in cols:
             j = late.filter(pl.col(c).is_not_null())
             add(t.name, j.filter(pl.col(c) > pl.col("__dd")), c, "after_death", d(c),
@@ -428,12 +450,13 @@ def _check_cross(typed: dict[str, pl.DataFrame], files: dict[str, str], untruste
         scales.group_by("instrument", maintain_order=True)
         .agg(pl.col("scale").str.join(", ").alias("__scales"))
     )
-    q = qol.filter(pl.col("instrument").is_not_null() & pl.col("scale").is_not_null())
-    bad = q.join(scales, on=["instrument", "scale"], how="anti").join(known, on="instrument", how="left")
+    q = qol.lazy().select(ROW, "instrument", "scale", "score").filter(pl.col("instrument").is_not_null() & pl.col("scale").is_not_null())
+    bad = q.join(scales.lazy(), on=["instrument", "scale"], how="anti").join(known.lazy(), on="instrument", how="left").collect(engine="streaming")
     add("qol", bad, "scale", "qol_scale_unknown", d("scale"),
         message_expr(_("scale {scale} is not a scale of {instrument} (scales: {scales})"), scale=d("scale"),
                      instrument=d("instrument"), scales=d("__scales")))
-    j = q.join(scales, on=["instrument", "scale"]).filter((pl.col("score") < pl.col("__low")) | (pl.col("score") > pl.col("__high")))
+    j = (q.join(scales.lazy(), on=["instrument", "scale"]).filter((pl.col("score") < pl.col("__low")) | (pl.col("score") > pl.col("__high")))
+         .collect(engine="streaming"))  # streamed: only the rows out of range are ever materialised
     add("qol", j, "score", "qol_score_range", d("score"),
         message_expr(_("{instrument} {scale} score {score} is outside {low} to {high}"), instrument=d("instrument"),
                      scale=d("scale"), score=d("score"), low=pl.col("__low").cast(pl.Int64),
@@ -615,10 +638,13 @@ def validate(raw: RawRegistry) -> ValidationReport:
     Returns a :class:`ValidationReport`; ``report.tables`` holds the typed frames (schema
     column order, dtypes for ``store.insert_frame``) only when ``report.ok``.
     """
-    parts: list[pl.DataFrame] = [problems_frame(raw.problems), *raw.problem_frames]
+    parts: list[pl.DataFrame] = []
     typed: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
     for t in TABLES:
+        load = raw.deferred.pop(t.name, None)
+        if load is not None:  # read (and normalise) this table only now: one table's text at a time
+            load()
         rt = raw.tables.get(t.name)
         files[t.name] = rt.file if rt else raw.location(t.name)[0]
         if rt is None:
@@ -646,6 +672,7 @@ def validate(raw: RawRegistry) -> ValidationReport:
             parts += _check_foreign_keys(t, typed, files[t.name], untrusted)
     parts += _check_cross(typed, files, untrusted)
     parts += _check_pathway(typed, files)
+    parts = [problems_frame(raw.problems), *raw.problem_frames, *parts]  # what reading met comes first
     frame = pl.concat([p.select(list(PROBLEM_SCHEMA)).cast(PROBLEM_SCHEMA) for p in parts], how="vertical")
     report = ValidationReport(frame=frame, source_format=raw.format, input_sha256=dict(raw.input_sha256),
                               encodings=dict(raw.encodings), date_orders=dict(raw.date_orders))
