@@ -282,4 +282,4 @@ def test_csv_title_rows_skipped_rows_keep_the_file_numbers(typed, tmp_path):
     bad = [(p.file, p.row, p.column, p.rule) for p in rep.problems if p.severity == "error"]
     assert bad == [("follow_up.csv", 4, "vital_status", "vocabulary")], rep.format_grouped()
     info = [p for p in rep.problems if p.rule == "title_rows"]
-    assert [(p.row, p.severity, p.value) for p in info] == [(1, "info", "Follow-up export, Hospital A, 2024-06-30")]
+    assert [(p.row, p.severity, p.value) for p in info] == [(None, "info", "Follow-up export, Hospital A, 2024-06-30")]

@@ -894,7 +894,7 @@ def apply_mapping(mapping: Mapping, sources: TMapping[str | None, SourceTable]) 
     for st in {id(sources[s]): sources[s] for s in mapping.sheets()}.values():
         if st.title_rows:
             rows = ", ".join(str(r) for r, _t in st.title_rows)
-            a.problem(st, st.title_rows[0][0], None, "; ".join(t for _r, t in st.title_rows[:3]), "title_rows",
+            a.problem(st, None, None, "; ".join(t for _r, t in st.title_rows[:3]), "title_rows",
                       ngettext("row {rows} above the header (row {line}) is a title and is skipped",
                                "rows {rows} above the header (row {line}) are titles and are skipped",
                                len(st.title_rows)).format(rows=rows, line=st.header_row), INFO)

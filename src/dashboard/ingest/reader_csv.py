@@ -114,7 +114,7 @@ def read_csv_table(path: Path, name: str, reg: RawRegistry) -> None:
             body, skipped = body[pos:], line - 1
             if titles:
                 shown = "; ".join(printable(" ".join(c for c in cells[r - 1] if c), 80) for r in titles[:3])
-                probs.append(Problem(printable(path.name), titles[0], None, shown, "title_rows",
+                probs.append(Problem(printable(path.name), None, None, shown, "title_rows",
                                      ngettext("row {rows} above the header (row {line}) is a title and is skipped",
                                               "rows {rows} above the header (row {line}) are titles and are skipped",
                                               len(titles)).format(rows=", ".join(map(str, titles)), line=line), INFO))

@@ -230,7 +230,7 @@ def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFram
         return
     if titles:
         shown = "; ".join(printable(" ".join(str(v).strip() for v in top[r - 1] if v is not None and str(v).strip()), 80) for r in titles[:3])
-        reg.problems.append(Problem(file, titles[0], None, shown, "title_rows",
+        reg.problems.append(Problem(file, None, None, shown, "title_rows",
                                     ngettext("row {rows} above the header (row {line}) is a title and is skipped",
                                              "rows {rows} above the header (row {line}) are titles and are skipped",
                                              len(titles)).format(rows=", ".join(map(str, titles)), line=h + 1), INFO))
