@@ -152,6 +152,7 @@ def read_workbook(path: Path) -> RawRegistry:
             continue
         claimed[t] = sname
         sheets.append((i, sname, t))
+    titled: list[tuple[str, str, tuple[int, ...], int, str]] = []
     for i, sname, t in sheets:
         if t in reg.unreadable:
             continue
@@ -171,7 +172,7 @@ def read_workbook(path: Path) -> RawRegistry:
             reg.problems.append(Problem(file, None, None, visible, "hidden_sheet",
                                         _("sheet '{sheet}' is {visibility} in the workbook and is read as table '{table}': check it is not a "
                                            "stale copy").format(sheet=printable(sname), visibility=pgettext("import", "very hidden") if visible == "veryhidden" else pgettext("import", "hidden"), table=t), WARNING))
-        _read_sheet(reg, file, sname, t, df, lambda h, i=i, df=df: _exact_numbers(wb, i, df, h))
+        _read_sheet(reg, file, sname, t, df, lambda h, i=i, df=df: _exact_numbers(wb, i, df, h), titled)
         if sname in formulas and t in reg.tables:
             n, unsaved = formulas[sname]
             header = reg.tables[t].header
@@ -183,6 +184,7 @@ def read_workbook(path: Path) -> RawRegistry:
                                             _("a formula cell with no saved value (the workbook was written by a program and "
                                             "never opened in Excel): open it in Excel or LibreOffice, save, and import again, "
                                             "or type the value")))
+    _report_titles(reg, path.name, titled)
     return reg
 
 
@@ -206,7 +208,22 @@ def _exact_numbers(wb, i: int, df: pl.DataFrame, header: int = 0) -> pl.DataFram
     return df.with_columns(**fix) if fix else df
 
 
-def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFrame, exact=None) -> None:
+def _report_titles(reg: RawRegistry, workbook: str, titled: list[tuple[str, str, tuple[int, ...], int, str]]) -> None:
+    """One info line per layout of title rows (a workbook whose sheets all start with the same
+    banner gets one line naming the sheets, not one per sheet)."""
+    groups: dict[tuple, list[tuple[str, str]]] = {}
+    for file, sheet, rows, line, shown in titled:
+        groups.setdefault((rows, line, shown), []).append((file, sheet))
+    for (rows, line, shown), sheets in groups.items():
+        msg = ngettext("row {rows} above the header (row {line}) is a title and is skipped",
+                       "rows {rows} above the header (row {line}) are titles and are skipped",
+                       len(rows)).format(rows=", ".join(map(str, rows)), line=line)
+        if len(sheets) > 1:
+            msg += _(" (sheets {sheets})").format(sheets=", ".join(s for _f, s in sheets))
+        reg.problems.append(Problem(sheets[0][0] if len(sheets) == 1 else workbook, None, None, shown, "title_rows", msg, INFO))
+
+
+def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFrame, exact=None, titled: list | None = None) -> None:
     if df.height == 0 or df.width == 0 or df.null_count().sum_horizontal().item() == df.height * df.width:
         reg.problems.append(Problem(file, None, None, None, "file_empty", _("sheet '{sheet}' is empty; expected a header row").format(sheet=printable(sname))))
         reg.unreadable.add(t)
@@ -228,12 +245,9 @@ def _read_sheet(reg: RawRegistry, file: str, sname: str, t: str, df: pl.DataFram
                                       "title: delete the rows above the header").format(line=h + 1, rows=", ".join(map(str, titles)))))
         reg.unreadable.add(t)
         return
-    if titles:
+    if titles and titled is not None:
         shown = "; ".join(printable(" ".join(str(v).strip() for v in top[r - 1] if v is not None and str(v).strip()), 80) for r in titles[:3])
-        reg.problems.append(Problem(file, None, None, shown, "title_rows",
-                                    ngettext("row {rows} above the header (row {line}) is a title and is skipped",
-                                             "rows {rows} above the header (row {line}) are titles and are skipped",
-                                             len(titles)).format(rows=", ".join(map(str, titles)), line=h + 1), INFO))
+        titled.append((file, printable(sname), tuple(titles), h + 1, shown))
     if exact is not None:
         df = exact(h)
     first = [("" if v is None else str(v)).strip() for v in df.row(h)]
