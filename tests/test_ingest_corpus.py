@@ -283,3 +283,22 @@ def test_csv_title_rows_skipped_rows_keep_the_file_numbers(typed, tmp_path):
     assert bad == [("follow_up.csv", 4, "vital_status", "vocabulary")], rep.format_grouped()
     info = [p for p in rep.problems if p.rule == "title_rows"]
     assert [(p.row, p.severity, p.value) for p in info] == [(None, "info", "Follow-up export, Hospital A, 2024-06-30")]
+
+
+@pytest.mark.parametrize("meta", ["rc_events_csv", "rc_instrument_mapping_csv", "rc_project_xml"])
+def test_redcap_event_definitions_are_read_in_project_order(typed, tmp_path, meta):
+    """Each kind of definition is recognised by content and gives the project's order (the
+    XML lists its events backwards; the Protocol's OrderNumber orders them)."""
+    from dashboard.ingest.model import RawRegistry
+    from dashboard.ingest.reader_redcap import metadata_kind, read_event_definition
+    from dashboard.ingest.readers import find_redcap_files, find_redcap_metadata
+
+    d = corpus.redcap_case(corpus.rc_follow_up_several, meta=getattr(corpus, meta), shuffle=True)(tmp_path / "a", typed)
+    files = find_redcap_metadata(d)
+    assert len(files) == 1 and metadata_kind(files[0]) == {"rc_events_csv": "events", "rc_instrument_mapping_csv": "mapping",
+                                                            "rc_project_xml": "xml"}[meta]
+    assert find_redcap_files(d)[0].name.startswith("REGISTRY_DATA")  # never taken for the records
+    definition = read_event_definition(files, RawRegistry("redcap", d))
+    assert definition.events[:2] == ["baseline_arm_1", "month_24_arm_1"]
+    rep = validate_path(d)
+    assert rep.ok and "redcap_event_order_rows" not in rep.frame["rule"].to_list()
