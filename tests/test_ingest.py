@@ -390,6 +390,6 @@ def test_tables_checked_in_slices_give_the_same_report(valid_dir, tmp_path, monk
     assert sliced.frame.equals(whole.frame)
     assert {(p.rule, p.row) for p in whole.problems} >= {("range", 4), ("vocabulary", 4), ("duplicate_key", 2)}
     clean = validate_path(valid_dir)
-    monkeypatch.setattr(V, "CHECK_ROWS", 1 << 20)
+    monkeypatch.setattr(V, "CHECK_ROWS", 1 << 18)
     for t in TABLES:
         assert clean.tables[t.name].equals(validate_path(valid_dir).tables[t.name]), t.name
