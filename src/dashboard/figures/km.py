@@ -212,6 +212,8 @@ def step_figure(
     xmax = max(grid) if grid else 1.0
     medians: list[tuple[float, str]] = []
     left_out: list[str] = []
+    traces: list[tuple[go.Scatter, int]] = []  # (trace, subplot row), added in one call: plotly's per-call
+    # bookkeeping (subplot lookup, layout re-validation) was most of the figure's build time
     for c in curves:
         d = _cut(c.data, min_at_risk).filter(pl.col("time") <= xmax)
         # numpy arrays, not lists: plotly validates lists element by element and ships
@@ -234,30 +236,30 @@ def step_figure(
         if c.show_ci and k > 0:
             # the band is drawn, never hovered: single precision is far below a pixel
             bx = t[full].astype(np.float32)
-            fig.add_trace(go.Scatter(x=bx, y=lo[full].astype(np.float32), mode="lines",
+            traces.append((go.Scatter(x=bx, y=lo[full].astype(np.float32), mode="lines",
                                      line=dict(width=0, shape="hv"), hoverinfo="skip",
-                                     showlegend=False, legendgroup=c.key, connectgaps=True), row=1, col=1)
-            fig.add_trace(go.Scatter(x=bx, y=hi[full].astype(np.float32), mode="lines",
+                                     showlegend=False, legendgroup=c.key, connectgaps=True), 1))
+            traces.append((go.Scatter(x=bx, y=hi[full].astype(np.float32), mode="lines",
                                      line=dict(width=0, shape="hv"), fill="tonexty",
                                      fillcolor=rgba(c.colour, 0.14), hoverinfo="skip", showlegend=False,
-                                     legendgroup=c.key, connectgaps=True), row=1, col=1)
+                                     legendgroup=c.key, connectgaps=True), 1))
         # plotly's %{...} placeholders stay inside the messages, unchanged
         few = _("{label} (few at risk)").format(label=c.label)
         hover_rest = ("</b><br>" + _("Month %{x:.1f}: %{y:.1f}%") + "<br>" + _("At risk: %{customdata:,.0f}")
                       + "<extra></extra>")
         hover = "<b>" + c.label + hover_rest
-        fig.add_trace(go.Scatter(
+        traces.append((go.Scatter(
             x=t[full], y=est[full], mode="lines", name=c.label, legendgroup=c.key, showlegend=c.legend,
             line=dict(color=c.colour, width=2.6, shape="hv", dash=c.dash),
             customdata=counts[full], hovertemplate=hover,
-        ), row=1, col=1)
+        ), 1))
         if k < d.height:  # the thin tail, from the last full point on
-            fig.add_trace(go.Scatter(
+            traces.append((go.Scatter(
                 x=t[tail], y=est[tail], mode="lines", name=few, legendgroup=c.key,
                 showlegend=False, opacity=0.65,
                 line=dict(color=c.colour, width=THIN_WIDTH, shape="hv", dash=c.dash),
                 customdata=counts[tail], hovertemplate="<b>" + few + hover_rest,
-            ), row=1, col=1)
+            ), 1))
         if median_lines and start == 1.0 and d.height:
             below = d.filter(pl.col("estimate") <= 0.5)
             if below.height:
@@ -268,51 +270,52 @@ def step_figure(
             if cm.height > CENSOR_MARKS_MAX:
                 left_out.append(re.split(r" \(|（", c.label)[0])
             if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
-                fig.add_trace(go.Scatter(
+                traces.append((go.Scatter(
                     x=cm.get_column("time").to_numpy().astype(np.float32),
                     y=(100 * cm.get_column("estimate").to_numpy()).astype(np.float32),
                     mode="markers", marker=dict(symbol="line-ns-open", size=6, color=c.colour, line=dict(width=1), opacity=0.7),
                     legendgroup=c.key, showlegend=False, hoverinfo="skip",
                     name=_("{label} censored").format(label=c.label),
-                ), row=1, col=1)
+                ), 1))
     labels = []
     for i, r in enumerate(risk_rows):
         cells = r.cells.filter(pl.col("time") <= xmax)
-        fig.add_trace(go.Scatter(
+        traces.append((go.Scatter(
             x=cells.get_column("time").to_list(), y=[i] * cells.height, mode="text",
             text=cells.get_column("text").to_list(), textfont=dict(size=13, color=r.colour),
             showlegend=False, hoverinfo="skip", name=_("at risk: {label}").format(label=r.label), cliponaxis=False,
             meta="risk",
-        ), row=2, col=1)
+        ), 2))
         labels.append(r.label)
+    fig.add_traces([t for t, _r in traces], rows=[r for _t, r in traces], cols=[1] * len(traces))
     pad = 0.03 * xmax
-    fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=True, gridcolor="#e6e6e6",
-                     zeroline=False, showline=True, linecolor="#444", ticks="outside", row=1, col=1,
-                     tickfont=dict(size=13, color=INK),
-                     title=dict(text=x_title, standoff=6, font=dict(size=15, color=INK)), showticklabels=True)
-    fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=False, showticklabels=False,
-                     zeroline=False, showline=False, ticks="", row=2, col=1)
     lo, hi = y_range
-    fig.update_yaxes(range=[lo - 1, hi + 2], title=dict(text=y_title, font=dict(size=15, color=INK)), ticksuffix="%",
-                     gridcolor="#e6e6e6", zeroline=False,
-                     tickfont=dict(size=13, color=INK),
-                     showline=True, linecolor="#444", row=1, col=1)
-    fig.update_yaxes(range=[n_rows - 0.5, -0.5], tickvals=list(range(len(labels))), ticktext=labels,
-                     showgrid=False, zeroline=False, showline=False, ticks="", fixedrange=True, row=2, col=1,
-                     tickfont=dict(size=13, color=INK))
-    fig.add_annotation(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
-                       yanchor="bottom", showarrow=False, font=dict(size=13, color=INK), yshift=2)
+    # one layout update (each update_*axes / add_annotation call re-validates the layout)
+    annotations = [dict(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
+                        yanchor="bottom", showarrow=False, font=dict(size=13, color=INK), yshift=2)]
     if p_text:
-        fig.add_annotation(text=p_text, xref="x domain", yref="y domain", x=0.02, y=0.03, xanchor="left",
-                           yanchor="bottom", showarrow=False, font=dict(size=14, color=INK), name="p")
+        annotations.append(dict(text=p_text, xref="x domain", yref="y domain", x=0.02, y=0.03, xanchor="left",
+                                yanchor="bottom", showarrow=False, font=dict(size=14, color=INK), name="p"))
+    shapes = []
     if medians:
         guide = dict(color="#555555", width=1, dash="dash")
         shapes = [dict(type="line", xref="x", yref="y", x0=0, x1=max(m for m, _ in medians), y0=50, y1=50,
                        line=guide, layer="below")]
         shapes += [dict(type="line", xref="x", yref="y", x0=m, x1=m, y0=y_range[0], y1=50, line=guide, layer="below")
                    for m, _ in medians]
-        fig.update_layout(shapes=shapes)
     fig.update_layout(
+        xaxis=dict(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=True, gridcolor="#e6e6e6",
+                   zeroline=False, showline=True, linecolor="#444", ticks="outside", tickfont=dict(size=13, color=INK),
+                   title=dict(text=x_title, standoff=6, font=dict(size=15, color=INK)), showticklabels=True),
+        xaxis2=dict(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=False, showticklabels=False,
+                    zeroline=False, showline=False, ticks=""),
+        yaxis=dict(range=[lo - 1, hi + 2], title=dict(text=y_title, font=dict(size=15, color=INK)), ticksuffix="%",
+                   gridcolor="#e6e6e6", zeroline=False, tickfont=dict(size=13, color=INK), showline=True,
+                   linecolor="#444"),
+        yaxis2=dict(range=[n_rows - 0.5, -0.5], tickvals=list(range(len(labels))), ticktext=labels,
+                    showgrid=False, zeroline=False, showline=False, ticks="", fixedrange=True,
+                    tickfont=dict(size=13, color=INK)),
+        annotations=annotations, **({"shapes": shapes} if shapes else {}),
         height=height, font=FONT, margin=dict(l=10, r=20, t=top_px, b=12),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left", font=dict(size=14)),
         title=dict(text=title, x=0, font=dict(size=16)) if title else None,
