@@ -1,8 +1,13 @@
 """Step-curve figures with a number-at-risk table aligned under the time axis: Kaplan-Meier
 survival (this module) and cumulative incidence (:mod:`.cif`). Pure: frames in, figure out.
 
-Curves are drawn from the estimator's step table (one point per distinct time), never
-one point per patient. Colours: one fixed colour per strategy group and response, taken
+Curves are drawn from the estimator's step table, never one point per patient, and only
+through the points where the curve or its band changes (:func:`step_points`: event times,
+the start of a thin tail, the last follow-up time): a censoring time changes nothing that is
+drawn, and at 100k patients most distinct times are censorings. Every point sent keeps its
+exact time, estimate and number at risk for the hover; bands and censor ticks, never
+hovered, go in single precision. Under the curves: the number at risk, or the KMunicate
+table (Morris et al., BMJ Open 2019: at risk, cumulative censored, cumulative events). Colours: one fixed colour per strategy group and response, taken
 from :mod:`._theme`; other factors use the Okabe-Ito colour-blind-safe palette. Strategy
 groups also differ by line dash, so the curves stay apart without colour.
 """
