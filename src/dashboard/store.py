@@ -363,7 +363,7 @@ class Store:
         self._current()
         with self._lock:
             assert self._con is not None and self._ident is not None
-            return PinnedStore(self.path, self._ident, self._con, self._meta)
+            return PinnedStore(self.path, self._ident, self._con, self._meta, self._lock)
 
 
 class PinnedStore(Store):
@@ -372,9 +372,11 @@ class PinnedStore(Store):
     version stays readable for as long as the pinned store is in use."""
 
     def __init__(self, path: Path, ident: tuple[int, int, int], con: duckdb.DuckDBPyConnection,
-                 meta: dict[str, str] | None = None) -> None:
+                 meta: dict[str, str] | None = None, lock: threading.Lock | None = None) -> None:
         super().__init__(path)
         self._con, self._ident, self._meta = con, ident, meta
+        if lock is not None:  # cursors on the shared connection are taken under the store's own lock
+            self._lock = lock
 
     def _current(self) -> duckdb.DuckDBPyConnection:
         assert self._con is not None
