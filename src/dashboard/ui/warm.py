@@ -68,9 +68,9 @@ def _warm(store: Store, lang: str) -> None:
 
         with language(lang):
             collect_sections(store, CohortFilter())
-        log.info("caches warmed for %s (%s) in %.1f s", store.path.name, lang, time.perf_counter() - t0)
+        log.log(logging.INFO, "caches warmed for %s (%s) in %.1f s", store.path.name, lang, time.perf_counter() - t0)
     except Exception:  # noqa: BLE001 - a failed warm-up only leaves the caches cold
-        log.exception("warming the caches failed")
+        log.log(logging.ERROR, "warming the caches failed", exc_info=True)
 
 
 def wait_for_warm_up(timeout: float = 120.0) -> None:
