@@ -7,6 +7,11 @@ import os
 
 import pytest
 
+# The app warms every page's caches in a background thread after its first run
+# (dashboard.ui.warm); in tests that would only compete for the CPU with the test itself.
+# tests/test_ui_warm.py switches it on where it is the subject.
+os.environ.setdefault("DASHBOARD_WARM", "0")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _audit_state(tmp_path_factory):

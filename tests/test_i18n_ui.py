@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from builders import served_demo
+from dashboard.ui.export import OPEN_SUFFIX
 from dashboard import i18n
 from dashboard.i18n import _, language
 
@@ -163,7 +164,12 @@ def test_sidebar_and_export_popover_in_chinese(db):
     assert any("例接受免疫治疗且符合入组条件" in m.value for m in at.sidebar.markdown)
     assert any("模拟演示数据——非真实患者。" in m.value for m in at.main.markdown)
     assert {"已登记", "已排除", "全分析集", "再分期评估时 cCR"} <= {m.label for m in at.metric}
-    formats = [r for r in at.radio if r.label == "格式"]  # the export popovers' first control
+    # the export popovers are drawn closed and empty (issue 18): open one, its controls are Chinese
+    pops = [p for p in at.get("popover") if p.proto.id.endswith(OPEN_SUFFIX)]
+    assert pops and not any(r.label == "格式" for r in at.radio)
+    at.session_state[pops[0].proto.id.rsplit("-", 1)[-1]] = True
+    at.run()
+    formats = [r for r in at.radio if r.label == "格式"]  # the export popover's first control
     assert formats and "HTML（带格式）" in formats[0].options
 
 

@@ -249,12 +249,20 @@ def test_page_numbers_equal_the_statistics_layer(db, con):
     ok = [i for i, v in enumerate(want["n_risk"].to_list()) if v >= max(5, 0.1 * n_nom)]
     head = want.head(max(ok) + 1)
     x, y = plotly_values(line["x"]), plotly_values(line["y"])
-    assert y[1:] == pytest.approx([100 * v for v in head["survival"].to_list()])
-    assert x[1:] == pytest.approx(head["time"].to_list())
+    # only the points where the step curve changes are sent (issue 18): the drawn step
+    # function (shape hv) at every time of the table is the estimate there
+    def drawn(xs, ys, at):
+        return [ys[max(i for i, v in enumerate(xs) if v <= t)] for t in at]
+
+    assert line["line"]["shape"] == "hv"
+    assert drawn(x, y, head["time"].to_list()) == pytest.approx([100 * v for v in head["survival"].to_list()])
+    assert x[-1] == pytest.approx(head["time"][-1])  # the full part ends where the tail starts
     assert y[0] == 100 and x[0] == 0
     tx, ty = plotly_values(tail["x"]), plotly_values(tail["y"])
     assert tx[0] == x[-1] and ty[0] == y[-1]  # the tail continues the curve
-    assert tx[1:] == pytest.approx(want["time"].to_list()[max(ok) + 1:])  # to the last time
+    rest = want.slice(max(ok) + 1)
+    assert drawn(tx, ty, rest["time"].to_list()) == pytest.approx([100 * v for v in rest["survival"].to_list()])
+    assert tx[-1] == pytest.approx(want["time"][-1])  # to the last time
     assert tail["line"]["width"] < line["line"]["width"]
     assert line["name"] == f"{LABELS['NOM']} (n={n_nom:,})"
     # the at-risk row at month 0 shows every patient of the group

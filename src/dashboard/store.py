@@ -357,6 +357,37 @@ class Store:
             self._con = None
             self._ident = None
 
+    def pinned(self) -> "PinnedStore":
+        """This store pinned to the version served now: every query on the result reads
+        that version, whatever is swapped in meanwhile (one page run, one snapshot)."""
+        self._current()
+        with self._lock:
+            assert self._con is not None and self._ident is not None
+            return PinnedStore(self.path, self._ident, self._con, self._meta, self._lock)
+
+
+class PinnedStore(Store):
+    """One version of a :class:`Store` (:meth:`Store.pinned`): ``version``, ``cursor()`` and
+    ``meta()`` never move to a newer build. It holds the version's connection, so the
+    version stays readable for as long as the pinned store is in use."""
+
+    def __init__(self, path: Path, ident: tuple[int, int, int], con: duckdb.DuckDBPyConnection,
+                 meta: dict[str, str] | None = None, lock: threading.Lock | None = None) -> None:
+        super().__init__(path)
+        self._con, self._ident, self._meta = con, ident, meta
+        if lock is not None:  # cursors on the shared connection are taken under the store's own lock
+            self._lock = lock
+
+    def _current(self) -> duckdb.DuckDBPyConnection:
+        assert self._con is not None
+        return self._con
+
+    def pinned(self) -> "PinnedStore":
+        return self
+
+    def close(self) -> None:  # the connection belongs to the process-wide store
+        pass
+
 
 def read_meta(db_path: Path | str) -> dict[str, str]:
     """Provenance of a database file, opened read-only and closed again."""

@@ -169,3 +169,15 @@ wcsv(data.frame(covariate = c("x", "age", "s2"),
 
 # weighted Aalen-Johansen (IJ variance with case weights)
 ms_out(survfit(Surv(time, factor(event)) ~ 1, data = scr, weights = w), "aj_small_weighted.csv")
+
+# ---- KMunicate risk table: summary(fit, times = grid, extend = TRUE), n.risk and the
+# cumulative n.event / n.censor per stratum (the events and censored rows under "at risk") ----
+risk_out <- function(fit, times, name) {
+  sm <- summary(fit, times = times, extend = TRUE)
+  st <- if (is.null(sm$strata)) rep("all", length(sm$time)) else sub("^[^=]*=", "", as.character(sm$strata))
+  wcsv(data.frame(strata = st, time = sm$time, n.risk = sm$n.risk,
+                  cum.event = ave(sm$n.event, st, FUN = cumsum),
+                  cum.censor = ave(sm$n.censor, st, FUN = cumsum)), name)
+}
+risk_out(survfit(Surv(time, status) ~ sex, data = lung), seq(0, 1080, by = 180), "risktable_lung.csv")
+risk_out(survfit(Surv(time, status) ~ grp, data = ties), seq(0, 48, by = 6), "risktable_ties.csv")

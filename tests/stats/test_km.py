@@ -171,3 +171,24 @@ def test_km_paths_for_fractional_times_against_R(case):
     for ours, theirs in [("n_risk", "n.risk"), ("n_event", "n.event"), ("survival", "surv"), ("lower", "lower"),
                          ("upper", "upper")]:
         assert_allclose(arr(km[ours]), arr(r[theirs]), rtol=RTOL, atol=1e-14, err_msg=ours)
+
+
+@pytest.mark.parametrize("case,grid,group", [("lung", list(range(0, 1081, 180)), "sex"),
+                                             ("ties", list(range(0, 49, 6)), "grp")])
+def test_kmunicate_risk_table_against_R_summary_times(case, grid, group):
+    # R: s <- summary(survfit(Surv(time, status) ~ g, data = d), times = grid, extend = TRUE)
+    #    n.risk = s$n.risk; cum.event = ave(s$n.event, strata, FUN = cumsum);
+    #    cum.censor = ave(s$n.censor, strata, FUN = cumsum)   (tests/r/reference.R: risk_out)
+    from dashboard.stats.summaries import risk_table
+
+    km = kaplan_meier(data(case), "time", "status", group=group)
+    ours = risk_table(km, grid)
+    r = ref(f"risktable_{case}")
+    assert ours.get_column("group").cast(pl.String).to_list() == r.get_column("strata").to_list()
+    for mine, theirs in [("time", "time"), ("n_risk", "n.risk"), ("cum_events", "cum.event"),
+                         ("cum_censored", "cum.censor")]:
+        assert_allclose(arr(ours[mine]), arr(r[theirs]), rtol=0, atol=0, err_msg=mine)
+    # every patient is at risk, has had the event or is censored at the last tick (past follow-up)
+    last = ours.filter(pl.col("time") == max(grid))
+    n = data(case).group_by(group).len().sort(group)
+    assert (last.get_column("cum_events") + last.get_column("cum_censored")).to_list() == n.get_column("len").to_list()

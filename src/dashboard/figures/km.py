@@ -1,8 +1,13 @@
 """Step-curve figures with a number-at-risk table aligned under the time axis: Kaplan-Meier
 survival (this module) and cumulative incidence (:mod:`.cif`). Pure: frames in, figure out.
 
-Curves are drawn from the estimator's step table (one point per distinct time), never
-one point per patient. Colours: one fixed colour per strategy group and response, taken
+Curves are drawn from the estimator's step table, never one point per patient, and only
+through the points where the curve or its band changes (:func:`step_points`: event times,
+the start of a thin tail, the last follow-up time): a censoring time changes nothing that is
+drawn, and at 100k patients most distinct times are censorings. Every point sent keeps its
+exact time, estimate and number at risk for the hover; bands and censor ticks, never
+hovered, go in single precision. Under the curves: the number at risk, or the KMunicate
+table (Morris et al., BMJ Open 2019: at risk, cumulative censored, cumulative events). Colours: one fixed colour per strategy group and response, taken
 from :mod:`._theme`; other factors use the Okabe-Ito colour-blind-safe palette. Strategy
 groups also differ by line dash, so the curves stay apart without colour.
 """
@@ -106,11 +111,14 @@ def thin_caption(min_at_risk: float = 0.0, uncut: Sequence[str] = ()) -> str:
 
 @dataclass(frozen=True)
 class RiskRow:
-    """One row of the at-risk table: label, colour, and ``time, text`` cells."""
+    """One row of the at-risk table: label, colour, and ``time, text`` cells. ``kind`` is
+    ``"risk"`` (number at risk, labelled with the group) or, in the KMunicate table,
+    ``"censored"`` / ``"events"`` (cumulative counts, labelled with what they count)."""
 
     label: str
     colour: str
     cells: pl.DataFrame
+    kind: str = "risk"
 
 
 def _cut(data: pl.DataFrame, min_at_risk: float) -> pl.DataFrame:
@@ -130,6 +138,36 @@ def _split_thin(d: pl.DataFrame, thin_below: float) -> int:
     ok = (d.get_column("n_risk") >= thin_below).to_list()
     last = max((i for i, v in enumerate(ok) if v), default=-1)
     return last + 1
+
+
+def step_points(est: np.ndarray, lower: np.ndarray, upper: np.ndarray, split: int) -> np.ndarray:
+    """Indices of the points a step curve (``shape="hv"``) needs: the first, every point
+    where the estimate or a band limit changes, point ``split`` (where a thin tail
+    starts) and the last (the curve runs flat to the last follow-up time).
+
+    A Kaplan-Meier or cumulative-incidence table has a row per distinct time, most of
+    them censoring times where nothing drawn changes; leaving those out draws the same
+    figure. A NaN limit that becomes a number (or back) counts as a change.
+    """
+    n = est.size
+    if n <= 2:
+        return np.arange(n)
+    change = np.zeros(n, dtype=bool)
+    change[0] = change[-1] = True
+    for a in (est, lower, upper):
+        nan = np.isnan(a)
+        diff = (a[1:] != a[:-1]) & ~(nan[1:] & nan[:-1])
+        change[1:] |= diff | (nan[1:] != nan[:-1])
+    change[min(max(split, 0), n - 1)] = True
+    return np.flatnonzero(change)
+
+
+def _compact_counts(n_risk: np.ndarray) -> np.ndarray:
+    """Numbers at risk as integers when they are whole (plotly then ships the smallest
+    integer type); weighted sums (fractions) stay as they are."""
+    if n_risk.size and np.all(np.isfinite(n_risk)) and np.all(n_risk == np.round(n_risk)):
+        return n_risk.astype(np.int64)
+    return n_risk
 
 
 def step_figure(
@@ -179,6 +217,8 @@ def step_figure(
     xmax = max(grid) if grid else 1.0
     medians: list[tuple[float, str]] = []
     left_out: list[str] = []
+    traces: list[tuple[go.Scatter, int]] = []  # (trace, subplot row), added in one call: plotly's per-call
+    # bookkeeping (subplot lookup, layout re-validation) was most of the figure's build time
     for c in curves:
         d = _cut(c.data, min_at_risk).filter(pl.col("time") <= xmax)
         # numpy arrays, not lists: plotly validates lists element by element and ships
@@ -188,35 +228,43 @@ def step_figure(
         n_risk = np.concatenate(([0.0], d.get_column("n_risk").cast(pl.Float64).to_numpy()))
         if d.height:
             n_risk[0] = n_risk[1]
+        lo, hi = (100 * np.concatenate(([start], d.get_column(col).cast(pl.Float64).fill_null(np.nan).to_numpy()))
+                  for col in ("lower", "upper"))
         # points 0..k are drawn full (k = last row with enough at risk), k..end thin
         k = _split_thin(d, c.thin_below)  # rows of d before the thin tail; point index k ends the full part
-        full = slice(0, k + 1)
+        # only the points where the step curve (or its band) changes, plus the split and the last time:
+        # what is drawn is the same, and every kept point keeps its exact values for the hover
+        keep = step_points(est, lo, hi, k)
+        n_full = int(np.searchsorted(keep, k)) + 1  # kept points 0..k
+        full, tail = keep[:n_full], keep[n_full - 1:]
+        counts = _compact_counts(n_risk)
         if c.show_ci and k > 0:
-            lo, hi = (100 * np.concatenate(([start], d.get_column(col).cast(pl.Float64).fill_null(np.nan).to_numpy()))
-                      for col in ("lower", "upper"))
-            fig.add_trace(go.Scatter(x=t[full], y=lo[full], mode="lines", line=dict(width=0, shape="hv"), hoverinfo="skip",
-                                     showlegend=False, legendgroup=c.key, connectgaps=True), row=1, col=1)
-            fig.add_trace(go.Scatter(x=t[full], y=hi[full], mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
+            # the band is drawn, never hovered: single precision is far below a pixel
+            bx = t[full].astype(np.float32)
+            traces.append((go.Scatter(x=bx, y=lo[full].astype(np.float32), mode="lines",
+                                     line=dict(width=0, shape="hv"), hoverinfo="skip",
+                                     showlegend=False, legendgroup=c.key, connectgaps=True), 1))
+            traces.append((go.Scatter(x=bx, y=hi[full].astype(np.float32), mode="lines",
+                                     line=dict(width=0, shape="hv"), fill="tonexty",
                                      fillcolor=rgba(c.colour, 0.14), hoverinfo="skip", showlegend=False,
-                                     legendgroup=c.key, connectgaps=True), row=1, col=1)
+                                     legendgroup=c.key, connectgaps=True), 1))
         # plotly's %{...} placeholders stay inside the messages, unchanged
         few = _("{label} (few at risk)").format(label=c.label)
         hover_rest = ("</b><br>" + _("Month %{x:.1f}: %{y:.1f}%") + "<br>" + _("At risk: %{customdata:,.0f}")
                       + "<extra></extra>")
         hover = "<b>" + c.label + hover_rest
-        fig.add_trace(go.Scatter(
+        traces.append((go.Scatter(
             x=t[full], y=est[full], mode="lines", name=c.label, legendgroup=c.key, showlegend=c.legend,
             line=dict(color=c.colour, width=2.6, shape="hv", dash=c.dash),
-            customdata=n_risk[full], hovertemplate=hover,
-        ), row=1, col=1)
+            customdata=counts[full], hovertemplate=hover,
+        ), 1))
         if k < d.height:  # the thin tail, from the last full point on
-            tail = slice(k, None)
-            fig.add_trace(go.Scatter(
+            traces.append((go.Scatter(
                 x=t[tail], y=est[tail], mode="lines", name=few, legendgroup=c.key,
                 showlegend=False, opacity=0.65,
                 line=dict(color=c.colour, width=THIN_WIDTH, shape="hv", dash=c.dash),
-                customdata=n_risk[tail], hovertemplate="<b>" + few + hover_rest,
-            ), row=1, col=1)
+                customdata=counts[tail], hovertemplate="<b>" + few + hover_rest,
+            ), 1))
         if median_lines and start == 1.0 and d.height:
             below = d.filter(pl.col("estimate") <= 0.5)
             if below.height:
@@ -227,56 +275,59 @@ def step_figure(
             if cm.height > CENSOR_MARKS_MAX:
                 left_out.append(re.split(r" \(|（", c.label)[0])
             if 0 < cm.height <= CENSOR_MARKS_MAX:  # beyond that the ticks merge into a band over the curve
-                fig.add_trace(go.Scatter(
-                    x=cm.get_column("time").to_numpy(), y=100 * cm.get_column("estimate").to_numpy(),
+                traces.append((go.Scatter(
+                    x=cm.get_column("time").to_numpy().astype(np.float32),
+                    y=(100 * cm.get_column("estimate").to_numpy()).astype(np.float32),
                     mode="markers", marker=dict(symbol="line-ns-open", size=6, color=c.colour, line=dict(width=1), opacity=0.7),
                     legendgroup=c.key, showlegend=False, hoverinfo="skip",
                     name=_("{label} censored").format(label=c.label),
-                ), row=1, col=1)
+                ), 1))
     labels = []
     for i, r in enumerate(risk_rows):
         cells = r.cells.filter(pl.col("time") <= xmax)
-        fig.add_trace(go.Scatter(
+        traces.append((go.Scatter(
             x=cells.get_column("time").to_list(), y=[i] * cells.height, mode="text",
             text=cells.get_column("text").to_list(), textfont=dict(size=13, color=r.colour),
             showlegend=False, hoverinfo="skip", name=_("at risk: {label}").format(label=r.label), cliponaxis=False,
             meta="risk",
-        ), row=2, col=1)
+        ), 2))
         labels.append(r.label)
+    fig.add_traces([t for t, _r in traces], rows=[r for _t, r in traces], cols=[1] * len(traces))
     pad = 0.03 * xmax
-    fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=True, gridcolor="#e6e6e6",
-                     zeroline=False, showline=True, linecolor="#444", ticks="outside", row=1, col=1,
-                     tickfont=dict(size=13, color=INK),
-                     title=dict(text=x_title, standoff=6, font=dict(size=15, color=INK)), showticklabels=True)
-    fig.update_xaxes(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=False, showticklabels=False,
-                     zeroline=False, showline=False, ticks="", row=2, col=1)
     lo, hi = y_range
-    fig.update_yaxes(range=[lo - 1, hi + 2], title=dict(text=y_title, font=dict(size=15, color=INK)), ticksuffix="%",
-                     gridcolor="#e6e6e6", zeroline=False,
-                     tickfont=dict(size=13, color=INK),
-                     showline=True, linecolor="#444", row=1, col=1)
-    fig.update_yaxes(range=[n_rows - 0.5, -0.5], tickvals=list(range(len(labels))), ticktext=labels,
-                     showgrid=False, zeroline=False, showline=False, ticks="", fixedrange=True, row=2, col=1,
-                     tickfont=dict(size=13, color=INK))
-    fig.add_annotation(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
-                       yanchor="bottom", showarrow=False, font=dict(size=13, color=INK), yshift=2)
+    # one layout update (each update_*axes / add_annotation call re-validates the layout)
+    annotations = [dict(text=f"<b>{risk_title}</b>", xref="paper", yref="y2 domain", x=0, xanchor="left", y=1.0,
+                        yanchor="bottom", showarrow=False, font=dict(size=13, color=INK), yshift=2)]
     if p_text:
-        fig.add_annotation(text=p_text, xref="x domain", yref="y domain", x=0.02, y=0.03, xanchor="left",
-                           yanchor="bottom", showarrow=False, font=dict(size=14, color=INK), name="p")
+        annotations.append(dict(text=p_text, xref="x domain", yref="y domain", x=0.02, y=0.03, xanchor="left",
+                                yanchor="bottom", showarrow=False, font=dict(size=14, color=INK), name="p"))
+    shapes = []
     if medians:
         guide = dict(color="#555555", width=1, dash="dash")
         shapes = [dict(type="line", xref="x", yref="y", x0=0, x1=max(m for m, _ in medians), y0=50, y1=50,
                        line=guide, layer="below")]
         shapes += [dict(type="line", xref="x", yref="y", x0=m, x1=m, y0=y_range[0], y1=50, line=guide, layer="below")
                    for m, _ in medians]
-        fig.update_layout(shapes=shapes)
     fig.update_layout(
+        xaxis=dict(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=True, gridcolor="#e6e6e6",
+                   zeroline=False, showline=True, linecolor="#444", ticks="outside", tickfont=dict(size=13, color=INK),
+                   title=dict(text=x_title, standoff=6, font=dict(size=15, color=INK)), showticklabels=True),
+        xaxis2=dict(range=[-pad, xmax + pad], tickvals=list(grid), showgrid=False, showticklabels=False,
+                    zeroline=False, showline=False, ticks=""),
+        yaxis=dict(range=[lo - 1, hi + 2], title=dict(text=y_title, font=dict(size=15, color=INK)), ticksuffix="%",
+                   gridcolor="#e6e6e6", zeroline=False, tickfont=dict(size=13, color=INK), showline=True,
+                   linecolor="#444"),
+        yaxis2=dict(range=[n_rows - 0.5, -0.5], tickvals=list(range(len(labels))), ticktext=labels,
+                    showgrid=False, zeroline=False, showline=False, ticks="", fixedrange=True,
+                    tickfont=dict(size=13, color=INK)),
+        annotations=annotations, **({"shapes": shapes} if shapes else {}),
         height=height, font=FONT, margin=dict(l=10, r=20, t=top_px, b=12),
         legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, xanchor="left", font=dict(size=14)),
         title=dict(text=title, x=0, font=dict(size=16)) if title else None,
         plot_bgcolor="white", paper_bgcolor="rgba(0,0,0,0)", hovermode="closest",
     )
-    with_layout_kind(fig, "km", risk_colours=[r.colour for r in risk_rows], grid=[float(g) for g in grid],
+    with_layout_kind(fig, "km", risk_colours=[r.colour for r in risk_rows], risk_kinds=[r.kind for r in risk_rows],
+                     grid=[float(g) for g in grid],
                      plot_px=plot_px, gap_px=gap_px, row_px=26, head_px=30, top_px=top_px)
     fig.layout.meta = {**fig.layout.meta, "censor_note": censor_note(left_out)}
     return fig
@@ -313,9 +364,12 @@ def fit_km(spec: dict, frame: Frame) -> None:
     y2 = layout.get("yaxis2") or {}
     labels = [str(x) for x in (y2.get("ticktext") or [])]
     colours = p.get("risk_colours") or []
-    if frame.narrow and labels and len(colours) == len(labels):
-        y2["ticktext"] = [f"<span style='color:{c}'>{STRATUM_SYMBOL}</span>" for c in colours]
-        label_px = font * 1.2
+    kinds = p.get("risk_kinds") or ["risk"] * len(colours)
+    if frame.narrow and labels and len(colours) == len(labels) == len(kinds):
+        # the group rows get the coloured symbol; KMunicate's censored / events rows keep their word
+        y2["ticktext"] = [f"<span style='color:{c}'>{STRATUM_SYMBOL}</span>" if k == "risk" else x
+                          for c, k, x in zip(colours, kinds, labels)]
+        label_px = max([font * 1.2] + [frame.text_px(x, risk_font) for k, x in zip(kinds, labels) if k != "risk"])
     else:
         label_px = max((frame.text_px(x, risk_font) for x in labels), default=0)
     y_label_px = frame.text_px("100%", font) + font * 1.6  # tick labels and the rotated title of the curves
@@ -408,6 +462,7 @@ def km_figure(
     thin: bool = True,
     p_text: str | None = None,
     median_lines: bool = False,
+    kmunicate: bool = False,
 ) -> go.Figure:
     """Kaplan-Meier curves with CI bands, censor marks and the at-risk table.
 
@@ -423,12 +478,22 @@ def km_figure(
     thin : draw the stretch where fewer than :func:`thin_threshold` remain at risk thin and
         faint, without its band (default).
     p_text, median_lines : see :func:`step_figure` (log-rank p on the plot, median guide lines).
+    kmunicate : the KMunicate table (Morris et al., BMJ Open 2019): under each group's
+        number at risk, a row of the cumulative number censored and one of the cumulative
+        number of events at each tick (``risk`` then needs ``censored_text`` and
+        ``events_text`` columns: :func:`dashboard.tables.survival.format_risk_cells`).
     """
     dashes = dashes or {}
     legend = _("{label} ({n_word}={n})")
     specs = [CurveSpec(g, legend.format(label=label(g), n_word=n_word, n=fmt_int(n.get(g, 0))), colours[g], km_curve_data(km, g),
                        dashes.get(g, "solid"), show_ci, thin_below=thin_threshold(n.get(g, 0)) if thin else 0.0)
              for g in groups]
-    rows = [RiskRow(label(g), colours[g], risk.filter(pl.col("group") == g)) for g in groups]
+    rows = []
+    for g in groups:
+        cells = risk.filter(pl.col("group") == g)
+        rows.append(RiskRow(label(g), colours[g], cells))
+        if kmunicate:
+            rows += [RiskRow(_("Censored"), colours[g], cells.select("time", text="censored_text"), "censored"),
+                     RiskRow(_("Events"), colours[g], cells.select("time", text="events_text"), "events")]
     return step_figure(specs, rows, x_title=x_title, y_title=y_title, grid=grid, min_at_risk=min_at_risk,
                        risk_title=risk_title, p_text=p_text, median_lines=median_lines)

@@ -150,9 +150,10 @@ def km_csv(km: pl.DataFrame, label: Callable[[str], str]) -> pl.DataFrame:
         "group", "group_label", "time", "n_risk", "n_event", "n_censor", "survival", "std_err", "lower", "upper")
 
 
-def format_risk_cells(risk: pl.DataFrame, with_events: bool) -> pl.DataFrame:
+def format_risk_cells(risk: pl.DataFrame, with_events: bool, kmunicate: bool = False) -> pl.DataFrame:
     """At-risk table cells: ``"120"`` or, with events, ``"120 (5/3)"`` = at risk
-    (cumulative events / cumulative censored)."""
+    (cumulative events / cumulative censored). ``kmunicate`` adds the KMunicate rows'
+    cells: ``censored_text`` and ``events_text`` (cumulative counts at each time)."""
     def cell(r: dict) -> str:
         base = format_count(r["n_risk"])
         if not with_events:
@@ -160,7 +161,12 @@ def format_risk_cells(risk: pl.DataFrame, with_events: bool) -> pl.DataFrame:
         cens = format_count(r["cum_censored"]) if _ok(r["cum_censored"]) else "-"
         return f"{base} ({format_count(r['cum_events'])}/{cens})"
 
-    return risk.with_columns(pl.Series("text", [cell(r) for r in risk.iter_rows(named=True)], dtype=pl.String))
+    out = risk.with_columns(pl.Series("text", [cell(r) for r in risk.iter_rows(named=True)], dtype=pl.String))
+    if kmunicate:
+        out = out.with_columns(
+            pl.Series("censored_text", [format_count(x) if _ok(x) else "-" for x in risk["cum_censored"]], dtype=pl.String),
+            pl.Series("events_text", [format_count(x) for x in risk["cum_events"]], dtype=pl.String))
+    return out
 
 
 # ------------------------------------------------------------------ competing risks

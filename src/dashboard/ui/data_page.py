@@ -43,9 +43,10 @@ from ..schema import COHORT
 from ..stats.km import kaplan_meier
 from ..store import BACKUP_DIR, Store
 from ..tables.export import mask_identifiers
-from .data import cached_query
+from .data import cached_query, get_store
 from .page import PageContext
 from .text import md_text
+from .warm import warm_in_background
 
 MB = 1024 * 1024
 MAX_UPLOAD_MB = int(os.environ.get("DASHBOARD_MAX_UPLOAD_MB", "200"))  # per upload, all files together
@@ -617,6 +618,7 @@ def import_section(ctx: PageContext) -> None:
             st.error(ngettext("Rejected on load: {n} error.", "Rejected on load: {n} errors.", n).format(n=fmt_int(n)))
             return
         st.session_state.pop(STAGED, None)
+        warm_in_background(get_store(str(ctx.store.path)).pinned(), get_language())  # the new build, before anyone asks
         st.success(_("Loaded. Content hash {hash}; rows per table: {counts}.").format(
             hash=f"`{meta.get('content_hash')}`", counts=_table_counts_text(meta.get("table_counts"))))
 

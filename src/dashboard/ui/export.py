@@ -250,58 +250,112 @@ def suppress_default(ctx: PageContext) -> bool:
     return not ctx.store.is_synthetic()
 
 
+# The export popovers are drawn closed and empty: their controls are drawn only while one is open,
+# in a fragment, so a filter change does not send every popover's controls again (issue 18) and
+# opening one reruns only that popover. The choices are kept per control across closing and a
+# language switch (which gives the controls new labels, i.e. new widgets).
+CHOICES = "_export_choices"
+OPEN_SUFFIX = "_open"  # session-state key of a popover's open state: f"{exp key}_open"
+
+
+def _remember(key: str) -> None:
+    st.session_state.setdefault(CHOICES, {})[key] = st.session_state.get(key)
+
+
+def _kept(key: str, default: Any) -> Any:
+    return st.session_state.get(CHOICES, {}).get(key, default)
+
+
+def _radio(label: str, options: Sequence[Any], key: str, default: Any = None, **kw: Any) -> Any:
+    """A radio whose choice survives the popover closing and a language switch."""
+    options = list(options)
+    kept = _kept(key, default)
+    index = options.index(kept) if kept in options else (options.index(default) if default in options else 0)
+    return st.radio(label, options, index=index, key=key, on_change=_remember, args=(key,), **kw)
+
+
+def _checkbox(label: str, key: str, default: bool, **kw: Any) -> bool:
+    return st.checkbox(label, value=bool(_kept(key, default)), key=key, on_change=_remember, args=(key,), **kw)
+
+
+def _export_popover(label: str, key: str):
+    """A closed export popover; ``.open`` says whether to draw its controls (lazy: opening it
+    reruns the fragment it is drawn in)."""
+    return st.popover(label, icon=":material/download:", key=key + OPEN_SUFFIX, on_change="rerun")
+
+
 def figure_download(fig: Any, name: str, ctx: PageContext, *, label: str | None = None) -> None:
-    """An "Export" popover: format, size, look, and a download button (bytes built on click)."""
-    key = f"exp_fig_{slug(name)}"
+    """An "Export" popover: format, size, look, and a download button (bytes built on click).
+    Its controls are drawn only while it is open (:func:`_figure_export`)."""
     warm_up_async()  # Chromium starts while the user looks at the page, not when they click
-    with st.popover(label or _("Export figure"), icon=":material/download:"):
-        fmt = st.radio(_("Format"), FIG_FORMATS, format_func=FIG_LABELS.get, horizontal=True, key=f"{key}_fmt")
-        size = st.radio(_("Size"), list(SIZES), format_func=in_language(lambda k: _(SIZES[k].label)), key=f"{key}_size",
-                        index=list(SIZES).index("slide" if ctx.presentation else "double"))
-        large = st.checkbox(_("Presentation look (large type, thick lines)"), value=ctx.presentation,
-                            key=f"{key}_present")
-        with st.expander(_("Journal options")):  # footer, resolution, height cap, suppression
-            footer = st.radio(_("Provenance footer"), FOOTERS, format_func=_label_from(FOOTER_LABELS), horizontal=True,
-                              key=f"{key}_footer")
-            dpi = st.radio(_("Resolution (PNG, TIFF)"), DPIS, format_func=lambda d: f"{d} dpi", horizontal=True,
-                           key=f"{key}_dpi")
-            cap = st.radio(_("Height at most"), list(HEIGHT_CAPS), horizontal=True, key=f"{key}_cap")
-            hide = st.checkbox(_("Suppress small counts (at-risk numbers, box counts under 5)"),
-                               value=suppress_default(ctx), key=f"{key}_sup")
-        below = SUPPRESS_THRESHOLD if hide else None
+    _figure_export(fig, name, ctx, label or _("Export figure"))
 
-        def build(prov: Provenance) -> bytes:
-            return figure_bytes(strip_links(fig), fmt, size, prov, presentation=large, footer=footer, dpi=dpi,
-                                height_cap_mm=HEIGHT_CAPS[cap], suppress_below=below)
 
-        download(ctx, kind="figure", name=name, label=_("Download {format}").format(format=fmt.upper()), build=build,
-                 file_name=f"{slug(name)}_{size}.{fmt}", mime=FIG_MIME[fmt], key=f"{key}_dl",
-                 detail={"format": fmt, "size": size, "footer": footer, "dpi": dpi, "suppressed": bool(below)},
-                 type="primary")
-        if footer == "caption":
-            download(ctx, kind="figure_caption", name=name, label=_("Download caption (TXT)"),
-                     build=lambda prov: caption_text(prov, title=name).encode("utf-8"),
-                     file_name=f"{slug(name)}_caption.txt", mime="text/plain", key=f"{key}_cap_dl",
-                     detail={"format": "caption", "size": size})
-        st.caption(_("Footer: data source and content hash, filters, N, app version, export time."))
+@st.fragment
+def _figure_export(fig: Any, name: str, ctx: PageContext, label: str) -> None:
+    key = f"exp_fig_{slug(name)}"
+    with _export_popover(label, key) as pop:
+        if pop.open:
+            _figure_controls(fig, name, ctx, key)
+
+
+def _figure_controls(fig: Any, name: str, ctx: PageContext, key: str) -> None:
+    fmt = _radio(_("Format"), FIG_FORMATS, f"{key}_fmt", format_func=FIG_LABELS.get, horizontal=True)
+    size = _radio(_("Size"), list(SIZES), f"{key}_size", "slide" if ctx.presentation else "double",
+                  format_func=in_language(lambda k: _(SIZES[k].label)))
+    large = _checkbox(_("Presentation look (large type, thick lines)"), f"{key}_present", ctx.presentation)
+    with st.expander(_("Journal options")):  # footer, resolution, height cap, suppression
+        footer = _radio(_("Provenance footer"), FOOTERS, f"{key}_footer", format_func=_label_from(FOOTER_LABELS),
+                        horizontal=True)
+        dpi = _radio(_("Resolution (PNG, TIFF)"), DPIS, f"{key}_dpi", format_func=lambda d: f"{d} dpi",
+                     horizontal=True)
+        cap = _radio(_("Height at most"), list(HEIGHT_CAPS), f"{key}_cap", horizontal=True)
+        hide = _checkbox(_("Suppress small counts (at-risk numbers, box counts under 5)"), f"{key}_sup",
+                         suppress_default(ctx))
+    below = SUPPRESS_THRESHOLD if hide else None
+
+    def build(prov: Provenance) -> bytes:
+        return figure_bytes(strip_links(fig), fmt, size, prov, presentation=large, footer=footer, dpi=dpi,
+                            height_cap_mm=HEIGHT_CAPS[cap], suppress_below=below)
+
+    download(ctx, kind="figure", name=name, label=_("Download {format}").format(format=fmt.upper()), build=build,
+             file_name=f"{slug(name)}_{size}.{fmt}", mime=FIG_MIME[fmt], key=f"{key}_dl",
+             detail={"format": fmt, "size": size, "footer": footer, "dpi": dpi, "suppressed": bool(below)},
+             type="primary")
+    if footer == "caption":
+        download(ctx, kind="figure_caption", name=name, label=_("Download caption (TXT)"),
+                 build=lambda prov: caption_text(prov, title=name).encode("utf-8"),
+                 file_name=f"{slug(name)}_caption.txt", mime="text/plain", key=f"{key}_cap_dl",
+                 detail={"format": "caption", "size": size})
+    st.caption(_("Footer: data source and content hash, filters, N, app version, export time."))
 
 
 def table_download(df: pl.DataFrame, name: str, ctx: PageContext, *, title: str | None = None,
                    count_columns: Sequence[str] | None = None, percent_of: Mapping[str, str] | None = None,
                    notes: Sequence[str] = (), bold_rows: Sequence[int] = (), label: str | None = None) -> None:
-    """An "Export" popover: format, small-cell suppression, and a download button."""
-    key = f"exp_tab_{slug(name)}"
+    """An "Export" popover: format, small-cell suppression, and a download button. Its
+    controls are drawn only while it is open (as :func:`figure_download`)."""
     if ctx.hide_identifiers:
         df = mask_identifiers(df)
-    with st.popover(label or _("Export table"), icon=":material/download:"):
-        fmt = st.radio(_("Format"), TABLE_FORMATS, format_func=_label_from(TABLE_LABELS), horizontal=True,
-                       key=f"{key}_fmt")
-        suppress = st.checkbox(_("Suppress small cells (counts under {k} shown as <{k})").format(k=SUPPRESS_THRESHOLD),
-                               value=suppress_default(ctx), key=f"{key}_sup")
+    _table_export(df, name, ctx, label or _("Export table"), title, count_columns, percent_of, tuple(notes),
+                  tuple(bold_rows))
+
+
+@st.fragment
+def _table_export(df: pl.DataFrame, name: str, ctx: PageContext, label: str, title: str | None,
+                  count_columns: Sequence[str] | None, percent_of: Mapping[str, str] | None, notes: Sequence[str],
+                  bold_rows: Sequence[int]) -> None:
+    key = f"exp_tab_{slug(name)}"
+    with _export_popover(label, key) as pop:
+        if not pop.open:
+            return
+        fmt = _radio(_("Format"), TABLE_FORMATS, f"{key}_fmt", format_func=_label_from(TABLE_LABELS), horizontal=True)
+        suppress = _checkbox(_("Suppress small cells (counts under {k} shown as <{k})").format(k=SUPPRESS_THRESHOLD),
+                             f"{key}_sup", suppress_default(ctx))
         width = None
         if fmt in ("html", "png"):
-            width = st.radio(_("Width"), list(TABLE_WIDTH_LABELS), format_func=_label_from(TABLE_WIDTH_LABELS),
-                             horizontal=True, key=f"{key}_width")
+            width = _radio(_("Width"), list(TABLE_WIDTH_LABELS), f"{key}_width",
+                           format_func=_label_from(TABLE_WIDTH_LABELS), horizontal=True)
 
         def build(prov: Provenance) -> bytes:
             return table_bytes(df, fmt, title or name, prov, suppress_below=SUPPRESS_THRESHOLD if suppress else None,

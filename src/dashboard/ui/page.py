@@ -50,6 +50,7 @@ from .text import in_language, md_text
 from .provenance import data_source_banner
 from .prefs import load_preference, save_preference
 from .report import report_control
+from .warm import warm_in_background
 
 # The page files mark their titles with N_ from here (pages import dashboard.ui only).
 __all__ = ["N_", "PageContext", "option_control", "option_label", "option_select", "page_setup"]
@@ -415,7 +416,8 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
             st.session_state[LANG_SOURCE] = "preference"
             st.rerun()
     identity_sidebar(identity)
-    store = store_or_stop()
+    store = store_or_stop()  # one snapshot for the whole run
+    warm_in_background(store, lang)  # once per process, store version and language: every page's default view
     flt, values = sync_state(store, (*options, PRESENT, _lang_option(lang)))
     st.session_state.setdefault(LANG_SOURCE, source)
     counts = cached_query(select_patient_counts, store, flt)

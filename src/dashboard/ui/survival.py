@@ -97,7 +97,14 @@ MIN_AT_RISK = PageOption("minrisk", N_("Stop each curve when fewer remain at ris
 # Written on the Kaplan-Meier figure (screen and export) when asked; kept in the URL.
 P_ON_PLOT = PageOption("pplot", N_("Log-rank p on the plot"), (("0", N_("Off")), ("1", N_("On"))), "0")
 MEDIAN_LINES = PageOption("medians", N_("Median guide lines"), (("0", N_("Off")), ("1", N_("On"))), "0")
-OPTIONS = (VIEW, ENDPOINT, ORIGIN, LANDMARK_MONTHS, FACTOR, CI, MIN_AT_RISK, P_ON_PLOT, MEDIAN_LINES)
+# The table under the Kaplan-Meier curves: KMunicate (Morris et al., BMJ Open 2019: at risk, then the
+# cumulative censored and events rows per group), the number at risk only, or at risk with the cumulative
+# counts in brackets in one cell.
+RISK_TABLE = PageOption("risktable", N_("Table under the curves"),
+                        (("kmunicate", N_("KMunicate: at risk, censored, events")),
+                         ("risk", N_("Number at risk only")),
+                         ("cells", N_("At risk (cumulative events/censored) in one cell"))), "kmunicate")
+OPTIONS = (VIEW, ENDPOINT, ORIGIN, LANDMARK_MONTHS, FACTOR, CI, MIN_AT_RISK, P_ON_PLOT, MEDIAN_LINES, RISK_TABLE)
 
 DEFAULT_PS_COVARIATES = ["age", "sex", "ecog", "tumour_site", "ct", "cn", "regimen_class"]
 # Comparisons that are degenerate by definition: (endpoint, factor) -> the groups left out
@@ -187,20 +194,27 @@ def logrank_plot_text(lr) -> str | None:
 
 
 def km_view(s: SurvivalSummary, req: TteRequest, *, show_ci: bool = True, min_at_risk: int = 0,
-            cumulative: bool = False, p_on_plot: bool = False, median_lines: bool = False):
+            cumulative: bool = False, p_on_plot: bool = False, median_lines: bool = False, kmunicate: bool = False):
     """The Kaplan-Meier figure (curves over the number-at-risk table) and its at-risk cells;
     ``p_on_plot`` writes the log-rank p on it, ``median_lines`` draws dashed guides from 50%
-    to each median reached."""
+    to each median reached; ``kmunicate`` adds the cumulative censored and events rows under
+    each group's number at risk; ``cumulative`` puts them into the at-risk cell instead."""
     label = _label_fn(req.factor)
     groups = s.groups_.get_column("group").to_list()
     grid = time_grid(float(s.km_.get_column("time").max() or 12.0))
-    risk = format_risk_cells(risk_table(s.km_, grid), cumulative)
+    risk = format_risk_cells(risk_table(s.km_, grid), cumulative and not kmunicate, kmunicate=kmunicate)
+    if kmunicate:
+        risk_title = _("Number at risk, censored and events (cumulative)")
+    elif cumulative:
+        risk_title = _("Number at risk (cumulative events/censored)")
+    else:
+        risk_title = _("Number at risk")
     fig = km_figure(
         s.km_, risk, groups=groups, label=label, n=dict(s.groups_.select("group", "n").iter_rows()),
         colours=colours_for(req.factor, groups), dashes=dashes_for(req.factor, groups), x_title=origin_axis_label(req),
         y_title=_(Y_TITLES[req.endpoint]), grid=grid, show_ci=show_ci, min_at_risk=min_at_risk,
-        risk_title=_("Number at risk (cumulative events/censored)") if cumulative else _("Number at risk"),
-        p_text=logrank_plot_text(s.logrank_) if p_on_plot else None, median_lines=median_lines,
+        risk_title=risk_title, p_text=logrank_plot_text(s.logrank_) if p_on_plot else None,
+        median_lines=median_lines, kmunicate=kmunicate,
     )
     return fig, risk
 
@@ -253,7 +267,10 @@ def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]
         with o2:
             min_at_risk = int(option_select(MIN_AT_RISK))
         with o3:
-            st.checkbox(_("Add cumulative events / censored to the at-risk table"), key="surv_cum")
+            risk_style = option_select(RISK_TABLE, disabled=view != "km",
+                                       help=_("KMunicate (Morris et al., BMJ Open 2019): under each group's number at "
+                                              "risk, how many have been censored and how many have had the event by "
+                                              "each time; the three add up to the group's patients."))
         p_on_plot = median_lines = False
         if view == "km":  # written on the Kaplan-Meier figure only
             o4, o5, _o6 = st.columns(3)
@@ -269,7 +286,8 @@ def _controls(ctx: PageContext) -> tuple[str, TteRequest, SurvivalOptions, dict]
     req = TteRequest(endpoint, origin, factor, tuple(adjust), landmark if origin == LANDMARK else 0.0)
     opts = SurvivalOptions(conf_type="log-log" if ci == "none" else ci, reference=FACTORS[factor].reference,
                            adjust=tuple(adjust))
-    notes.update(show_ci=ci != "none", min_at_risk=min_at_risk, cumulative=bool(st.session_state.get("surv_cum")),
+    notes.update(show_ci=ci != "none", min_at_risk=min_at_risk, cumulative=risk_style == "cells",
+                 kmunicate=risk_style == "kmunicate",
                  p_on_plot=p_on_plot, median_lines=median_lines)
     return view, req, opts, notes
 
@@ -378,7 +396,7 @@ def _km_section(ctx: PageContext, req: TteRequest, opts: SurvivalOptions, notes:
                 icon=":material/info:")
     fig, risk = km_view(s, req, show_ci=notes["show_ci"], min_at_risk=notes["min_at_risk"],
                         cumulative=notes["cumulative"], p_on_plot=notes["p_on_plot"],
-                        median_lines=notes["median_lines"])
+                        median_lines=notes["median_lines"], kmunicate=notes["kmunicate"])
     show_figure(fig, f"KM {req.endpoint} from {req.origin} by {req.factor}", ctx, key="km_chart", config=PLOTLY_CONFIG)
     st.caption(km_caption(s, req, opts, notes["show_ci"], notes["min_at_risk"]))
     b1, b2 = st.columns(2)
