@@ -26,16 +26,21 @@ How a page adds its part to the MDT report
 
 from __future__ import annotations
 
+import contextvars
 import importlib
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 import streamlit as st
 
 from .. import audit
 from ..filters import CohortFilter
-from ..i18n import N_, _
+from ..i18n import N_, _, get_language
 from ..provenance import Provenance
-from ..report import ReportItem, ReportSection, build_report, report_pdf
+from ..report import ReportItem, ReportSection, build_report, figure_svg, report_pdf
 from ..store import Store
 from .export import ExportScope, download
 
@@ -87,15 +92,60 @@ def collect_sections(store: Store, flt: CohortFilter,
     return out
 
 
+# The HTML of the last few reports, so the PDF of a report just downloaded as HTML (or the
+# other way round) is printed from it instead of building every section again.
+REUSE_SECONDS = 600
+_BUILT: "OrderedDict[tuple, tuple[float, bytes]]" = OrderedDict()
+_BUILT_MAX = 4
+_built_lock = threading.Lock()
+
+
+def report_html(store: Store, flt: CohortFilter, n: int | None, m: int | None, *,
+                suppress_below: int | None = None, prepared_by: str | None = None,
+                meeting_date: str | None = None) -> bytes:
+    """The MDT report's HTML, built once for its HTML and its PDF: the same store version,
+    filters, language and options within :data:`REUSE_SECONDS` give the same document
+    (its export time is that of the first build)."""
+    key = (str(store.path), store.version, flt, get_language(),
+           n, m, suppress_below, prepared_by, meeting_date)
+    now = time.monotonic()
+    with _built_lock:
+        hit = _BUILT.get(key)
+        if hit and now - hit[0] < REUSE_SECONDS:
+            _BUILT.move_to_end(key)
+            return hit[1]
+    meta = store.meta()
+    prov = Provenance.from_meta(meta, flt, n=n, m=m)
+    # each page's figures are rendered (Chromium) while the next pages' queries and
+    # statistics run (Python): one worker, in this language
+    renders: dict[int, Future] = {}
+    sections: list[ReportSection] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-figures") as pool:
+        for page in REPORT_PAGES:
+            section = collect_sections(store, flt, [page])[0]
+            for item in section.items:
+                if not item.is_table:
+                    renders[id(item)] = pool.submit(contextvars.copy_context().run, figure_svg, item, False,
+                                                    suppress_below)
+            sections.append(section)
+        html = build_report(sections, prov, suppress_below=suppress_below,
+                            title=_("MDT report - organ-preservation registry"), meta=meta, prepared_by=prepared_by,
+                            meeting_date=meeting_date, render_figure=lambda item: renders[id(item)].result())
+    with _built_lock:
+        _BUILT[key] = (now, html)
+        _BUILT.move_to_end(key)
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    return html
+
+
 def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str = "html",
                  suppress_below: int | None = None, prepared_by: str | None = None,
                  page_format: str = "A4", meeting_date: str | None = None) -> bytes:
-    """The MDT report of every registered page as HTML or PDF (A4 or Letter) bytes."""
-    meta = store.meta()
-    prov = Provenance.from_meta(meta, flt, n=n, m=m)
-    html = build_report(collect_sections(store, flt), prov, suppress_below=suppress_below,
-                        title=_("MDT report - organ-preservation registry"), meta=meta, prepared_by=prepared_by,
-                        meeting_date=meeting_date)
+    """The MDT report of every registered page as HTML or PDF (A4 or Letter) bytes; the
+    PDF is printed from :func:`report_html`'s document."""
+    html = report_html(store, flt, n, m, suppress_below=suppress_below, prepared_by=prepared_by,
+                       meeting_date=meeting_date)
     return html if fmt == "html" else report_pdf(html, page_format=page_format)
 
 
