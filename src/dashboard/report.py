@@ -35,6 +35,8 @@ class ReportItem:
     bold_rows : table rows set in bold (e.g. Table 1's variable rows).
     count_columns : table columns that hold counts, for small-cell suppression
         (default: detected, see :func:`dashboard.tables.export.suppress_small_cells`).
+    patient_level : one patient's data (the case list): no small-cell suppression, which
+        is for counts of patients; who may see it is the caller's check.
     """
 
     title: str
@@ -42,6 +44,7 @@ class ReportItem:
     caption: str = ""
     bold_rows: tuple[int, ...] = ()
     count_columns: tuple[str, ...] | None = None
+    patient_level: bool = False
 
     @property
     def is_table(self) -> bool:
@@ -135,7 +138,7 @@ def _inline_svg(svg: str, index: int) -> str:
 
 def _table_html(item: ReportItem, suppress_below: int | None) -> str:
     df = item.content
-    if suppress_below is not None:
+    if suppress_below is not None and not item.patient_level:
         df = suppress_small_cells(df, suppress_below, list(item.count_columns) if item.count_columns else None,
                                   blocks=blocks_from_heads(df.height, item.bold_rows))
     return gt_html(df, item.title, [], bold_rows=item.bold_rows, font_px=13)
@@ -147,7 +150,7 @@ def _key_numbers(sections: Sequence[ReportSection], provenance: Provenance) -> l
     keys: list[tuple[str, str]] = []
     if provenance.n is not None:
         keys.append((_("Patients under the filters"), fmt_int(provenance.n)))
-    for s in sections[:1]:
+    for s in [x for x in sections if not any(i.patient_level for i in x.items)][:1]:
         for item in s.items:
             if item.is_table and item.content.width == 2 and item.content.height <= 12:
                 for label, value in item.content.iter_rows():
@@ -227,7 +230,8 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
             _("{filters}. {status}. Data cut-off {cutoff}.").format(filters=provenance.filter_text, status=status,
                                                                    cutoff=cutoff)) + "</p></div>")
     figure_no = itertools.count()
-    render = render_figure or (lambda item: figure_svg(item, presentation, suppress_below))
+    render = render_figure or (lambda item: figure_svg(item, presentation,
+                                                       None if item.patient_level else suppress_below))
     for i, section in enumerate(sections):
         parts.append(f"<h2 id='s{i}'>{html.escape(section.page)}</h2>")
         if section.note:
