@@ -52,15 +52,17 @@ def format_case_list(rows: Sequence[Mapping], status_text: Mapping[str, str]) ->
         if p.get("ici_cycles"):
             regimen = ngettext("{regimen}, {n} cycle", "{regimen}, {n} cycles", int(p["ici_cycles"])).format(
                 regimen=regimen, n=p["ici_cycles"])
-        age = p.get("age")
-        who = ", ".join(x for x in ((_("{age} y").format(age=int(age)) if age is not None else ""),
-                                    SEX.label(p["sex"]) if p.get("sex") else "") if x) or "-"
+        age = _("{age} y").format(age=int(p["age"])) if p.get("age") is not None else ""
+        sex = SEX.label(p["sex"]) if p.get("sex") else ""
+        who = _("{age}, {sex}").format(age=age, sex=sex) if age and sex else (age or sex or "-")
         status = p.get("status_at_last_fu")
         months = _months(p.get("t1"), p.get("last_contact_date"))
         out.append([
             str(p["subject_id"]), who,
-            f"{lab(TUMOUR_SITE, p.get('tumour_site'))} {_stage(p.get('ct'), p.get('cn'), p.get('cm'))}; "
-            f"{lab(BIOMARKER_BASIS, p.get('biomarker_basis'))}", regimen,
+            _("{site} {stage}; {biomarker}").format(site=lab(TUMOUR_SITE, p.get("tumour_site")),
+                                                    stage=_stage(p.get("ct"), p.get("cn"), p.get("cm")),
+                                                    biomarker=lab(BIOMARKER_BASIS, p.get("biomarker_basis"))),
+            regimen,
             lab(RESPONSE, p.get("restaging_response")), lab(STRATEGY, p.get("initial_strategy")),
             _(status_text[status]) if status in status_text else (status or "-"),
             fmt_decimal(months, 1) if months is not None else "-",
