@@ -87,6 +87,7 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 @media screen { .fig svg {width: 100%; max-width: 1100px;} }
 .items {display: grid; grid-template-columns: repeat(auto-fill, minmax(860px, 1fr)); gap: 8px 28px; align-items: start;}
 .item.table {grid-column: 1 / -1;}
+.item.case.table td:first-child {white-space: nowrap;} /* a case's id on one line */
 .gt_table {width: 100% !important;}
 .toc {font-size: 15px;} .toc ol {padding-left: 22px;} .toc li {margin: 3px 0;}
 .toc .pg {float: right;} .toc a {color: #0b3a63; text-decoration: none;}
@@ -252,7 +253,8 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
             if note and note not in caption:
                 caption = f"{caption} {note}".strip()
             cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
-            piece = f"<div class='item{' table' if item.is_table else ''}'>{head}{cap}{body}</div>"
+            kind = (" table" if item.is_table else "") + (" case" if item.patient_level else "")
+            piece = f"<div class='item{kind}'>{head}{cap}{body}</div>"
             if wide:
                 if block:
                     parts.append("<div class='items'>" + "".join(block) + "</div>")
