@@ -19,6 +19,7 @@ export DASHBOARD_DB ?= $(CURDIR)/data/registry.duckdb
 install: $(VENV)/.installed system-deps
 	$(PY) -m dashboard audit init
 	$(PY) -m dashboard i18n compile > /dev/null
+	$(PY) -m dashboard fonts
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -31,13 +31,7 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chr
 MIN_PT = {"single": 6.0, "one_half": 6.0, "double": 6.0, "slide": 9.0}
 # (figure title starts with, size, presentation) that do not pass yet: strict xfail, so
 # the test says when one is fixed. See the issue-15 note.
-KNOWN_GAPS: set = {
-    # Sankey, presentation look: the status column's wrapped labels ("Regrowth, salvaged with
-    # R0 29" / "Regrowth, not salvaged with R0 7") collide where two small nodes sit together
-    # since the status rules of issue 14 added statuses. Open in issue 15's note.
-    ("Strategy transitions", "single", True),
-    ("Strategy transitions", "slide", True),
-}
+KNOWN_GAPS: set = set()  # (figure title prefix, size, presentation) a layout step does not meet yet
 
 
 @pytest.fixture(scope="module")

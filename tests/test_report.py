@@ -3,7 +3,6 @@ its PDF."""
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 
@@ -40,9 +39,14 @@ def test_report_is_self_contained(report):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert not re.search(r"@import|url\(\s*['\"]?https?:", html)
     assert "<script" not in html
-    images = re.findall(r"src='data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)'", html)
-    assert len(images) >= 2  # patient flow and strategy transitions
-    assert all(base64.b64decode(i).lstrip().startswith(b"<svg") for i in images)
+    figures = re.findall(r"<div class='fig' role='img' aria-label='[^']*'>(<svg\b.*?</svg>)</div>", html, re.S)
+    assert len(figures) >= 2  # patient flow and strategy transitions
+    # inline figures: no id is used by two figures (clip paths of one never clip another)
+    ids = [i for svg in figures for i in re.findall(r'\sid="([^"]+)"', svg)]
+    assert ids and len(ids) == len(set(ids))
+    for svg in figures:
+        own = set(re.findall(r'\sid="([^"]+)"', svg))
+        assert set(re.findall(r"url\(#([^)]+)\)", svg)) <= own
 
 
 def test_report_has_every_section_banner_and_provenance(store, report):
@@ -157,7 +161,83 @@ def test_report_figures_fit_on_a_page(report):
     # every figure is at most 234 mm tall and 175 mm wide (the report's column), so one
     # fits a portrait A4 page with its heading
     html = report[0].decode()
-    for b64 in re.findall(r"src='data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)'", html):
-        svg = base64.b64decode(b64)[:3000].decode("utf-8", "ignore")
-        h = float(re.search(r'height="([\d.]+)mm"', svg).group(1))
-        assert h <= 234.5
+    tags = re.findall(r"<svg\b[^>]*>", html)
+    assert tags
+    for tag in tags:
+        assert float(re.search(r'width="([\d.]+)mm"', tag).group(1)) <= 175.5
+        assert float(re.search(r'height="([\d.]+)mm"', tag).group(1)) <= 234.5
+
+
+# ------------------------------------------------------------------ case list
+def _case_ids(store, k=2):
+    return store.sql("SELECT subject_id FROM adsl WHERE cohort = 'PROSP' ORDER BY subject_id LIMIT $k",
+                     {"k": k})["subject_id"].to_list()
+
+
+def test_case_list_comes_first_with_each_patients_row_and_timeline(store):
+    from dashboard.queries.patient import select_patient_record
+    from dashboard.tables.cases import format_case_list
+    from dashboard.ui.patient import STATUS_TEXT
+
+    ids = _case_ids(store)
+    counts = select_patient_counts(store, FLT)
+    html = report_bytes(store, FLT, counts["n"], counts["m"], suppress_below=5,
+                        cases=[*ids, "NOR-NOT-THERE", ids[0]]).decode()
+    assert re.search(r"<h2 id='s0'>Case list</h2>", html)  # first, before the pages' sections
+    assert "Patients chosen for this meeting: 2." in html and "1 chosen id is not in the registry" in html
+    expected = format_case_list([select_patient_record(store, FLT, i).row for i in ids], STATUS_TEXT)
+    assert expected.columns[:2] == ["Case", "Patient"] and expected.width <= 8  # a portrait page
+    case_part = html[html.index("<h2 id='s0'>"):html.index("<h2 id='s1'>")]
+    for row in expected.iter_rows():
+        for cell in row:  # every cell as formatted: no small-cell suppression of patient rows
+            assert html_escape(cell) in case_part, cell
+    for i in ids:
+        assert f"Timeline of {i}" in case_part
+    assert case_part.count("<svg") == len(ids)
+    # the key numbers still come from the Overview
+    assert "Key numbers" in html and "Patients under the filters" in html
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+def test_no_case_list_unless_asked(report):
+    assert "Case list" not in report[0].decode()
+
+
+def test_case_list_needs_patient_level_export(store):
+    from dashboard import audit
+    from dashboard.ui.report import report_download
+
+    ids = _case_ids(store, 1)
+    with pytest.raises(PermissionError):
+        report_download(store, FLT, 10, 20, fmt="html", suppress_below=None, actor="v@h.example", role="viewer",
+                        cases=ids)
+    log = audit.read(action="report", path=audit.default_audit_path(store.path))
+    refused = [r for r in log.iter_rows(named=True) if r["actor"] == "v@h.example"]
+    assert refused and refused[0]["result"] == "refused" and ids[0] in refused[0]["detail"]
+    data = report_download(store, FLT, 10, 20, fmt="html", suppress_below=None, actor="i@h.example",
+                           role="investigator", cases=ids).decode()
+    assert f"Timeline of {ids[0]}" in data
+
+
+def test_format_case_list_by_hand():
+    import datetime as dt
+
+    from dashboard.tables.cases import format_case_list
+
+    row = {"subject_id": "NOR-0000001", "age": 61, "sex": "F", "tumour_site": "RECTUM", "ct": "T4A", "cn": "N1",
+           "cm": "M0", "biomarker_basis": "DMMR_IHC", "regimen_class": "PD1", "ici_cycles": 1,
+           "restaging_response": "CCR", "initial_strategy": "WW", "status_at_last_fu": "ORGAN_PRESERVED",
+           "t1": dt.date(2025, 1, 1), "last_contact_date": dt.date(2026, 1, 1)}
+    out = format_case_list([row, {**row, "subject_id": "NOR-0000002", "t1": None, "ici_cycles": None,
+                                  "status_at_last_fu": "NEW_CODE"}], {"ORGAN_PRESERVED": "organ preserved"})
+    first, second = out.row(0, named=True), out.row(1, named=True)
+    assert first["Case"] == "NOR-0000001" and first["Patient"] == "61 y, Female"
+    assert first["Tumour, stage, biomarker"].startswith("Rectum cT4a cN1; ")  # cM0 not written
+    assert first["Immunotherapy"].endswith(", 1 cycle") and first["Now"] == "organ preserved"
+    assert first["Months since T1"] == "12.0"
+    assert second["Months since T1"] == "-" and second["Now"] == "NEW_CODE" and "cycle" not in second["Immunotherapy"]

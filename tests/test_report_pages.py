@@ -127,3 +127,12 @@ def test_survival_page_in_presentation_mode(db, query):
     assert specs and all(s["layout"]["meta"]["presentation"] for s in specs)
     assert any(t.get("name", "").startswith("at risk: ") for t in specs[0]["data"])
     assert len(at.get("popover")) >= 2
+
+
+def test_case_list_picker_only_outside_presentation_mode(db):
+    normal = _app(ORGAN, {})
+    assert not normal.exception, normal.exception
+    assert "report_cases" in [w.key for w in normal.multiselect]  # open demo mode: every permission
+    present = _app(ORGAN, {"present": "1"})
+    assert not present.exception, present.exception
+    assert "report_cases" not in [w.key for w in present.multiselect]  # no patient id on a shared screen

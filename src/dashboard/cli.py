@@ -247,6 +247,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_fonts(args: argparse.Namespace) -> int:
+    """``fonts``: convert the Chinese characters documents use into the font cache (the MDT
+    report's TrueType subset of Noto Sans CJK SC), so no process pays it on its first
+    Chinese report; ``make install`` runs it."""
+    from . import render
+
+    n = render.prepare_cjk_fonts()
+    print(f"Font cache {render.font_cache_dir()}: {n} characters converted now"
+          f"{'' if n else ' (already prepared, or no Noto Sans CJK installed)'}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -327,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("info", help="provenance and counts of the store")
     db_arg(sp)
     sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("fonts", help="convert the Chinese font for PDF documents ahead (make install does it)")
+    sp.set_defaults(func=cmd_fonts)
     return p
 
 

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import atexit
 import base64
+import hashlib
 import io
 import os
 import re
 import struct
+import tempfile
 import threading
 import unicodedata
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
 CHROMIUM = os.environ.get("BROWSER_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -89,16 +92,17 @@ def html_to_png(html: str, *, selector: str | None = None, width: int = 1000, dp
 
 
 def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4", header: str = "",
-                footer: str = "") -> bytes:
+                footer: str = "", total_pages: int | None = None) -> bytes:
     """Chromium's print to PDF: the page size and margins of the document's CSS
     ``@page`` rules (named pages for landscape sections), backgrounds printed, PDF
     bookmarks from the headings, tagged PDF. With ``header`` / ``footer``: a running
     header line, and a footer line with "Page n of N" (in the current language:
-    "第 n 页，共 N 页")."""
+    "第 n 页，共 N 页"). ``total_pages``: N written as given (a part of a longer
+    document printed on its own)."""
     from .i18n import _
 
     # Chromium fills the spans; the words around them are translated as one sentence
-    page_of = _html_page_of(_("Page {page} of {pages}"))
+    page_of = _html_page_of(_("Page {page} of {pages}"), total_pages)
     # the header and footer are documents of their own: the document's own CJK rules again
     # (the same data: URI is already decoded, so Chromium uses it at once; a new font would
     # still be loading when the header is drawn), so their Chinese is a named font too
@@ -121,10 +125,10 @@ def html_to_pdf(html: str, *, landscape: bool = False, page_format: str = "A4", 
     return _run(_with_page, pdf, html, 1100, 1.0)
 
 
-def _html_page_of(sentence: str) -> str:
+def _html_page_of(sentence: str, total_pages: int | None = None) -> str:
     """"Page {page} of {pages}" with Chromium's page-number spans in the placeholders."""
-    return (_esc(sentence).replace("{page}", "<span class='pageNumber'></span>")
-            .replace("{pages}", "<span class='totalPages'></span>"))
+    pages = "<span class='totalPages'></span>" if total_pages is None else str(int(total_pages))
+    return _esc(sentence).replace("{page}", "<span class='pageNumber'></span>").replace("{pages}", pages)
 
 
 def text_width(text: str) -> int:
@@ -133,7 +137,13 @@ def text_width(text: str) -> int:
 
 
 # ------------------------------------------------------------------ CJK font for documents
-_cjk: dict = {"chars": frozenset(), "ttf": {}}
+# Converted fonts are kept on disk, keyed by the font file (path, size, modification time),
+# so only the first process ever to need a character pays its conversion; `make install`
+# converts the characters documents use (python -m dashboard fonts).
+CJK_CACHE_ENV = "DASHBOARD_FONT_CACHE"
+_CJK_FORMAT = 1  # bump when the conversion changes: old cache files are then ignored
+_CJK_MAX_CHUNKS = 12  # more converted pieces than this are converted again as one
+_cjk: dict = {"key": None, "chunks": []}  # chunks: [(chars, {weight: ttf bytes}, file stem)]
 _cjk_lock = threading.Lock()
 
 
@@ -141,40 +151,182 @@ def _is_cjk(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in ("W", "F") and not ch.isspace()
 
 
-def cjk_font_face(text: str, *, prepare: str = "") -> str:
-    """A CSS ``@font-face`` rule that defines :data:`CJK_FAMILY` as a subset of Noto Sans
+def _cjk_chars(text: str) -> frozenset[str]:
+    return frozenset(c for c in set(text) if _is_cjk(c))
+
+
+def font_cache_dir() -> Path:
+    """Where converted fonts are kept: ``$DASHBOARD_FONT_CACHE``, else
+    ``$XDG_CACHE_HOME/nor-mp-dashboard/fonts`` (``~/.cache/...``)."""
+    if os.environ.get(CJK_CACHE_ENV):
+        return Path(os.environ[CJK_CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nor-mp-dashboard" / "fonts"
+
+
+def _cjk_faces() -> dict[int, str]:
+    return {w: f for w, f in ((400, CJK_FONT_FILE), (700, CJK_BOLD_FILE)) if os.path.exists(f)}
+
+
+def _cjk_key(faces: dict[int, str]) -> str:
+    """The font files as they are now: a new or updated font gets new cache files."""
+    parts = [str(_CJK_FORMAT), CJK_FAMILY]
+    for weight, path in sorted(faces.items()):
+        st = os.stat(path)
+        parts += [str(weight), os.path.realpath(path), str(st.st_size), str(st.st_mtime_ns)]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def _load_chunks(key: str, faces: dict[int, str]) -> list:
+    """The converted pieces on disk for ``key``: ``cjk-<key>-<n>.chars`` (the characters)
+    with one ``.<weight>.ttf`` per face; a piece missing a face is ignored."""
+    out = []
+    folder = font_cache_dir()
+    for chars_file in sorted(folder.glob(f"cjk-{key}-*.chars")) if folder.is_dir() else []:
+        stem = chars_file.name[: -len(".chars")]
+        try:
+            chars = frozenset(chars_file.read_text(encoding="utf-8"))
+            fonts = {w: (folder / f"{stem}.{w}.ttf").read_bytes() for w in faces}
+        except (OSError, UnicodeDecodeError):
+            continue
+        if chars and all(fonts.values()):
+            out.append((chars, fonts, stem))
+    return out
+
+
+def _save_chunk(key: str, chars: frozenset[str], fonts: dict[int, bytes]) -> str | None:
+    """Write a converted piece (fonts first, the ``.chars`` file last and atomically, so a
+    reader never sees a piece without its fonts); None when the cache cannot be written."""
+    folder = font_cache_dir()
+    stem = f"cjk-{key}-{hashlib.sha256(''.join(sorted(chars)).encode('utf-8')).hexdigest()[:12]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in [*((f"{stem}.{w}.ttf", b) for w, b in fonts.items()),
+                           (f"{stem}.chars", "".join(sorted(chars)).encode("utf-8"))]:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, folder / name)
+    except OSError:
+        return None
+    return stem
+
+
+def _remove_chunk(stem: str) -> None:
+    for f in font_cache_dir().glob(f"{stem}.*"):
+        try:
+            f.unlink()
+        except OSError:
+            pass
+
+
+def _covered(chunks: list) -> frozenset[str]:
+    return frozenset().union(*(c for c, _f, _s in chunks))
+
+
+def _cjk_chunks(chars: frozenset[str]) -> list:
+    """Converted pieces covering ``chars``: from this process, else from disk, else
+    converted now (only the characters no piece has yet) and written to disk."""
+    faces = _cjk_faces()
+    key = _cjk_key(faces)
+    with _cjk_lock:
+        if _cjk["key"] != key:
+            _cjk["key"], _cjk["chunks"] = key, _load_chunks(key, faces)
+        missing = chars - _covered(_cjk["chunks"])
+        if missing:  # another process may have converted them meanwhile (kept: pieces not on disk)
+            _cjk["chunks"] = _load_chunks(key, faces) + [c for c in _cjk["chunks"] if c[2] is None]
+            missing = chars - _covered(_cjk["chunks"])
+        if missing:
+            if len(_cjk["chunks"]) >= _CJK_MAX_CHUNKS:  # many small pieces: the small ones as one
+                keep, *small = sorted(_cjk["chunks"], key=lambda c: -len(c[0]))
+                missing |= _covered(small)
+                _cjk["chunks"] = [keep]
+                for _c, _f, stem in small:
+                    if stem:
+                        _remove_chunk(stem)
+            text = "".join(sorted(missing))
+            fonts = {w: _truetype_subset(f, CJK_FAMILY, text) for w, f in faces.items()}
+            stem = _save_chunk(key, missing, fonts)
+            _cjk["chunks"].append((missing, fonts, stem))
+        return list(_cjk["chunks"])
+
+
+def _unicode_range(chars: Iterable[str]) -> str:
+    """A CSS ``unicode-range`` value for ``chars`` (runs of code points as ranges)."""
+    points = sorted(ord(c) for c in chars)
+    runs: list[list[int]] = []
+    for p in points:
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return ", ".join(f"U+{a:X}" if a == b else f"U+{a:X}-{b:X}" for a, b in runs)
+
+
+def cjk_font_face(text: str) -> str:
+    """CSS ``@font-face`` rules that define :data:`CJK_FAMILY` as a subset of Noto Sans
     CJK SC holding exactly the wide (CJK) characters of ``text``, with TrueType outlines,
-    inlined as a ``data:`` URI; "" when ``text`` has no CJK character or the font is
-    missing.
+    inlined as ``data:`` URIs; "" when ``text`` has no CJK character or the font is
+    missing. Regular and bold (a bold synthesised from the regular face would be Type 3
+    again); one rule per weight and converted piece, each with its ``unicode-range``.
 
     Why: Chromium's PDF writer embeds a CFF-outline font (Noto Sans CJK as Debian ships
     it) as anonymous Type 3 glyph procedures; a TrueType font it embeds as a named CID
     font subset (``pdffonts``: ``NotoSansCJKsc-Regular  CID TrueType  emb yes sub yes``),
     which every PDF reader and print shop handles. The HTML version of a document carries
-    the same rule, so it shows the same glyphs on a computer without the font.
+    the same rules, so it shows the same glyphs on a computer without the font.
 
-    Converting outlines is slow (~4 s for a report's few hundred characters), so each
-    process keeps one converted font of every character asked for so far and cuts each
-    rule from it (milliseconds). ``prepare``: more text whose characters to convert in the
-    same pass (a document's figures, before their rules are asked for one by one).
-    Regular and bold (a bold synthesised from the regular face would be Type 3 again)."""
-    chars = frozenset(c for c in text if _is_cjk(c))
+    Converting outlines is slow (~3.5 ms a character), so converted characters are kept
+    on disk (:func:`font_cache_dir`, keyed by the font files' size and modification time)
+    and each rule is cut from them (fontTools' subsetter, a fraction of a second);
+    :func:`prepare_cjk_fonts` (``make install``) converts the common characters ahead."""
+    chars = _cjk_chars(text)
     if not chars or not os.path.exists(CJK_FONT_FILE):
         return ""
-    faces = {w: f for w, f in ((400, CJK_FONT_FILE), (700, CJK_BOLD_FILE)) if os.path.exists(f)}
-    with _cjk_lock:
-        if not chars <= _cjk["chars"]:
-            want = "".join(sorted(chars | _cjk["chars"] | {c for c in prepare if _is_cjk(c)}))
-            _cjk["ttf"] = {w: _truetype_subset(f, CJK_FAMILY, want) for w, f in faces.items()}
-            _cjk["chars"] = frozenset(want)
-        masters, covered = dict(_cjk["ttf"]), _cjk["chars"]
     rules = []
-    for weight, master in masters.items():
-        data = master if chars == covered else _subset_bytes(master, "".join(sorted(chars)))
-        b64 = base64.b64encode(data).decode("ascii")
-        rules.append(f"@font-face {{font-family: '{CJK_FAMILY}'; font-style: normal; font-weight: {weight}; "
-                     f"src: url(data:font/ttf;base64,{b64}) format('truetype');}}")
+    for piece, fonts, _stem in _cjk_chunks(chars):
+        use = chars & piece
+        if not use:
+            continue
+        for weight, master in sorted(fonts.items()):
+            data = master if use == piece else _subset_bytes(master, "".join(sorted(use)))
+            b64 = base64.b64encode(data).decode("ascii")
+            rules.append(f"@font-face {{font-family: '{CJK_FAMILY}'; font-style: normal; font-weight: {weight}; "
+                         f"src: url(data:font/ttf;base64,{b64}) format('truetype'); "
+                         f"unicode-range: {_unicode_range(use)};}}")
     return "".join(rules)
+
+
+def common_cjk_chars() -> str:
+    """The characters :func:`prepare_cjk_fonts` converts ahead: every wide character of
+    the translation catalogs, GB 2312's level-1 hanzi (the 3,755 most used), CJK and
+    full-width punctuation."""
+    from .i18n import LOCALE_DIR
+
+    chars: set[str] = set()
+    for po in Path(LOCALE_DIR).glob("*/LC_MESSAGES/*.po"):
+        chars |= _cjk_chars(po.read_text(encoding="utf-8"))
+    for hi in range(0xB0, 0xD8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                chars.add(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    chars |= {chr(c) for c in [*range(0x3001, 0x3020), *range(0xFF01, 0xFF5F)]}
+    return "".join(sorted(c for c in chars if _is_cjk(c)))
+
+
+def prepare_cjk_fonts() -> int:
+    """Convert :func:`common_cjk_chars` into the font cache now (once per font version;
+    ~15 s a face); returns the number of characters converted now (0: already there)."""
+    chars = _cjk_chars(common_cjk_chars())
+    if not os.path.exists(CJK_FONT_FILE):
+        return 0
+    with _cjk_lock:
+        _cjk["key"] = None  # read the disk again
+    before = _covered(_cjk_chunks(frozenset()))
+    _cjk_chunks(chars)
+    return len(chars - before)
 
 
 def _subset_bytes(font_bytes: bytes, text: str) -> bytes:

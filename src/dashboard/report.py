@@ -1,5 +1,5 @@
 """MDT report: every page's figures and tables under the current filters, as one
-self-contained HTML file (figures inlined as base64 SVG, tables as great_tables HTML,
+self-contained HTML file (figures as inline SVG, tables as great_tables HTML,
 no external resource) and as a PDF (Chromium's print to PDF, no network).
 
 Pure: no Streamlit. Pages contribute :class:`ReportSection` objects through the
@@ -8,11 +8,11 @@ registry in :mod:`dashboard.ui.report`.
 
 from __future__ import annotations
 
-import base64
 import html
+import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import polars as pl
 
@@ -35,6 +35,8 @@ class ReportItem:
     bold_rows : table rows set in bold (e.g. Table 1's variable rows).
     count_columns : table columns that hold counts, for small-cell suppression
         (default: detected, see :func:`dashboard.tables.export.suppress_small_cells`).
+    patient_level : one patient's data (the case list): no small-cell suppression, which
+        is for counts of patients; who may see it is the caller's check.
     """
 
     title: str
@@ -42,6 +44,7 @@ class ReportItem:
     caption: str = ""
     bold_rows: tuple[int, ...] = ()
     count_columns: tuple[str, ...] | None = None
+    patient_level: bool = False
 
     @property
     def is_table(self) -> bool:
@@ -80,10 +83,11 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
 .prov td {padding: 2px 12px 2px 0; vertical-align: baseline; line-height: 1.5;} .prov td:first-child {white-space: nowrap;}
 .caption {font-size: 13px; color: #333; margin: 0 0 6px;}
 .item {break-inside: avoid; margin-bottom: 14px; min-width: 0;}
-.fig img {max-width: 100%; height: auto; display: block;}
-@media screen { .fig img {width: 100%; max-width: 1100px;} }
+.fig svg {max-width: 100%; height: auto; display: block;}
+@media screen { .fig svg {width: 100%; max-width: 1100px;} }
 .items {display: grid; grid-template-columns: repeat(auto-fill, minmax(860px, 1fr)); gap: 8px 28px; align-items: start;}
 .item.table {grid-column: 1 / -1;}
+.item.case.table td:first-child {white-space: nowrap;} /* a case's id on one line */
 .gt_table {width: 100% !important;}
 .toc {font-size: 15px;} .toc ol {padding-left: 22px;} .toc li {margin: 3px 0;}
 .toc .pg {float: right;} .toc a {color: #0b3a63; text-decoration: none;}
@@ -99,46 +103,43 @@ h1 {font-size: 26px; margin: 4px 0 8px;} h2 {font-size: 21px; margin: 28px 0 6px
   .items {display: block;}
   .title-page, .toc-page, .keys-page {break-after: page;}
   h2 {break-before: page;}
-  .fig img {max-height: 215mm; width: auto; margin: 0 auto;}
+  .fig svg {max-height: 215mm; width: auto; margin: 0 auto;}
   .wide {page: wide;}
   .wide .gt_table {font-size: 10px !important;}
-  .wide .fig img {max-height: 150mm;}
+  .wide .fig svg {max-height: 150mm;}
 }
 """.replace("FONT_STACK", FONT_STACK)
 
 
-def _figure_html(item: ReportItem, presentation: bool, suppress_below: int | None = None,
-                 svgs: list[str] | None = None) -> str:
+def figure_svg(item: ReportItem, presentation: bool = False, suppress_below: int | None = None) -> str:
+    """A report figure as SVG markup at double-column size (the layout step for that size)."""
     # fonts not embedded per figure: the report names Liberation Sans, which the server
     # prints with; a reader's browser without it falls back to Arial (same metrics)
-    svg = figure_bytes(item.content, "svg", "double", None, presentation=presentation, suppress_below=suppress_below,
-                       embed_fonts=False)
-    if svgs is not None:  # the image goes in once the document's CJK font is known (build_report)
-        svgs.append(svg.decode("utf-8"))
-        src = f"@@svg{len(svgs) - 1}@@"
-    else:
-        src = "data:image/svg+xml;base64," + base64.b64encode(_with_cjk_font(svg.decode("utf-8"))).decode("ascii")
-    return f"<div class='fig'><img alt='{html.escape(item.title)}' src='{src}'></div>"
+    return figure_bytes(item.content, "svg", "double", None, presentation=presentation, suppress_below=suppress_below,
+                        embed_fonts=False).decode("utf-8")
 
 
-def _svg_text(svg: str) -> str:
-    return html.unescape("".join(re.findall(r">([^<]+)<", svg)))
+def _figure_html(svg: str, title: str, index: int) -> str:
+    """The figure as inline SVG markup: the document's own ``@font-face`` rules (Liberation
+    Sans named, Noto Sans CJK SC inlined as one TrueType subset for the whole report) reach
+    its text, so no figure carries a font of its own. Element ids get a per-figure prefix
+    (two figures never share a clip path)."""
+    return f"<div class='fig' role='img' aria-label='{html.escape(title, quote=True)}'>{_inline_svg(svg, index)}</div>"
 
 
-def _with_cjk_font(svg: str) -> bytes:
-    """An SVG with Chinese text gets its own ``@font-face`` for the CJK glyphs it uses (an
-    image is a document of its own: the report's rule does not reach it), so the PDF
-    embeds them as a named TrueType font too (:func:`dashboard.render.cjk_font_face`)."""
-    rule = cjk_font_face(_svg_text(svg))
-    m = re.search(r"<svg\b[^>]*>", svg)
-    if rule and m:
-        svg = svg[: m.end()] + f"<style>{rule}</style>" + svg[m.end():]
-    return svg.encode("utf-8")
+def _inline_svg(svg: str, index: int) -> str:
+    """SVG markup for a place inside an HTML body: no XML prolog, ids (and the references
+    to them) prefixed with ``f<index>-``."""
+    svg = svg[svg.index("<svg"):]
+    prefix = f"f{index}-"
+    svg = re.sub(r'\sid="([^"]+)"', lambda m: f' id="{prefix}{m.group(1)}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", svg)
+    return re.sub(r'(xlink:href|href)="#([^"]+)"', lambda m: f'{m.group(1)}="#{prefix}{m.group(2)}"', svg)
 
 
 def _table_html(item: ReportItem, suppress_below: int | None) -> str:
     df = item.content
-    if suppress_below is not None:
+    if suppress_below is not None and not item.patient_level:
         df = suppress_small_cells(df, suppress_below, list(item.count_columns) if item.count_columns else None,
                                   blocks=blocks_from_heads(df.height, item.bold_rows))
     return gt_html(df, item.title, [], bold_rows=item.bold_rows, font_px=13)
@@ -150,7 +151,7 @@ def _key_numbers(sections: Sequence[ReportSection], provenance: Provenance) -> l
     keys: list[tuple[str, str]] = []
     if provenance.n is not None:
         keys.append((_("Patients under the filters"), fmt_int(provenance.n)))
-    for s in sections[:1]:
+    for s in [x for x in sections if not any(i.patient_level for i in x.items)][:1]:
         for item in s.items:
             if item.is_table and item.content.width == 2 and item.content.height <= 12:
                 for label, value in item.content.iter_rows():
@@ -162,7 +163,8 @@ def _key_numbers(sections: Sequence[ReportSection], provenance: Provenance) -> l
 def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, title: str | None = None,
                  suppress_below: int | None = None, presentation: bool = False,
                  meta: Mapping[str, Any] | None = None, meeting_date: str | None = None,
-                 prepared_by: str | None = None, registry: str | None = None) -> bytes:
+                 prepared_by: str | None = None, registry: str | None = None,
+                 render_figure: Callable[[ReportItem], str] | None = None) -> bytes:
     """The report as one self-contained HTML file (UTF-8 bytes), laid out as a document.
 
     A title page (registry, data status synthetic or imported with the data cut-off
@@ -182,6 +184,8 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
     presentation : figures in the presentation look.
     meta : the store's meta (``cutoff_date``); meeting_date, prepared_by: for the title page.
     title, registry : default "MDT report" and the registry's name, in the current language.
+    render_figure : item -> its SVG (default :func:`figure_svg` with ``presentation`` and
+        ``suppress_below``); lets a caller render figures while it still builds sections.
 
     Everything the report writes itself (title page, contents, key numbers, captions it
     adds, running header, page numbers, footer) is in the current language
@@ -226,7 +230,9 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
             for k, v in keys) + "</div><p class='caption'>" + html.escape(
             _("{filters}. {status}. Data cut-off {cutoff}.").format(filters=provenance.filter_text, status=status,
                                                                    cutoff=cutoff)) + "</p></div>")
-    svgs: list[str] = []
+    figure_no = itertools.count()
+    render = render_figure or (lambda item: figure_svg(item, presentation,
+                                                       None if item.patient_level else suppress_below))
     for i, section in enumerate(sections):
         parts.append(f"<h2 id='s{i}'>{html.escape(section.page)}</h2>")
         if section.note:
@@ -237,7 +243,7 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
         for item in section.items:
             wide = item.is_table and item.content.width > WIDE_TABLE_COLUMNS
             body = (_table_html(item, suppress_below) if item.is_table
-                    else _figure_html(item, presentation, suppress_below, svgs))
+                    else _figure_html(render(item), item.title, next(figure_no)))
             head = "" if item.is_table else f"<h3>{html.escape(item.title)}</h3>"
             caption = item.caption
             meta = None if item.is_table else item.content.layout.meta
@@ -247,7 +253,8 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
             if note and note not in caption:
                 caption = f"{caption} {note}".strip()
             cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
-            piece = f"<div class='item{' table' if item.is_table else ''}'>{head}{cap}{body}</div>"
+            kind = (" table" if item.is_table else "") + (" case" if item.patient_level else "")
+            piece = f"<div class='item{kind}'>{head}{cap}{body}</div>"
             if wide:
                 if block:
                     parts.append("<div class='items'>" + "".join(block) + "</div>")
@@ -261,11 +268,9 @@ def build_report(sections: Sequence[ReportSection], provenance: Provenance, *, t
     running = (_("MDT report - SYNTHETIC DATA, not real patients") if provenance.synthetic
                else _("MDT report - imported registry data, cut-off {cutoff}").format(cutoff=cutoff))
     body = "".join(parts)
-    # Chinese glyphs inlined (document and each figure): embedded as a named font in the PDF
-    fonts = cjk_font_face(title + body + running + _("Page {page} of {pages}"),
-                          prepare="".join(_svg_text(x) for x in svgs))
-    images = ["data:image/svg+xml;base64," + base64.b64encode(_with_cjk_font(x)).decode("ascii") for x in svgs]
-    body = re.sub(r"@@svg(\d+)@@", lambda m: images[int(m.group(1))], body)
+    # Chinese glyphs inlined once for the document and its inline figures: embedded as a
+    # named font in the PDF
+    fonts = cjk_font_face(title + body + running + _("Page {page} of {pages}"))
     doc = (f'<!DOCTYPE html><html lang="{html_lang()}">' "<head><meta charset='utf-8'>"
            f"<meta name='running-header' content='{html.escape(running, quote=True)}'>"
            f"<meta name='running-footer' content='{html.escape(provenance.hash_short + ' - ' + provenance.exported_at, quote=True)}'>"
@@ -282,7 +287,13 @@ def report_pdf(report_html: bytes | str, *, page_format: str = "A4") -> bytes:
     """The report printed to PDF by Chromium (nothing fetched): A4 (or Letter) portrait,
     landscape pages for wide tables, a running header with the data status, page
     numbers ("Page n of N") in the footer, PDF bookmarks from the headings, and the
-    contents page with each section's page number (a first print finds them)."""
+    contents page with each section's page number.
+
+    One print of the whole report; the section page numbers are read from its bookmarks,
+    and only the pages before the first section (title, contents, key numbers) are printed
+    again with the numbers filled in and put in place of the first print's (their layout
+    does not change: the contents page reserves the numbers' space). Should the front
+    pages come out differently, the whole report is printed a second time instead."""
     if page_format not in PAGE_SIZES:
         raise ValueError(f"page_format must be one of {PAGE_SIZES}")
     text = report_html.decode("utf-8") if isinstance(report_html, bytes) else report_html
@@ -299,7 +310,106 @@ def report_pdf(report_html: bytes | str, *, page_format: str = "A4") -> bytes:
     def fill(m: re.Match) -> str:
         return f"<span class='pg' data-sec='{m.group(1)}'>{pages.get(m.group(1), '')}</span>"
 
-    return html_to_pdf(re.sub(r"<span class='pg' data-sec='(s\d+)'></span>", fill, text), header=header, footer=footer)
+    filled = re.sub(r"<span class='pg' data-sec='(s\d+)'></span>", fill, text)
+    cut = filled.find("<h2 id='s0'>")
+    front_pages = min(pages.values()) - 1
+    if cut > 0 and front_pages > 0:
+        total = _page_count(first)
+        front = html_to_pdf(filled[:cut] + "</body></html>", header=header, footer=footer, total_pages=total)
+        spliced = _replace_front_pages(first, front, front_pages)
+        if spliced is not None:
+            return spliced
+    return html_to_pdf(filled, header=header, footer=footer)
+
+
+def _page_count(pdf: bytes) -> int:
+    import io
+
+    import pypdf
+
+    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _replace_front_pages(pdf: bytes, front: bytes, n: int) -> bytes | None:
+    """``pdf`` with the content of its first ``n`` pages taken from ``front`` (the same
+    pages printed again with the contents' page numbers), written as an incremental
+    update (PDF 32000-1, 7.5.6): the page objects get ``front``'s content stream and
+    resources, everything else (bookmarks, links, tags, the other pages) is untouched and
+    not even parsed. None when ``front`` does not have exactly ``n`` pages of the same
+    sizes, or ``pdf`` is not laid out as Chromium writes it (classic cross-reference
+    table): the caller then prints the whole report again."""
+    import io
+
+    import pypdf
+    from pypdf.generic import (ArrayObject, DictionaryObject, IndirectObject, NameObject, NumberObject,
+                               StreamObject)
+
+    old, new = pypdf.PdfReader(io.BytesIO(pdf)), pypdf.PdfReader(io.BytesIO(front))
+    tail = pdf[-1024:]
+    m = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", tail)
+    if m is None or b"/XRefStm" in pdf[int(m.group(1)):] or len(new.pages) != n or len(old.pages) < n:
+        return None
+    if not pdf[int(m.group(1)):].startswith(b"xref"):
+        return None
+    for i in range(n):
+        a, b = old.pages[i].mediabox, new.pages[i].mediabox
+        if (round(float(a.width)), round(float(a.height))) != (round(float(b.width)), round(float(b.height))):
+            return None
+    size = int(old.trailer["/Size"])
+    numbers: dict[int, int] = {}
+    queue: list[tuple[int, object]] = []
+
+    def number(ref: IndirectObject) -> IndirectObject:
+        if ref.idnum not in numbers:
+            numbers[ref.idnum] = size + len(numbers)
+            queue.append((numbers[ref.idnum], ref.get_object()))
+        return IndirectObject(numbers[ref.idnum], 0, None)
+
+    def copy(obj):
+        if isinstance(obj, IndirectObject):
+            return number(obj)
+        if isinstance(obj, StreamObject):
+            out = obj.__class__()
+            out.update({k: copy(v) for k, v in obj.items() if k != "/Length"})
+            out._data = obj._data  # noqa: SLF001 - the encoded bytes, as they are
+            return out
+        if isinstance(obj, DictionaryObject):
+            return DictionaryObject({k: copy(v) for k, v in obj.items()})
+        if isinstance(obj, ArrayObject):
+            return ArrayObject(copy(v) for v in obj)
+        return obj
+
+    body, offsets = io.BytesIO(), {}
+    base = len(pdf) + 1
+
+    def emit(num: int, obj) -> None:
+        offsets[num] = base + body.tell()
+        body.write(f"{num} 0 obj\n".encode())
+        obj.write_to_stream(body)
+        body.write(b"\nendobj\n")
+
+    for i in range(n):
+        page, src = old.pages[i], new.pages[i]
+        updated = DictionaryObject(dict(page.items()))
+        updated[NameObject("/Contents")] = copy(src.raw_get("/Contents")) if "/Contents" in src else ArrayObject()
+        updated[NameObject("/Resources")] = copy(src.raw_get("/Resources")) if "/Resources" in src else DictionaryObject()
+        emit(page.indirect_reference.idnum, updated)
+    while queue:
+        num, obj = queue.pop(0)
+        emit(num, copy(obj))
+    xref_at = base + body.tell()
+    body.write(b"xref\n0 1\n0000000000 65535 f \n")
+    for num in sorted(offsets):
+        body.write(f"{num} 1\n{offsets[num]:010d} 00000 n \n".encode())
+    trailer = DictionaryObject({NameObject("/Size"): NumberObject(size + len(numbers)),
+                                NameObject("/Prev"): NumberObject(int(m.group(1)))})
+    for key in ("/Root", "/Info", "/ID"):
+        if key in old.trailer:
+            trailer[NameObject(key)] = old.trailer.raw_get(key)
+    body.write(b"trailer\n")
+    trailer.write_to_stream(body)
+    body.write(f"\nstartxref\n{xref_at}\n%%EOF\n".encode())
+    return pdf + b"\n" + body.getvalue()
 
 
 def _section_pages(pdf: bytes, heads: Sequence[tuple[str, str]]) -> dict[str, int]:

@@ -11,6 +11,9 @@ from ._theme import FONT, STATUS_COLOURS, STRATEGY_COLOURS, rgba
 from .export import Frame, has_wide, register_layout, text_units, with_layout_kind, wrap_text
 
 
+NODE_FONT = 14  # node label size (px) on screen and in the normal look
+
+
 def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
     """Patients flowing from the initial strategy through later strategies to their
     status at last follow-up.
@@ -64,7 +67,7 @@ def sankey_figure(transitions: pl.DataFrame, *, height: int = 520) -> go.Figure:
         link=dict(source=src, target=tgt, value=transitions["n"].to_list(),
                   color=[rgba(colours[s], 0.35) for s in src],
                   hovertemplate=_("%{source.label} → %{target.label}: %{value} patients") + "<extra></extra>"),
-        textfont=dict(size=14, color="#1f2933", shadow="0 0 3px white, 0 0 2px white"),
+        textfont=dict(size=NODE_FONT, color="#1f2933", shadow="0 0 3px white, 0 0 2px white"),
     ))
     for s in stages_used:
         fig.add_annotation(x=xpos[s], y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
@@ -95,33 +98,68 @@ def _wrap_label(label: str, chars: int) -> str:
 def fit_sankey(spec: dict, frame: Frame) -> None:
     """Export layout of :func:`sankey_figure`: stage headings wrapped to their column,
     node labels on two lines when the columns are narrow, the space between nodes of a
-    column at least the height of their labels, and the figure as tall as that needs."""
+    column at least the height of their labels, and the figure as tall as that needs.
+
+    Where the figure cannot grow enough (the 16:9 slide, the height cap), the node labels
+    get fewer lines: first a smaller type (never below the size's minimum), then more of
+    the column's width, until the column with the most nodes keeps its gaps (plotly would
+    otherwise shrink them and neighbouring labels would run into each other). At single and
+    1.5 column the node labels keep the normal look's size in the presentation look too: a
+    right-facing label of the third stage and the status label facing it share a gap of a
+    fifth of the width."""
     layout = spec["layout"]
     p = (layout.get("meta") or {}).get("layout") or {}
     stages, most = max(1, p.get("stages", 4)), max(1, p.get("most_nodes", 6))
     trace = next((t for t in spec["data"] if t.get("type") == "sankey"), None)
     if trace is None:
         return
-    font = max(frame.min_font, (trace.get("textfont") or {}).get("size") or 14)
-    trace["textfont"] = {**(trace.get("textfont") or {}), "size": font}
+    start = max(frame.min_font, (trace.get("textfont") or {}).get("size") or 14)
+    if frame.narrow:  # a quarter of 85 or 120 mm holds no larger node labels than the normal look's
+        start = min(start, max(frame.min_font, NODE_FONT))
     column = frame.width / stages
-    chars = max(8, int(column * 0.5 / (0.58 * font)))  # labels of neighbouring columns face each other
     node = trace.setdefault("node", {})
     labels = [str(x) for x in node.get("label") or []]
-    lines = 1
-    if any(text_units(x) > chars for x in labels):
-        node["label"] = [_wrap_label(x, chars) for x in labels]
-        lines = max(x.count("<br>") + 1 for x in node["label"])
-    node["pad"] = int(max(node.get("pad") or 14, lines * font * 1.3 + 6))
+    base_pad = node.get("pad") or 14
     head_lines = 1
     for note in layout.get("annotations") or []:
-        hf = max(frame.min_font, (note.get("font") or {}).get("size") or font)
+        hf = max(frame.min_font, (note.get("font") or {}).get("size") or start)
         note["text"] = wrap_text(note["text"], max(8, int(column * 0.95 / (0.58 * hf))))
         head_lines = max(head_lines, note["text"].count("<br>") + 1)
+
+    def plan(font: int, share: float) -> tuple[list[str], int, int, int]:
+        chars = max(8, int(column * share / (0.58 * font)))  # labels of neighbouring columns face each other
+        wrapped = [_wrap_label(x, chars) for x in labels] if any(text_units(x) > chars for x in labels) else labels
+        lines = max([x.count("<br>") + 1 for x in wrapped] or [1])
+        pad = int(max(base_pad, lines * font * 1.3 + 6))
+        top = int(head_lines * font * 1.35 + 12 + lines * font * 0.75)
+        return wrapped, lines, pad, top
+
+    def fits(pad: int, top: int) -> bool:
+        return (most - 1) * pad <= 0.7 * (frame.max_height - top - 8)
+
+    choice = None
+    # at single / 1.5 column a right-facing label (third stage) and the left-facing status
+    # label beside it share one narrow gap: each gets less than half of it
+    shares = (0.42, 0.5, 0.62) if frame.narrow else (0.5, 0.62, 0.75)
+    for share in shares:
+        for font in range(int(start), int(frame.min_font) - 1, -1):
+            wrapped, lines, pad, top = plan(font, share)
+            if fits(pad, top):
+                choice = (font, wrapped, lines, pad, top)
+                break
+        if choice:
+            break
+    if choice is None:  # nothing fits: the smallest type at the widest labels
+        font = int(frame.min_font)
+        choice = (font, *plan(font, shares[-1]))
+    font, wrapped, lines, pad, top = choice
+    trace["textfont"] = {**(trace.get("textfont") or {}), "size": font}
+    node["label"] = wrapped
+    node["pad"] = pad
     # a small node at the top of a column has its label's upper half above the plot
     lift = int(lines * font * 0.75)
     for note in layout.get("annotations") or []:
         note["yshift"] = lift
-    layout.setdefault("margin", {})["t"] = int(head_lines * font * 1.35 + 12 + lift)
+    layout.setdefault("margin", {})["t"] = top
     need = layout["margin"]["t"] + most * (node["pad"] + 14) + 200
     layout["height"] = int(min(frame.max_height, max(layout.get("height") or 0, need)))

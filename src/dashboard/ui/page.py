@@ -424,7 +424,7 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     _sidebar(flt, counts, _t0_bounds(store), values[PRESENT.key] == "1")
     if identity is None or identity.can("export_aggregates"):
         report_control(store, flt, counts, actor=identity.actor if identity else "unknown",
-                       role=identity.role if identity else None)
+                       role=identity.role if identity else None, presentation=values[PRESENT.key] == "1")
     st.title(_(title))
     data_source_banner(store)
     open_mode_notice(identity)

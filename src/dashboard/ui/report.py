@@ -26,16 +26,22 @@ How a page adds its part to the MDT report
 
 from __future__ import annotations
 
+import contextvars
 import importlib
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 import streamlit as st
 
 from .. import audit
 from ..filters import CohortFilter
-from ..i18n import N_, _
+from ..access import allowed
+from ..i18n import N_, _, get_language, ngettext
 from ..provenance import Provenance
-from ..report import ReportItem, ReportSection, build_report, report_pdf
+from ..report import ReportItem, ReportSection, build_report, figure_svg, report_pdf
 from ..store import Store
 from .export import ExportScope, download
 
@@ -87,35 +93,154 @@ def collect_sections(store: Store, flt: CohortFilter,
     return out
 
 
-def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str = "html",
-                 suppress_below: int | None = None, prepared_by: str | None = None,
-                 page_format: str = "A4", meeting_date: str | None = None) -> bytes:
-    """The MDT report of every registered page as HTML or PDF (A4 or Letter) bytes."""
+CASE_LIMIT = 20  # patients in one meeting's case list
+CASES_KEY = "report_cases"
+
+
+def case_section(store: Store, flt: CohortFilter, cases: Sequence[str]) -> ReportSection:
+    """The case list: the patients chosen for this meeting (pseudonymised registry ids, in
+    the order chosen), a table of one row each, then each patient's timeline (the Patient
+    timeline page's figure, next surveillance exams included). Patient-level: the caller
+    checks the role (``export_patient_level``); never in presentation mode. Ids that are
+    not registry ids are left out (the note says how many)."""
+    from ..figures.timeline import timeline_figure
+    from ..queries.patient import select_patient_record, valid_patient_id
+    from ..tables.cases import format_case_list
+    from .patient import STATUS_TEXT, next_exams_for
+
+    records = []
+    for pid in dict.fromkeys(cases):  # each once, in the order chosen
+        record = select_patient_record(store, flt, pid) if valid_patient_id(pid) else None
+        if record is not None:
+            records.append(record)
+    missing = len(dict.fromkeys(cases)) - len(records)
+    note = _("Patients chosen for this meeting: {n}. Pseudonymised registry ids; patient-level data, for the "
+             "meeting's members (investigators and above). Small-cell suppression applies to the counts of the "
+             "other sections, not to these rows.").format(n=len(records))
+    if missing:
+        note += " " + ngettext("{n} chosen id is not in the registry and is left out.",
+                               "{n} chosen ids are not in the registry and are left out.", missing).format(n=missing)
+    if not records:
+        return ReportSection(_("Case list"), (), note=note)
+    items = [ReportItem(_("Cases for this meeting"), format_case_list([r.row for r in records], STATUS_TEXT),
+                        patient_level=True)]
+    for record in records:
+        pid = record.row["subject_id"]
+        try:
+            due = next_exams_for(store, flt, pid)
+        except Exception:  # noqa: BLE001 - the timeline without the next exams
+            due = None
+        items.append(ReportItem(_("Timeline of {case}").format(case=pid), timeline_figure(record, due),
+                                caption=_("Months from the first immunotherapy dose (T0); every recorded "
+                                          "treatment, assessment, event and adverse event."), patient_level=True))
+    return ReportSection(_("Case list"), tuple(items), note=note)
+
+
+# The HTML of the last few reports, so the PDF of a report just downloaded as HTML (or the
+# other way round) is printed from it instead of building every section again.
+REUSE_SECONDS = 600
+_BUILT: "OrderedDict[tuple, tuple[float, bytes]]" = OrderedDict()
+_BUILT_MAX = 4
+_built_lock = threading.Lock()
+
+
+def report_html(store: Store, flt: CohortFilter, n: int | None, m: int | None, *,
+                suppress_below: int | None = None, prepared_by: str | None = None,
+                meeting_date: str | None = None, cases: Sequence[str] = ()) -> bytes:
+    """The MDT report's HTML, built once for its HTML and its PDF: the same store version,
+    filters, language and options within :data:`REUSE_SECONDS` give the same document
+    (its export time is that of the first build). ``cases``: patient ids for the case
+    list (:func:`case_section`, first after the key numbers); the caller has checked that
+    the role may export patient-level data."""
+    cases = tuple(cases)[:CASE_LIMIT]
+    key = (str(store.path), store.version, flt, get_language(),
+           n, m, suppress_below, prepared_by, meeting_date, cases)
+    now = time.monotonic()
+    with _built_lock:
+        hit = _BUILT.get(key)
+        if hit and now - hit[0] < REUSE_SECONDS:
+            _BUILT.move_to_end(key)
+            return hit[1]
     meta = store.meta()
     prov = Provenance.from_meta(meta, flt, n=n, m=m)
-    html = build_report(collect_sections(store, flt), prov, suppress_below=suppress_below,
-                        title=_("MDT report - organ-preservation registry"), meta=meta, prepared_by=prepared_by,
-                        meeting_date=meeting_date)
+    # each page's figures are rendered (Chromium) while the next pages' queries and
+    # statistics run (Python): one worker, in this language
+    renders: dict[int, Future] = {}
+    sections: list[ReportSection] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-figures") as pool:
+        def add(section: ReportSection) -> None:
+            for item in section.items:
+                if not item.is_table:
+                    renders[id(item)] = pool.submit(contextvars.copy_context().run, figure_svg, item, False,
+                                                    None if item.patient_level else suppress_below)
+            sections.append(section)
+
+        if cases:
+            add(case_section(store, flt, cases))
+        for page in REPORT_PAGES:
+            add(collect_sections(store, flt, [page])[0])
+        html = build_report(sections, prov, suppress_below=suppress_below,
+                            title=_("MDT report - organ-preservation registry"), meta=meta, prepared_by=prepared_by,
+                            meeting_date=meeting_date, render_figure=lambda item: renders[id(item)].result())
+    with _built_lock:
+        _BUILT[key] = (now, html)
+        _BUILT.move_to_end(key)
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    return html
+
+
+def report_bytes(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str = "html",
+                 suppress_below: int | None = None, prepared_by: str | None = None,
+                 page_format: str = "A4", meeting_date: str | None = None, cases: Sequence[str] = ()) -> bytes:
+    """The MDT report of every registered page as HTML or PDF (A4 or Letter) bytes; the
+    PDF is printed from :func:`report_html`'s document."""
+    html = report_html(store, flt, n, m, suppress_below=suppress_below, prepared_by=prepared_by,
+                       meeting_date=meeting_date, cases=cases)
     return html if fmt == "html" else report_pdf(html, page_format=page_format)
 
 
 def report_download(store: Store, flt: CohortFilter, n: int | None, m: int | None, *, fmt: str,
                     suppress_below: int | None, actor: str, role: str | None, page_format: str = "A4",
-                    meeting_date: str | None = None) -> bytes:
+                    meeting_date: str | None = None, cases: Sequence[str] = ()) -> bytes:
     """The report's bytes, recorded in the audit trail as a ``report`` export (no ``st.*``:
-    it runs in the download button's callback)."""
+    it runs in the download button's callback). A case list needs ``export_patient_level``."""
+    if cases and not allowed(role, "export_patient_level"):
+        audit.record("report", actor, {"format": fmt, "cases": list(cases), "reason": "case list needs "
+                                       "export_patient_level"}, result="refused", role=role,
+                     path=audit.default_audit_path(store.path))
+        raise PermissionError(f"role {role or 'none'} may not export a case list")
     data = report_bytes(store, flt, n, m, fmt=fmt, suppress_below=suppress_below, prepared_by=actor,
-                        page_format=page_format, meeting_date=meeting_date)
+                        page_format=page_format, meeting_date=meeting_date, cases=cases)
     audit.record("report", actor, {"format": fmt, "filters": flt.to_query_params(), "n": n, "m": m,
-                                   "suppress_below": suppress_below}, role=role,
+                                   "suppress_below": suppress_below, "cases": list(cases)}, role=role,
                  path=audit.default_audit_path(store.path))
     return data
 
 
+def _case_picker(store: Store, flt: CohortFilter) -> tuple[str, ...]:
+    """Patients for the case list: the first ids of the selection offered, any other id
+    typed in full (checked against the registry when the report is built)."""
+    from ..queries.patient import select_patient_ids, valid_patient_id
+    from .data import cached_query
+    from .patient import PICK_LIMIT
+
+    ids = cached_query(select_patient_ids, store, flt, PICK_LIMIT)
+    chosen = [c for c in st.session_state.get(CASES_KEY) or [] if isinstance(c, str)]
+    st.multiselect(_("Case list (patients for this meeting)"), list(dict.fromkeys([*chosen, *ids])), key=CASES_KEY,
+                   max_selections=CASE_LIMIT, accept_new_options=True,
+                   placeholder=_("Type a pseudonymised id"),
+                   help=_("Each chosen patient gets a row in the report's case list and their timeline. "
+                          "Patient-level: investigators and above; not offered in presentation mode."))
+    return tuple(c for c in st.session_state.get(CASES_KEY) or [] if isinstance(c, str) and valid_patient_id(c))
+
+
 def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str = "unknown",
-                   role: str | None = None) -> None:
-    """Sidebar: one click builds the MDT report (HTML or PDF) of every page under the filters.
-    Each download is recorded in the audit trail (who, format, filters, N)."""
+                   role: str | None = None, presentation: bool = False) -> None:
+    """Sidebar: one click builds the MDT report (HTML or PDF) of every page under the filters,
+    with a case list of chosen patients for roles that may export patient-level data (not in
+    presentation mode). Each download is recorded in the audit trail (who, format, filters,
+    N, the case list's ids)."""
     with st.sidebar.expander(_("MDT report"), icon=":material/summarize:"):
         st.caption(_("Every page's figures and tables under the current filters, in one file, in the language "
                      "shown."))
@@ -127,6 +252,9 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
         meeting_text = meeting.isoformat() if hasattr(meeting, "isoformat") else None
         below = SUPPRESS_THRESHOLD if suppress else None
         n, m = counts.get("n"), counts.get("m")
+        cases = _case_picker(store, flt) if allowed(role, "export_patient_level") and not presentation else ()
+        # a case list is patient-level: the door checks that permission again at click time
+        permission = "export_patient_level" if cases else "export_aggregates"
 
         # through the one export door (role check at click, audit record as a "report")
         scope = ExportScope.of(store, flt, n, m, actor=actor, role=role)
@@ -135,6 +263,7 @@ def report_control(store: Store, flt: CohortFilter, counts: dict, *, actor: str 
             download(scope, kind="mdt_report", name="MDT report", label=fmt.upper(),
                      build=lambda _prov, fmt=fmt: report_bytes(store, flt, n, m, fmt=fmt, suppress_below=below,
                                                           prepared_by=actor, page_format=paper,
-                                                          meeting_date=meeting_text),
+                                                          meeting_date=meeting_text, cases=cases),
                      file_name=f"mdt_report.{fmt}", mime=mime, key=f"report_{fmt}", action="report",
-                     detail={"format": fmt, "suppress_below": below, "paper": paper}, container=col, width="stretch")
+                     permission=permission, detail={"format": fmt, "suppress_below": below, "paper": paper,
+                                                    "cases": list(cases)}, container=col, width="stretch")
