@@ -119,6 +119,25 @@ def test_valid_zip_validates_then_loads_on_confirmation(db, source):
     assert validations["result"].to_list() == ["ok"]
 
 
+def test_a_skipped_title_row_is_a_note_not_a_warning(db, source):
+    """A title row above a CSV's header is a decision taken (info), so the Valid line counts
+    it as a note; it would read as a warning to act on otherwise."""
+    def valid_line(edit):  # without the manifest, which would (rightly) warn that the data changed since export
+        files = {p.name: p.read_bytes() for p in sorted(source.iterdir()) if p.is_file() and p.name != "manifest.json"}
+        at = _upload(_page(), "export.zip", _zip({**files, **{k: v.encode() for k, v in (edit or {}).items()}}))
+        assert not at.exception, at.exception
+        assert not _errors(at)
+        valid = [s.value for s in at.success if "Valid" in s.value]
+        assert len(valid) == 1, valid
+        return valid[0]
+
+    text = (source / "follow_up.csv").read_text("utf-8")
+    plain = valid_line(None)
+    titled = valid_line({"follow_up.csv": "Follow-up export, Hospital A\n" + text})
+    assert "note" not in plain, plain
+    assert titled == plain + " (1 note on decisions taken)", (plain, titled)
+
+
 def test_xlsx_workbook_upload_validates(db, source, tmp_path):
     from dashboard.ingest import read_registry, validate
 

@@ -460,6 +460,8 @@ def _report_frames(report, names: dict[str, str]) -> dict:
     grouped = shown_as_uploaded(report.grouped(), names)
     return {"problems": full.head(MAX_SHOWN_PROBLEMS), "n_problems": full.height, "grouped": grouped, "accounting": acc,
             "full_parquet": buf.getvalue(), "errors": report.errors.height,
+            "warnings": full.filter(pl.col("severity") == "warning").height,
+            "notes": full.filter(pl.col("severity") == "info").height,
             "encodings": {names.get(k, k): v for k, v in report.encodings.items()},
             "date_orders": {names.get(k, k): v for k, v in report.date_orders.items()}}
 
@@ -598,11 +600,14 @@ def import_section(ctx: PageContext) -> None:
     _show_report(ctx, staged)
     if not staged["ok"]:
         return
-    n_warn = staged["n_problems"]
+    n_warn, n_notes = staged["warnings"], staged["notes"]
     valid = _("Valid: {files}").format(files=md_text(", ".join(names), 400))
     if n_warn:
         valid = _("{sentence} {next}").format(sentence=valid, next=ngettext(
             "({n} warning: read it above)", "({n} warnings: read them above)", n_warn).format(n=fmt_int(n_warn)))
+    if n_notes:  # decisions that need no action (title rows skipped) are not warnings
+        valid = _("{sentence} {next}").format(sentence=valid, next=ngettext(
+            "({n} note on decisions taken)", "({n} notes on decisions taken)", n_notes).format(n=fmt_int(n_notes)))
     st.success(valid, icon=":material/check_circle:")
     confirm = st.checkbox(_("Replace the current dataset with this upload (the current one is kept as a backup)"),
                           key="data_confirm")
