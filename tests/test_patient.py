@@ -97,6 +97,32 @@ def test_timeline_marks_an_overdue_exam(store):
     assert "OVERDUE" in text and f"overdue {due['days_overdue'][0]} d" in text
 
 
+def test_timeline_labels_stay_inside_the_plot_and_off_short_bars(store):
+    """A next exam due after the cut-off is drawn with its label inside the x range (it was
+    cut off at the right edge), and a bar too short for its label (a few immunotherapy cycles,
+    a short adverse event) has the label after its end rather than over it and beyond."""
+    rec = select_patient_record(store, CohortFilter(), "NOR-A")
+    cand = pl.DataFrame([dict(subject_id="NOR-A", tumour_site="RECTUM", t1=d("2022-06-15"), current_strategy="WW",
+                              organ_lost_date=None, vital_status="ALIVE", death_date=None, data_cutoff=d("2024-06-01"),
+                              last_endoscopy_date=d("2024-05-20"), last_mri_date=d("2024-05-20"))])
+    due = estimate_next_exams(cand)
+    assert due.height and not any(due["overdue"].to_list())
+    fig = timeline_figure(rec, due)
+    lo, hi = fig.layout.xaxis.range
+    due_x = [x for tr in fig.data if tr.text and "next due" in tr.text for x in tr.x]
+    assert due_x and all(x < hi - 0.08 * (hi - lo) for x in due_x), (due_x, hi)  # room for "next due" on the right
+    bars = 0
+    for before, tr in zip(fig.data, fig.data[1:]):
+        if tr.mode == "text" and before.fill == "toself":
+            x0, x1 = min(before.x), max(before.x)
+            if x1 - x0 < 0.25 * (hi - lo):
+                assert tr.x[0] == x1, (tr.text, x0, x1, tr.x)
+                bars += 1
+            else:
+                assert tr.x[0] == x0, (tr.text, x0, x1, tr.x)
+    assert bars >= 1  # the fixture's adverse event is such a bar
+
+
 def test_comparable_tte_and_figure(store):
     tte = select_comparable_tte(store, CohortFilter(site=("RECTUM",)))
     assert set(tte["subject_id"]) == {"NOR-A"} and set(tte["paramcd"]) == {"OPS", "RG"}

@@ -119,8 +119,8 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
             hovertext=hover, hoverinfo="text", hoveron="fills", showlegend=False), row=1, col=1)
         if text:
             fig.add_trace(go.Scatter(x=[x0], y=[yc], mode="text", text=[" " + text], textposition="middle right",
-                                     textfont=dict(size=11, color="#1f2933"), hoverinfo="skip", showlegend=False),
-                          row=1, col=1)
+                                     textfont=dict(size=11, color="#1f2933"), hoverinfo="skip", showlegend=False,
+                                     meta={"bar": [x0, x1]}), row=1, col=1)
 
     def points(lane: str, xs, colours, hovers, symbol="circle", size=10, texts=None, dys=None,
                line_colour="#ffffff", textposition="top center") -> None:
@@ -173,11 +173,13 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
                 f"{EXAM_RESULT.label(r['result']) if r['result'] else _('result not recorded')}"
                 for r in sub.iter_rows(named=True)],
                symbol=[MODALITY_SYMBOL.get(c, "circle") for c in sub["modality"]], size=9)
+    due_xs: list[float] = []
     if due is not None:
         for r in due.iter_rows(named=True):
             lane = MODALITY_LANE.get(r["modality"], "other")
             late = r["overdue"]
             x = m(r["due_date"])
+            due_xs.append(x)
             hover = (_("Next {exam} due {due} (last {last} + {months} months)").format(
                          exam=MODALITY.label(r["modality"]), due=_date(r["due_date"]), last=_date(r["last_exam_date"]),
                          months=f"{r['interval_months']:g}") + "<br>"
@@ -297,8 +299,16 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
                      gridcolor="#eceff1", range=[min((y[k] for k in shown), default=1) - 0.6,
                                                  max((y[k] for k in shown), default=1) + 0.6],
                      zeroline=False, row=1, col=1)
-    xs_max = max([x for x, _, _ in marks] + [0.0])
-    fig.update_xaxes(range=[-1, xs_max + max(3.0, 0.12 * xs_max)], dtick=3 if xs_max <= 36 else 6, showgrid=True,
+    # the next-due markers (after the cut-off) and their labels stay inside the plot
+    xs_max = max([x for x, _, _ in marks] + due_xs + [0.0])
+    x_right = xs_max + max(3.0, 0.12 * xs_max)
+    for tr in fig.data:  # a bar too short for its label has the label after its end, not over it and beyond
+        if isinstance(tr.meta, dict) and "bar" in tr.meta:
+            x0, x1 = tr.meta["bar"]
+            if x1 - x0 < 0.25 * (x_right + 1):
+                tr.x = [x1]
+            tr.meta = None
+    fig.update_xaxes(range=[-1, x_right], dtick=3 if xs_max <= 36 else 6, showgrid=True,
                      gridcolor="#f2f2f2", zeroline=False)
     fig.update_xaxes(title_text=from_origin.format(date=_date(origin)), row=rows, col=1)
     fig.update_layout(font=FONT, template="plotly_white", height=height or (110 + 52 * len(shown) + (150 if rows == 2 else 0)),
