@@ -211,3 +211,16 @@ def free_ports(n: int = 1) -> list[int]:
                 continue
         ports.append(p)
     return ports
+
+
+def small_fill(n_patients: int):
+    """A ``build_store`` fill of ``n_patients`` Watch & Wait patients with one assessment each."""
+    reg = Registry()
+    for i in range(n_patients):
+        reg.patient(f"S{i:03d}").episode("WW", "2022-07-01").assessment("2022-12-01")
+
+    def fill(con):
+        for name, rows in reg.rows.items():
+            insert_frame(con, name, pl.DataFrame(rows))
+
+    return fill

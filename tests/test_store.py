@@ -14,20 +14,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from builders import Registry
+from builders import Registry, small_fill
 from dashboard.store import TMP_PREFIX, Store, build_store, content_hash, insert_frame, read_meta
-
-
-def small_fill(n_patients: int):
-    reg = Registry()
-    for i in range(n_patients):
-        reg.patient(f"S{i:03d}").episode("WW", "2022-07-01").assessment("2022-12-01")
-
-    def fill(con):
-        for name, rows in reg.rows.items():
-            insert_frame(con, name, pl.DataFrame(rows))
-
-    return fill
 
 
 def sha(p: Path) -> str:
@@ -78,7 +66,7 @@ def test_sigkill_during_build_leaves_store_byte_for_byte(tmp_path):
         f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_store import small_fill
+        from builders import small_fill
         from dashboard.store import build_store
         def slow(con):
             small_fill(6)(con)

@@ -9,26 +9,13 @@ from __future__ import annotations
 
 import time
 
-import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from builders import Registry
+from builders import small_fill
 from dashboard.filters import CohortFilter
-from dashboard.store import PinnedStore, Store, build_store, insert_frame
+from dashboard.store import PinnedStore, Store, build_store
 from dashboard.ui import data as ui_data
-
-
-def _fill(n_patients: int):
-    reg = Registry()
-    for i in range(n_patients):
-        reg.patient(f"S{i:03d}").episode("WW", "2022-07-01").assessment("2022-12-01")
-
-    def fill(con):
-        for name, rows in reg.rows.items():
-            insert_frame(con, name, pl.DataFrame(rows))
-
-    return fill
 
 
 # module-level query functions, looked up by name as cached_query requires
@@ -44,7 +31,7 @@ def select_subjects_again(store: Store, _flt: CohortFilter) -> int:
 @pytest.fixture()
 def served(tmp_path, monkeypatch):
     db = tmp_path / "registry.duckdb"
-    build_store(db, _fill(2), {"source": "synthetic"})
+    build_store(db, small_fill(2), {"source": "synthetic"})
     monkeypatch.setenv("DASHBOARD_DB", str(db))
     ui_data.get_store.clear()
     yield db
@@ -53,7 +40,7 @@ def served(tmp_path, monkeypatch):
 
 def _swap(db, n: int) -> None:
     time.sleep(0.01)  # a new mtime even on a coarse clock
-    build_store(db, _fill(n), {"source": "imported"})
+    build_store(db, small_fill(n), {"source": "imported"})
 
 
 def test_a_swap_mid_run_does_not_mix_two_builds(served):
@@ -87,6 +74,7 @@ from dashboard.filters import CohortFilter
 from dashboard.store import build_store
 from dashboard.ui import data as ui_data
 import test_ui_store_snapshot as t
+from builders import small_fill
 import streamlit as st, time
 
 run = ui_data.store_or_stop()
@@ -94,7 +82,7 @@ st.write("before", ui_data.cached_query(t.select_subjects, run, CohortFilter()))
 if not st.session_state.get("swapped"):
     st.session_state["swapped"] = True
     time.sleep(0.01)
-    build_store(run.path, t._fill(7), {"source": "imported"})
+    build_store(run.path, small_fill(7), {"source": "imported"})
 st.write("after", ui_data.cached_query(t.select_subjects_again, run, CohortFilter()))
 st.write("source", run.meta()["source"])
 """
