@@ -11,6 +11,7 @@ import pytest
 # (dashboard.ui.warm); in tests that would only compete for the CPU with the test itself.
 # tests/test_ui_warm.py switches it on where it is the subject.
 os.environ.setdefault("DASHBOARD_WARM", "0")
+os.environ.setdefault("DASHBOARD_GC_FREEZE", "0")  # gc.freeze() once warmed: for servers, not a test process
 
 
 @pytest.fixture(scope="session", autouse=True)

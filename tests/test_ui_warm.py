@@ -47,3 +47,27 @@ def test_warm_up_fills_the_default_views_and_runs_once_per_version(db, monkeypat
 def test_switched_off_by_the_environment(db, monkeypatch):
     monkeypatch.setenv("DASHBOARD_WARM", "0")
     assert warm.warm_in_background(ui_data.store_or_stop(), "zh") is None
+
+
+@pytest.mark.parametrize("switch, frozen", [("1", True), ("0", False)])
+def test_a_server_freezes_its_warmed_heap_once(switch, frozen):
+    """After the first warm-up a server moves what is alive out of the cyclic collector's
+    reach (gc.freeze), once per process; DASHBOARD_GC_FREEZE=0 (tests) leaves it alone."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from dashboard.ui import warm\n"
+        "warm._freeze_once(); first = gc.get_freeze_count()\n"
+        "kept = [[] for _ in range(1000)]\n"  # new objects after the first freeze
+        "warm._freeze_once(); print(first, gc.get_freeze_count())\n"
+    )
+    env = {**os.environ, "DASHBOARD_GC_FREEZE": switch}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True)
+    first, second = map(int, out.stdout.split())
+    if frozen:
+        assert first > 1000 and second == first  # frozen once; the second call froze nothing more
+    else:
+        assert first == second == 0

@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from ..i18n import N_, _
 from ..schema import LARS_CATEGORIES, QOL_TIMEPOINT, STRATEGY_GROUP
-from ._theme import FONT, GROUP_COLOURS, LARS_COLOURS, OKABE_ITO, rgba
+from ._theme import FONT, GROUP_COLOURS, LARS_COLOURS, OKABE_ITO, rgba, white_template
 from ._theme import GROUP_SHORT as _THEME_SHORT
 
 GROUP_DASH = {"NOM": "solid", "OPFS": "dash", "RO": "dot", "SYSTEMIC": "dashdot"}
@@ -34,7 +34,8 @@ def _g(code: str) -> str:
 
 
 def _layout(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
-    fig.update_layout(font=FONT, height=height, template="plotly_white", margin=dict(l=60, r=20, t=95 if title else 40, b=50),
+    white_template(fig)
+    fig.update_layout(font=FONT, height=height, margin=dict(l=60, r=20, t=95 if title else 40, b=50),
                       legend=dict(orientation="h", yanchor="bottom", y=1.03, x=0, title_text="", font=dict(size=12),
                                   itemwidth=30),
                       title=dict(text=title, x=0, xref="paper", y=0.98, yref="container", yanchor="top",

@@ -30,7 +30,7 @@ from ..schema import (
     VOCABULARIES,
 )
 from ..i18n import N_, _, fmt_int, ngettext, pgettext
-from ._theme import FONT, OKABE_ITO, RESPONSE_COLOURS, STRATEGY_COLOURS, rgba
+from ._theme import FONT, OKABE_ITO, RESPONSE_COLOURS, STRATEGY_COLOURS, rgba, white_template
 
 RESULT_COLOURS = {"NED": OKABE_ITO["bluish_green"], "EQUIVOCAL": OKABE_ITO["orange"], "TUMOUR": OKABE_ITO["vermillion"],
                   "NOT_EVALUABLE": OKABE_ITO["grey"], None: "#cccccc"}
@@ -311,7 +311,8 @@ def timeline_figure(record, due: pl.DataFrame | None = None, *, height: int | No
     fig.update_xaxes(range=[-1, x_right], dtick=3 if xs_max <= 36 else 6, showgrid=True,
                      gridcolor="#f2f2f2", zeroline=False)
     fig.update_xaxes(title_text=from_origin.format(date=_date(origin)), row=rows, col=1)
-    fig.update_layout(font=FONT, template="plotly_white", height=height or (110 + 52 * len(shown) + (150 if rows == 2 else 0)),
+    white_template(fig)
+    fig.update_layout(font=FONT, height=height or (110 + 52 * len(shown) + (150 if rows == 2 else 0)),
                       margin=dict(l=130, r=20, t=40, b=50), hovermode="closest", showlegend=False)
     return fig
 
@@ -382,7 +383,8 @@ def comparable_figure(ops: pl.DataFrame | None, rg: pl.DataFrame | None, *, pati
     fig.update_yaxes(title_text=_("% with organ in place"), range=[0, 102], ticksuffix="%", row=1, col=1)
     fig.update_yaxes(title_text=_("% with local regrowth"), rangemode="tozero", ticksuffix="%", row=1, col=2)
     fig.update_xaxes(title_text=_("Months from the strategy decision (T1)"), rangemode="tozero", dtick=6)
-    fig.update_layout(font=FONT, template="plotly_white", height=height, margin=dict(l=60, r=20, t=50, b=50),
+    white_template(fig)
+    fig.update_layout(font=FONT, height=height, margin=dict(l=60, r=20, t=50, b=50),
                       hovermode="closest")
     fig.update_annotations(selector=dict(xref="paper", yref="paper"), font_size=14)
     return fig
