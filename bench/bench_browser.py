@@ -8,7 +8,11 @@ each page's first load misses the page's own caches), plus a *floor*: a trivial 
 app with one sidebar filter (written to a temporary folder; no data), in the same run.
 Debian's Chromium (Playwright) then opens every page in a fresh browser context:
 
-- **first load**: from navigation start to the page being quiet;
+- **first load**: from navigation start to the page being quiet, in a fresh context
+  (empty HTTP cache: a first-time visitor downloads and compiles Streamlit's JavaScript);
+- **return**: the same for a returning visitor, measured last: a new tab in the same
+  context (Streamlit's static files are served ``immutable`` and come from the HTTP
+  cache), a new Streamlit session and script run;
 - **filter change**: the median of ``--repeats`` clicks on a sidebar filter option, each
   one a different cohort (Tumour site = Rectum, Colon, Stomach, GEJ; Sex = Female,
   Male; the filter is cleared again between two measured clicks, unmeasured, so the
@@ -161,12 +165,23 @@ class Session:
     def __init__(self, browser, server: Server) -> None:
         self.ctx = browser.new_context(viewport={"width": 1280, "height": 800})
         self.ctx.add_init_script(INIT_JS)
-        self.page = self.ctx.new_page()
         self.server = server
+        self._open_page()
+
+    def _open_page(self) -> None:
+        self.page = self.ctx.new_page()
         self.frames: list[bytes] = []
         self.page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
         self.cdp = self.ctx.new_cdp_session(self.page)
         self.cdp.send("Performance.enable")
+
+    def revisit(self, url: str) -> dict:
+        """A returning visitor's first load: a new tab in the same browser context (its
+        HTTP cache holds Streamlit's static files, served ``immutable``), a new Streamlit
+        session (new WebSocket, new script run), measured from navigation start to quiet."""
+        self.page.close()
+        self._open_page()
+        return self.measure(lambda: self.page.goto(url), t0_from_navigation=True)
 
     def _frame(self, payload) -> None:
         self.frames.append(payload if isinstance(payload, bytes) else payload.encode())
@@ -262,10 +277,16 @@ def bench_page(browser, server: Server, path: str, steps, repeats: int) -> dict:
                         changes.append(sess.measure(lambda: _pick(sess.page, label)))
                         break
                     except Exception as exc:  # noqa: BLE001
+                        shot = RESULTS / f"retry-{path or 'Overview'}-{label[:12].replace(' ', '_')}-{attempt}.png"
+                        try:  # what the page showed when the dropdown did not open (for the note)
+                            RESULTS.mkdir(parents=True, exist_ok=True)
+                            sess.page.screenshot(path=str(shot))
+                        except Exception:  # noqa: BLE001
+                            shot = None
                         if attempt == 2:
                             raise
                         sess.page.keyboard.press("Escape")
-                        errors.append(f"retry {label}: {str(exc)[:80]}")
+                        errors.append(f"retry {label} ({shot.name if shot else 'no screenshot'}): {str(exc)[:80]}")
                 sess.page.keyboard.press("Escape")
                 clears.append(sess.measure(lambda: _clear(sess.page, key)))
             except Exception as exc:  # noqa: BLE001
@@ -273,9 +294,14 @@ def bench_page(browser, server: Server, path: str, steps, repeats: int) -> dict:
         text = sess.page.locator("[data-testid='stMain']").inner_text()[:4000]
         if "Traceback" in text or "Error" in text.split("\n")[0]:
             errors.append("the page shows an error")
+        try:
+            again = sess.revisit(f"{server.url}/{path}")
+        except Exception as exc:  # noqa: BLE001
+            again = None
+            errors.append(f"return visit: {str(exc)[:160]}")
     finally:
         sess.close()
-    return {"first_load": first, "changes": changes, "clears": clears, "errors": errors}
+    return {"first_load": first, "return_load": again, "changes": changes, "clears": clears, "errors": errors}
 
 
 def _median(rows: list[dict], field: str) -> float | None:
@@ -284,8 +310,11 @@ def _median(rows: list[dict], field: str) -> float | None:
 
 
 def summarize(raw: dict) -> dict:
+    again = raw.get("return_load")
     out = {"first_load_s": raw["first_load"]["total_ms"] / 1000, "first_load_ws_kb": raw["first_load"]["ws_bytes"] / 1024,
-           "errors": raw["errors"]}
+           "first_load_server_ms": raw["first_load"]["server_ms"],
+           "return_load_s": again["total_ms"] / 1000 if again else None,
+           "return_load_server_ms": again["server_ms"] if again else None, "errors": raw["errors"]}
     for field in ("total_ms", "input_to_send_ms", "server_ms", "render_ms", "ws_bytes", "msgs", "deltas",
                   "server_cpu_s", "main_thread_ms"):
         out[f"change_{field}"] = _median(raw["changes"], field)
@@ -327,7 +356,7 @@ def print_results(results: list[dict]) -> None:
               f"(before {fl['change_s']:.3f}, after {r['floor_after']['change_s']:.3f}), first load {floor_first:.2f} s; "
               f"load average {la[0][0]:.2f} before, {la[1][0]:.2f} after (1-min)")
         tgt, ftgt = TARGETS["change_ratio"].get(n), TARGETS["first_load_s"].get(n)
-        print(f"{'page':20} {'first s':>7} {'change s':>8} {'x floor':>7} {'max s':>6} {'in>send':>7} {'server':>7} "
+        print(f"{'page':20} {'first s':>7} {'return':>6} {'change s':>8} {'x floor':>7} {'max s':>6} {'in>send':>7} {'server':>7} "
               f"{'render':>7} {'ws kB':>7} {'msgs':>5} {'main ms':>7} {'srv cpu':>7}  target")
         for p in r["pages"]:
             ratio = p["change_s"] / floor_s if p["change_s"] is not None else None
@@ -337,15 +366,18 @@ def print_results(results: list[dict]) -> None:
                 flag.append("ok" if ratio <= tgt else f"MISS (<= {tgt:g}x)")
             if ftgt is not None:
                 flag.append("first ok" if p["first_load_s"] < ftgt else f"first MISS (< {ftgt:g} s)")
+                if p.get("return_load_s") is not None:
+                    flag.append("return ok" if p["return_load_s"] < ftgt else "return MISS")
             if p["errors"]:
                 flag.append(f"errors: {'; '.join(p['errors'])[:60]}")
             f = lambda v, w, d=0: f"{v:{w}.{d}f}" if v is not None else f"{'-':>{w}}"  # noqa: E731
-            print(f"{p['page']:20} {p['first_load_s']:7.2f} {f(p['change_s'], 8, 3)} {f(ratio, 7, 1)} "
+            print(f"{p['page']:20} {p['first_load_s']:7.2f} {f(p.get('return_load_s'), 6, 2)} {f(p['change_s'], 8, 3)} {f(ratio, 7, 1)} "
                   f"{f(p['change_max_s'], 6, 2)} {f(p['change_input_to_send_ms'], 7)} {f(p['change_server_ms'], 7)} "
                   f"{f(p['change_render_ms'], 7)} {f((p['change_ws_bytes'] or 0) / 1024, 7, 1)} "
                   f"{f(p['change_msgs'], 5)} {f(p['change_main_thread_ms'], 7)} {f(p['change_server_cpu_s'], 7, 2)}  "
                   f"{', '.join(flag)}")
-        print(f"{'(floor)':20} {fl['first_load_s']:7.2f} {fl['change_s']:8.3f} {1.0:7.1f} {fl['change_max_s']:6.2f} "
+        rl = fl.get("return_load_s")
+        print(f"{'(floor)':20} {fl['first_load_s']:7.2f} {rl if rl is not None else float('nan'):6.2f} {fl['change_s']:8.3f} {1.0:7.1f} {fl['change_max_s']:6.2f} "
               f"{fl['change_input_to_send_ms']:7.0f} {fl['change_server_ms']:7.0f} {fl['change_render_ms']:7.0f} "
               f"{fl['change_ws_bytes'] / 1024:7.1f} {fl['change_msgs']:5.0f} {fl['change_main_thread_ms']:7.0f} "
               f"{fl['change_server_cpu_s']:7.2f}")
