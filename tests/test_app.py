@@ -144,3 +144,24 @@ def test_untrusted_url_is_dropped_with_a_notice(db, store, query, named):
     keep = CohortFilter(site=("RECTUM",)) if "RECTUM" in str(query.get("site")) else CohortFilter()
     assert _n(at)[0] == select_patient_counts(store, keep)["n"]
     assert Store(db).sql("SELECT count(*) AS n FROM adsl")["n"][0] > 0
+
+
+def _sections(at: AppTest) -> dict[str, bool]:
+    """The sidebar filter sections: label -> whether it is drawn open."""
+    return {e.label: e.proto.expanded for e in at.sidebar.expander
+            if e.label in ("Patient and tumour", "Treatment and response")}
+
+
+def test_filter_sections_keep_their_state_while_the_user_filters(db):
+    """A section holding an active filter when the page is entered starts open; after that
+    its drawn state does not follow the filters, so picking the first option of a closed
+    section does not close it under the user's hand, nor clearing its last option."""
+    at = _app("pages/1_Cohort.py")
+    assert _sections(at) == {"Patient and tumour": False, "Treatment and response": False}
+    at.multiselect(key="flt_site").set_value(["RECTUM"]).run()
+    at.multiselect(key="flt_response").set_value(["CCR"]).run()
+    assert set(_sections(at).values()) == {False}  # as entered (the old code redrew both open)
+    at.multiselect(key="flt_site").set_value([]).run()
+    assert set(_sections(at).values()) == {False}
+    entered = _app("pages/2_Survival.py", {"site": "RECTUM"})  # a shared link with a filter
+    assert _sections(entered) == {"Patient and tumour": True, "Treatment and response": False}

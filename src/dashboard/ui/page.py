@@ -329,7 +329,23 @@ def _presentation_requested() -> bool:
     return st.session_state.get(PRESENT.key) == "1"
 
 
-def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool = False) -> None:
+SECTIONS_OPEN = "_flt_sections_open"  # session state: (page, patient section open, treatment section open)
+
+
+def _sections_open(page: str, active: set[str]) -> tuple[bool, bool]:
+    """Which sidebar filter sections start open on ``page``: those holding an active filter
+    when the page is entered (a shared link, another page's filters). Held for the page's
+    later runs: when ``expanded`` followed every run, picking the first option of a closed-
+    by-default section closed the section under the user's hand (its menu with it), and
+    clearing its last filter snapped it shut (seen in the browser benchmark, issue 18)."""
+    held = st.session_state.get(SECTIONS_OPEN)
+    if not (isinstance(held, tuple) and len(held) == 3 and held[0] == page):
+        held = (page, bool(active & set(PATIENT_FIELDS + ("age",))), bool(active & set(TREATMENT_FIELDS + ("t0",))))
+        st.session_state[SECTIONS_OPEN] = held
+    return held[1], held[2]
+
+
+def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool = False, page: str = "") -> None:
     sb = st.sidebar
     sb.segmented_control(LANG_LABEL, options=list(LANGUAGES), format_func=lambda c: LANGUAGES[c][2], key=LANG_KEY,
                          selection_mode="single", on_change=_language_changed)
@@ -351,15 +367,13 @@ def _sidebar(flt: CohortFilter, counts: Mapping[str, int], bounds, present: bool
         container.multiselect(_(f.label), options=list(f.codes), format_func=in_language(lambda c: _(f.label_of(c))),
                               key=_wkey(key), placeholder=pgettext("filter", "All"))
 
-    active = set(flt.to_query_params())
-    with sb.expander(_("Patient and tumour"), expanded=bool(active & set(PATIENT_FIELDS + ("age",))),
-                     icon=":material/person:"):
+    patient_open, treatment_open = _sections_open(page, set(flt.to_query_params()))
+    with sb.expander(_("Patient and tumour"), expanded=patient_open, icon=":material/person:"):
         for key in PATIENT_FIELDS:
             multi(st, key)
         age = FILTER_FIELDS["age"]
         st.slider(_(age.label), min_value=age.lo, max_value=age.hi, key=_wkey("age"))
-    with sb.expander(_("Treatment and response"), expanded=bool(active & set(TREATMENT_FIELDS + ("t0",))),
-                     icon=":material/medication:"):
+    with sb.expander(_("Treatment and response"), expanded=treatment_open, icon=":material/medication:"):
         for key in TREATMENT_FIELDS:
             multi(st, key)
         if bounds is not None:
@@ -421,7 +435,7 @@ def page_setup(title: str, *, icon: str = ":material/monitoring:", subtitle: str
     flt, values = sync_state(store, (*options, PRESENT, _lang_option(lang)))
     st.session_state.setdefault(LANG_SOURCE, source)
     counts = cached_query(select_patient_counts, store, flt)
-    _sidebar(flt, counts, _t0_bounds(store), values[PRESENT.key] == "1")
+    _sidebar(flt, counts, _t0_bounds(store), values[PRESENT.key] == "1", page=title)
     if identity is None or identity.can("export_aggregates"):
         report_control(store, flt, counts, actor=identity.actor if identity else "unknown",
                        role=identity.role if identity else None, presentation=values[PRESENT.key] == "1")
