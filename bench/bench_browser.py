@@ -74,6 +74,7 @@ TARGETS = {"change_ratio": {100_000: 3.0, 1_000_000: 6.0}, "first_load_s": {100_
 QUIET_MS = 300
 TIMEOUT_S = 120
 UI_TIMEOUT_MS = 60_000  # a loaded 2-core machine can take tens of seconds to open a dropdown
+PICK_TIMEOUT_MS = 10_000
 OPEN_TIMEOUT_MS = 5_000  # a dropdown not open by then after its click: open it with the keyboard
 
 FLOOR_APP = '''"""The framework floor: a trivial Streamlit app with one sidebar filter (bench_browser.py)."""
@@ -266,7 +267,10 @@ def _select(page, key: str, label: str) -> None:
 
 
 def _pick(page, label: str) -> None:
-    page.locator("[role=listbox] [role=option]").filter(has_text=label).first.click(timeout=UI_TIMEOUT_MS)
+    # the option is on screen by now: a click that cannot land within 10 s means the menu
+    # closed in between (seen on a page's first change after its first load), and the
+    # change is retried rather than waited for
+    page.locator("[role=listbox] [role=option]").filter(has_text=label).first.click(timeout=PICK_TIMEOUT_MS)
 
 
 def _clear(page, key: str) -> None:
@@ -298,7 +302,7 @@ def bench_page(browser, server: Server, path: str, steps, repeats: int) -> dict:
                         if attempt == 2:
                             raise
                         sess.page.keyboard.press("Escape")
-                        errors.append(f"retry {label} ({shot.name if shot else 'no screenshot'}): {str(exc)[:80]}")
+                        errors.append(f"retry {label} ({shot.name if shot else 'no screenshot'}): {str(exc)[:300]}")
                 sess.page.keyboard.press("Escape")
                 clears.append(sess.measure(lambda: _clear(sess.page, key)))
             except Exception as exc:  # noqa: BLE001

@@ -205,3 +205,29 @@ def test_validator_runs_only_on_request_and_once_per_store(db, monkeypatch):
     at.query_params["site"] = "RECTUM"  # a filter change reuses the cached result
     at.run()
     assert not at.exception and len(calls) == 1
+
+
+def test_no_contact_listing_shows_its_first_rows_and_exports_them_all(db, store, monkeypatch):
+    """Only the first LISTING_ROWS rows go to the browser (at 1M patients the whole listing
+    was 954 kB per filter change); the caption says so and the export holds every row."""
+    from dashboard.ui import data_page, export
+
+    monkeypatch.setenv("DASHBOARD_DB", str(db))
+    monkeypatch.delenv("DASHBOARD_ACCESS_CONFIG", raising=False)
+    monkeypatch.setattr(data_page, "LISTING_ROWS", 3)
+    exported = {}
+    real = export._table_export
+
+    def spy(df, name, *args, **kwargs):
+        exported[name] = df.height
+        return real(df, name, *args, **kwargs)
+
+    monkeypatch.setattr(export, "_table_export", spy)
+    lost = select_lost_contact(store, CohortFilter())
+    assert lost.height > 3
+    at = AppTest.from_file(str(ROOT / "pages" / "7_Data.py"), default_timeout=90).run()
+    assert not at.exception, at.exception
+    shown = [d.value for d in at.dataframe if "Months since contact" in d.value.columns]
+    assert [len(t) for t in shown] == [3]
+    assert any(f"first 3 of {lost.height:,} rows" in c.value for c in at.caption)
+    assert exported["no_contact_6m"] == lost.height

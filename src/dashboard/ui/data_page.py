@@ -415,8 +415,7 @@ def quality_section(ctx: PageContext) -> None:
             if ctx.hide_identifiers:  # before the columns get their display names (the mask looks for subject_id)
                 lost = mask_identifiers(lost)
             with st.expander(_("Alive without contact for over 6 months ({n})").format(n=fmt_int(lost.height))):
-                show_table(labelled(_cohort_labels(lost), LOST_CONTACT_HEADERS), "no_contact_6m", ctx,
-                           title=_("Alive without contact for over 6 months"))
+                _lost_contact_listing(lost, ctx)
     with tab_v:
         st.caption(_("The import validator re-run on the served data (whole registry): what it flags but accepts."))
         # costly (a full export and validation: ~10 s per 100k patients), so only on request,
@@ -434,6 +433,24 @@ def quality_section(ctx: PageContext) -> None:
             show_table(labelled(shown, FINDING_HEADERS), "validator_findings", ctx, title=_("Validator findings"))
         else:
             st.success(_("The validator finds no inconsistency in the served data."))
+
+
+LISTING_ROWS = 500  # rows of the no-contact listing on screen; its export has them all
+
+
+def _lost_contact_listing(lost: pl.DataFrame, ctx: PageContext) -> None:
+    """The no-contact listing: its first :data:`LISTING_ROWS` rows on screen (the whole
+    listing went to the browser on every run before: 954 kB per filter change at 1M
+    patients, issue 18), the whole listing in its export."""
+    from .export import show_table, table_download
+
+    title = _("Alive without contact for over 6 months")
+    table = labelled(_cohort_labels(lost), LOST_CONTACT_HEADERS)
+    show_table(table.head(LISTING_ROWS), "no_contact_6m", ctx, title=title, export=False)
+    if lost.height > LISTING_ROWS:
+        st.caption(_("Showing the first {k} of {n} rows, longest without contact first; the export holds them all.")
+                   .format(k=fmt_int(LISTING_ROWS), n=fmt_int(lost.height)))
+    table_download(table, "no_contact_6m", ctx, title=title)
 
 
 def _refuse(ctx: PageContext, message: str, names: list[str]) -> None:
