@@ -229,5 +229,8 @@ def test_no_contact_listing_shows_its_first_rows_and_exports_them_all(db, store,
     assert not at.exception, at.exception
     shown = [d.value for d in at.dataframe if "Months since contact" in d.value.columns]
     assert [len(t) for t in shown] == [3]
+    grid = [d.proto for d in at.dataframe if "Months since contact" in d.value.columns][0]
+    config = json.loads(grid.columns)  # a date, not a timestamp at 00:00:00
+    assert config["Last contact"]["type_config"] == {"type": "date", "format": "YYYY-MM-DD"}
     assert any(f"first 3 of {lost.height:,} rows" in c.value for c in at.caption)
     assert exported["no_contact_6m"] == lost.height

@@ -445,7 +445,8 @@ def _lost_contact_listing(lost: pl.DataFrame, ctx: PageContext) -> None:
     from .export import show_table, table_download
 
     title = _("Alive without contact for over 6 months")
-    table = labelled(_cohort_labels(lost), LOST_CONTACT_HEADERS)
+    days = [c for c, t in lost.schema.items() if isinstance(t, pl.Datetime)]  # a date, not midnight
+    table = labelled(_cohort_labels(lost.with_columns(pl.col(days).cast(pl.Date))), LOST_CONTACT_HEADERS)
     show_table(table.head(LISTING_ROWS), "no_contact_6m", ctx, title=title, export=False)
     if lost.height > LISTING_ROWS:
         st.caption(_("Showing the first {k} of {n} rows, longest without contact first; the export holds them all.")

@@ -403,8 +403,9 @@ def show_table(df: pl.DataFrame | Mapping[str, Sequence[Any]], name: str, ctx: P
         frame = mask_identifiers(frame)
     if ctx.presentation:
         st.table(frame.to_pandas().style.format(precision=1).hide(axis="index"))
-    else:
-        st.dataframe(frame, hide_index=True, width="stretch")
+    else:  # dates as dates: the grid would show a Date column as a timestamp at 00:00:00
+        dates = {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c, t in frame.schema.items() if t == pl.Date}
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=dates or None)
     if export:
         table_download(frame, name, ctx, title=title, **download)
 
