@@ -234,3 +234,20 @@ def test_no_contact_listing_shows_its_first_rows_and_exports_them_all(db, store,
     assert config["Last contact"]["type_config"] == {"type": "date", "format": "YYYY-MM-DD"}
     assert any(f"first 3 of {lost.height:,} rows" in c.value for c in at.caption)
     assert exported["no_contact_6m"] == lost.height
+
+
+def test_followup_table_says_what_an_empty_cell_means(db, store, monkeypatch):
+    """The prospective part is young: its 12/24/36-month shares are not estimable (None in
+    the grid), and a caption says what that None means."""
+    monkeypatch.setenv("DASHBOARD_DB", str(db))
+    monkeypatch.delenv("DASHBOARD_ACCESS_CONFIG", raising=False)
+    summary = select_followup_summary(store, CohortFilter())
+    assert summary.filter(pl.col("cohort") == "PROSP")["followed_36m_pct"].is_null().all()
+    at = AppTest.from_file(str(ROOT / "pages" / "7_Data.py"), default_timeout=90).run()
+    assert any(c.value.startswith("None: not estimable") for c in at.caption)
+    at = AppTest.from_file(str(ROOT / "pages" / "7_Data.py"), default_timeout=90)
+    at.query_params = {"cohort": "RETRO"}  # old enough: every share estimable, no caption
+    at.run()
+    assert not select_followup_summary(store, CohortFilter(cohort=("RETRO",))).select(
+        pl.col("^followed_.*$").null_count()).sum_horizontal().item()
+    assert not any(c.value.startswith("None: not estimable") for c in at.caption)
