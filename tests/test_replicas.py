@@ -73,6 +73,7 @@ def routes_per_replica(stack: Replicas, probes: int = 60) -> dict[str, list[str]
     """Route cookie values that nginx sends to each replica (found by probing)."""
     for k in range(probes):
         _get(stack, "/_stcore/health", f"registry_route=probe{k}")
+    logged(stack, lambda row: row[0] == f"probe{probes - 1}")  # the last probe's line is written
     out: dict[str, list[str]] = {}
     for route, upstream, _status, _m, path in stack.access_log():
         if route.startswith("probe") and path == "/_stcore/health":
@@ -80,6 +81,18 @@ def routes_per_replica(stack: Replicas, probes: int = 60) -> dict[str, list[str]
             if route not in out[upstream]:
                 out[upstream].append(route)
     return out
+
+
+def logged(stack: Replicas, keep, timeout: float = 15.0) -> list[tuple[str, str, str, str, str]]:
+    """The access-log rows ``keep`` accepts, waiting until there is one: nginx writes a
+    request's line as it finalises the request, which can come after the client has read
+    the response (seen once in CI on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [row for row in stack.access_log() if keep(row)]
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 def upstreams_of(stack: Replicas, route: str) -> set[str]:
@@ -146,10 +159,10 @@ def test_affinity_cookie_is_set_once_and_every_request_stays_on_one_replica(open
     route = cookies[0].split(";")[0].split("=", 1)[1]
     # that first request had no cookie (the last such GET /: a health probe of the start-up
     # that timed out under load may be logged after it, so the last line is not enough) ...
-    first = [row for row in stack.access_log() if row[0] == "-" and row[3] == "GET" and row[4] == "/"][-1]
+    first = logged(stack, lambda row: row[0] == "-" and row[3] == "GET" and row[4] == "/")[-1]
     status, headers = _get(stack, "/_stcore/health", f"registry_route={route}")
     assert not [c for c in headers["set-cookie*"] if c.startswith("registry_route=")]  # ... and is not set again
-    last = [row for row in stack.access_log() if row[0] == route and row[4] == "/_stcore/health"][-1]
+    last = logged(stack, lambda row: row[0] == route and row[4] == "/_stcore/health")[-1]
     assert last[1] == first[1]  # the cookie leads to the replica that answered without it
 
     by_replica = routes_per_replica(stack)
