@@ -44,6 +44,7 @@ from ..stats.km import kaplan_meier
 from ..store import BACKUP_DIR, Store
 from ..tables.export import mask_identifiers
 from .data import cached_query, get_store
+from .export import LISTING_ROWS
 from .page import PageContext
 from .text import md_text
 from .warm import warm_in_background
@@ -437,9 +438,6 @@ def quality_section(ctx: PageContext) -> None:
             st.success(_("The validator finds no inconsistency in the served data."))
 
 
-LISTING_ROWS = 500  # rows of the no-contact listing on screen; its export has them all
-
-
 def _lost_contact_listing(lost: pl.DataFrame, ctx: PageContext) -> None:
     """The no-contact listing: its first :data:`LISTING_ROWS` rows on screen (the whole
     listing went to the browser on every run before: 954 kB per filter change at 1M
@@ -447,8 +445,7 @@ def _lost_contact_listing(lost: pl.DataFrame, ctx: PageContext) -> None:
     from .export import show_table, table_download
 
     title = _("Alive without contact for over 6 months")
-    days = [c for c, t in lost.schema.items() if isinstance(t, pl.Datetime)]  # a date, not midnight
-    table = labelled(_cohort_labels(lost.with_columns(pl.col(days).cast(pl.Date))), LOST_CONTACT_HEADERS)
+    table = labelled(_cohort_labels(lost), LOST_CONTACT_HEADERS)
     show_table(table.head(LISTING_ROWS), "no_contact_6m", ctx, title=title, export=False)
     if lost.height > LISTING_ROWS:
         st.caption(_("Showing the first {k} of {n} rows, longest without contact first; the export holds them all.")

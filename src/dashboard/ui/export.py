@@ -390,6 +390,15 @@ def show_figure(fig: Any, name: str, ctx: PageContext, *, key: str | None = None
         figure_download(fig, name, ctx)
 
 
+LISTING_ROWS = 500  # rows of a patient listing on screen; its download / export has them all
+
+
+def date_columns(frame: pl.DataFrame) -> dict[str, Any]:
+    """Grid column configs that show ``frame``'s Date columns as dates (Streamlit's grid
+    would show them as timestamps at 00:00:00)."""
+    return {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c, t in frame.schema.items() if t == pl.Date}
+
+
 def show_table(df: pl.DataFrame | Mapping[str, Sequence[Any]], name: str, ctx: PageContext, *,
                title: str | None = None, export: bool = True, **download: Any) -> None:
     """A table on screen and its export popover.
@@ -403,9 +412,8 @@ def show_table(df: pl.DataFrame | Mapping[str, Sequence[Any]], name: str, ctx: P
         frame = mask_identifiers(frame)
     if ctx.presentation:
         st.table(frame.to_pandas().style.format(precision=1).hide(axis="index"))
-    else:  # dates as dates: the grid would show a Date column as a timestamp at 00:00:00
-        dates = {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c, t in frame.schema.items() if t == pl.Date}
-        st.dataframe(frame, hide_index=True, width="stretch", column_config=dates or None)
+    else:
+        st.dataframe(frame, hide_index=True, width="stretch", column_config=date_columns(frame) or None)
     if export:
         table_download(frame, name, ctx, title=title, **download)
 

@@ -50,7 +50,7 @@ from ..tables.safety import (
     format_simple_html,
 )
 from .data import cached_query
-from .export import download, show_figure, table_download
+from .export import LISTING_ROWS, date_columns, download, show_figure, table_download
 from .methods import ae_rates_section
 from .page import PageContext, option_control
 from .text import in_language, lower_first, md_text, sentences
@@ -99,7 +99,6 @@ def _groups() -> dict[str, str]:
     return SAFETY_GROUP.labels
 
 
-LISTING_ROWS = 500  # rows of a patient listing on screen; the download has them all
 Formatter = Callable[..., pl.DataFrame]  # tables.safety.format_*_listing(rows, group_labels, *, limit=None)
 LEVEL_LABELS = {code: label for code, _t, label in GRADE_LEVELS}
 
@@ -132,9 +131,8 @@ def _listing(rows: pl.DataFrame, fmt: Formatter, key: str, name: str, ctx: PageC
     df = fmt(rows, _groups(), limit=LISTING_ROWS)
     if ctx.hide_identifiers:
         df = mask_identifiers(df, ("Patient",))
-    dates = {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c, t in df.schema.items() if t == pl.Date}
     st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(df.height, 1)), key=key,
-                 column_config=dates)
+                 column_config=date_columns(df))
     if rows.height <= LISTING_ROWS:
         return
     may_export = ctx.identity is None or ctx.can("export_patient_level")
