@@ -244,10 +244,10 @@ def test_followup_table_says_what_an_empty_cell_means(db, store, monkeypatch):
     summary = select_followup_summary(store, CohortFilter())
     assert summary.filter(pl.col("cohort") == "PROSP")["followed_36m_pct"].is_null().all()
     at = AppTest.from_file(str(ROOT / "pages" / "7_Data.py"), default_timeout=90).run()
-    assert any(c.value.startswith("None: not estimable") for c in at.caption)
+    assert any(c.value.startswith("None / –: not estimable") for c in at.caption)
     at = AppTest.from_file(str(ROOT / "pages" / "7_Data.py"), default_timeout=90)
     at.query_params = {"cohort": "RETRO"}  # old enough: every share estimable, no caption
     at.run()
     assert not select_followup_summary(store, CohortFilter(cohort=("RETRO",))).select(
         pl.col("^followed_.*$").null_count()).sum_horizontal().item()
-    assert not any(c.value.startswith("None: not estimable") for c in at.caption)
+    assert not any(c.value.startswith("None / –: not estimable") for c in at.caption)

@@ -412,7 +412,7 @@ def quality_section(ctx: PageContext) -> None:
         show_table(labelled(_cohort_labels(summary), FOLLOWUP_HEADERS), "followup_completeness", ctx,
                    title=_("Follow-up completeness"))
         if any(summary[c].null_count() for c in summary.columns if c.startswith("followed_")):
-            st.caption(_("None: not estimable, no patient of that registry part has been followed that long yet."))
+            st.caption(_("None / –: not estimable, no patient of that registry part has been followed that long yet."))
         if ctx.can("view_patient_level"):
             lost = cached_query(select_lost_contact, ctx.store, ctx.filter)
             if ctx.hide_identifiers:  # before the columns get their display names (the mask looks for subject_id)

@@ -411,7 +411,7 @@ def show_table(df: pl.DataFrame | Mapping[str, Sequence[Any]], name: str, ctx: P
     if ctx.hide_identifiers:
         frame = mask_identifiers(frame)
     if ctx.presentation:
-        st.table(frame.to_pandas().style.format(precision=1).hide(axis="index"))
+        st.table(frame.to_pandas().style.format(precision=1, na_rep="–").hide(axis="index"))  # not "nan" on the MDT screen
     else:
         st.dataframe(frame, hide_index=True, width="stretch", column_config=date_columns(frame) or None)
     if export:
